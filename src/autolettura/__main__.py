@@ -1,0 +1,3 @@
+from autolettura.cli import main
+
+main()

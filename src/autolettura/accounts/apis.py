@@ -1,0 +1,70 @@
+"""POST /api/v1/auth/token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.security import HttpBearer
+
+from autolettura.accounts import services
+from autolettura.customers.models import Customer
+from autolettura.throttling import client_address, throttle
+
+router = Router(tags=["auth"])
+
+
+class TokenIn(Schema):
+    username: str
+    password: str
+
+
+class TokenOut(Schema):
+    token: str
+    token_type: str = "Bearer"
+    expires_at: datetime
+
+
+@router.post("/token", response=TokenOut, auth=None)
+def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
+    limit = settings.AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS
+    throttle("token-address", client_address(request), limit=limit)
+    throttle("token-user", payload.username.lower(), limit=limit)
+    try:
+        key, token = services.token_create(
+            username=payload.username, password=payload.password, now=timezone.now()
+        )
+    except services.InvalidCredentials:
+        raise HttpError(401, _("The username or the password is not correct.")) from None
+    return TokenOut(token=key, expires_at=token.expires_at)
+
+
+class CustomerToken(HttpBearer):
+    """Bearer authentication with a customer's token: `request.auth` is the Customer."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Customer | None:
+        return services.token_customer(key=token, now=timezone.now())
+
+
+def optional_customer(request: HttpRequest) -> Customer | None:
+    """The token's customer when an Authorization header is sent, else None (anonymous).
+
+    A header with a bad token is refused rather than silently treated as anonymous.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _sep, key = header.partition(" ")
+    customer = (
+        services.token_customer(key=key.strip(), now=timezone.now())
+        if scheme.lower() == "bearer"
+        else None
+    )
+    if customer is None:
+        raise AuthenticationError()
+    return customer

@@ -1,0 +1,58 @@
+"""API tokens: issued on a customer's username and password, stored as a digest."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+
+from autolettura.accounts.models import ApiToken
+from autolettura.customers.models import Customer
+
+
+class InvalidCredentials(Exception):
+    """The username and password do not match an active customer's account."""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_create(
+    *, username: str, password: str, now: datetime, request: HttpRequest | None = None
+) -> tuple[str, ApiToken]:
+    """A new token for a customer's own data. Returns (the key, shown once; the token).
+
+    Raises InvalidCredentials for a wrong password, an inactive user or a user who is not a
+    customer, without saying which.
+    """
+    user = authenticate(request, username=username, password=password)
+    if user is None or not Customer.objects.filter(user=user).exists():
+        raise InvalidCredentials()
+    key = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        key_digest=_digest(key),
+        created_at=now,
+        expires_at=now + timedelta(days=settings.AUTOLETTURA_TOKEN_TTL_DAYS),
+    )
+    return key, token
+
+
+def token_customer(*, key: str, now: datetime) -> Customer | None:
+    """The customer a token belongs to, if the token exists, is unexpired and active."""
+    token = (
+        ApiToken.objects.select_related("user", "user__customer")
+        .filter(key_digest=_digest(key), expires_at__gt=now, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    customer: Customer | None = getattr(token.user, "customer", None)
+    return customer

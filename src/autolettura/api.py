@@ -1,0 +1,95 @@
+"""The JSON API v1 (DESIGN.md section 7): one NinjaAPI, routers from each domain app."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from autolettura.accounts.apis import router as auth_router
+from autolettura.customers.apis import router as me_router
+from autolettura.readings.apis import router as readings_router
+from autolettura.readings.messages import error_message
+from autolettura.readings.services import SubmissionRejected
+from autolettura.rules.errors import FieldError
+from autolettura.throttling import Throttled
+
+api = NinjaAPI(
+    title="Autolettura API",
+    version="1",
+    description="Self-readings of water meters: submit a reading, follow it, see your supplies.",
+    urls_namespace="api-v1",
+)
+api.add_router("/readings", readings_router)
+api.add_router("/auth", auth_router)
+api.add_router("/me", me_router)
+
+
+def errors_response(request: HttpRequest, errors: list[FieldError], status: int) -> HttpResponse:
+    body = {
+        "errors": [{"field": e.field, "code": e.code, "message": error_message(e)} for e in errors]
+    }
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(SubmissionRejected)
+def on_submission_rejected(request: HttpRequest, exc: SubmissionRejected) -> HttpResponse:
+    return errors_response(request, exc.errors, 422)
+
+
+_SCHEMA_ERROR_CODES = {
+    "reading": "reading_invalid",
+    "read_on": "date_invalid",
+    "channel": "channel_invalid",
+    "body": "body_invalid",
+}
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Schema errors (a field of the wrong JSON type, a body that is not JSON) in the same
+    # shape as the rules' own errors, so clients handle one format.
+    errors = []
+    for error in exc.errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        field = location[0] if location else "body"
+        errors.append(FieldError(field, _SCHEMA_ERROR_CODES.get(field, "invalid")))
+    return errors_response(request, errors, 422)
+
+
+@api.exception_handler(Throttled)
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    response = api.create_response(
+        request,
+        {
+            "errors": [
+                {
+                    "field": None,
+                    "code": "throttled",
+                    "message": _("Too many requests: please try again in %(seconds)s seconds.")
+                    % {"seconds": exc.retry_after},
+                }
+            ]
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    message = _("Sign in again: the token is missing, expired or not valid.")
+    return api.create_response(
+        request, {"errors": [{"field": None, "code": "unauthorized", "message": message}]}, 401
+    )
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"errors": [{"field": None, "code": "error", "message": str(exc)}]},
+        status=exc.status_code,
+    )

@@ -1,0 +1,107 @@
+"""Customers (utenti), their supplies (utenze) and the meters (misuratori) on them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Usage(models.TextChoices):
+    DOMESTIC_RESIDENT = "DOMESTIC_RESIDENT", _("domestic, resident")
+    DOMESTIC_OTHER = "DOMESTIC_OTHER", _("domestic, not resident")
+    BUSINESS = "BUSINESS", _("business")
+
+
+class Customer(models.Model):
+    """A utente: the holder of one or more supplies, identified by the code on the bill."""
+
+    customer_code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="it")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customer",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(customer_code=""), name="customer_code_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_code} {self.name}"
+
+
+class Supply(models.Model):
+    """An utenza: a supply point, held by one customer at a time."""
+
+    supply_code = models.CharField(max_length=40, unique=True)
+    holder = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="supplies")
+    address = models.CharField(max_length=300)
+    usage = models.CharField(max_length=32, choices=Usage.choices, default=Usage.DOMESTIC_RESIDENT)
+    household_members = models.PositiveSmallIntegerField(default=3)
+    activated_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "supplies"
+        constraints = [
+            models.CheckConstraint(condition=~Q(supply_code=""), name="supply_code_not_empty"),
+            models.CheckConstraint(
+                condition=Q(household_members__gte=1), name="supply_household_members_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.supply_code
+
+
+class Meter(models.Model):
+    """A misuratore installed on a supply. A replaced meter keeps its history."""
+
+    supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="meters")
+    serial = models.CharField(max_length=40)
+    digits = models.PositiveSmallIntegerField(default=5)
+    q4_m3h = models.DecimalField(
+        "maximum flow rate Q4 (m³/h)", max_digits=7, decimal_places=3, default=Decimal("3.125")
+    )
+    installed_on = models.DateField()
+    initial_reading = models.PositiveIntegerField(default=0)
+    removed_on = models.DateField(null=True, blank=True)
+    final_reading = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["serial"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supply"],
+                condition=Q(removed_on__isnull=True),
+                name="meter_one_in_service_per_supply",
+            ),
+            models.UniqueConstraint(
+                fields=["serial"],
+                condition=Q(removed_on__isnull=True),
+                name="meter_serial_in_service_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(digits__gte=1) & Q(digits__lte=9), name="meter_digits_1_to_9"
+            ),
+            models.CheckConstraint(condition=Q(q4_m3h__gt=0), name="meter_q4_positive"),
+            models.CheckConstraint(
+                condition=Q(removed_on__isnull=True) | Q(removed_on__gte=F("installed_on")),
+                name="meter_removed_after_installed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.serial

@@ -1,0 +1,40 @@
+"""Reads about customers, supplies and meters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from autolettura.customers.models import Customer, Meter, Supply
+
+
+def supply_identify(*, supply_code: str, customer_code: str) -> Supply | None:
+    """R1: the supply when both codes exist and the customer is its holder, else None.
+
+    One query whatever is wrong, so that the answer (and its cost) says nothing about which
+    code failed.
+    """
+    return (
+        Supply.objects.select_related("holder")
+        .filter(supply_code=supply_code, holder__customer_code=customer_code)
+        .first()
+    )
+
+
+def supplies_of(customer: Customer) -> QuerySet[Supply]:
+    return Supply.objects.filter(holder=customer).order_by("supply_code")
+
+
+def meter_in_service(supply: Supply, on: date) -> Meter | None:
+    """The meter fitted on `on`: installed by then and not yet removed."""
+    return (
+        Meter.objects.filter(supply=supply, installed_on__lte=on)
+        .filter(Q(removed_on__isnull=True) | Q(removed_on__gt=on))
+        .order_by("-installed_on")
+        .first()
+    )
+
+
+def meter_current(supply: Supply) -> Meter | None:
+    return Meter.objects.filter(supply=supply, removed_on__isnull=True).first()

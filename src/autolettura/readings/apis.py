@@ -1,0 +1,148 @@
+"""POST /api/v1/readings and GET /api/v1/readings/{receipt}."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from autolettura.accounts.apis import optional_customer
+from autolettura.readings import selectors, services
+from autolettura.readings.messages import outcome_message
+from autolettura.readings.models import Reading
+from autolettura.rules import parsing
+from autolettura.rules.errors import FormatError
+from autolettura.rules.window import Window
+from autolettura.throttling import client_address, throttle
+
+router = Router(tags=["readings"])
+
+
+class ReadingIn(Schema):
+    supply_code: str | None = None
+    customer_code: str | None = None
+    # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
+    reading: str | int | float | None = None
+    read_on: str | None = None
+    channel: Literal[
+        "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
+    ] = "app"
+
+
+class WindowOut(Schema):
+    start: date
+    end: date
+
+
+class ReadingOut(Schema):
+    receipt: str | None
+    status: str
+    reason: str | None
+    message: str
+    consumption_m3: int | None
+    window: WindowOut
+    supply_code: str
+    reading: int
+    read_on: date
+    source: str
+    channel: str
+
+
+class ErrorOut(Schema):
+    field: str | None
+    code: str
+    message: str
+
+
+class ErrorsOut(Schema):
+    errors: list[ErrorOut]
+
+
+def reading_out(reading: Reading, window: Window) -> ReadingOut:
+    return ReadingOut(
+        receipt=reading.receipt,
+        status=reading.status.lower(),
+        reason=reading.reason,
+        message=outcome_message(reading, window),
+        consumption_m3=reading.consumption_m3,
+        window=WindowOut(start=window.start, end=window.end),
+        supply_code=reading.supply.supply_code,
+        reading=reading.value,
+        read_on=reading.read_on,
+        source=reading.source.lower(),
+        channel=reading.channel.lower(),
+    )
+
+
+@router.post(
+    "",
+    response={200: ReadingOut, 201: ReadingOut, 401: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
+    auth=None,
+    summary="Submit a meter reading",
+)
+def reading_create(request: HttpRequest, payload: ReadingIn, response: HttpResponse) -> ReadingOut:
+    """Take a self-reading in charge. 201 for a new reading, 200 for the repeat of one.
+
+    Identify with both codes, or with a customer token (then the codes may be left out).
+    An `Idempotency-Key` header makes a retried request return the first answer.
+    """
+    customer = optional_customer(request)
+    if customer is None:
+        throttle(
+            "submit-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
+        )
+        try:
+            code = parsing.normalize_code(payload.supply_code, field="supply_code")
+        except FormatError:
+            code = ""
+        if code:
+            throttle("submit-supply", code, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
+    outcome = services.inbound_reading_submit(
+        channel=payload.channel.upper(),
+        provider_message_id=request.headers.get("Idempotency-Key") or uuid.uuid4().hex,
+        payload=payload.dict(),
+        customer=customer,
+        now=timezone.now(),
+        sender=client_address(request),
+    )
+    if outcome.submission is None:
+        raise services.SubmissionRejected(outcome.errors)
+    response.status_code = 201 if outcome.submission.created else 200
+    return reading_out(outcome.submission.reading, outcome.submission.window)
+
+
+@router.get(
+    "/{receipt}",
+    response={200: ReadingOut, 401: ErrorsOut, 404: ErrorsOut, 429: ErrorsOut},
+    auth=None,
+    summary="Follow a reading by its receipt",
+)
+def reading_detail(
+    request: HttpRequest,
+    receipt: str,
+    supply_code: str | None = None,
+    customer_code: str | None = None,
+) -> ReadingOut:
+    """The reading with this receipt, for its supply's holder (codes or token)."""
+    customer = optional_customer(request)
+    if customer is None:
+        throttle(
+            "submit-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
+        )
+    reading = selectors.reading_for_holder(
+        receipt=receipt, customer=customer, supply_code=supply_code, customer_code=customer_code
+    )
+    if reading is None:
+        raise HttpError(404, _("No reading with this receipt for these codes."))
+    return reading_out(reading, selectors.current_window(timezone.now()))

@@ -1,0 +1,131 @@
+"""What every channel tells a customer, in Italian or English (R7).
+
+Each message says what happened, why, and what to do next. Channels render these texts in
+their own way (a page, JSON, speech, an SMS) but never write their own.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from autolettura.readings.models import Reading, Status
+from autolettura.rules.errors import FieldError
+from autolettura.rules.window import Window
+
+
+def format_day(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def field_label(field: str) -> str:
+    labels = {
+        "supply_code": _("supply code"),
+        "customer_code": _("customer code"),
+        "codes": _("codes"),
+        "reading": _("reading"),
+        "read_on": _("reading date"),
+        "channel": _("channel"),
+    }
+    return labels.get(field, field)
+
+
+def error_message(error: FieldError) -> str:
+    """The message for one format error (R1 to R3), saying what to fix."""
+    params: dict[str, Any] = {"field": field_label(error.field), **error.params}
+    if isinstance(params.get("installed_on"), date):
+        params["installed_on"] = format_day(params["installed_on"])
+    texts = {
+        "required": _("The %(field)s is missing: please fill it in."),
+        "code_invalid": _(
+            "The %(field)s may contain only letters and digits, as printed on page 1 of the bill."
+        ),
+        "codes_mismatch": _(
+            "The codes do not match: check the supply code and the customer code on page 1 "
+            "of your bill."
+        ),
+        "decimals_not_allowed": _(
+            "Send the reading without decimals: only the black digits of the meter (the m³), "
+            "leaving out the red ones."
+        ),
+        "reading_invalid": _(
+            "The reading must be a whole number, written with digits only as shown on the meter."
+        ),
+        "too_many_digits": _(
+            "The reading has too many digits: this meter shows at most %(digits)s. Leave out "
+            "the red digits (the decimals)."
+        ),
+        "date_invalid": _(
+            "Write the reading date in numbers and in full, day/month/year with a four-digit "
+            "year, for example 01/01/2026."
+        ),
+        "date_in_future": _("The reading date cannot be after today."),
+        "date_before_meter": _(
+            "The reading date is before the meter was installed: check the date."
+        ),
+        "channel_invalid": _("The channel is not one this service knows."),
+    }
+    return texts.get(error.code, _("The %(field)s is not valid.")) % params
+
+
+def outcome_message(reading: Reading, window: Window) -> str:
+    """The message for a reading taken in charge (R4, R7): receipt, outcome, reason, next step."""
+    params: dict[str, Any] = {
+        "receipt": reading.receipt or "",
+        "consumption": reading.consumption_m3,
+        "start": format_day(window.start),
+        "end": format_day(window.end),
+    }
+    if reading.voided_at is not None:
+        return (
+            _(
+                "Reading %(receipt)s was cancelled by our staff. Consumption will be estimated "
+                "until a new valid reading arrives."
+            )
+            % params
+        )
+    if reading.status == Status.ACCEPTED:
+        return (
+            _(
+                "Reading received with receipt %(receipt)s and accepted: consumption since the "
+                "previous reading is %(consumption)s m³. It will be used for your next bill."
+            )
+            % params
+        )
+    if reading.status == Status.UNDER_REVIEW:
+        return (
+            _(
+                "Reading received with receipt %(receipt)s. The consumption (%(consumption)s m³) is "
+                "much higher than usual, so our staff will check it and tell you the outcome within "
+                "9 working days. Meanwhile check for a possible leak: close every tap and see "
+                "whether the meter still moves."
+            )
+            % params
+        )
+    reasons = {
+        "outside_window": _(
+            "Reading received with receipt %(receipt)s but not accepted: it was not sent and "
+            "taken within the self-reading window. Read the meter and send it again between "
+            "%(start)s and %(end)s; until then consumption will be estimated."
+        ),
+        "lower_than_previous": _(
+            "Reading received with receipt %(receipt)s but not accepted: the value is lower "
+            "than the last valid reading of this meter. Check the black digits and send it again."
+        ),
+        "older_than_last_reading": _(
+            "Reading received with receipt %(receipt)s but not accepted: its date is earlier "
+            "than the last valid reading of this meter. Send a reading taken today."
+        ),
+        "implausible": _(
+            "Reading received with receipt %(receipt)s but not accepted: the consumption it "
+            "implies (%(consumption)s m³) is more than the meter can measure in that time. "
+            "Check that no digit was added (leave out the red digits) and send it again."
+        ),
+        "operator_discarded": _(
+            "Reading received with receipt %(receipt)s was checked by our staff and not "
+            "accepted. Consumption will be estimated until a new valid reading arrives."
+        ),
+    }
+    return reasons.get(reading.reason or "", reasons["operator_discarded"]) % params

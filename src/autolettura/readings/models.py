@@ -1,0 +1,152 @@
+"""Readings (letture) and the inbound log every submission passes through first."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from autolettura.customers.models import Meter, Supply
+from autolettura.rules.outcomes import Reason
+from autolettura.rules.outcomes import Status as RuleStatus
+
+
+class Source(models.TextChoices):
+    SELF = "SELF", _("self-reading")
+    OPERATOR = "OPERATOR", _("read by the utility")
+
+
+class Channel(models.TextChoices):
+    WEB = "WEB", _("customer area")
+    APP = "APP", _("app")
+    PHONE = "PHONE", _("toll-free line")
+    COUNTER = "COUNTER", _("counter")
+    CALL_CENTRE = "CALL_CENTRE", _("call centre")
+    EMAIL = "EMAIL", _("e-mail")
+    WHATSAPP = "WHATSAPP", _("WhatsApp")
+    SMS = "SMS", _("SMS")
+    IMPORT = "IMPORT", _("import")
+
+
+class Status(models.TextChoices):
+    ACCEPTED = RuleStatus.ACCEPTED.value, _("accepted")
+    DISCARDED = RuleStatus.DISCARDED.value, _("discarded")
+    UNDER_REVIEW = RuleStatus.UNDER_REVIEW.value, _("under review")
+
+
+REASONS = [r.value for r in Reason]
+
+
+class Reading(models.Model):
+    """A value of a meter's register on a date. Never deleted nor overwritten: a reading
+    that should not count is voided, with who, when and why."""
+
+    supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="readings")
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    read_on = models.DateField()
+    value = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.CharField(max_length=32, null=True, blank=True)
+    # m³ since the last valid reading when it was assessed (across a rollover if any).
+    consumption_m3 = models.IntegerField(null=True, blank=True)
+    rollover = models.BooleanField(default=False)
+    receipt = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    submitted_at = models.DateTimeField()
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    inbound_message = models.ForeignKey(
+        "InboundMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["supply", "meter", "read_on"], name="reading_supply_meter_day"),
+            models.Index(fields=["status", "submitted_at"], name="reading_status_submitted"),
+        ]
+        constraints = [
+            # R4: the same supply, date, value and source again is the same reading.
+            models.UniqueConstraint(
+                fields=["supply", "read_on", "value", "source"],
+                condition=Q(voided_at__isnull=True),
+                name="reading_taken_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="reading_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__isnull=True) | Q(reason__in=REASONS),
+                name="reading_reason_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=Status.DISCARDED) | Q(reason__isnull=False),
+                name="reading_discarded_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(voided_at__isnull=True) | ~Q(void_reason=""),
+                name="reading_void_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=Source.values), name="reading_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="reading_channel_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt or self.pk} {self.supply_id} {self.read_on} {self.value}"
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status == Status.ACCEPTED and self.voided_at is None
+
+
+class ReceiptCounter(models.Model):
+    """The last receipt number given in a year: receipts are AL-YYYY-NNNNNN."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+
+class InboundMessage(models.Model):
+    """Everything a channel receives, stored before it is processed.
+
+    The provider's message id is unique per channel, so a retried webhook or a mail fetched
+    twice finds the first message and its outcome instead of making a second reading.
+    """
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    provider_message_id = models.CharField(max_length=200)
+    payload = models.JSONField()
+    sender = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # The answer given: the reading it made, or the format errors, as the channel rendered it.
+    reading = models.ForeignKey(
+        Reading, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    errors = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"], name="inbound_message_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["received_at"], name="inbound_received")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.provider_message_id}"

@@ -1,0 +1,131 @@
+"""Reads about readings and the consumption profile (R8, R9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.readings import policy
+from autolettura.readings.models import Reading, Source, Status
+from autolettura.rules import parsing, profile
+from autolettura.rules.errors import FormatError
+from autolettura.rules.plausibility import LastReading
+from autolettura.rules.window import Window, rome_today
+
+# R8: on the same date an operator reading beats a self-reading.
+_SOURCE_RANK = Case(
+    When(source=Source.OPERATOR, then=Value(0)), default=Value(1), output_field=IntegerField()
+)
+
+
+def valid_readings(supply: Supply) -> QuerySet[Reading]:
+    """Accepted, not voided readings, in date order (R8 order within a day)."""
+    return (
+        Reading.objects.filter(supply=supply, status=Status.ACCEPTED, voided_at__isnull=True)
+        .annotate(source_rank=_SOURCE_RANK)
+        .order_by("read_on", "-source_rank", "id")
+    )
+
+
+def last_valid_reading(meter: Meter) -> LastReading:
+    """The last valid reading of `meter`, or its installation reading when none came since."""
+    reading = (
+        Reading.objects.filter(meter=meter, status=Status.ACCEPTED, voided_at__isnull=True)
+        .annotate(source_rank=_SOURCE_RANK)
+        .order_by("-read_on", "source_rank", "-id")
+        .only("read_on", "value")
+        .first()
+    )
+    if reading is None:
+        return LastReading(meter.installed_on, meter.initial_reading)
+    return LastReading(reading.read_on, reading.value)
+
+
+def meter_histories(supply: Supply) -> list[profile.MeterHistory]:
+    """The supply's meters with their valid readings: the input of R9 and R10."""
+    by_meter: dict[int, list[tuple[date, int]]] = {}
+    for meter_id, read_on, value in valid_readings(supply).values_list(
+        "meter_id", "read_on", "value"
+    ):
+        days = by_meter.setdefault(meter_id, [])
+        # R8: one value a day, the first in priority order wins.
+        if days and days[-1][0] == read_on:
+            continue
+        days.append((read_on, value))
+    return [
+        profile.MeterHistory(
+            digits=meter.digits,
+            installed_on=meter.installed_on,
+            initial_reading=meter.initial_reading,
+            readings=by_meter.get(meter.pk, []),
+            removed_on=meter.removed_on,
+            final_reading=meter.final_reading,
+        )
+        for meter in Meter.objects.filter(supply=supply).order_by("installed_on")
+    ]
+
+
+@dataclass(frozen=True)
+class ConsumptionProfile:
+    cma: profile.Cma
+    segments: list[profile.Segment]
+    points: list[profile.Point]
+
+
+def consumption_profile(supply: Supply) -> ConsumptionProfile:
+    """R9: the supply's CMA and its daily averages between consecutive valid readings."""
+    points = profile.consumption_points(meter_histories(supply))
+    cma = profile.cma(
+        points,
+        default_m3=policy.default_cma_m3(supply.usage),
+        trend=settings.AUTOLETTURA_CMA_TREND,
+        min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
+    )
+    return ConsumptionProfile(cma=cma, segments=profile.segments(points), points=points)
+
+
+def readings_of(supply: Supply) -> QuerySet[Reading]:
+    return Reading.objects.filter(supply=supply).order_by("-read_on", "-submitted_at", "-id")
+
+
+def reading_by_receipt(receipt: str) -> Reading | None:
+    return (
+        Reading.objects.select_related("supply", "supply__holder", "meter")
+        .filter(receipt=receipt.strip().upper())
+        .first()
+    )
+
+
+def reading_for_holder(
+    *,
+    receipt: str,
+    customer: Customer | None,
+    supply_code: object = None,
+    customer_code: object = None,
+) -> Reading | None:
+    """The reading with `receipt` if it belongs to the customer, or to the holder named by
+    both codes; None otherwise, without telling which part did not match."""
+    reading = reading_by_receipt(receipt)
+    if reading is None:
+        return None
+    if customer is not None:
+        return reading if reading.supply.holder_id == customer.pk else None
+    try:
+        codes = (
+            parsing.normalize_code(supply_code, field="supply_code"),
+            parsing.normalize_code(customer_code, field="customer_code"),
+        )
+    except FormatError:
+        return None
+    if codes == (reading.supply.supply_code, reading.supply.holder.customer_code):
+        return reading
+    return None
+
+
+def current_window(now: datetime) -> Window:
+    """The self-reading window open now, or the next one (R5)."""
+    return policy.window_policy().current_or_next(rome_today(now))

@@ -1,0 +1,280 @@
+"""Writes about readings: `reading_submit` is the only way any channel takes a reading."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+
+from autolettura.customers import selectors as customer_selectors
+from autolettura.customers.models import Customer, Supply
+from autolettura.readings import policy, selectors
+from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
+from autolettura.rules import parsing
+from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.plausibility import assess_reading
+from autolettura.rules.window import Window, check_window, rome_today
+
+logger = logging.getLogger(__name__)
+
+
+class SubmissionRejected(Exception):
+    """R1 to R3: the submission is not well formed, so no reading exists.
+
+    `errors` lists every problem found, each with its field and code, so that a channel
+    can say everything that must be fixed at once.
+    """
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
+        self.errors = errors
+
+
+CODES_MISMATCH = FieldError("codes", "codes_mismatch")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A reading taken in charge. `created` is False when it repeats an earlier one (R4)."""
+
+    reading: Reading
+    created: bool
+    window: Window  # the window that applies now, or the next one
+
+
+def reading_submit(
+    *,
+    channel: str,
+    reading: object,
+    read_on: object,
+    now: datetime,
+    supply_code: object = None,
+    customer_code: object = None,
+    customer: Customer | None = None,
+    source: str = Source.SELF,
+    submitted_by: AbstractBaseUser | None = None,
+    inbound_message: InboundMessage | None = None,
+) -> Submission:
+    """Identify the supply, check a reading against R1 to R6 and take it in charge (R4).
+
+    `customer` is a signed-in customer, who may leave out the codes (and the supply code
+    too when they hold a single supply). `read_on` may be None for today. Returns the stored
+    reading with its receipt and outcome; a repeat of the same supply, date and value
+    returns the first one. Raises SubmissionRejected with every format error found.
+    """
+    if channel not in Channel.values:
+        raise SubmissionRejected([FieldError("channel", "channel_invalid")])
+    today = rome_today(now)
+    errors: list[FieldError] = []
+    supply = _identify(supply_code, customer_code, customer, errors)
+    value = _collect(errors, parsing.parse_reading_value, reading)
+    if read_on is None or read_on == "":
+        day: date | None = today
+    else:
+        day = _collect(errors, parsing.parse_read_on, read_on)
+    if day is not None:
+        _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
+    if errors or supply is None or value is None or day is None:
+        raise SubmissionRejected(errors or [CODES_MISMATCH])
+
+    with transaction.atomic():
+        # One submission at a time per supply: the last valid reading cannot change under us.
+        supply = Supply.objects.select_for_update().get(pk=supply.pk)
+        meter = (
+            customer_selectors.meter_current(supply)
+            if source == Source.SELF
+            else customer_selectors.meter_in_service(supply, day)
+        )
+        if meter is None:
+            raise SubmissionRejected([FieldError("read_on", "date_before_meter", {})])
+        _collect(errors, parsing.check_reading_digits, value, meter.digits)
+        _collect(
+            errors, parsing.check_read_on, day, today=today, meter_installed_on=meter.installed_on
+        )
+        if errors:
+            raise SubmissionRejected(errors)
+
+        window = check_window(today=today, read_on=day, policy=policy.window_policy())
+        existing = Reading.objects.filter(
+            supply=supply, read_on=day, value=value, source=source, voided_at__isnull=True
+        ).first()
+        if existing is not None:
+            return Submission(existing, created=False, window=window.window)
+
+        if source == Source.SELF and not window.inside:
+            status, reason, consumption, rollover = "DISCARDED", "outside_window", None, False
+        else:
+            assessment = assess_reading(
+                value=value,
+                read_on=day,
+                last=selectors.last_valid_reading(meter),
+                digits=meter.digits,
+                cma_m3=selectors.consumption_profile(supply).cma.m3,
+                limits=policy.limits(meter.q4_m3h),
+            )
+            status, reason = assessment.status.value, assessment.reason
+            consumption, rollover = assessment.consumption_m3, assessment.rollover
+        # The receipt counter is the last row touched, so its lock is held only until commit.
+        stored = Reading.objects.create(
+            supply=supply,
+            meter=meter,
+            read_on=day,
+            value=value,
+            source=source,
+            channel=channel,
+            status=status,
+            reason=reason,
+            consumption_m3=consumption,
+            rollover=rollover,
+            receipt=receipt_next(now),
+            submitted_at=now,
+            submitted_by=submitted_by,
+            inbound_message=inbound_message,
+        )
+    logger.info(
+        "reading %s supply=%s channel=%s status=%s reason=%s",
+        stored.receipt,
+        supply.supply_code,
+        channel,
+        status,
+        reason,
+    )
+    return Submission(stored, created=True, window=window.window)
+
+
+def _identify(
+    supply_code: object, customer_code: object, customer: Customer | None, errors: list[FieldError]
+) -> Supply | None:
+    """R1. A signed-in customer names one of their own supplies (or none if they hold one)."""
+    if customer is not None:
+        supplies = customer_selectors.supplies_of(customer)
+        if supply_code is None or supply_code == "":
+            only = list(supplies[:2])
+            if len(only) == 1:
+                return only[0]
+            errors.append(FieldError("supply_code", "required"))
+            return None
+        code = _collect(errors, parsing.normalize_code, supply_code, field="supply_code")
+        found = supplies.filter(supply_code=code).first() if code else None
+        if code and found is None:
+            errors.append(CODES_MISMATCH)
+        return found
+    codes = (
+        _collect(errors, parsing.normalize_code, supply_code, field="supply_code"),
+        _collect(errors, parsing.normalize_code, customer_code, field="customer_code"),
+    )
+    if codes[0] is None or codes[1] is None:
+        return None
+    found = customer_selectors.supply_identify(supply_code=codes[0], customer_code=codes[1])
+    if found is None:
+        errors.append(CODES_MISMATCH)
+    return found
+
+
+def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one parser, adding its format errors to `errors` instead of stopping at the first."""
+    try:
+        return check(*args, **kwargs)
+    except FormatError as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def receipt_next(now: datetime, *, prefix: str | None = None) -> str:
+    """The next receipt number of the year in Europe/Rome, such as AL-2026-000123.
+
+    The counter moves inside the caller's transaction: a submission rolled back gives its
+    number back, and a receipt is shown only once its reading is committed, so no receipt
+    is ever given to two readings.
+    """
+    from django.conf import settings
+
+    year = rome_today(now).year
+    ReceiptCounter.objects.bulk_create([ReceiptCounter(year=year)], ignore_conflicts=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ReceiptCounter._meta.db_table} SET last_number = last_number + 1 "
+            "WHERE year = %s RETURNING last_number",
+            [year],
+        )
+        (number,) = cursor.fetchone()
+    return f"{prefix or settings.AUTOLETTURA_RECEIPT_PREFIX}-{year}-{number:06d}"
+
+
+def inbound_message_record(
+    *,
+    channel: str,
+    provider_message_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    sender: str = "",
+) -> tuple[InboundMessage, bool]:
+    """Store what a channel received before processing it. Returns (message, created);
+    created is False for a retry of a message already stored."""
+    with transaction.atomic():
+        message, created = InboundMessage.objects.get_or_create(
+            channel=channel,
+            provider_message_id=provider_message_id,
+            defaults={"payload": payload, "received_at": now, "sender": sender},
+        )
+    return message, created
+
+
+@dataclass(frozen=True)
+class InboundOutcome:
+    """What a channel answers for an inbound message: a submission or its format errors."""
+
+    submission: Submission | None
+    errors: list[FieldError]
+
+
+def inbound_reading_submit(
+    *,
+    channel: str,
+    provider_message_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    customer: Customer | None = None,
+    sender: str = "",
+) -> InboundOutcome:
+    """Log an inbound submission, then take it in charge through `reading_submit`.
+
+    `payload` holds `supply_code`, `customer_code`, `reading` and `read_on` as received.
+    A message already processed (a retried webhook) gives back the first answer.
+    """
+    message, _created = inbound_message_record(
+        channel=channel,
+        provider_message_id=provider_message_id,
+        payload=payload,
+        now=now,
+        sender=sender,
+    )
+    if message.reading_id is not None:
+        reading = Reading.objects.select_related("supply").get(pk=message.reading_id)
+        window = selectors.current_window(now)
+        return InboundOutcome(Submission(reading, created=False, window=window), [])
+    try:
+        submission = reading_submit(
+            channel=channel,
+            reading=payload.get("reading"),
+            read_on=payload.get("read_on"),
+            supply_code=payload.get("supply_code"),
+            customer_code=payload.get("customer_code"),
+            customer=customer,
+            now=now,
+            inbound_message=message,
+        )
+    except SubmissionRejected as exc:
+        InboundMessage.objects.filter(pk=message.pk).update(
+            processed_at=now,
+            errors=[{"field": e.field, "code": e.code} for e in exc.errors],
+        )
+        return InboundOutcome(None, exc.errors)
+    InboundMessage.objects.filter(pk=message.pk).update(
+        processed_at=now, reading=submission.reading, errors=None
+    )
+    return InboundOutcome(submission, [])

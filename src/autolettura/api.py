@@ -82,7 +82,9 @@ def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 def on_unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = _("Sign in again: the token is missing, expired or not valid.")
     return api.create_response(
-        request, {"errors": [{"field": None, "code": "unauthorized", "message": message}]}, 401
+        request,
+        {"errors": [{"field": None, "code": "unauthorized", "message": message}]},
+        status=401,
     )
 
 

@@ -81,11 +81,7 @@ def my_supplies(request: HttpRequest) -> list[SupplyOut]:
                 address=supply.address,
                 usage=supply.usage.lower(),
                 household_members=supply.household_members,
-                meter=MeterOut(
-                    serial=meter.serial, digits=meter.digits, installed_on=meter.installed_on
-                )
-                if meter
-                else None,
+                meter=MeterOut.from_orm(meter) if meter else None,
                 window=WindowOut(start=window.start, end=window.end),
             )
         )

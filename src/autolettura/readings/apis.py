@@ -7,7 +7,7 @@ from datetime import date
 from typing import Literal
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -87,7 +87,7 @@ def reading_out(reading: Reading, window: Window) -> ReadingOut:
     auth=None,
     summary="Submit a meter reading",
 )
-def reading_create(request: HttpRequest, payload: ReadingIn, response: HttpResponse) -> ReadingOut:
+def reading_create(request: HttpRequest, payload: ReadingIn) -> tuple[int, ReadingOut]:
     """Take a self-reading in charge. 201 for a new reading, 200 for the repeat of one.
 
     Identify with both codes, or with a customer token (then the codes may be left out).
@@ -116,8 +116,8 @@ def reading_create(request: HttpRequest, payload: ReadingIn, response: HttpRespo
     )
     if outcome.submission is None:
         raise services.SubmissionRejected(outcome.errors)
-    response.status_code = 201 if outcome.submission.created else 200
-    return reading_out(outcome.submission.reading, outcome.submission.window)
+    status = 201 if outcome.submission.created else 200
+    return status, reading_out(outcome.submission.reading, outcome.submission.window)
 
 
 @router.get(

@@ -97,10 +97,10 @@ def outcome_message(reading: Reading, window: Window) -> str:
     if reading.status == Status.UNDER_REVIEW:
         return (
             _(
-                "Reading received with receipt %(receipt)s. The consumption (%(consumption)s m³) is "
-                "much higher than usual, so our staff will check it and tell you the outcome within "
-                "9 working days. Meanwhile check for a possible leak: close every tap and see "
-                "whether the meter still moves."
+                "Reading received with receipt %(receipt)s. The consumption "
+                "(%(consumption)s m³) is much higher than usual, so our staff will check it "
+                "and tell you the outcome within 9 working days. Meanwhile check for a "
+                "possible leak: close every tap and see whether the meter still moves."
             )
             % params
         )

@@ -49,7 +49,8 @@ class Reading(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
-    reason = models.CharField(max_length=32, null=True, blank=True)
+    # NULL, not "", for "no reason": the API answers `"reason": null` and the checks read so.
+    reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     # m³ since the last valid reading when it was assessed (across a rollover if any).
     consumption_m3 = models.IntegerField(null=True, blank=True)
     rollover = models.BooleanField(default=False)
@@ -119,6 +120,9 @@ class ReceiptCounter(models.Model):
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
 
 
 class InboundMessage(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from autolettura.customers import selectors as customer_selectors
@@ -56,7 +56,7 @@ def reading_submit(
     customer_code: object = None,
     customer: Customer | None = None,
     source: str = Source.SELF,
-    submitted_by: AbstractBaseUser | None = None,
+    submitted_by: User | None = None,
     inbound_message: InboundMessage | None = None,
 ) -> Submission:
     """Identify the supply, check a reading against R1 to R6 and take it in charge (R4).
@@ -105,6 +105,7 @@ def reading_submit(
         if existing is not None:
             return Submission(existing, created=False, window=window.window)
 
+        reason: str | None
         if source == Source.SELF and not window.inside:
             status, reason, consumption, rollover = "DISCARDED", "outside_window", None, False
         else:

@@ -8,6 +8,7 @@ only accepts a lower value as one).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -78,7 +79,7 @@ def segments(points: list[Point]) -> list[Segment]:
     """Consumption between consecutive valid readings: the profile's daily averages."""
     return [
         Segment(a.on, b.on, b.total_m3 - a.total_m3)
-        for a, b in zip(points, points[1:], strict=False)
+        for a, b in itertools.pairwise(points)
         if b.on > a.on
     ]
 

@@ -1,0 +1,74 @@
+"""Shared fixtures: a supply with its holder and meter, clocks, and API clients."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+
+from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.rules.window import ROME
+
+_codes = itertools.count(1)
+
+
+def rome(*args: int) -> datetime:
+    """A timezone-aware instant on the Europe/Rome wall clock."""
+    return datetime(*args, tzinfo=ROME)  # type: ignore[misc]
+
+
+def make_supply(
+    *,
+    customer: Customer | None = None,
+    installed_on: date = date(2024, 1, 1),
+    initial_reading: int = 0,
+    digits: int = 5,
+    **supply_fields: Any,
+) -> Supply:
+    """A customer's supply with one meter in service."""
+    n = next(_codes)
+    if customer is None:
+        customer = Customer.objects.create(customer_code=f"U{n:06d}", name=f"Cliente {n}")
+    supply = Supply.objects.create(
+        supply_code=supply_fields.pop("supply_code", f"S{n:06d}"),
+        holder=customer,
+        address=supply_fields.pop("address", f"Via Roma {n}, Alessandria"),
+        activated_on=supply_fields.pop("activated_on", installed_on),
+        **supply_fields,
+    )
+    Meter.objects.create(
+        supply=supply,
+        serial=f"M{n:08d}",
+        digits=digits,
+        installed_on=installed_on,
+        initial_reading=initial_reading,
+    )
+    return supply
+
+
+def make_customer_user(customer: Customer, *, password: str = "s3gret-passw0rd") -> User:
+    user = User.objects.create_user(username=customer.customer_code.lower(), password=password)
+    customer.user = user
+    customer.save(update_fields=["user"])
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Throttling counters live in the cache: each test starts with none.
+    cache.clear()
+
+
+@pytest.fixture
+def supply(db: None) -> Supply:
+    return make_supply()
+
+
+@pytest.fixture
+def api() -> Client:
+    return Client()

@@ -1,0 +1,55 @@
+# The targets CI runs are the ones the README tells you to run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import messages clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## One command: install, create the SQLite database, load the demo data, serve on :8000.
+run: install
+	$(BIN)/autolettura migrate --no-input
+	$(BIN)/autolettura demo
+	$(BIN)/autolettura runserver 127.0.0.1:8000
+
+demo: install
+	$(BIN)/autolettura migrate --no-input
+	$(BIN)/autolettura demo
+
+## One command: install everything, then lint, type-check and run the whole suite.
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/autolettura makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The same suite on the embedded SQLite database, whatever DATABASE_URL says.
+test-sqlite: install
+	DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+
+## Benchmarks (PostgreSQL): `make bench-import ROWS=1000000`.
+ROWS ?= 100000
+bench-import: install
+	$(BIN)/python -m benchmarks.import_readings --rows $(ROWS)
+
+## Compile the translations after editing a .po file.
+messages: install
+	$(BIN)/python scripts/compile_messages.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

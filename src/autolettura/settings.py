@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "autolettura.customers",
     "autolettura.readings",
     "autolettura.accounts",
+    "autolettura.billing",
     "autolettura.demo",
 ]
 
@@ -159,6 +160,18 @@ AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER = envdecimal(
     "AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER", Decimal("80")
 )
 AUTOLETTURA_CMA_DEFAULT_BUSINESS = envdecimal("AUTOLETTURA_CMA_DEFAULT_BUSINESS", Decimal("300"))
+
+# R11: billing. Periods end on the last day of these months (`bimonthly`), or as many times
+# a year as the regulator's table gives for the supply's CMA (`cma`).
+AUTOLETTURA_BILLING_POLICY = envchoice(
+    "AUTOLETTURA_BILLING_POLICY", "bimonthly", ("bimonthly", "cma")
+)
+AUTOLETTURA_BILLING_MONTHS = envint_list(
+    "AUTOLETTURA_BILLING_MONTHS", [2, 4, 6, 8, 10, 12], low=1, high=12
+)
+AUTOLETTURA_BILL_DUE_DAYS = envint("AUTOLETTURA_BILL_DUE_DAYS", 20, minimum=0)
+# R11: a bill is issued at the latest this many days after its period ends.
+AUTOLETTURA_BILL_MAX_DELAY_DAYS = envint("AUTOLETTURA_BILL_MAX_DELAY_DAYS", 45, minimum=1)
 
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)

@@ -1,0 +1,495 @@
+"""Bill runs (R11, R12): every due period of every supply billed exactly once.
+
+A run is split in chunks of consecutive supply ids. Each chunk is billed in one transaction
+that also marks it done, so a run killed halfway resumes with the chunks left, and the
+unique (supply, period) constraint stops any second bill. Workers on several machines
+share a run by claiming chunks with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from autolettura import db
+from autolettura.billing import policy as billing_policy
+from autolettura.billing.models import (
+    Bill,
+    BillLine,
+    BillNumberCounter,
+    BillRun,
+    BillRunChunk,
+    BillRunError,
+)
+from autolettura.billing.selectors import tariffs_by_year_usage
+from autolettura.customers.models import Meter, Supply
+from autolettura.readings import policy as reading_policy
+from autolettura.readings.models import Reading, Source, Status
+from autolettura.rules import billing, profile, tariff
+from autolettura.rules.window import WindowPolicy
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 2000
+
+
+class BillRunInvalid(Exception):
+    """A bill run that cannot start as asked (such as a `through` date in the future)."""
+
+
+def bill_run_start(*, through: date, issued_on: date, now: datetime) -> BillRun:
+    """Start a run through `through`, or resume the unfinished one for the same date.
+
+    Chunks are ranges of supply ids, CHUNK_SIZE supplies each, found in one query.
+    """
+    if through > issued_on:
+        raise BillRunInvalid(
+            f"--through {through:%Y-%m-%d} is after the issue date {issued_on:%Y-%m-%d}: "
+            "a period can only be billed once it has ended"
+        )
+    unfinished = (
+        BillRun.objects.filter(through=through, status=BillRun.Status.RUNNING)
+        .order_by("-started_at")
+        .first()
+    )
+    if unfinished is not None:
+        return unfinished
+    with transaction.atomic():
+        run = BillRun.objects.create(through=through, issued_on=issued_on, started_at=now)
+        bounds = _chunk_bounds(CHUNK_SIZE)
+        BillRunChunk.objects.bulk_create(
+            BillRunChunk(run=run, first_supply_id=first, last_supply_id=last)
+            for first, last in bounds
+        )
+    return run
+
+
+def _chunk_bounds(size: int) -> list[tuple[int, int]]:
+    table = Supply._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM {table}) s "
+            "WHERE (n - 1) %% %s = 0 ORDER BY id",
+            [size],
+        )
+        starts = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"SELECT MAX(id) FROM {table}")
+        (top,) = cursor.fetchone()
+    return [
+        (start, (starts[i + 1] - 1) if i + 1 < len(starts) else top)
+        for i, start in enumerate(starts)
+    ]
+
+
+@dataclass
+class ChunkResult:
+    bills_made: int = 0
+    bills_estimated: int = 0
+    bills_credit: int = 0
+    errors: list[tuple[int, date | None, str]] = field(default_factory=list)
+
+
+def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
+    """Bill one chunk of a run, if no one else has. Returns False when it was already done
+    or is being done by another worker."""
+    with transaction.atomic():
+        chunk = (
+            BillRunChunk.objects.select_for_update(skip_locked=True)
+            .select_related("run")
+            .filter(pk=chunk_id, status=BillRunChunk.Status.PENDING)
+            .first()
+        )
+        if chunk is None:
+            return False
+        result = _bill_supplies(
+            first_id=chunk.first_supply_id,
+            last_id=chunk.last_supply_id,
+            run=chunk.run,
+            now=now,
+        )
+        BillRunError.objects.bulk_create(
+            BillRunError(run=chunk.run, supply_id=supply_id, period_end=end, message=message)
+            for supply_id, end, message in result.errors
+        )
+        BillRunChunk.objects.filter(pk=chunk.pk).update(
+            status=BillRunChunk.Status.DONE,
+            claimed_at=now,
+            worker=worker,
+            bills_made=result.bills_made,
+            bills_estimated=result.bills_estimated,
+            bills_credit=result.bills_credit,
+        )
+    return True
+
+
+def bill_run_finish(*, run: BillRun, now: datetime) -> bool:
+    """Mark the run done once every chunk is; returns whether it is."""
+    if run.chunks.exclude(status=BillRunChunk.Status.DONE).exists():
+        return False
+    BillRun.objects.filter(pk=run.pk).update(status=BillRun.Status.DONE, finished_at=now)
+    return True
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    chunks: int
+    chunks_done: int
+    bills_made: int
+    bills_estimated: int
+    bills_real: int
+    bills_credit: int
+    errors: list[tuple[str, date | None, str]]
+
+
+def bill_run_summary(run: BillRun) -> RunSummary:
+    totals = run.chunks.aggregate(
+        made=Sum("bills_made"), estimated=Sum("bills_estimated"), credit=Sum("bills_credit")
+    )
+    made = totals["made"] or 0
+    estimated = totals["estimated"] or 0
+    errors = [
+        (supply_code, end, message)
+        for supply_code, end, message in run.errors.order_by("supply__supply_code").values_list(
+            "supply__supply_code", "period_end", "message"
+        )
+    ]
+    return RunSummary(
+        chunks=run.chunks.count(),
+        chunks_done=run.chunks.filter(status=BillRunChunk.Status.DONE).count(),
+        bills_made=made,
+        bills_estimated=estimated,
+        bills_real=made - estimated,
+        bills_credit=totals["credit"] or 0,
+        errors=errors,
+    )
+
+
+def bill_run_in_process(
+    *, run: BillRun, now: datetime, progress: Callable[[int], None] | None = None
+) -> RunSummary:
+    """Bill every pending chunk of `run` in this process (no broker configured)."""
+    for chunk_id in run.chunks.filter(status=BillRunChunk.Status.PENDING).values_list(
+        "id", flat=True
+    ):
+        bill_run_chunk(chunk_id=chunk_id, now=now, worker="in-process")
+        if progress is not None:
+            progress(1)
+    bill_run_finish(run=run, now=now)
+    return bill_run_summary(run)
+
+
+# --- The computation of one chunk -----------------------------------------------------------
+
+_SOURCE_RANK = {Source.OPERATOR: 0, Source.SELF: 1}
+
+
+def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
+    """Load the chunk's supplies, meters, readings and latest bills in four queries, work out
+    every bill in plain Python, and write bills and lines in two set-based inserts."""
+    supplies = list(
+        Supply.objects.filter(id__range=(first_id, last_id))
+        .order_by("id")
+        .values_list("id", "holder_id", "usage", "household_members", "activated_on")
+    )
+    meters: dict[int, list[Any]] = defaultdict(list)
+    for m in (
+        Meter.objects.filter(supply_id__gte=first_id, supply_id__lte=last_id)
+        .order_by("supply_id", "installed_on")
+        .values_list(
+            "id",
+            "supply_id",
+            "digits",
+            "installed_on",
+            "initial_reading",
+            "removed_on",
+            "final_reading",
+        )
+    ):
+        meters[m[1]].append(m)
+    readings: dict[int, list[tuple[int, date, int, str]]] = defaultdict(list)
+    for supply_id, meter_id, read_on, value, source in (
+        Reading.objects.filter(
+            supply_id__gte=first_id, supply_id__lte=last_id,
+            status=Status.ACCEPTED,
+            voided_at__isnull=True,
+            read_on__lte=run.through,
+        )
+        .order_by("supply_id", "read_on")
+        .values_list("supply_id", "meter_id", "read_on", "value", "source")
+    ):
+        readings[supply_id].append((meter_id, read_on, value, source))
+    latest = _latest_bills(first_id, last_id)
+    tariffs = tariffs_by_year_usage()
+    windows = reading_policy.window_policy()
+
+    result = ChunkResult()
+    bills: list[dict[str, Any]] = []
+    for supply_id, holder_id, usage, members, activated_on in supplies:
+        try:
+            bills.extend(
+                _supply_bills(
+                    supply_id=supply_id,
+                    holder_id=holder_id,
+                    usage=usage,
+                    members=members,
+                    activated_on=activated_on,
+                    meters=meters.get(supply_id, []),
+                    readings=readings.get(supply_id, []),
+                    latest=latest.get(supply_id),
+                    tariffs=tariffs,
+                    windows=windows,
+                    run=run,
+                    now=now,
+                )
+            )
+        except BillingError as exc:
+            result.errors.append((supply_id, exc.period_end, str(exc)))
+    _write_bills(bills, issued_year=run.issued_on.year)
+    result.bills_made = len(bills)
+    result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
+    result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
+    return result
+
+
+class BillingError(Exception):
+    """A supply that cannot be billed as it stands; the run records it and goes on."""
+
+    def __init__(self, message: str, period_end: date | None = None) -> None:
+        super().__init__(message)
+        self.period_end = period_end
+
+
+def _latest_bills(first_id: int, last_id: int) -> dict[int, dict[str, Any]]:
+    bills = Bill._meta.db_table
+    columns = [
+        "supply_id",
+        "period_end",
+        "current_register",
+        "current_register_on",
+        "current_register_source",
+        "current_total_m3",
+        "current_reading_on",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join('b.' + c for c in columns)} FROM {bills} b JOIN ("
+            f"  SELECT supply_id, MAX(period_end) AS last_end FROM {bills}"
+            "   WHERE supply_id BETWEEN %s AND %s GROUP BY supply_id"
+            ") l ON l.supply_id = b.supply_id AND l.last_end = b.period_end",
+            [first_id, last_id],
+        )
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _supply_bills(
+    *,
+    supply_id: int,
+    holder_id: int,
+    usage: str,
+    members: int,
+    activated_on: date,
+    meters: list[Any],
+    readings: list[tuple[int, date, int, str]],
+    latest: dict[str, Any] | None,
+    tariffs: dict[tuple[int, str], tariff.Tariff],
+    windows: WindowPolicy,
+    run: BillRun,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    if not meters:
+        raise BillingError("the supply has no meter: install one before billing it")
+    by_meter: dict[int, list[tuple[date, int, str]]] = defaultdict(list)
+    for meter_id, read_on, value, source in sorted(
+        readings, key=lambda r: (r[1], _SOURCE_RANK.get(r[3], 9))
+    ):
+        day_list = by_meter[meter_id]
+        if day_list and day_list[-1][0] == read_on:
+            continue  # R8: on one date the operator reading counts
+        day_list.append((read_on, value, source))
+    histories = [
+        profile.MeterHistory(
+            digits=digits,
+            installed_on=installed_on,
+            initial_reading=initial,
+            readings=[(on, value) for on, value, _s in by_meter.get(meter_id, [])],
+            removed_on=removed_on,
+            final_reading=final,
+        )
+        for meter_id, _sid, digits, installed_on, initial, removed_on, final in meters
+    ]
+    sources = [[s for _on, _v, s in by_meter.get(m[0], [])] for m in meters]
+    points = billing.sourced_points(histories, sources)
+    cma_points = [profile.Point(p.on, p.total_m3) for p in points]
+
+    default_cma = reading_policy.default_cma_m3(usage)
+    cma_now = profile.cma(
+        cma_points,
+        default_m3=default_cma,
+        trend=settings.AUTOLETTURA_CMA_TREND,
+        min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
+    ).m3
+    months = billing_policy.period_end_months(cma_now)
+    if latest is None:
+        first_start = activated_on
+        previous: billing.Register | None = None
+    else:
+        first_start = latest["period_end"] + timedelta(days=1)
+        previous = billing.Register(
+            on=latest["period_end"],
+            total_m3=latest["current_total_m3"],
+            value=latest["current_register"],
+            source=latest["current_register_source"],
+            read_on=latest["current_reading_on"],
+        )
+    out = []
+    issued_on = run.issued_on
+    next_window = windows.current_or_next(issued_on)
+    for period in billing.due_periods(first_start=first_start, through=run.through, months=months):
+        known = [p for p in cma_points if p.on <= period.end]
+        cma = profile.cma(
+            known,
+            default_m3=default_cma,
+            trend=settings.AUTOLETTURA_CMA_TREND,
+            min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
+        ).m3
+        quantities = billing.bill_quantities(
+            points=points, period=period, cma_m3=cma, previous_billed=previous
+        )
+        rates = tariffs.get((period.end.year, usage))
+        if rates is None:
+            raise BillingError(
+                f"no tariff for {period.end.year} and usage {usage.lower()}: "
+                "load one (autolettura load-tariff) or add it in the admin",
+                period.end,
+            )
+        try:
+            amounts = tariff.tariff_amounts(
+                rates, m3=quantities.billed_m3, days=period.days, household_members=members
+            )
+        except tariff.TariffInvalid as exc:
+            raise BillingError(
+                f"the tariff for {period.end.year} {usage.lower()} is not valid: {exc}",
+                period.end,
+            ) from None
+        out.append(
+            {
+                "supply_id": supply_id,
+                "customer_id": holder_id,
+                "period_start": period.start,
+                "period_end": period.end,
+                "issued_on": issued_on,
+                "due_on": issued_on + timedelta(days=settings.AUTOLETTURA_BILL_DUE_DAYS),
+                "previous_register": quantities.previous.value,
+                "previous_register_on": quantities.previous.on,
+                "previous_register_source": quantities.previous.source,
+                "previous_total_m3": quantities.previous.total_m3,
+                "current_register": quantities.current.value,
+                "current_register_on": quantities.current.on,
+                "current_register_source": quantities.current.source,
+                "current_reading_on": quantities.current.read_on,
+                "current_total_m3": quantities.current.total_m3,
+                "effective_m3": quantities.effective_m3,
+                "estimated_m3": quantities.estimated_m3,
+                "adjustment_m3": quantities.adjustment_m3,
+                "billed_m3": quantities.billed_m3,
+                "cma_m3": cma,
+                "next_window_start": next_window.start,
+                "next_window_end": next_window.end,
+                "net_eur": amounts.net,
+                "vat_eur": amounts.vat,
+                "total_eur": amounts.total,
+                "run_id": run.pk,
+                "created_at": now,
+                "lines": amounts.lines,
+            }
+        )
+        previous = quantities.current
+    return out
+
+
+_BILL_COLUMNS = [
+    "id",
+    "supply_id",
+    "customer_id",
+    "year",
+    "sequence",
+    "period_start",
+    "period_end",
+    "issued_on",
+    "due_on",
+    "previous_register",
+    "previous_register_on",
+    "previous_register_source",
+    "previous_total_m3",
+    "current_register",
+    "current_register_on",
+    "current_register_source",
+    "current_reading_on",
+    "current_total_m3",
+    "effective_m3",
+    "estimated_m3",
+    "adjustment_m3",
+    "billed_m3",
+    "cma_m3",
+    "next_window_start",
+    "next_window_end",
+    "net_eur",
+    "vat_eur",
+    "total_eur",
+    "run_id",
+    "created_at",
+]
+_LINE_COLUMNS = ["bill_id", "position", "kind", "description", "quantity", "unit_price", "amount"]
+
+
+def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
+    """Insert the chunk's bills and lines. Numbers are taken in the chunk's transaction, so
+    a chunk that fails gives them back and the year's sequence has no gaps."""
+    if not bills:
+        return
+    ids = db.allocate_ids(Bill, len(bills))
+    first = _take_numbers(issued_year, len(bills))
+    for offset, (bill, bill_id) in enumerate(zip(bills, ids, strict=True)):
+        bill["id"] = bill_id
+        bill["year"] = issued_year
+        bill["sequence"] = first + offset
+    db.insert_rows(
+        Bill._meta.db_table, _BILL_COLUMNS, ([b[c] for c in _BILL_COLUMNS] for b in bills)
+    )
+    db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
+
+
+def _line_rows(bills: Iterable[dict[str, Any]]) -> Iterable[tuple[Any, ...]]:
+    for bill in bills:
+        for position, line in enumerate(bill["lines"], start=1):
+            yield (
+                bill["id"],
+                position,
+                line.kind,
+                line.description,
+                line.quantity,
+                line.unit_price.quantize(Decimal("0.000001")),
+                line.amount,
+            )
+
+
+def _take_numbers(year: int, count: int) -> int:
+    """Reserve `count` consecutive bill numbers of `year`; returns the first."""
+    BillNumberCounter.objects.bulk_create([BillNumberCounter(year=year)], ignore_conflicts=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {BillNumberCounter._meta.db_table} SET last_sequence = last_sequence + %s "
+            "WHERE year = %s RETURNING last_sequence",
+            [count, year],
+        )
+        (last,) = cursor.fetchone()
+    return int(last) - count + 1

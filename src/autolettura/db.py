@@ -1,0 +1,64 @@
+"""Set-based writes shared by the bulk paths (imports, bill runs).
+
+On PostgreSQL rows go in with COPY; elsewhere (SQLite) with one executemany per batch.
+Either way there is no ORM object per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert `rows` (tuples in `columns` order) into `table`; returns how many."""
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    count = 0
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        batch: list[Sequence[Any]] = []
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({placeholders})"
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= 5000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch.clear()
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+def allocate_ids(model: type[Model], count: int) -> list[int]:
+    """`count` new primary keys for `model`, so rows that refer to each other can be
+    written with COPY in one pass."""
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: ids above the current maximum; the caller's transaction holds the write
+        # lock (IMMEDIATE), so no other writer can take them meanwhile.
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
+        (top,) = cursor.fetchone()
+        return list(range(top + 1, top + 1 + count))

@@ -1,0 +1,201 @@
+"""R11: billing periods, the register at a period's end, and the split of a bill's m³.
+
+Quantities are worked out on the supply's cumulative consumption (total m³ since its first
+meter was installed, across rollovers and meter swaps), so a swap or a wrap inside a period
+needs no special case; registers are turned back into what the meter shows only for display.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from .profile import MeterHistory, advance
+
+ESTIMATE = "ESTIMATE"
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # included
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+# The regulator's table of bills a year by CMA, and the months their periods end in.
+BILLS_PER_YEAR_BY_CMA = ((Decimal(100), 2), (Decimal(1000), 3), (Decimal(3000), 4))
+PERIOD_END_MONTHS = {2: (6, 12), 3: (4, 8, 12), 4: (3, 6, 9, 12), 6: (2, 4, 6, 8, 10, 12)}
+
+
+def bills_per_year(cma_m3: Decimal) -> int:
+    """The regulator's frequency: up to 100 m³ 2 bills, to 1,000 3, to 3,000 4, then 6."""
+    for upper, count in BILLS_PER_YEAR_BY_CMA:
+        if cma_m3 <= upper:
+            return count
+    return 6
+
+
+def period_end_after(day: date, months: tuple[int, ...]) -> date:
+    """The first period end (the last day of one of `months`) on or after `day`."""
+    year, month = day.year, day.month
+    while True:
+        if month in months:
+            end = month_end(year, month)
+            if end >= day:
+                return end
+        month += 1
+        if month == 13:
+            year, month = year + 1, 1
+
+
+def due_periods(*, first_start: date, through: date, months: tuple[int, ...]) -> list[Period]:
+    """Every period from `first_start` whose end falls on or before `through`.
+
+    `first_start` is the supply's activation date for its first bill, or the day after the
+    last billed period's end.
+    """
+    periods = []
+    start = first_start
+    while True:
+        end = period_end_after(start, months)
+        if end > through:
+            return periods
+        periods.append(Period(start, end))
+        start = end + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SourcedPoint:
+    """A valid reading on the supply's cumulative scale, with what the meter showed."""
+
+    on: date
+    total_m3: int
+    source: str  # OPERATOR or SELF; the installation reading counts as OPERATOR
+    value: int
+    digits: int
+    meter_index: int
+
+
+def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list[SourcedPoint]:
+    """Cumulative points for every valid reading; `sources[i][j]` is the source of
+    `meters[i].readings[j]`. Meters must be in installation order."""
+    points: list[SourcedPoint] = []
+    total = 0
+    for index, meter in enumerate(meters):
+        previous = meter.initial_reading
+        points.append(
+            SourcedPoint(meter.installed_on, total, "OPERATOR", previous, meter.digits, index)
+        )
+        readings = list(zip(meter.readings, sources[index], strict=True))
+        if meter.removed_on is not None and meter.final_reading is not None:
+            readings.append(((meter.removed_on, meter.final_reading), "OPERATOR"))
+        for (on, value), source in readings:
+            total += advance(previous, value, meter.digits)
+            previous = value
+            points.append(SourcedPoint(on, total, source, value, meter.digits, index))
+    points.sort(key=lambda p: (p.on, p.total_m3))
+    return points
+
+
+@dataclass(frozen=True)
+class Register:
+    """The supply's register at a date as a bill states it."""
+
+    on: date
+    total_m3: int  # cumulative, whole m³
+    value: int  # what the meter shows (or would show, when estimated)
+    source: str  # OPERATOR, SELF or ESTIMATE
+    read_on: date | None  # the actual reading it rests on, if any
+
+
+def _whole(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Register:
+    """R10/R11: the register at `on`.
+
+    A reading on that day is the register. Between two valid readings the consumption is
+    known, and is spread evenly over the days between them; after the last valid reading the
+    estimate carries it forward at CMA/365 a day.
+    """
+    if not points:
+        raise ValueError("a supply needs at least its meter's installation reading")
+    dates = [p.on for p in points]
+    i = bisect.bisect_right(dates, on)
+    if i == 0:
+        # Before the first meter was fitted nothing was consumed: its installation reading.
+        first = points[0]
+        return Register(first.on, first.total_m3, first.value, first.source, first.on)
+    before = points[i - 1]
+    if before.on == on:
+        return Register(on, before.total_m3, before.value, before.source, before.on)
+    if i < len(points):
+        after = points[i]
+        span = (after.on - before.on).days
+        total = before.total_m3 + _whole(
+            Decimal(after.total_m3 - before.total_m3) * (on - before.on).days / span
+        )
+    else:
+        total = before.total_m3 + _whole(cma_m3 * (on - before.on).days / 365)
+    value = (before.value + total - before.total_m3) % 10**before.digits
+    return Register(on, total, value, ESTIMATE, before.on)
+
+
+@dataclass(frozen=True)
+class Quantities:
+    """A bill's m³: effective (up to the last valid reading in the period), estimated (after
+    it), and the adjustment of what earlier bills charged on estimates (conguaglio)."""
+
+    previous: Register  # as billed before, or the installation reading
+    current: Register
+    effective_m3: int
+    estimated_m3: int
+    adjustment_m3: int
+
+    @property
+    def billed_m3(self) -> int:
+        return self.effective_m3 + self.estimated_m3 + self.adjustment_m3
+
+
+def bill_quantities(
+    *,
+    points: list[SourcedPoint],
+    period: Period,
+    cma_m3: Decimal,
+    previous_billed: Register | None,
+) -> Quantities:
+    """R11: the register at the period's end minus the register billed at the previous end.
+
+    What the previous end's register is now known to be, minus what was billed for it, is
+    the adjustment: positive when earlier estimates were low, a credit when they were high.
+    """
+    previous_end = period.start - timedelta(days=1)
+    previous_now = register_at(points, previous_end, cma_m3)
+    if previous_billed is None:
+        previous_billed = previous_now
+    current = register_at(points, period.end, cma_m3)
+    in_period = [p for p in points if previous_end < p.on <= period.end]
+    if in_period:
+        last = in_period[-1]
+        effective = last.total_m3 - previous_now.total_m3
+        estimated = current.total_m3 - last.total_m3
+    else:
+        effective, estimated = 0, current.total_m3 - previous_now.total_m3
+    return Quantities(
+        previous=previous_billed,
+        current=current,
+        effective_m3=effective,
+        estimated_m3=estimated,
+        adjustment_m3=previous_now.total_m3 - previous_billed.total_m3,
+    )

@@ -189,7 +189,7 @@ def bill_run_in_process(
 
 # --- The computation of one chunk -----------------------------------------------------------
 
-_SOURCE_RANK = {Source.OPERATOR: 0, Source.SELF: 1}
+_SOURCE_RANK: dict[str, int] = {Source.OPERATOR.value: 0, Source.SELF.value: 1}
 
 
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
@@ -218,7 +218,8 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     readings: dict[int, list[tuple[int, date, int, str]]] = defaultdict(list)
     for supply_id, meter_id, read_on, value, source in (
         Reading.objects.filter(
-            supply_id__gte=first_id, supply_id__lte=last_id,
+            supply_id__gte=first_id,
+            supply_id__lte=last_id,
             status=Status.ACCEPTED,
             voided_at__isnull=True,
             read_on__lte=run.through,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -9,7 +11,7 @@ from autolettura.billing.services import bill_run_chunk
 
 
 @shared_task(acks_late=True, bind=True, max_retries=5, default_retry_delay=10)
-def bill_run_chunk_task(self, chunk_id: int) -> bool:  # type: ignore[no-untyped-def]
+def bill_run_chunk_task(self: Any, chunk_id: int) -> bool:
     try:
         return bill_run_chunk(chunk_id=chunk_id, now=timezone.now(), worker=self.request.hostname)
     except Exception as exc:  # a database hiccup: the chunk rolled back, try it again

@@ -64,7 +64,7 @@ def due_periods(*, first_start: date, through: date, months: tuple[int, ...]) ->
     `first_start` is the supply's activation date for its first bill, or the day after the
     last billed period's end.
     """
-    periods = []
+    periods: list[Period] = []
     start = first_start
     while True:
         end = period_end_after(start, months)

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
+from typing import NoReturn
 
 from .errors import FieldError, FormatError
+from .window import ROME
 
 # Codes are printed on the bill; customers copy them with stray spaces and lower case.
-_CODE = re.compile(r"^[A-Z0-9][A-Z0-9/_-]{0,39}$")
-_DMY = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d+)$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9/_-]{0,39}")
+# ASCII digits only: `\d` alone would also take other scripts' digits.
+_DMY = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d+)", re.ASCII)
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})", re.ASCII)
+
+# The largest register there is (Meter.digits is 1 to 9). Anything longer cannot be a
+# reading of any meter, and a bound keeps int() away from Python's 4,300-digit limit.
+MAX_REGISTER_DIGITS = 9
+
+
+def _text(raw: object, field: str, code: str) -> str:
+    """`raw` as text; an int too large for str() is refused as `code` instead of a crash."""
+    if raw is None:
+        return ""
+    try:
+        return str(raw)
+    except ValueError:
+        raise FormatError(FieldError(field, code)) from None
 
 
 def normalize_code(raw: object, *, field: str) -> str:
@@ -18,46 +35,57 @@ def normalize_code(raw: object, *, field: str) -> str:
 
     Raises FormatError `required` when empty and `code_invalid` when it cannot be a code.
     """
-    text = "" if raw is None else str(raw)
-    code = re.sub(r"\s+", "", text).upper()
+    code = re.sub(r"\s+", "", _text(raw, field, "code_invalid"))
     if not code:
         raise FormatError(FieldError(field, "required"))
-    if not _CODE.match(code):
+    # Checked before upper(): "ß" (sharp s) would otherwise turn into the ASCII "SS".
+    if not code.isascii() or not _CODE.fullmatch(code.upper()):
         raise FormatError(FieldError(field, "code_invalid"))
-    return code
+    return code.upper()
 
 
 def parse_reading_value(raw: object, *, digits: int | None = None) -> int:
     """R2: the register value in whole m³.
 
-    Digits only, leading zeros allowed, surrounding spaces ignored. Raises FormatError with
-    `required`, `decimals_not_allowed`, `reading_invalid` or `too_many_digits`.
+    Digits only, leading zeros allowed, surrounding spaces ignored, at most `digits` of them
+    not counting leading zeros (without `digits`, at most MAX_REGISTER_DIGITS, the largest
+    register there is). Raises FormatError with `required`, `decimals_not_allowed`,
+    `reading_invalid` or `too_many_digits`.
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise FormatError(FieldError("reading", "required"))
     if isinstance(raw, bool):
         raise FormatError(FieldError("reading", "reading_invalid"))
+    if isinstance(raw, float):
+        raise FormatError(FieldError("reading", "decimals_not_allowed"))
+    limit = MAX_REGISTER_DIGITS if digits is None else digits
     if isinstance(raw, int):
-        text = str(raw)
-    elif isinstance(raw, float):
-        raise FormatError(FieldError("reading", "decimals_not_allowed"))
+        if raw < 0:
+            raise FormatError(FieldError("reading", "reading_invalid"))
+        value = raw
     else:
-        text = str(raw).strip()
-    if re.fullmatch(r"[\d.,]*\d[\d.,]*", text) and re.search(r"[.,]", text):
-        raise FormatError(FieldError("reading", "decimals_not_allowed"))
-    # isdecimal() would also take other scripts' digits; the register shows ASCII ones.
-    if not text.isascii() or not text.isdigit():
-        raise FormatError(FieldError("reading", "reading_invalid"))
-    value = int(text)
-    if digits is not None:
-        check_reading_digits(value, digits)
+        text = _text(raw, "reading", "reading_invalid").strip()
+        if re.fullmatch(r"[\d.,]*\d[\d.,]*", text) and re.search(r"[.,]", text):
+            raise FormatError(FieldError("reading", "decimals_not_allowed"))
+        # isdecimal() would also take other scripts' digits; the register shows ASCII ones.
+        if not text.isascii() or not text.isdigit():
+            raise FormatError(FieldError("reading", "reading_invalid"))
+        significant = text.lstrip("0") or "0"
+        if len(significant) > limit:
+            _too_many_digits(limit)
+        value = int(significant)
+    check_reading_digits(value, limit)
     return value
+
+
+def _too_many_digits(digits: int) -> NoReturn:
+    raise FormatError(FieldError("reading", "too_many_digits", {"digits": digits}))
 
 
 def check_reading_digits(value: int, digits: int) -> None:
     """R2: a register of `digits` integer digits shows at most 10**digits - 1."""
     if value >= 10**digits:
-        raise FormatError(FieldError("reading", "too_many_digits", {"digits": digits}))
+        _too_many_digits(digits)
 
 
 def parse_read_on(raw: object, *, allow_iso: bool = True) -> date:
@@ -66,18 +94,22 @@ def parse_read_on(raw: object, *, allow_iso: bool = True) -> date:
     Raises FormatError `required` or `date_invalid` (two-digit year, impossible date,
     anything unparseable).
     """
+    if isinstance(raw, datetime):
+        # A datetime is a date too, but compared with one it raises TypeError: keep its day
+        # (in Europe/Rome when it is an instant).
+        return raw.astimezone(ROME).date() if raw.utcoffset() is not None else raw.date()
     if isinstance(raw, date):
         return raw
-    text = "" if raw is None else str(raw).strip()
+    text = _text(raw, "read_on", "date_invalid").strip()
     if not text:
         raise FormatError(FieldError("read_on", "required"))
-    match = _DMY.match(text)
+    match = _DMY.fullmatch(text)
     if match:
         day, month, year = int(match[1]), int(match[3]), match[4]
         if len(year) != 4:
             raise FormatError(FieldError("read_on", "date_invalid"))
         return _make_date(int(year), month, day)
-    match = _ISO.match(text) if allow_iso else None
+    match = _ISO.fullmatch(text) if allow_iso else None
     if match:
         return _make_date(int(match[1]), int(match[2]), int(match[3]))
     raise FormatError(FieldError("read_on", "date_invalid"))

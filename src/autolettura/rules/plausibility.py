@@ -73,10 +73,13 @@ def assess_reading(
         return Assessment(Status.ACCEPTED, None, 0)
     if value < last.value:
         # Only a wrap past 99999 explains a lower register; believe it only when the
-        # consumption it implies is what the profile would expect.
+        # consumption it implies is what the profile would expect. A last value the register
+        # cannot show (bad data) explains nothing: a wrap from it would be a negative advance.
         wrapped = 10**digits - last.value + value
-        if wrapped <= max_physical_m3(days, limits.q4_m3h) and not exceeds_soft_limit(
-            wrapped, days, cma_m3, limits
+        if (
+            last.value < 10**digits
+            and wrapped <= max_physical_m3(days, limits.q4_m3h)
+            and not exceeds_soft_limit(wrapped, days, cma_m3, limits)
         ):
             return Assessment(Status.ACCEPTED, None, wrapped, rollover=True)
         return Assessment(Status.DISCARDED, Reason.LOWER_THAN_PREVIOUS, None)

@@ -43,6 +43,13 @@ def tariff_problems(tariff: Tariff) -> list[str]:
     problems = []
     if not tariff.bands:
         problems.append("the tariff has no water supply band")
+    elif len(tariff.bands) == 1:
+        # The agevolata band is bounded by the household, so alone it leaves the m³ above
+        # 18.25 a member unbilled.
+        problems.append(
+            f"the agevolata band {tariff.bands[0].name!r} is the only band: add a last band "
+            "without an upper bound, or consumption above it would not be billed"
+        )
     # The first band's bound comes from the household (18.25 m³ a member), not from the file.
     for band in tariff.bands[1:-1]:
         if band.upper_m3_year is None:

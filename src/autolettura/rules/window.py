@@ -1,9 +1,9 @@
 """R5: the self-reading window.
 
-A window is a run of days, both ends included, as printed on the bill ("dal 15 al 31
+A window is a run of days, both ends included, as printed on the bill ("dal 15 al 30
 dicembre"). The policy gives a window in each of its months from `first_day` to `last_day`,
-where a last day past the month's end means the month's last day (30 means 28 or 29 in
-February, 31 in December).
+where a last day past the month's end means the month's last day: 30 means 28 or 29 in
+February and stays 30 in December; a policy whose last day is 31 ends on 30 April.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ ROME = ZoneInfo("Europe/Rome")
 
 def rome_today(now: datetime) -> date:
     """The calendar day in Europe/Rome at the instant `now` (which must be timezone-aware)."""
-    if now.tzinfo is None:
+    # A tzinfo that gives no offset makes a naive datetime too.
+    if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     return now.astimezone(ROME).date()
 

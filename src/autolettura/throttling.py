@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from autolettura import clock
 
 
 class Throttled(Exception):
@@ -23,7 +24,7 @@ class Throttled(Exception):
 
 def throttle(scope: str, key: str, *, limit: int, period: int = 60) -> None:
     """Count one request for (scope, key); raise Throttled past `limit` in `period` seconds."""
-    now = time.time()
+    now = clock.now().timestamp()
     slot = int(now // period)
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache_key = f"throttle:{scope}:{digest}:{slot}"

@@ -6,14 +6,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
+from autolettura import clock
 from autolettura.accounts import services
 from autolettura.customers.models import Customer
+from autolettura.schemas import ErrorsOut
 from autolettura.throttling import client_address, throttle
 
 router = Router(tags=["auth"])
@@ -30,14 +31,16 @@ class TokenOut(Schema):
     expires_at: datetime
 
 
-@router.post("/token", response=TokenOut, auth=None)
+@router.post(
+    "/token", response={200: TokenOut, 401: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut}, auth=None
+)
 def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
     limit = settings.AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS
     throttle("token-address", client_address(request), limit=limit)
     throttle("token-user", payload.username.lower(), limit=limit)
     try:
         key, token = services.token_create(
-            username=payload.username, password=payload.password, now=timezone.now()
+            username=payload.username, password=payload.password, now=clock.now()
         )
     except services.InvalidCredentials:
         raise HttpError(401, _("The username or the password is not correct.")) from None
@@ -48,7 +51,7 @@ class CustomerToken(HttpBearer):
     """Bearer authentication with a customer's token: `request.auth` is the Customer."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Customer | None:
-        return services.token_customer(key=token, now=timezone.now())
+        return services.token_customer(key=token, now=clock.now())
 
 
 def optional_customer(request: HttpRequest) -> Customer | None:
@@ -61,7 +64,7 @@ def optional_customer(request: HttpRequest) -> Customer | None:
         return None
     scheme, _sep, key = header.partition(" ")
     customer = (
-        services.token_customer(key=key.strip(), now=timezone.now())
+        services.token_customer(key=key.strip(), now=clock.now())
         if scheme.lower() == "bearer"
         else None
     )

@@ -7,14 +7,15 @@ from decimal import Decimal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import Router, Schema
 
+from autolettura import clock
 from autolettura.accounts.apis import CustomerToken
 from autolettura.customers import selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.apis import WindowOut
+from autolettura.schemas import ErrorsOut
 
 router = Router(tags=["me"], auth=CustomerToken())
 
@@ -68,10 +69,10 @@ def _own_supply(request: HttpRequest, supply_code: str) -> Supply:
     )
 
 
-@router.get("/supplies", response=list[SupplyOut])
+@router.get("/supplies", response={200: list[SupplyOut], 401: ErrorsOut})
 def my_supplies(request: HttpRequest) -> list[SupplyOut]:
     customer: Customer = request.auth  # type: ignore[attr-defined]
-    window = reading_selectors.current_window(timezone.now())
+    window = reading_selectors.current_window(clock.now())
     result = []
     for supply in selectors.supplies_of(customer):
         meter = selectors.meter_current(supply)
@@ -88,7 +89,10 @@ def my_supplies(request: HttpRequest) -> list[SupplyOut]:
     return result
 
 
-@router.get("/supplies/{supply_code}/readings", response=list[ReadingRowOut])
+@router.get(
+    "/supplies/{supply_code}/readings",
+    response={200: list[ReadingRowOut], 401: ErrorsOut, 404: ErrorsOut},
+)
 def my_readings(request: HttpRequest, supply_code: str) -> list[ReadingRowOut]:
     supply = _own_supply(request, supply_code)
     return [
@@ -108,7 +112,10 @@ def my_readings(request: HttpRequest, supply_code: str) -> list[ReadingRowOut]:
     ]
 
 
-@router.get("/supplies/{supply_code}/consumption", response=ConsumptionOut)
+@router.get(
+    "/supplies/{supply_code}/consumption",
+    response={200: ConsumptionOut, 401: ErrorsOut, 404: ErrorsOut},
+)
 def my_consumption(request: HttpRequest, supply_code: str) -> ConsumptionOut:
     supply = _own_supply(request, supply_code)
     profile = reading_selectors.consumption_profile(supply)

@@ -101,7 +101,40 @@ class Meter(models.Model):
                 condition=Q(removed_on__isnull=True) | Q(removed_on__gte=F("installed_on")),
                 name="meter_removed_after_installed",
             ),
+            # A removed meter's last register closes its consumption: without it, the m³
+            # between its last reading and the swap would vanish from the profile and bills.
+            models.CheckConstraint(
+                condition=Q(removed_on__isnull=True) | Q(final_reading__isnull=False),
+                name="meter_removed_has_final_reading",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.serial
+
+
+class HolderChange(models.Model):
+    """A change of the supply's holder (voltura, subentro) from `changed_on`.
+
+    `Supply.holder` is always the current holder; these rows keep who held it before, so a
+    period that spans the change is billed to each holder for their own days.
+    """
+
+    supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="holder_changes")
+    changed_on = models.DateField()
+    previous_holder = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    new_holder = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supply", "changed_on"], name="holder_change_once_a_day"
+            ),
+            models.CheckConstraint(
+                condition=~Q(previous_holder=F("new_holder")), name="holder_change_changes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supply_id} from {self.changed_on}: {self.new_holder_id}"

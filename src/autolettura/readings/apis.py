@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import StrictFloat, StrictInt, StrictStr
 
+from autolettura import clock
 from autolettura.accounts.apis import optional_customer
+from autolettura.customers.models import Customer
 from autolettura.readings import selectors, services
 from autolettura.readings.messages import outcome_message
 from autolettura.readings.models import Reading
 from autolettura.rules import parsing
 from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
+from autolettura.schemas import ErrorsOut
 from autolettura.throttling import client_address, throttle
 
 router = Router(tags=["readings"])
@@ -29,7 +34,8 @@ class ReadingIn(Schema):
     supply_code: str | None = None
     customer_code: str | None = None
     # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
-    reading: str | int | float | None = None
+    # Strict: JSON true must not become the reading 1.
+    reading: StrictStr | StrictInt | StrictFloat | None = None
     read_on: str | None = None
     channel: Literal[
         "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
@@ -55,16 +61,6 @@ class ReadingOut(Schema):
     channel: str
 
 
-class ErrorOut(Schema):
-    field: str | None
-    code: str
-    message: str
-
-
-class ErrorsOut(Schema):
-    errors: list[ErrorOut]
-
-
 def reading_out(reading: Reading, window: Window) -> ReadingOut:
     return ReadingOut(
         receipt=reading.receipt,
@@ -87,11 +83,12 @@ def reading_out(reading: Reading, window: Window) -> ReadingOut:
     auth=None,
     summary="Submit a meter reading",
 )
-def reading_create(request: HttpRequest, payload: ReadingIn) -> tuple[int, ReadingOut]:
+def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOut]:
     """Take a self-reading in charge. 201 for a new reading, 200 for the repeat of one.
 
     Identify with both codes, or with a customer token (then the codes may be left out).
-    An `Idempotency-Key` header makes a retried request return the first answer.
+    An `Idempotency-Key` header makes a retried request (the same body from the same caller)
+    return the first answer.
     """
     customer = optional_customer(request)
     if customer is None:
@@ -106,18 +103,35 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> tuple[int, Readi
             code = ""
         if code:
             throttle("submit-supply", code, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
+    body = payload.dict()
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
-        provider_message_id=request.headers.get("Idempotency-Key") or uuid.uuid4().hex,
-        payload=payload.dict(),
+        provider_message_id=_message_id(request.headers.get("Idempotency-Key"), body, customer),
+        payload=body,
         customer=customer,
-        now=timezone.now(),
+        now=clock.now(),
         sender=client_address(request),
     )
     if outcome.submission is None:
         raise services.SubmissionRejected(outcome.errors)
     status = 201 if outcome.submission.created else 200
-    return status, reading_out(outcome.submission.reading, outcome.submission.window)
+    return Status(status, reading_out(outcome.submission.reading, outcome.submission.window))
+
+
+def _message_id(key: str | None, body: dict[str, Any], customer: Customer | None) -> str:
+    """The inbound message id of a request: its Idempotency-Key, scoped to its caller and body.
+
+    A key only says "this is a retry of my earlier request": another caller (or another
+    body) sending the same key is a different request, and must not get that answer.
+    """
+    if not key:
+        return uuid.uuid4().hex
+    scope = json.dumps(
+        {"key": key, "customer": customer.pk if customer else None, "body": body},
+        sort_keys=True,
+        default=str,
+    )
+    return f"idempotency:{hashlib.sha256(scope.encode()).hexdigest()}"
 
 
 @router.get(
@@ -145,4 +159,4 @@ def reading_detail(
     )
     if reading is None:
         raise HttpError(404, _("No reading with this receipt for these codes."))
-    return reading_out(reading, selectors.current_window(timezone.now()))
+    return reading_out(reading, selectors.current_window(clock.now()))

@@ -14,7 +14,7 @@ from autolettura.readings.models import Reading, Source, Status
 from autolettura.rules import parsing, profile
 from autolettura.rules.errors import FormatError
 from autolettura.rules.plausibility import LastReading
-from autolettura.rules.window import Window, rome_today
+from autolettura.rules.window import Window, check_window, rome_today
 
 # R8: on the same date an operator reading beats a self-reading.
 _SOURCE_RANK = Case(
@@ -124,6 +124,13 @@ def reading_for_holder(
     if codes == (reading.supply.supply_code, reading.supply.holder.customer_code):
         return reading
     return None
+
+
+def submission_window(*, read_on: date, now: datetime) -> Window:
+    """R5: the window a submission made at `now` for `read_on` is told about: the window
+    that applies now, or the next one when outside (what `reading_submit` answers)."""
+    verdict = check_window(today=rome_today(now), read_on=read_on, policy=policy.window_policy())
+    return verdict.window
 
 
 def current_window(now: datetime) -> Window:

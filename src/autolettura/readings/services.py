@@ -256,7 +256,7 @@ def inbound_reading_submit(
     )
     if message.reading_id is not None:
         reading = Reading.objects.select_related("supply").get(pk=message.reading_id)
-        window = selectors.current_window(now)
+        window = selectors.submission_window(read_on=reading.read_on, now=now)
         return InboundOutcome(Submission(reading, created=False, window=window), [])
     try:
         submission = reading_submit(

@@ -544,3 +544,39 @@ class TestParallelSubmissions:
         assert sorted(r or "" for r in receipts) == [
             f"AL-2026-{n:06d}" for n in range(1, THREADS + 1)
         ]
+
+
+class TestReadingDigits:
+    """R2: at most the meter's number of digits as written, leading zeros included."""
+
+    def test_refuses_a_red_digit_copied_after_the_black_ones(self, db: None) -> None:
+        supply = make_supply(digits=5)
+
+        with pytest.raises(SubmissionRejected) as refused:
+            reading_submit(
+                channel="APP",
+                reading="000123",
+                read_on="20/12/2026",
+                supply_code=supply.supply_code,
+                customer_code=supply.holder.customer_code,
+                now=rome(2026, 12, 20, 10, 0),
+            )
+
+        [error] = refused.value.errors
+        assert (error.code, dict(error.params)) == ("too_many_digits", {"digits": 5})
+
+    def test_names_the_meters_digits_even_for_a_number_no_meter_shows(self, db: None) -> None:
+        supply = make_supply(digits=5)
+
+        with pytest.raises(SubmissionRejected) as refused:
+            reading_submit(
+                channel="APP",
+                reading="12345678901",
+                read_on="20/12/2026",
+                supply_code=supply.supply_code,
+                customer_code=supply.holder.customer_code,
+                now=rome(2026, 12, 20, 10, 0),
+            )
+
+        [error] = refused.value.errors
+        assert (error.code, dict(error.params)) == ("too_many_digits", {"digits": 5})

@@ -161,8 +161,13 @@ class TestParseReadingValue:
     def test_takes_the_largest_value_of_a_five_digit_register(self) -> None:
         assert parse_reading_value("99999", digits=5) == 99999
 
-    def test_takes_a_six_character_value_with_a_leading_zero_on_five_digits(self) -> None:
-        assert parse_reading_value("000020", digits=5) == 20
+    def test_keeps_leading_zeros_up_to_the_registers_digits(self) -> None:
+        assert parse_reading_value("00020", digits=5) == 20
+
+    def test_a_leading_zero_past_the_registers_digits_gives_too_many_digits(self) -> None:
+        # Register 00012 with a red 3 copied too: "000123" must not be taken as 123 m³.
+        error = format_error(parse_reading_value, "000123", digits=5)
+        assert (error.code, error.params) == ("too_many_digits", {"digits": 5})
 
     @pytest.mark.parametrize(("raw", "digits"), [("100000", 5), ("123456", 5), ("10000", 4)])
     def test_a_value_past_the_register_gives_too_many_digits(self, raw: str, digits: int) -> None:
@@ -190,8 +195,8 @@ class TestParseReadingValue:
         error = format_error(parse_reading_value, raw)
         assert (error.code, error.params) == ("too_many_digits", {"digits": 9})
 
-    def test_leading_zeros_never_count_against_the_largest_register(self) -> None:
-        assert parse_reading_value("0" * 5000 + "42") == 42
+    def test_leading_zeros_count_against_the_largest_register(self) -> None:
+        assert format_error(parse_reading_value, "0" * 5000 + "42").code == "too_many_digits"
 
     @properties
     @given(

@@ -72,10 +72,11 @@ def _own_supply(request: HttpRequest, supply_code: str) -> Supply:
 @router.get("/supplies", response={200: list[SupplyOut], 401: ErrorsOut})
 def my_supplies(request: HttpRequest) -> list[SupplyOut]:
     customer: Customer = request.auth  # type: ignore[attr-defined]
-    window = reading_selectors.current_window(clock.now())
+    now = clock.now()
     result = []
     for supply in selectors.supplies_of(customer):
         meter = selectors.meter_current(supply)
+        window = reading_selectors.current_window(now, supply)
         result.append(
             SupplyOut(
                 supply_code=supply.supply_code,
@@ -119,6 +120,7 @@ def my_readings(request: HttpRequest, supply_code: str) -> list[ReadingRowOut]:
 def my_consumption(request: HttpRequest, supply_code: str) -> ConsumptionOut:
     supply = _own_supply(request, supply_code)
     profile = reading_selectors.consumption_profile(supply)
+    since = selectors.holder_since(supply)
     return ConsumptionOut(
         cma_m3=profile.cma.m3,
         cma_from_history=profile.cma.from_history,
@@ -130,5 +132,6 @@ def my_consumption(request: HttpRequest, supply_code: str) -> ConsumptionOut:
                 daily_average_m3=s.daily_average_m3,
             )
             for s in profile.segments
+            if since is None or s.start >= since
         ],
     )

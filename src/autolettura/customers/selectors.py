@@ -6,7 +6,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
-from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.customers.models import Customer, HolderChange, Meter, Supply
 
 
 def supply_identify(*, supply_code: str, customer_code: str) -> Supply | None:
@@ -38,3 +38,16 @@ def meter_in_service(supply: Supply, on: date) -> Meter | None:
 
 def meter_current(supply: Supply) -> Meter | None:
     return Meter.objects.filter(supply=supply, removed_on__isnull=True).first()
+
+
+def holder_since(supply: Supply) -> date | None:
+    """The day the current holder took the supply over, if it ever changed holder.
+
+    What happened before is the previous holder's: a customer sees only their own days.
+    """
+    return (
+        HolderChange.objects.filter(supply=supply)
+        .order_by("-changed_on")
+        .values_list("changed_on", flat=True)
+        .first()
+    )

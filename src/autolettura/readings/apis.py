@@ -159,4 +159,4 @@ def reading_detail(
     )
     if reading is None:
         raise HttpError(404, _("No reading with this receipt for these codes."))
-    return reading_out(reading, selectors.current_window(clock.now()))
+    return reading_out(reading, selectors.current_window(clock.now(), reading.supply))

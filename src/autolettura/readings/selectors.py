@@ -8,13 +8,15 @@ from datetime import date, datetime
 from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from autolettura.billing import selectors as billing_selectors
+from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import policy
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.rules import parsing, profile
 from autolettura.rules.errors import FormatError
 from autolettura.rules.plausibility import LastReading
-from autolettura.rules.window import Window, check_window, rome_today
+from autolettura.rules.window import Window, WindowVerdict, check_window, rome_today
 
 # R8: on the same date an operator reading beats a self-reading.
 _SOURCE_RANK = Case(
@@ -89,7 +91,12 @@ def consumption_profile(supply: Supply) -> ConsumptionProfile:
 
 
 def readings_of(supply: Supply) -> QuerySet[Reading]:
-    return Reading.objects.filter(supply=supply).order_by("-read_on", "-submitted_at", "-id")
+    """The supply's readings its current holder may see: those since they took it over."""
+    readings = Reading.objects.filter(supply=supply)
+    since = customer_selectors.holder_since(supply)
+    if since is not None:
+        readings = readings.filter(read_on__gte=since)
+    return readings.order_by("-read_on", "-submitted_at", "-id")
 
 
 def reading_by_receipt(receipt: str) -> Reading | None:
@@ -112,6 +119,9 @@ def reading_for_holder(
     reading = reading_by_receipt(receipt)
     if reading is None:
         return None
+    since = customer_selectors.holder_since(reading.supply)
+    if since is not None and reading.read_on < since:
+        return None  # the previous holder's
     if customer is not None:
         return reading if reading.supply.holder_id == customer.pk else None
     try:
@@ -126,13 +136,20 @@ def reading_for_holder(
     return None
 
 
-def submission_window(*, read_on: date, now: datetime) -> Window:
-    """R5: the window a submission made at `now` for `read_on` is told about: the window
-    that applies now, or the next one when outside (what `reading_submit` answers)."""
-    verdict = check_window(today=rome_today(now), read_on=read_on, policy=policy.window_policy())
-    return verdict.window
+def window_verdict(*, supply: Supply, read_on: date, now: datetime) -> WindowVerdict:
+    """R5 for a submission at `now`: inside or not, and the window to name (the one open
+    now, or the next). The window printed on the supply's latest bill comes first."""
+    return check_window(
+        today=rome_today(now),
+        read_on=read_on,
+        policy=policy.window_policy(),
+        billed=billing_selectors.billed_window(supply),
+    )
 
 
-def current_window(now: datetime) -> Window:
-    """The self-reading window open now, or the next one (R5)."""
-    return policy.window_policy().current_or_next(rome_today(now))
+def current_window(now: datetime, supply: Supply | None = None) -> Window:
+    """The self-reading window open now, or the next one (R5), for `supply` if given."""
+    today = rome_today(now)
+    if supply is None:
+        return policy.window_policy().current_or_next(today)
+    return window_verdict(supply=supply, read_on=today, now=now).window

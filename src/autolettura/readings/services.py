@@ -17,7 +17,7 @@ from autolettura.readings.models import Channel, InboundMessage, Reading, Receip
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.plausibility import assess_reading
-from autolettura.rules.window import Window, check_window, rome_today
+from autolettura.rules.window import Window, rome_today
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +71,17 @@ def reading_submit(
     today = rome_today(now)
     errors: list[FieldError] = []
     supply = _identify(supply_code, customer_code, customer, errors)
-    value = _collect(errors, parsing.parse_reading_value, reading)
+    # The syntax now; the number of digits below, against the meter's own register.
+    value_errors: list[FieldError] = []
+    _collect(value_errors, parsing.parse_reading_value, reading)
+    errors.extend(e for e in value_errors if e.code != "too_many_digits")
     if read_on is None or read_on == "":
         day: date | None = today
     else:
         day = _collect(errors, parsing.parse_read_on, read_on)
     if day is not None:
         _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
-    if errors or supply is None or value is None or day is None:
+    if errors or supply is None or day is None:
         raise SubmissionRejected(errors or [CODES_MISMATCH])
 
     with transaction.atomic():
@@ -91,14 +94,14 @@ def reading_submit(
         )
         if meter is None:
             raise SubmissionRejected([FieldError("read_on", "date_before_meter", {})])
-        _collect(errors, parsing.check_reading_digits, value, meter.digits)
+        value = _collect(errors, parsing.parse_reading_value, reading, digits=meter.digits)
         _collect(
             errors, parsing.check_read_on, day, today=today, meter_installed_on=meter.installed_on
         )
-        if errors:
+        if errors or value is None:
             raise SubmissionRejected(errors)
 
-        window = check_window(today=today, read_on=day, policy=policy.window_policy())
+        window = selectors.window_verdict(supply=supply, read_on=day, now=now)
         existing = Reading.objects.filter(
             supply=supply, read_on=day, value=value, source=source, voided_at__isnull=True
         ).first()
@@ -256,7 +259,9 @@ def inbound_reading_submit(
     )
     if message.reading_id is not None:
         reading = Reading.objects.select_related("supply").get(pk=message.reading_id)
-        window = selectors.submission_window(read_on=reading.read_on, now=now)
+        window = selectors.window_verdict(
+            supply=reading.supply, read_on=reading.read_on, now=now
+        ).window
         return InboundOutcome(Submission(reading, created=False, window=window), [])
     try:
         submission = reading_submit(

@@ -48,9 +48,10 @@ def parse_reading_value(raw: object, *, digits: int | None = None) -> int:
     """R2: the register value in whole m³.
 
     Digits only, leading zeros allowed, surrounding spaces ignored, at most `digits` of them
-    not counting leading zeros (without `digits`, at most MAX_REGISTER_DIGITS, the largest
-    register there is). Raises FormatError with `required`, `decimals_not_allowed`,
-    `reading_invalid` or `too_many_digits`.
+    as written, zeros included (without `digits`, MAX_REGISTER_DIGITS, the largest register
+    there is): "000123" for a register of five black digits is a red digit copied too.
+    Raises FormatError with `required`, `decimals_not_allowed`, `reading_invalid` or
+    `too_many_digits`.
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise FormatError(FieldError("reading", "required"))
@@ -70,10 +71,9 @@ def parse_reading_value(raw: object, *, digits: int | None = None) -> int:
         # isdecimal() would also take other scripts' digits; the register shows ASCII ones.
         if not text.isascii() or not text.isdigit():
             raise FormatError(FieldError("reading", "reading_invalid"))
-        significant = text.lstrip("0") or "0"
-        if len(significant) > limit:
+        if len(text) > limit:
             _too_many_digits(limit)
-        value = int(significant)
+        value = int(text)
     check_reading_digits(value, limit)
     return value
 

@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install run demo test test-sqlite lint typecheck pytest bench-import messages clean
 
 $(STAMP): pyproject.toml
+	bash scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

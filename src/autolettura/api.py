@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from autolettura.accounts.apis import router as auth_router
+from autolettura.billing.apis import router as billing_router
 from autolettura.customers.apis import router as me_router
 from autolettura.readings.apis import router as readings_router
 from autolettura.readings.messages import error_message
@@ -24,6 +25,7 @@ api = NinjaAPI(
 api.add_router("/readings", readings_router)
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
+api.add_router("/me", billing_router)
 
 
 def errors_response(request: HttpRequest, errors: list[FieldError], status: int) -> HttpResponse:
@@ -39,6 +41,8 @@ def on_submission_rejected(request: HttpRequest, exc: SubmissionRejected) -> Htt
 
 
 _SCHEMA_ERROR_CODES = {
+    "supply_code": "code_invalid",
+    "customer_code": "code_invalid",
     "reading": "reading_invalid",
     "read_on": "date_invalid",
     "channel": "channel_invalid",
@@ -50,11 +54,14 @@ _SCHEMA_ERROR_CODES = {
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # Schema errors (a field of the wrong JSON type, a body that is not JSON) in the same
     # shape as the rules' own errors, so clients handle one format.
-    errors = []
+    errors: list[FieldError] = []
     for error in exc.errors:
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
         field = location[0] if location else "body"
-        errors.append(FieldError(field, _SCHEMA_ERROR_CODES.get(field, "invalid")))
+        found = FieldError(field, _SCHEMA_ERROR_CODES.get(field, "invalid"))
+        # A union field (the reading) fails once per type it could have been: say it once.
+        if found not in errors:
+            errors.append(found)
     return errors_response(request, errors, 422)
 
 
@@ -88,10 +95,25 @@ def on_unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     )
 
 
+_HTTP_ERROR_CODES = {400: "body_invalid", 401: "unauthorized", 404: "not_found"}
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = _HTTP_ERROR_CODES.get(exc.status_code, "error")
     return api.create_response(
         request,
-        {"errors": [{"field": None, "code": "error", "message": str(exc)}]},
+        {"errors": [{"field": None, "code": code, "message": str(exc)}]},
         status=exc.status_code,
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    # The same answer for a supply that is someone else's and one that does not exist.
+    message = _("Not found: check the code, or sign in as the customer it belongs to.")
+    return api.create_response(
+        request,
+        {"errors": [{"field": None, "code": "not_found", "message": message}]},
+        status=404,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from autolettura.billing.models import Bill, Tariff
-from autolettura.customers.models import Supply
+from autolettura.billing.models import Bill, BillLine, Tariff
+from autolettura.customers.models import Customer, Supply
 from autolettura.rules import tariff as tariff_rules
 from autolettura.rules.window import Window
 
@@ -45,3 +45,58 @@ def billed_window(supply: Supply) -> Window | None:
     if bill is None:
         return None
     return Window(bill["next_window_start"], bill["next_window_end"])
+
+
+# --- A customer's bills (the API and the PDF) -------------------------------------------------
+
+
+def customer_supply_bills(*, customer: Customer, supply_code: str) -> QuerySet[Bill] | None:
+    """The bills of `customer` on the supply `supply_code`, latest first; None when the
+    customer neither holds that supply nor was billed for it (which includes a supply that
+    does not exist: the caller answers both alike).
+
+    Only the bills made out to this customer: after a change of holder, each sees their own.
+    """
+    code = supply_code.strip().upper()
+    bills = (
+        Bill.objects.filter(customer=customer, supply__supply_code=code)
+        .select_related("supply")
+        .order_by("-period_end")
+    )
+    holds = Supply.objects.filter(holder=customer, supply_code=code).exists()
+    if not holds and not bills.exists():
+        return None
+    return bills
+
+
+def customer_bill(*, customer: Customer, supply_code: str, year: int, sequence: int) -> Bill | None:
+    """Bill `year/sequence` if it was made out to `customer` on supply `supply_code`."""
+    return (
+        Bill.objects.select_related("supply", "customer")
+        .filter(
+            customer=customer,
+            supply__supply_code=supply_code.strip().upper(),
+            year=year,
+            sequence=sequence,
+        )
+        .first()
+    )
+
+
+def bill_lines(bill: Bill) -> list[BillLine]:
+    return list(BillLine.objects.filter(bill=bill).order_by("position"))
+
+
+def bill_history(bill: Bill, *, count: int = 6) -> list[Bill]:
+    """The supply's last `count` bills up to and including `bill`, oldest first: the
+    bill's consumption chart."""
+    recent = Bill.objects.filter(supply_id=bill.supply_id, period_end__lte=bill.period_end).only(
+        "period_start",
+        "period_end",
+        "billed_m3",
+        "effective_m3",
+        "estimated_m3",
+        "adjustment_m3",
+        "current_register_source",
+    )
+    return list(reversed(recent.order_by("-period_end")[:count]))

@@ -1,0 +1,261 @@
+"""The bill as a PDF (R11), in Italian, whatever language the request came in.
+
+WeasyPrint renders the template billing/bill.html. Everything the page needs is in the
+template (CSS inline, the chart as inline SVG, fonts from the system), so rendering never
+reaches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from autolettura.billing import selectors
+from autolettura.billing.models import Bill, BillLine, RegisterSource
+from autolettura.customers.models import Usage
+from autolettura.customers.selectors import meter_current
+
+MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
+
+
+# --- Italian formatting ------------------------------------------------------------------------
+
+
+def format_number(value: Decimal | int, places: int = 0) -> str:
+    """`1234.5` as `1.234,50` (Italian separators), rounded half-up."""
+    quantized = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    english = f"{quantized:,.{places}f}"
+    return english.translate(str.maketrans(",.", ".,"))
+
+
+def format_eur(amount: Decimal) -> str:
+    """`1234.56` as `1.234,56 €`."""
+    return f"{format_number(amount, 2)} €"
+
+
+def format_price(price: Decimal) -> str:
+    """A unit price with as many decimals as it has (at least two, at most six)."""
+    places = max(2, min(6, -price.normalize().as_tuple().exponent))  # type: ignore[operator]
+    return f"{format_number(price, places)} €"
+
+
+def format_date(day: date) -> str:
+    return f"{day:%d/%m/%Y}"
+
+
+def source_label(source: str) -> str:
+    """rilevata, autolettura or stimata."""
+    return str(RegisterSource(source).label)
+
+
+def period_label(start: date, end: date) -> str:
+    first, last = MONTHS_SHORT[start.month - 1], MONTHS_SHORT[end.month - 1]
+    return first if (start.year, start.month) == (end.year, end.month) else f"{first}-{last}"
+
+
+# --- The consumption chart ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    label: str  # the period's months, "nov-dic"
+    year: int
+    m3: int  # the billed m³ (negative for a credit)
+    estimated: bool  # no actual reading in the period
+    current: bool  # the bill this chart is printed on
+
+
+def chart_bars(bills: Sequence[Bill], current: Bill) -> list[ChartBar]:
+    return [
+        ChartBar(
+            label=period_label(b.period_start, b.period_end),
+            year=b.period_end.year,
+            m3=b.billed_m3,
+            estimated=b.effective_m3 == 0,
+            current=b.pk == current.pk,
+        )
+        for b in bills
+    ]
+
+
+BAR_REAL = "#7fa7cf"
+BAR_CURRENT = "#0b4f8a"
+BAR_ESTIMATED = "#e3ebf3"
+
+
+def consumption_chart_svg(
+    bars: Sequence[ChartBar], *, width: int = 340, height: int = 132
+) -> SafeString:
+    """A bar chart of billed m³ by period, as inline SVG: periods without an actual reading
+    pale and dashed, the current bill dark (or outlined, when estimated). Negative bars
+    (credits) hang below the zero line."""
+    top, bottom, side = 16, 30, 6
+    plot_height = height - top - bottom
+    high = max([b.m3 for b in bars] + [1])
+    low = min([b.m3 for b in bars] + [0])
+    # A credit's value is written under its bar: keep room for it above the period labels.
+    scale = (plot_height - (10 if low < 0 else 0)) / (high - low)
+    zero_y = top + high * scale
+    slot = (width - 2 * side) / max(len(bars), 1)
+    bar_width = min(slot * 0.62, 44)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans" font-size="8">'
+    ]
+    for index, bar in enumerate(bars):
+        x = side + index * slot + (slot - bar_width) / 2
+        centre = x + bar_width / 2
+        bar_height = max(abs(bar.m3) * scale, 0.8)
+        y = zero_y - bar_height if bar.m3 >= 0 else zero_y
+        if bar.estimated and bar.current:
+            style = f'fill="{BAR_ESTIMATED}" stroke="{BAR_CURRENT}" stroke-width="1.6"'
+        elif bar.estimated:
+            style = (
+                f'fill="{BAR_ESTIMATED}" stroke="{BAR_CURRENT}" stroke-width="0.7" '
+                'stroke-dasharray="2,1.5"'
+            )
+        else:
+            style = f'fill="{BAR_CURRENT if bar.current else BAR_REAL}" stroke="none"'
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" '
+            f'height="{bar_height:.1f}" {style}/>'
+        )
+        value_y = y - 3 if bar.m3 >= 0 else y + bar_height + 9
+        weight = "bold" if bar.current else "normal"
+        parts.append(
+            f'<text x="{centre:.1f}" y="{value_y:.1f}" text-anchor="middle" '
+            f'font-weight="{weight}">{escape(format_number(bar.m3))}</text>'
+        )
+        parts.append(
+            f'<text x="{centre:.1f}" y="{height - bottom + 12}" text-anchor="middle" '
+            f'font-weight="{weight}">{escape(bar.label)}</text>'
+        )
+        parts.append(
+            f'<text x="{centre:.1f}" y="{height - bottom + 22}" text-anchor="middle" '
+            f'fill="#555">{bar.year}</text>'
+        )
+    parts.append(
+        f'<line x1="{side}" y1="{zero_y:.1f}" x2="{width - side}" y2="{zero_y:.1f}" '
+        'stroke="#333" stroke-width="0.6"/>'
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # every text in it is escaped above
+
+
+# --- The page ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineRow:
+    description: str
+    quantity: str
+    unit_price: str
+    amount: str
+
+
+def _line_row(line: BillLine) -> LineRow:
+    if line.kind == "FIXED":
+        quantity = f"{format_number(line.quantity)} giorni"
+        unit = f"{format_price(line.unit_price)}/giorno"
+    else:
+        quantity = f"{format_number(line.quantity, 2)} m³"
+        unit = f"{format_price(line.unit_price)}/m³"
+    return LineRow(line.description, quantity, unit, format_eur(line.amount))
+
+
+def _vat_percent(bill: Bill) -> str:
+    if not bill.net_eur:
+        return ""
+    rate = (bill.vat_eur / bill.net_eur * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{format_number(rate, 0 if rate == rate.to_integral() else 1)}%"
+
+
+def bill_context(bill: Bill) -> dict[str, Any]:
+    """What billing/bill.html shows, formatted the Italian way."""
+    supply = bill.supply
+    customer = bill.customer
+    meter = meter_current(supply)
+    digits = meter.digits if meter else settings.AUTOLETTURA_METER_DIGITS
+    history = selectors.bill_history(bill)
+    start, end = bill.next_window_start, bill.next_window_end
+    return {
+        "utility": settings.AUTOLETTURA_UTILITY_NAME,
+        "bill": bill,
+        "number": bill.number,
+        "issued_on": format_date(bill.issued_on),
+        "due_on": format_date(bill.due_on),
+        "customer_name": customer.name,
+        "customer_code": customer.customer_code,
+        "supply_code": supply.supply_code,
+        "address": supply.address,
+        "usage": str(Usage(supply.usage).label),
+        "household_members": supply.household_members,
+        "period_start": format_date(bill.period_start),
+        "period_end": format_date(bill.period_end),
+        "period_days": (bill.period_end - bill.period_start).days + 1,
+        "previous": {
+            "value": bill.previous_register,
+            "on": format_date(bill.previous_register_on),
+            "source": source_label(bill.previous_register_source),
+        },
+        "current": {
+            "value": bill.current_register,
+            "on": format_date(bill.current_register_on),
+            "source": source_label(bill.current_register_source),
+            "estimated": bill.current_register_source == RegisterSource.ESTIMATE,
+            "reading_on": format_date(bill.current_reading_on) if bill.current_reading_on else "",
+        },
+        "effective_m3": format_number(bill.effective_m3),
+        "estimated_m3": format_number(bill.estimated_m3),
+        "adjustment_m3": format_number(bill.adjustment_m3),
+        "adjustment_is_credit": bill.adjustment_m3 < 0,
+        "billed_m3": format_number(bill.billed_m3),
+        "cma_m3": format_number(bill.cma_m3, 2),
+        "lines": [_line_row(line) for line in selectors.bill_lines(bill)],
+        "net": format_eur(bill.net_eur),
+        "vat": format_eur(bill.vat_eur),
+        "vat_percent": _vat_percent(bill),
+        "total": format_eur(bill.total_eur),
+        "is_credit": bill.total_eur < 0,
+        "window_start": format_date(start),
+        "window_end": format_date(end),
+        "window_text": f"Comunica la lettura dal {format_date(start)} al {format_date(end)}",
+        "sms_example": f"{supply.supply_code}#{customer.customer_code}#lettura",
+        "chart": consumption_chart_svg(chart_bars(history, bill)),
+        "chart_has_estimates": any(b.effective_m3 == 0 for b in history),
+        "chart_has_real": any(b.effective_m3 != 0 and b.pk != bill.pk for b in history),
+        "meter_serial": meter.serial if meter else "",
+        "digit_boxes": range(digits),
+        "date_boxes": ["g", "g", "/", "m", "m", "/", "a", "a", "a", "a"],
+    }
+
+
+def _no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, Any]:
+    # The template carries everything it needs: nothing is to be fetched, from the network
+    # or from disk, whatever a customer's name or address may contain.
+    raise ValueError(f"the bill refers to {url!r}: nothing is fetched when rendering a bill")
+
+
+def bill_pdf(bill: Bill) -> bytes:
+    """The bill as a PDF document (A4, in Italian)."""
+    # WeasyPrint takes a while to import and needs Pango: only the processes that render
+    # a bill load it (scripts/install-system-deps.sh installs Pango).
+    from weasyprint import HTML
+
+    with translation.override("it"):
+        html = render_to_string("billing/bill.html", bill_context(bill))
+    document: bytes = HTML(string=html, url_fetcher=_no_fetch).write_pdf()
+    return document
+
+
+def bill_filename(bill: Bill) -> str:
+    return f"bolletta-{bill.year}-{bill.sequence:06d}.pdf"

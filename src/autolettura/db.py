@@ -44,6 +44,33 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     return count
 
 
+# What COPY's text format escapes: its delimiter, line ends and the escape itself.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_value(value: Any) -> str:
+    """`value` in COPY's text format, as psycopg would send it: None as \\N, text escaped,
+    numbers, dates and datetimes (with their offset) as str() writes them."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+def copy_text(table: str, columns: Sequence[str], text: str) -> None:
+    """PostgreSQL only: COPY `text`, rows already in COPY's text format (values made with
+    copy_value, tab-separated, each row ending in a newline), into `table`. For the bulk
+    paths that format many similar rows at once, far cheaper than insert_rows."""
+    if not is_postgresql():
+        raise NotImplementedError("copy_text needs PostgreSQL; use insert_rows")
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            copy.write(text)
+
+
 def allocate_ids(model: type[Model], count: int) -> list[int]:
     """`count` new primary keys for `model`, so rows that refer to each other can be
     written with COPY in one pass."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,7 +35,7 @@ from autolettura.customers.models import Meter, Supply
 from autolettura.readings import policy as reading_policy
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.rules import billing, profile, tariff
-from autolettura.rules.window import WindowPolicy
+from autolettura.rules.window import Window
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +102,10 @@ def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
     """Bill one chunk of a run, if no one else has. Returns False when it was already done
     or is being done by another worker."""
     with transaction.atomic():
+        # Lock the chunk's row only: with the joined run's row locked too, every other
+        # worker would skip its own chunk while this one is billed, and drop it.
         chunk = (
-            BillRunChunk.objects.select_for_update(skip_locked=True)
+            BillRunChunk.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run")
             .filter(pk=chunk_id, status=BillRunChunk.Status.PENDING)
             .first()
@@ -229,8 +231,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     ):
         readings[supply_id].append((meter_id, read_on, value, source))
     latest = _latest_bills(first_id, last_id)
-    tariffs = tariffs_by_year_usage()
-    windows = reading_policy.window_policy()
+    context = _ChunkContext.of(run=run, now=now)
 
     result = ChunkResult()
     bills: list[dict[str, Any]] = []
@@ -246,14 +247,16 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
                     meters=meters.get(supply_id, []),
                     readings=readings.get(supply_id, []),
                     latest=latest.get(supply_id),
-                    tariffs=tariffs,
-                    windows=windows,
-                    run=run,
-                    now=now,
+                    context=context,
                 )
             )
         except BillingError as exc:
             result.errors.append((supply_id, exc.period_end, str(exc)))
+        except Exception as exc:
+            # One supply's odd data must not stop the chunk (and, retried, the whole run):
+            # record it like any other error and bill the rest.
+            logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
+            result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
     _write_bills(bills, issued_year=run.issued_on.year)
     result.bills_made = len(bills)
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
@@ -269,6 +272,92 @@ class BillingError(Exception):
         self.period_end = period_end
 
 
+class _Priced(NamedTuple):
+    amounts: tariff.Amounts
+    # The lines in COPY's text format from `position` on, each to be prefixed by the bill id.
+    lines_text: tuple[str, ...]
+
+
+class _Prices:
+    """One tariff's amounts by m³, days and household members, worked out once each: R12
+    depends on nothing else, and a run meets the same few hundred combinations again and
+    again."""
+
+    KEPT = 20_000  # combinations kept at most
+
+    def __init__(self, rates: tariff.Tariff) -> None:
+        self.rates = rates
+        self.known: dict[tuple[int, int, int], _Priced] = {}
+
+    def of(self, *, m3: int, days: int, members: int) -> _Priced:
+        """Raises tariff.TariffInvalid, as tariff_amounts does."""
+        key = (m3, days, members)
+        priced = self.known.get(key)
+        if priced is None:
+            amounts = tariff.tariff_amounts(self.rates, m3=m3, days=days, household_members=members)
+            if len(self.known) >= self.KEPT:
+                self.known.clear()
+            priced = self.known[key] = _Priced(amounts, _lines_text(amounts))
+        return priced
+
+
+# Kept from chunk to chunk by the tariff's value, so a tariff edited meanwhile is a new key.
+_PRICES: dict[tariff.Tariff, _Prices] = {}
+
+
+@dataclass
+class _ChunkContext:
+    """What every supply of a chunk shares, worked out once for the chunk."""
+
+    run: BillRun
+    now: datetime
+    next_window: Window
+    due_on: date
+    trend: Decimal
+    min_days: int
+    tariffs: dict[tuple[int, str], tariff.Tariff]
+    _prices: dict[tuple[int, str], _Prices | None] = field(default_factory=dict)
+    _default_cma: dict[str, Decimal] = field(default_factory=dict)
+    _periods: dict[tuple[date, tuple[int, ...]], list[billing.Period]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *, run: BillRun, now: datetime) -> _ChunkContext:
+        return cls(
+            run=run,
+            now=now,
+            next_window=reading_policy.window_policy().current_or_next(run.issued_on),
+            due_on=run.issued_on + timedelta(days=settings.AUTOLETTURA_BILL_DUE_DAYS),
+            trend=settings.AUTOLETTURA_CMA_TREND,
+            min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
+            tariffs=tariffs_by_year_usage(),
+        )
+
+    def default_cma(self, usage: str) -> Decimal:
+        value = self._default_cma.get(usage)
+        if value is None:
+            value = self._default_cma[usage] = reading_policy.default_cma_m3(usage)
+        return value
+
+    def due_periods(self, first_start: date, months: tuple[int, ...]) -> list[billing.Period]:
+        key = (first_start, months)
+        periods = self._periods.get(key)
+        if periods is None:
+            periods = self._periods[key] = billing.due_periods(
+                first_start=first_start, through=self.run.through, months=months
+            )
+        return periods
+
+    def prices(self, year: int, usage: str) -> _Prices | None:
+        """The amounts of the tariff of `year` and `usage`; None when there is none."""
+        key = (year, usage)
+        if key not in self._prices:
+            rates = self.tariffs.get(key)
+            if rates is not None and rates not in _PRICES and len(_PRICES) >= 100:
+                _PRICES.clear()
+            self._prices[key] = None if rates is None else _PRICES.setdefault(rates, _Prices(rates))
+        return self._prices[key]
+
+
 def _latest_bills(first_id: int, last_id: int) -> dict[int, dict[str, Any]]:
     bills = Bill._meta.db_table
     columns = [
@@ -280,12 +369,15 @@ def _latest_bills(first_id: int, last_id: int) -> dict[int, dict[str, Any]]:
         "current_total_m3",
         "current_reading_on",
     ]
+    # For each supply of the chunk, its latest bill found through the (supply, period_end)
+    # index: one probe a supply, where grouping the chunk's bills reads every earlier one.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join('b.' + c for c in columns)} FROM {bills} b JOIN ("
-            f"  SELECT supply_id, MAX(period_end) AS last_end FROM {bills}"
-            "   WHERE supply_id BETWEEN %s AND %s GROUP BY supply_id"
-            ") l ON l.supply_id = b.supply_id AND l.last_end = b.period_end",
+            f"SELECT {', '.join('b.' + c for c in columns)} FROM {Supply._meta.db_table} s "
+            f"JOIN {bills} b ON b.id = ("
+            f"  SELECT l.id FROM {bills} l WHERE l.supply_id = s.id"
+            "   ORDER BY l.period_end DESC LIMIT 1"
+            ") WHERE s.id BETWEEN %s AND %s",
             [first_id, last_id],
         )
         return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
@@ -301,10 +393,7 @@ def _supply_bills(
     meters: list[Any],
     readings: list[tuple[int, date, int, str]],
     latest: dict[str, Any] | None,
-    tariffs: dict[tuple[int, str], tariff.Tariff],
-    windows: WindowPolicy,
-    run: BillRun,
-    now: datetime,
+    context: _ChunkContext,
 ) -> list[dict[str, Any]]:
     if not meters:
         raise BillingError("the supply has no meter: install one before billing it")
@@ -331,12 +420,9 @@ def _supply_bills(
     points = billing.sourced_points(histories, sources)
     cma_points = [profile.Point(p.on, p.total_m3) for p in points]
 
-    default_cma = reading_policy.default_cma_m3(usage)
+    default_cma = context.default_cma(usage)
     cma_now = profile.cma(
-        cma_points,
-        default_m3=default_cma,
-        trend=settings.AUTOLETTURA_CMA_TREND,
-        min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
+        cma_points, default_m3=default_cma, trend=context.trend, min_days=context.min_days
     ).m3
     months = billing_policy.period_end_months(cma_now)
     if latest is None:
@@ -352,30 +438,29 @@ def _supply_bills(
             read_on=latest["current_reading_on"],
         )
     out = []
+    run = context.run
     issued_on = run.issued_on
-    next_window = windows.current_or_next(issued_on)
-    for period in billing.due_periods(first_start=first_start, through=run.through, months=months):
+    next_window = context.next_window
+    for period in context.due_periods(first_start, months):
         known = [p for p in cma_points if p.on <= period.end]
-        cma = profile.cma(
-            known,
-            default_m3=default_cma,
-            trend=settings.AUTOLETTURA_CMA_TREND,
-            min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
-        ).m3
+        if len(known) == len(cma_points):
+            cma = cma_now  # every valid reading is known at the period's end: the same CMA
+        else:
+            cma = profile.cma(
+                known, default_m3=default_cma, trend=context.trend, min_days=context.min_days
+            ).m3
         quantities = billing.bill_quantities(
             points=points, period=period, cma_m3=cma, previous_billed=previous
         )
-        rates = tariffs.get((period.end.year, usage))
-        if rates is None:
+        prices = context.prices(period.end.year, usage)
+        if prices is None:
             raise BillingError(
                 f"no tariff for {period.end.year} and usage {usage.lower()}: "
                 "load one (autolettura load-tariff) or add it in the admin",
                 period.end,
             )
         try:
-            amounts = tariff.tariff_amounts(
-                rates, m3=quantities.billed_m3, days=period.days, household_members=members
-            )
+            priced = prices.of(m3=quantities.billed_m3, days=period.days, members=members)
         except tariff.TariffInvalid as exc:
             raise BillingError(
                 f"the tariff for {period.end.year} {usage.lower()} is not valid: {exc}",
@@ -388,7 +473,7 @@ def _supply_bills(
                 "period_start": period.start,
                 "period_end": period.end,
                 "issued_on": issued_on,
-                "due_on": issued_on + timedelta(days=settings.AUTOLETTURA_BILL_DUE_DAYS),
+                "due_on": context.due_on,
                 "previous_register": quantities.previous.value,
                 "previous_register_on": quantities.previous.on,
                 "previous_register_source": quantities.previous.source,
@@ -405,12 +490,13 @@ def _supply_bills(
                 "cma_m3": cma,
                 "next_window_start": next_window.start,
                 "next_window_end": next_window.end,
-                "net_eur": amounts.net,
-                "vat_eur": amounts.vat,
-                "total_eur": amounts.total,
+                "net_eur": priced.amounts.net,
+                "vat_eur": priced.amounts.vat,
+                "total_eur": priced.amounts.total,
                 "run_id": run.pk,
-                "created_at": now,
-                "lines": amounts.lines,
+                "created_at": context.now,
+                "lines": priced.amounts.lines,
+                "lines_text": priced.lines_text,
             }
         )
         previous = quantities.current
@@ -463,24 +549,51 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
         bill["id"] = bill_id
         bill["year"] = issued_year
         bill["sequence"] = first + offset
+    if db.is_postgresql():
+        # Formatted in bulk: adapting some 70 values a bill one by one through the driver
+        # costs more than working the bill out. The lines' text comes with their amounts.
+        value = db.copy_value
+        db.copy_text(
+            Bill._meta.db_table,
+            _BILL_COLUMNS,
+            "".join("\t".join([value(b[c]) for c in _BILL_COLUMNS]) + "\n" for b in bills),
+        )
+        db.copy_text(
+            BillLine._meta.db_table,
+            _LINE_COLUMNS,
+            "".join(f"{b['id']}{line}" for b in bills for line in b["lines_text"]),
+        )
+        return
     db.insert_rows(
         Bill._meta.db_table, _BILL_COLUMNS, ([b[c] for c in _BILL_COLUMNS] for b in bills)
     )
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
 
 
+def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:
+    """A bill's lines as the columns after `bill_id`."""
+    for position, line in enumerate(lines, start=1):
+        yield (
+            position,
+            line.kind,
+            line.description,
+            line.quantity,
+            line.unit_price.quantize(Decimal("0.000001")),
+            line.amount,
+        )
+
+
 def _line_rows(bills: Iterable[dict[str, Any]]) -> Iterable[tuple[Any, ...]]:
     for bill in bills:
-        for position, line in enumerate(bill["lines"], start=1):
-            yield (
-                bill["id"],
-                position,
-                line.kind,
-                line.description,
-                line.quantity,
-                line.unit_price.quantize(Decimal("0.000001")),
-                line.amount,
-            )
+        for values in _line_values(bill["lines"]):
+            yield (bill["id"], *values)
+
+
+def _lines_text(amounts: tariff.Amounts) -> tuple[str, ...]:
+    value = db.copy_value
+    return tuple(
+        "".join("\t" + value(v) for v in values) + "\n" for values in _line_values(amounts.lines)
+    )
 
 
 def _take_numbers(year: int, count: int) -> int:

@@ -41,7 +41,7 @@ def tariffs_load(*, path: Path = EXAMPLE, year: int | None = None) -> list[Tarif
     if not isinstance(year, int):
         raise TariffFileInvalid(f"{path}: give the year in the file or with --year")
     problems: list[str] = []
-    parsed = []
+    parsed: list[tuple[str, tariff_rules.Tariff]] = []
     for index, item in enumerate(data.get("tariffs", []), start=1):
         where = f"tariff {index} ({item.get('usage', '?')})"
         usage = str(item.get("usage", "")).upper()
@@ -49,6 +49,9 @@ def tariffs_load(*, path: Path = EXAMPLE, year: int | None = None) -> list[Tarif
             problems.append(
                 f"{where}: usage must be one of " + ", ".join(u.lower() for u in Usage.values)
             )
+        elif any(seen == usage for seen, _rules in parsed):
+            # One tariff per year and usage: the second would silently replace the first.
+            problems.append(f"{where}: usage {usage.lower()} is already in the file")
         rules = tariff_rules.Tariff(
             fixed_quota_eur_year=_decimal(item.get("fixed_quota_eur_year"), where, problems),
             bands=tuple(

@@ -199,3 +199,17 @@ def bill_quantities(
         estimated_m3=estimated,
         adjustment_m3=previous_now.total_m3 - previous_billed.total_m3,
     )
+
+
+def split_at_changes(periods: list[Period], changes: list[date]) -> list[Period]:
+    """The periods cut at each change of holder: the day of a change starts a new bill, so
+    each holder is billed for their own days."""
+    out: list[Period] = []
+    for period in periods:
+        start = period.start
+        for change in sorted(changes):
+            if start < change <= period.end:
+                out.append(Period(start, change - timedelta(days=1)))
+                start = change
+        out.append(Period(start, period.end))
+    return out

@@ -59,6 +59,9 @@ def tariff_problems(tariff: Tariff) -> list[str]:
             f"the last band {tariff.bands[-1].name!r} must have no upper bound, "
             "or consumption above it would not be billed"
         )
+    for band in tariff.bands[1:-1]:
+        if band.upper_m3_year is not None and band.upper_m3_year <= 0:
+            problems.append(f"band {band.name!r} must end above 0 m³ a year")
     uppers = [b.upper_m3_year for b in tariff.bands[1:-1]]
     for lower, upper, band in zip(uppers, uppers[1:], tariff.bands[2:], strict=False):
         if lower is not None and upper is not None and upper <= lower:
@@ -69,6 +72,14 @@ def tariff_problems(tariff: Tariff) -> list[str]:
     for band in tariff.bands:
         if band.price_eur_m3 < 0:
             problems.append(f"band {band.name!r} has a negative price")
+    for what, value in (
+        ("the fixed quota", tariff.fixed_quota_eur_year),
+        ("the sewerage price", tariff.sewerage_eur_m3),
+        ("the treatment price", tariff.treatment_eur_m3),
+        ("the agevolata m³ per household member", tariff.agevolata_m3_per_member),
+    ):
+        if value < 0:
+            problems.append(f"{what} must not be negative")
     if tariff.vat_rate < 0 or tariff.vat_rate >= 1:
         problems.append("VAT must be a rate between 0 and 1 (0.10 for 10%)")
     return problems

@@ -48,6 +48,11 @@ def _read(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
         raise ConfigurationError(f"{name}={raw!r}: expected {expected}") from exc
 
 
+def envparsed(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    """A value read by `parse`, which raises ValueError for anything it cannot use."""
+    return _read(name, default, parse, expected)
+
+
 def envstr(name: str, default: str) -> str:
     return os.environ.get(name) or default
 

@@ -1,3 +1,4 @@
+import argparse
 import sys
 import time
 from datetime import date
@@ -18,7 +19,9 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"{text!r} is not a date: write it as YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date: write it as YYYY-MM-DD"
+        ) from None
 
 
 class Command(BaseCommand):

@@ -1,0 +1,116 @@
+"""How each route leaves the building. The providers' servers are the only thing outside.
+
+A sender takes an OutboundMessage and returns the provider's id for it, or raises
+SendFailed. Every HTTP call has a timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+
+from autolettura.outbox.models import OutboundMessage, Route
+
+
+class SendFailed(Exception):
+    """The provider did not take the message; `permanent` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def post_json(
+    url: str, payload: dict[str, Any], *, headers: dict[str, str], form: bool = False
+) -> dict[str, Any]:
+    """POST to a provider with the configured timeout; 4xx answers are permanent failures."""
+    if form:
+        data = urllib.parse.urlencode(payload).encode()
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        data = json.dumps(payload).encode()
+        content_type = "application/json"
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": content_type, **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.AUTOLETTURA_PROVIDER_TIMEOUT) as r:
+            body = r.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:500].decode(errors="replace")
+        # A client error will not go away by retrying, except "too many requests".
+        permanent = 400 <= exc.code < 500 and exc.code != 429
+        raise SendFailed(f"{url}: HTTP {exc.code}: {detail}", permanent=permanent) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise SendFailed(f"{url}: {exc}") from exc
+    try:
+        answer: dict[str, Any] = json.loads(body or b"{}")
+    except json.JSONDecodeError:
+        answer = {}
+    return answer
+
+
+def send_email(message: OutboundMessage) -> str:
+    email = EmailMessage(
+        subject=message.subject,
+        body=message.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.recipient],
+        headers={str(k): str(v) for k, v in message.headers.items()},
+    )
+    try:
+        email.send(fail_silently=False)
+    except (OSError, ValueError) as exc:
+        raise SendFailed(f"SMTP: {exc}") from exc
+    return str(email.extra_headers.get("Message-ID", ""))
+
+
+def send_sms(message: OutboundMessage) -> str:
+    """Twilio's Messages API (or any provider speaking it, at AUTOLETTURA_SMS_API_URL)."""
+    sid = settings.AUTOLETTURA_TWILIO_ACCOUNT_SID
+    token = settings.AUTOLETTURA_TWILIO_AUTH_TOKEN
+    if not sid or not token or not settings.AUTOLETTURA_SMS_FROM:
+        raise SendFailed("SMS is not configured (AUTOLETTURA_TWILIO_*, AUTOLETTURA_SMS_FROM)")
+    auth = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    answer = post_json(
+        f"{settings.AUTOLETTURA_SMS_API_URL.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json",
+        {"To": message.recipient, "From": settings.AUTOLETTURA_SMS_FROM, "Body": message.body},
+        headers={"Authorization": f"Basic {auth}"},
+        form=True,
+    )
+    return str(answer.get("sid", ""))
+
+
+def send_whatsapp(message: OutboundMessage) -> str:
+    """WhatsApp Business Cloud API: a text message through the Graph API."""
+    token = settings.AUTOLETTURA_WHATSAPP_TOKEN
+    phone_id = settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID
+    if not token or not phone_id:
+        raise SendFailed("WhatsApp is not configured (AUTOLETTURA_WHATSAPP_*)")
+    answer = post_json(
+        f"{settings.AUTOLETTURA_WHATSAPP_API_URL.rstrip('/')}/{phone_id}/messages",
+        {
+            "messaging_product": "whatsapp",
+            "to": message.recipient.lstrip("+"),
+            "type": "text",
+            "text": {"body": message.body},
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    messages = answer.get("messages") or [{}]
+    return str(messages[0].get("id", ""))
+
+
+SENDERS: dict[str, Callable[[OutboundMessage], str]] = {
+    Route.EMAIL: send_email,
+    Route.SMS: send_sms,
+    Route.WHATSAPP: send_whatsapp,
+}

@@ -1,0 +1,113 @@
+"""Writes about outbound messages: enqueue in the caller's transaction, send after commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from autolettura.outbox import senders
+from autolettura.outbox.models import OutboundMessage
+
+logger = logging.getLogger(__name__)
+
+# A message being sent by a worker that died is taken again after this long.
+SENDING_LEASE = timedelta(minutes=5)
+
+
+def outbox_enqueue(
+    *,
+    route: str,
+    recipient: str,
+    body: str,
+    dedupe_key: str,
+    now: datetime,
+    subject: str = "",
+    language: str = "it",
+    headers: dict[str, Any] | None = None,
+) -> OutboundMessage:
+    """Store a message to send; the same `dedupe_key` again returns the first message.
+
+    Call it inside the transaction that decided the message, so the two commit together.
+    A worker is asked to send it once that transaction commits; if the broker is down, the
+    periodic flush (`autolettura outbox-flush`) sends it later.
+    """
+    existing = OutboundMessage.objects.filter(dedupe_key=dedupe_key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(
+                route=route,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                language=language,
+                headers=headers or {},
+                dedupe_key=dedupe_key,
+                next_attempt_at=now,
+                created_at=now,
+            )
+    except IntegrityError:  # enqueued meanwhile by a concurrent retry
+        return OutboundMessage.objects.get(dedupe_key=dedupe_key)
+    transaction.on_commit(lambda: _dispatch(message.pk))
+    return message
+
+
+def _dispatch(message_id: int) -> None:
+    from autolettura.outbox.tasks import outbox_send_task
+
+    try:
+        outbox_send_task.delay(message_id)
+    except Exception:  # the broker is down: the message waits for the periodic flush
+        logger.warning("broker unavailable, outbound message %s left for the flush", message_id)
+
+
+def outbox_send(*, message_id: int, now: datetime) -> bool:
+    """Send one message if it is due and no one else is sending it. Returns whether it was
+    sent now. A failure is recorded and retried later with exponential backoff."""
+    claimed = OutboundMessage.objects.filter(
+        Q(status=OutboundMessage.Status.PENDING, next_attempt_at__lte=now)
+        | Q(status=OutboundMessage.Status.SENDING, claimed_at__lt=now - SENDING_LEASE),
+        pk=message_id,
+    ).update(status=OutboundMessage.Status.SENDING, claimed_at=now)
+    if not claimed:
+        return False
+    message = OutboundMessage.objects.get(pk=message_id)
+    try:
+        provider_id = senders.SENDERS[message.route](message)
+    except senders.SendFailed as exc:
+        attempts = message.attempts + 1
+        give_up = exc.permanent or attempts >= settings.AUTOLETTURA_OUTBOX_MAX_ATTEMPTS
+        OutboundMessage.objects.filter(pk=message_id).update(
+            status=OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.PENDING,
+            attempts=attempts,
+            last_error=str(exc)[:2000],
+            next_attempt_at=now + timedelta(seconds=30 * 2 ** min(attempts, 10)),
+        )
+        logger.warning("outbound message %s not sent (attempt %s): %s", message_id, attempts, exc)
+        return False
+    OutboundMessage.objects.filter(pk=message_id).update(
+        status=OutboundMessage.Status.SENT,
+        attempts=message.attempts + 1,
+        sent_at=now,
+        provider_message_id=provider_id[:200],
+        last_error="",
+    )
+    return True
+
+
+def outbox_flush(*, now: datetime, limit: int = 1000) -> int:
+    """Send every due message (those a worker never got, or whose retry time has come)."""
+    due = OutboundMessage.objects.filter(
+        Q(status=OutboundMessage.Status.PENDING, next_attempt_at__lte=now)
+        | Q(status=OutboundMessage.Status.SENDING, claimed_at__lt=now - SENDING_LEASE)
+    ).order_by("next_attempt_at")
+    sent = 0
+    for message_id in due.values_list("id", flat=True)[:limit]:
+        sent += outbox_send(message_id=message_id, now=now)
+    return sent

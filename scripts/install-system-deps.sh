@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The system libraries WeasyPrint needs to render bills (Pango, and fonts: DejaVu), from
+# The system libraries WeasyPrint needs to render bills (Pango, and fonts: DejaVu), and the
+# browser the portal's end-to-end tests drive (Debian's chromium, through Playwright), and
+# the IMAP server the e-mail channel's tests start on loopback (Dovecot), from
 # Debian's packages. Idempotent: does nothing when they are there. Installing needs root;
 # run as another user, it only says what is missing and fails.
 set -euo pipefail
@@ -20,17 +22,56 @@ elif [ ! -d /usr/share/fonts/truetype/dejavu ]; then
   missing+=("the DejaVu fonts (fonts-dejavu-core)")
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+# The end-to-end tests launch /usr/bin/chromium: Playwright's own browser download is never used.
+browser_missing=false
+command -v chromium >/dev/null 2>&1 || browser_missing=true
+
+# The e-mail tests run /usr/sbin/dovecot with a configuration of their own, on 127.0.0.1.
+imap_missing=false
+[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/imap ] || imap_missing=true
+
+if [ ${#missing[@]} -eq 0 ] && [ "$browser_missing" = false ] && [ "$imap_missing" = false ]; then
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "Missing for the PDF bills (WeasyPrint): ${missing[*]}." >&2
-  echo "Install them as root: apt-get install -y --no-install-recommends ${PACKAGES[*]}" >&2
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Missing for the PDF bills (WeasyPrint): ${missing[*]}." >&2
+    echo "Install them as root: apt-get install -y --no-install-recommends ${PACKAGES[*]}" >&2
+  fi
+  if [ "$browser_missing" = true ]; then
+    echo "Missing for the portal's end-to-end tests: Chromium." >&2
+    echo "Install it as root: apt-get install -y chromium" >&2
+  fi
+  if [ "$imap_missing" = true ]; then
+    echo "Missing for the e-mail channel's tests: Dovecot (IMAP)." >&2
+    echo "Install it as root: apt-get install -y --no-install-recommends dovecot-imapd" >&2
+  fi
   exit 1
 fi
 
-echo "Installing the system libraries for the PDF bills: ${PACKAGES[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing the system libraries for the PDF bills: ${PACKAGES[*]}"
+  apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+fi
+if [ "$browser_missing" = true ]; then
+  echo "Installing Chromium for the portal's end-to-end tests"
+  apt-get install -y chromium
+fi
+if [ "$imap_missing" = true ]; then
+  echo "Installing Dovecot for the e-mail channel's tests (its system service stays off)"
+  # Only the tests' own Dovecot should run: keep the package from starting the system
+  # service, which would listen on the machine's IMAP ports.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get install -y --no-install-recommends dovecot-imapd
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+  fi
+fi

@@ -24,6 +24,11 @@ class Customer(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="it")
+    # The channels the customer wants reminders and outcomes on (the portal's preferences).
+    # Database defaults, so that the bulk imports (COPY) may leave them out.
+    notify_by_email = models.BooleanField(default=True, db_default=True)
+    notify_by_sms = models.BooleanField(default=False, db_default=False)
+    notify_by_whatsapp = models.BooleanField(default=False, db_default=False)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from autolettura.customers.models import Meter, Supply
+from autolettura.readings.photos import photo_upload_to
 from autolettura.rules.outcomes import Reason
 from autolettura.rules.outcomes import Status as RuleStatus
 
@@ -71,6 +72,12 @@ class Reading(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     void_reason = models.TextField(blank=True)
+    # A photo of the meter sent with the reading, as evidence (JPEG, PNG or HEIC, checked
+    # by reading_submit). Private: under MEDIA_ROOT, never served as a public URL. The
+    # database default lets the bulk paths (COPY) leave the column out.
+    photo = models.FileField(
+        upload_to=photo_upload_to, blank=True, max_length=200, default="", db_default=""
+    )
 
     class Meta:
         indexes = [

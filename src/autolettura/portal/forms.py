@@ -1,0 +1,199 @@
+"""The portal's forms: what was typed, kept as typed. The rules (R1 to R3, the photo, the
+preferences) are checked by the services; their errors come back here beside each field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+
+from autolettura.customers.models import Supply
+from autolettura.rules.errors import FieldError
+
+
+def style_widgets(form: forms.BaseForm) -> None:
+    """Bootstrap Italia's classes on every input."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+            continue
+        css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+        widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+class PortalForm(forms.Form):
+    """Errors from a service, mapped to the form's fields (the rest at the top)."""
+
+    # The service's field names that are called differently here.
+    field_map: dict[str, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
+
+    def add_service_errors(
+        self, errors: Iterable[FieldError], message: Callable[[FieldError], str]
+    ) -> None:
+        for error in errors:
+            field = self.field_map.get(error.field, error.field)
+            self.add_error(field if field in self.fields else None, message(error))
+
+
+def _code_field(label: StrOrPromise, help_text: StrOrPromise) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=40,
+        help_text=help_text,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )
+
+
+class CodesForm(PortalForm):
+    customer_code = _code_field(
+        _("Customer code"), _("Codice utente: on page 1 of the bill, top right.")
+    )
+    supply_code = _code_field(
+        _("Supply code"), _("Codice utenza: on page 1 of the bill, under the customer code.")
+    )
+
+
+class SignupForm(CodesForm):
+    email = forms.EmailField(
+        label=_("E-mail"),
+        max_length=150,
+        help_text=_("We send a link here to confirm it: you will sign in with it."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        help_text=_("At least 8 characters, not only digits, not a common word."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    privacy = forms.BooleanField(
+        label=_("I have read the privacy notice"),
+        error_messages={
+            "required": _("To sign up, confirm that you have read the privacy notice.")
+        },
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ: type the same one twice."))
+        elif first:
+            probe = User(username=data.get("email", ""), email=data.get("email", ""))
+            try:
+                password_validation.validate_password(first, probe)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class SupplyAddForm(CodesForm):
+    pass
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form: the e-mail or the username, and the password."""
+
+    username = forms.CharField(
+        label=_("E-mail or username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "The e-mail (or username) or the password is not correct. If you have just "
+            "signed up, first follow the link in the e-mail we sent you."
+        ),
+    }
+
+
+class ReadingForm(PortalForm):
+    field_map = {"supply_code": "supply", "codes": "supply"}
+
+    supply = forms.ChoiceField(label=_("Supply"))
+    reading = forms.CharField(
+        label=_("Reading (m³)"),
+        max_length=20,
+        required=False,
+        strip=False,
+        help_text=_("Only the black digits, leading zeros included; leave out the red ones."),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+    read_on = forms.CharField(
+        label=_("Reading date"),
+        max_length=20,
+        required=False,
+        help_text=_("Day/month/year, for example 20/12/2026."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    photo = forms.FileField(
+        label=_("Photo of the meter (optional)"),
+        required=False,
+        help_text=_("JPEG, PNG or HEIC, at most 5 MB. It is kept with the reading as evidence."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/heic,.heic"}),
+    )
+
+    def __init__(self, *args: Any, supplies: Iterable[Supply], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["supply"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
+            (s.supply_code, f"{s.supply_code} \N{EN DASH} {s.address}") for s in supplies
+        ]
+        self.fields["supply"].widget.attrs.update(
+            {
+                "hx-get": reverse("portal:window_note"),
+                "hx-target": "#window-note",
+                "hx-swap": "outerHTML",
+                "hx-trigger": "change",
+            }
+        )
+
+
+class PreferencesForm(PortalForm):
+    language = forms.ChoiceField(
+        label=_("Language"), choices=settings.LANGUAGES, widget=forms.RadioSelect
+    )
+    email = forms.CharField(
+        label=_("E-mail for reminders and outcomes"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone number"),
+        max_length=32,
+        required=False,
+        help_text=_("Needed for SMS and WhatsApp, for example +39 347 1234567."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    notify_by_email = forms.BooleanField(label=_("E-mail"), required=False)
+    notify_by_sms = forms.BooleanField(label=_("SMS"), required=False)
+    notify_by_whatsapp = forms.BooleanField(label=_("WhatsApp"), required=False)

@@ -1,0 +1,318 @@
+"""Writes of the customer area: sign-up and its confirmation, added supplies, preferences,
+and a reading sent from the web (through `reading_submit`, like every channel)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from autolettura.customers import selectors as customer_selectors
+from autolettura.customers.models import Customer, Supply
+from autolettura.outbox.models import Route
+from autolettura.portal import selectors
+from autolettura.portal.models import LinkedCustomer
+from autolettura.readings.notifications import reading_notify
+from autolettura.readings.services import (
+    CODES_MISMATCH,
+    Submission,
+    SubmissionRejected,
+    reading_submit,
+)
+from autolettura.rules import parsing
+from autolettura.rules.errors import FieldError, FormatError
+
+logger = logging.getLogger(__name__)
+
+SIGNUP_SALT = "autolettura.portal.signup"
+
+
+class AccountRejected(Exception):
+    """A sign-up, confirmation, added supply or preferences change that cannot be taken as
+    it is. `errors` lists what to fix, each with its field and code."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
+        self.errors = errors
+
+
+# --- Sign-up --------------------------------------------------------------------------------
+
+
+def _identify(*, customer_code: object, supply_code: object) -> Supply:
+    """R1, as the API does it: a bad code beside its field, a mismatch as one generic error
+    whichever code is wrong."""
+    errors: list[FieldError] = []
+    codes: dict[str, str] = {}
+    for field, raw in (("customer_code", customer_code), ("supply_code", supply_code)):
+        try:
+            codes[field] = parsing.normalize_code(raw, field=field)
+        except FormatError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise AccountRejected(errors)
+    supply = customer_selectors.supply_identify(
+        supply_code=codes["supply_code"], customer_code=codes["customer_code"]
+    )
+    if supply is None:
+        raise AccountRejected([CODES_MISMATCH])
+    return supply
+
+
+def _has_account(customer: Customer) -> bool:
+    if (
+        customer.user_id is not None
+        and User.objects.filter(pk=customer.user_id, is_active=True).exists()
+    ):
+        return True
+    return LinkedCustomer.objects.filter(customer=customer).exists()
+
+
+def _mail(*, to: str, template: str, context: dict[str, object], language: str) -> None:
+    """One e-mail from portal/email/<template>_subject.txt and _body.txt, in `language`."""
+    with translation.override(language):
+        context = {"utility_name": settings.AUTOLETTURA_UTILITY_NAME, **context}
+        subject = render_to_string(f"portal/email/{template}_subject.txt", context)
+        body = render_to_string(f"portal/email/{template}_body.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [to])
+
+
+def account_signup(
+    *,
+    customer_code: object,
+    supply_code: object,
+    email: str,
+    password: str,
+    site_url: str,
+    now: datetime,
+) -> None:
+    """Start a sign-up with the codes on page 1 of the bill: an inactive account, and an
+    e-mail with the link that confirms it (and links the customer to it).
+
+    An address that already has an account gets an e-mail saying so instead, and the page
+    says the same either way, so sign-ups cannot probe which addresses are registered.
+    Raises AccountRejected for codes that are malformed or do not match (R1, one generic
+    error) and for a customer who already has an account.
+    """
+    supply = _identify(customer_code=customer_code, supply_code=supply_code)
+    customer = supply.holder
+    if _has_account(customer):
+        raise AccountRejected([FieldError("codes", "account_exists")])
+    address = User.objects.normalize_email(email.strip())
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if User.objects.filter(email__iexact=address, is_active=True).exists():
+        _mail(
+            to=address,
+            template="signup_existing",
+            context={"login_url": site_url.rstrip("/") + reverse("portal:login")},
+            language=language,
+        )
+        return
+    with transaction.atomic():
+        user = User.objects.filter(username=address.lower(), is_active=False).first()
+        if user is None:
+            user = User(username=address.lower(), email=address, is_active=False)
+        user.email = address
+        user.set_password(password)
+        user.save()
+    payload = signing.dumps({"user": user.pk, "customer": customer.pk}, salt=SIGNUP_SALT)
+    link = reverse(
+        "portal:signup_confirm",
+        kwargs={"payload": payload, "token": default_token_generator.make_token(user)},
+    )
+    _mail(
+        to=address,
+        template="signup_confirm",
+        context={"confirm_url": site_url.rstrip("/") + link, "customer": customer},
+        language=language,
+    )
+    logger.info("sign-up started for customer %s", customer.customer_code)
+
+
+def account_confirm(*, payload: str, token: str, now: datetime) -> User:
+    """Confirm a sign-up from its e-mailed link: activate the account and make it the
+    customer's. Following the link again is harmless. Raises AccountRejected `link_invalid`
+    for a link that is altered or expired, and `account_exists` when the customer got
+    another account meanwhile."""
+    invalid = AccountRejected([FieldError("link", "link_invalid")])
+    try:
+        data = signing.loads(payload, salt=SIGNUP_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+    except signing.BadSignature:
+        raise invalid from None
+    user = User.objects.filter(pk=data.get("user")).first()
+    if user is None or not default_token_generator.check_token(user, token):
+        raise invalid
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().filter(pk=data.get("customer")).first()
+        if customer is None:
+            raise invalid
+        if customer.user_id == user.pk:
+            return user  # confirmed already
+        if _has_account(customer):
+            raise AccountRejected([FieldError("codes", "account_exists")])
+        if Customer.objects.filter(user=user).exists():
+            # The same address confirmed another customer first: add this one to it.
+            LinkedCustomer.objects.create(user=user, customer=customer, linked_at=now)
+        else:
+            customer.user = user
+            if not customer.email:
+                customer.email = user.email
+            customer.save(update_fields=["user", "email"])
+        if not user.is_active:
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+    logger.info("sign-up confirmed for customer %s", customer.customer_code)
+    return user
+
+
+def account_supply_add(
+    *, user: User, customer_code: object, supply_code: object, now: datetime
+) -> Supply:
+    """Add a supply to the account with the codes on its bill (R1). Its holder's other
+    supplies come along. Raises AccountRejected for codes that are malformed or do not
+    match, for a supply already in the account and for one registered to another account."""
+    supply = _identify(customer_code=customer_code, supply_code=supply_code)
+    customer = supply.holder
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if selectors.account_customers(user).filter(pk=customer.pk).exists():
+            raise AccountRejected([FieldError("codes", "already_yours")])
+        if _has_account(customer):
+            raise AccountRejected([FieldError("codes", "other_account")])
+        if Customer.objects.filter(user=user).exists():
+            LinkedCustomer.objects.create(user=user, customer=customer, linked_at=now)
+        else:
+            customer.user = user
+            customer.save(update_fields=["user"])
+    return supply
+
+
+# --- Preferences -----------------------------------------------------------------------------
+
+_PHONE = re.compile(r"\+?[0-9]{6,15}")
+
+
+def phone_normalize(raw: str) -> str:
+    """A phone number with spaces, dots, dashes and brackets taken out; "" when empty.
+    Raises AccountRejected `phone_invalid` when what is left is not a number."""
+    phone = re.sub(r"[\s.\-/()]", "", raw or "")
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if phone and not _PHONE.fullmatch(phone):
+        raise AccountRejected([FieldError("phone", "phone_invalid")])
+    return phone
+
+
+def preferences_update(
+    *,
+    user: User,
+    language: str,
+    email: str,
+    phone: str,
+    notify_by_email: bool,
+    notify_by_sms: bool,
+    notify_by_whatsapp: bool,
+) -> None:
+    """Save the language, contact data and channels for reminders and outcomes of every
+    customer the account acts for. Raises AccountRejected with every problem found: a
+    channel chosen without the address or number it needs, a malformed one, a language the
+    portal does not speak."""
+    errors: list[FieldError] = []
+    if language not in dict(settings.LANGUAGES):
+        errors.append(FieldError("language", "language_invalid"))
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except Exception:
+            errors.append(FieldError("email", "email_invalid"))
+    elif notify_by_email:
+        errors.append(FieldError("email", "email_required"))
+    try:
+        phone = phone_normalize(phone)
+    except AccountRejected as exc:
+        errors.extend(exc.errors)
+    else:
+        if not phone and (notify_by_sms or notify_by_whatsapp):
+            errors.append(FieldError("phone", "phone_required"))
+    if errors:
+        raise AccountRejected(errors)
+    selectors.account_customers(user).update(
+        language=language,
+        email=email,
+        phone=phone,
+        notify_by_email=notify_by_email,
+        notify_by_sms=notify_by_sms,
+        notify_by_whatsapp=notify_by_whatsapp,
+    )
+
+
+def language_set(*, user: User | None, language: str) -> str:
+    """The language asked for if the portal speaks it, else the default; saved as the
+    account's customers' language when someone is signed in."""
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+    if user is not None and user.is_authenticated:
+        selectors.account_customers(user).update(language=language)
+    return language
+
+
+# --- A reading from the web --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebSubmission:
+    submission: Submission
+    emailed: bool
+
+
+def web_reading_submit(
+    *,
+    user: User,
+    supply_code: str,
+    reading: str,
+    read_on: str,
+    photo: IO[bytes] | None,
+    now: datetime,
+) -> WebSubmission:
+    """Send a reading from "Comunica la lettura" for one of the account's supplies, as its
+    holder (channel WEB), and queue the outcome by e-mail when the customer wants it so.
+
+    Raises SubmissionRejected (from `reading_submit`) with every format error found.
+    """
+    supply = selectors.account_supply(user, supply_code) if supply_code else None
+    customer = supply.holder if supply is not None else selectors.account_customers(user).first()
+    if customer is None:
+        raise SubmissionRejected([CODES_MISMATCH])
+    submission = reading_submit(
+        channel="WEB",
+        customer=customer,
+        supply_code=supply_code,
+        reading=reading,
+        read_on=read_on,
+        photo=photo,
+        submitted_by=user,
+        now=now,
+    )
+    emailed = False
+    if submission.created and customer.notify_by_email and customer.email:
+        # Through the outbox: sent after commit and retried, so a mail server outage loses
+        # no answer and never fails the submission.
+        reading_notify(
+            reading=submission.reading, route=Route.EMAIL, recipient=customer.email, now=now
+        )
+        emailed = True
+    return WebSubmission(submission, emailed)

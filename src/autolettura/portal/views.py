@@ -1,0 +1,416 @@
+"""The Sportello Online pages. Each view reads with one selector or writes with one service
+call, and renders; the rules live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from autolettura import clock
+from autolettura.billing import pdf
+from autolettura.portal import selectors, services
+from autolettura.portal.forms import (
+    PreferencesForm,
+    ReadingForm,
+    SignInForm,
+    SignupForm,
+    SupplyAddForm,
+)
+from autolettura.portal.messages import (
+    account_error_message,
+    submission_error_message,
+    throttled_message,
+)
+from autolettura.readings import selectors as reading_selectors
+from autolettura.readings.messages import format_day, outcome_message
+from autolettura.readings.services import SubmissionRejected
+from autolettura.rules import parsing
+from autolettura.rules.errors import FormatError
+from autolettura.rules.window import rome_today
+from autolettura.throttling import Throttled, client_address, throttle
+
+HOUR = 3600
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+def _site_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _with_language(response: HttpResponse, language: str | None) -> HttpResponse:
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE or 365 * 24 * HOUR,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite="Lax",
+        )
+    return response
+
+
+def _throttle_codes(request: HttpRequest, customer_code: str) -> None:
+    """Sign-ups and added supplies, an hour: per address and per customer code (R1 codes
+    must not be guessed by trying)."""
+    throttle(
+        "signup-address",
+        client_address(request),
+        limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
+        period=HOUR,
+    )
+    try:
+        code = parsing.normalize_code(customer_code, field="customer_code")
+    except FormatError:
+        return
+    throttle(
+        "signup-customer",
+        code,
+        limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER,
+        period=HOUR,
+    )
+
+
+def _render_form(
+    request: HttpRequest, template: str, form: Form, status: int = 200, **context: Any
+) -> HttpResponse:
+    return render(request, template, {"form": form, **context}, status=status)
+
+
+# --- Public pages ------------------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"note": selectors.window_note(clock.now())})
+
+
+@require_GET
+def how_to_read(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/how_to_read.html")
+
+
+@require_GET
+def what_you_need(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/what_you_need.html")
+
+
+@require_GET
+def when(request: HttpRequest) -> HttpResponse:
+    now = clock.now()
+    return render(
+        request,
+        "portal/when.html",
+        {
+            "windows": selectors.year_windows(now),
+            "year": rome_today(now).year,
+            "note": selectors.window_note(now),
+        },
+    )
+
+
+@require_GET
+def channels(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/channels.html")
+
+
+@require_GET
+def contacts(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/contacts.html", {"info": selectors.info_line(clock.now())})
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/privacy.html")
+
+
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    user = _user(request) if request.user.is_authenticated else None
+    chosen = services.language_set(user=user, language=request.POST.get("language", ""))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("portal:home")
+    return _with_language(HttpResponseRedirect(target), chosen)
+
+
+# --- Signing up and in -------------------------------------------------------------------------
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "portal/login.html"
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_valid(form)
+        return _with_language(response, selectors.account_language(form.get_user()))
+
+
+class SignOutView(auth_views.LogoutView):
+    next_page = "portal:home"
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _render_form(request, "portal/signup.html", SignupForm())
+    form = SignupForm(request.POST)
+    try:
+        _throttle_codes(request, request.POST.get("customer_code", ""))
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/signup.html", form, status=429)
+    if not form.is_valid():
+        return _render_form(request, "portal/signup.html", form)
+    try:
+        services.account_signup(
+            customer_code=form.cleaned_data["customer_code"],
+            supply_code=form.cleaned_data["supply_code"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            site_url=_site_url(request),
+            now=clock.now(),
+        )
+    except services.AccountRejected as exc:
+        form.add_service_errors(exc.errors, account_error_message)
+        return _render_form(request, "portal/signup.html", form)
+    request.session["signup_email"] = form.cleaned_data["email"]
+    return redirect("portal:signup_sent")
+
+
+@require_GET
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "portal/signup_sent.html", {"email": request.session.get("signup_email")}
+    )
+
+
+@require_GET
+def signup_confirm(request: HttpRequest, payload: str, token: str) -> HttpResponse:
+    try:
+        services.account_confirm(payload=payload, token=token, now=clock.now())
+    except services.AccountRejected as exc:
+        return render(
+            request,
+            "portal/signup_invalid.html",
+            {"errors": [account_error_message(e) for e in exc.errors]},
+            status=400,
+        )
+    messages.success(request, _("Your e-mail is confirmed: sign in to send your readings."))
+    return redirect("portal:login")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/email/password_reset_body.txt"
+    subject_template_name = "portal/email/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password_reset_done")
+    extra_email_context = {"utility_name": settings.AUTOLETTURA_UTILITY_NAME}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        # Each request sends an e-mail: bounded per address, like sign-ups.
+        try:
+            throttle(
+                "password-reset-address",
+                client_address(self.request),
+                limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
+                period=HOUR,
+            )
+        except Throttled as exc:
+            form.add_error(None, throttled_message(exc.retry_after))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
+
+
+# --- The signed-in area --------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    cards = selectors.dashboard(request.user, clock.now())
+    return render(request, "portal/dashboard.html", {"cards": cards})
+
+
+@login_required
+@require_GET
+def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
+    supply = selectors.account_supply(request.user, supply_code)
+    if supply is None:
+        raise Http404
+    return render(
+        request, "portal/supply.html", {"page": selectors.supply_page(supply, clock.now())}
+    )
+
+
+@login_required
+@require_GET
+def bill_pdf(request: HttpRequest, supply_code: str, year: int, sequence: int) -> HttpResponse:
+    bill = selectors.account_bill(request.user, supply_code, year, sequence)
+    if bill is None:
+        raise Http404
+    response = HttpResponse(pdf.bill_pdf(bill), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{pdf.bill_filename(bill)}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reading_new(request: HttpRequest) -> HttpResponse:
+    now = clock.now()
+    supplies = list(selectors.account_supplies(request.user))
+    if not supplies:
+        return render(request, "portal/reading_new.html", {"form": None})
+    if request.method != "POST":
+        chosen = selectors.account_supply(request.user, request.GET.get("supply", ""))
+        form = ReadingForm(
+            supplies=supplies,
+            initial={
+                "supply": (chosen or supplies[0]).supply_code,
+                "read_on": format_day(rome_today(now)),
+            },
+        )
+        note = selectors.window_note(now, chosen or supplies[0])
+        return _render_form(request, "portal/reading_new.html", form, note=note)
+    form = ReadingForm(request.POST, request.FILES, supplies=supplies)
+    chosen = selectors.account_supply(request.user, request.POST.get("supply", ""))
+    note = selectors.window_note(now, chosen or supplies[0])
+    if not form.is_valid():
+        return _render_form(request, "portal/reading_new.html", form, note=note)
+    try:
+        sent = services.web_reading_submit(
+            user=_user(request),
+            supply_code=form.cleaned_data["supply"],
+            reading=form.cleaned_data["reading"],
+            read_on=form.cleaned_data["read_on"],
+            photo=form.cleaned_data["photo"],
+            now=now,
+        )
+    except SubmissionRejected as exc:
+        form.add_service_errors(exc.errors, submission_error_message)
+        return _render_form(
+            request,
+            "portal/reading_new.html",
+            form,
+            note=note,
+            photo_dropped=bool(request.FILES.get("photo")),
+        )
+    receipt = sent.submission.reading.receipt
+    target = reverse("portal:reading_receipt", kwargs={"receipt": receipt})
+    return redirect(f"{target}?new=1" + ("&emailed=1" if sent.emailed else ""))
+
+
+@login_required
+@require_GET
+def window_note(request: HttpRequest) -> HttpResponse:
+    """The note on "Comunica la lettura" for the supply chosen (htmx swaps it in)."""
+    supply = selectors.account_supply(request.user, request.GET.get("supply", ""))
+    if supply is None:
+        raise Http404
+    note = selectors.window_note(clock.now(), supply)
+    return render(request, "portal/partials/window_note.html", {"note": note})
+
+
+@login_required
+@require_GET
+def reading_receipt(request: HttpRequest, receipt: str) -> HttpResponse:
+    reading = selectors.account_reading(request.user, receipt)
+    if reading is None:
+        raise Http404
+    window = reading_selectors.current_window(clock.now(), reading.supply)
+    return render(
+        request,
+        "portal/reading_receipt.html",
+        {
+            "row": selectors.reading_row(reading),
+            "message": outcome_message(reading, window),
+            "new": request.GET.get("new") == "1",
+            "emailed": request.GET.get("emailed") == "1",
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def supply_add(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _render_form(request, "portal/supply_add.html", SupplyAddForm())
+    form = SupplyAddForm(request.POST)
+    try:
+        _throttle_codes(request, request.POST.get("customer_code", ""))
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/supply_add.html", form, status=429)
+    if not form.is_valid():
+        return _render_form(request, "portal/supply_add.html", form)
+    try:
+        supply = services.account_supply_add(
+            user=_user(request),
+            customer_code=form.cleaned_data["customer_code"],
+            supply_code=form.cleaned_data["supply_code"],
+            now=clock.now(),
+        )
+    except services.AccountRejected as exc:
+        form.add_service_errors(exc.errors, account_error_message)
+        return _render_form(request, "portal/supply_add.html", form)
+    messages.success(
+        request, _("Supply %(code)s added to your account.") % {"code": supply.supply_code}
+    )
+    return redirect("portal:supply_detail", supply_code=supply.supply_code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    customer = selectors.account_preferences(request.user)
+    if customer is None:
+        return render(request, "portal/preferences.html", {"form": None})
+    if request.method != "POST":
+        form = PreferencesForm(
+            initial={
+                "language": customer.language,
+                "email": customer.email,
+                "phone": customer.phone,
+                "notify_by_email": customer.notify_by_email,
+                "notify_by_sms": customer.notify_by_sms,
+                "notify_by_whatsapp": customer.notify_by_whatsapp,
+            }
+        )
+        return _render_form(request, "portal/preferences.html", form, customer=customer)
+    form = PreferencesForm(request.POST)
+    if not form.is_valid():
+        return _render_form(request, "portal/preferences.html", form, customer=customer)
+    try:
+        services.preferences_update(user=_user(request), **form.cleaned_data)
+    except services.AccountRejected as exc:
+        form.add_service_errors(exc.errors, account_error_message)
+        return _render_form(request, "portal/preferences.html", form, customer=customer)
+    # The message is shown on the next page, in the language just chosen.
+    with translation.override(form.cleaned_data["language"]):
+        messages.success(request, _("Preferences saved."))
+    return _with_language(redirect("portal:preferences"), form.cleaned_data["language"])

@@ -1,0 +1,75 @@
+"""End-to-end tests in Debian's headless Chromium, driven by Playwright, against pytest-django's
+live server (in-process threads, so a pinned clock and the e-mail outbox are shared).
+
+Playwright's own browser download is never used: scripts/install-system-deps.sh installs
+/usr/bin/chromium, and these tests are skipped, saying so, only where it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api_helpers import Clock
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from tests.portal.support import DECEMBER_20
+
+# Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests
+# make there (fixtures, assertions) are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: an end-to-end test in headless Chromium")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(
+        reason=f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (make install)"
+    )
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+            if not CHROMIUM.exists():
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport=DESKTOP, locale="it-IT", base_url=live_server.url, timezone_id="Europe/Rome"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The instant the portal believes it is: inside the December window unless moved."""
+    pinned = Clock(DECEMBER_20)
+    monkeypatch.setattr("autolettura.clock.now", pinned)
+    return pinned
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"

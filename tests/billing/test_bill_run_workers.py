@@ -87,7 +87,8 @@ def workers(transactional_db: None, tmp_path: Path) -> Iterator[Workers]:
     """Two `celery worker` processes on the test database, one task at a time each, on a
     queue of their own so that nothing else on the broker takes their tasks."""
     queue = f"billing-test-{uuid.uuid4().hex}"
-    broker = Celery("billing-test", broker=BROKER_URL)
+    # Not the current app: the product's tasks must keep resolving to its own.
+    broker = Celery("billing-test", broker=BROKER_URL, set_as_current=False)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "autolettura.settings",

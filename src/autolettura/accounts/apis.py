@@ -40,7 +40,10 @@ def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
     throttle("token-user", payload.username.lower(), limit=limit)
     try:
         key, token = services.token_create(
-            username=payload.username, password=payload.password, now=clock.now()
+            username=payload.username,
+            password=payload.password,
+            now=clock.now(),
+            request=request,  # so that repeated failures count towards the lockout
         )
     except services.InvalidCredentials:
         raise HttpError(401, _("The username or the password is not correct.")) from None

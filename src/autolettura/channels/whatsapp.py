@@ -1,0 +1,616 @@
+"""WhatsApp (Business Cloud API): the webhook, and the short conversation behind it.
+
+Meta calls the webhook with GET once, to verify it (the handshake), and with POST for every
+message and delivery status, signed with the app secret (`X-Hub-Signature-256`, an
+HMAC-SHA256 of the raw body). Each message is stored in the inbound log under its WhatsApp
+id, together with what it did to the conversation, so a retried webhook finds it and
+changes nothing; every reply goes through the outbox.
+
+The conversation asks for whatever is still missing, one thing at a time: the supply code,
+the customer code, the reading, the date. Once a reading is taken in charge with the codes,
+it offers to remember the number, so that next time the reading alone will do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+)
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from autolettura import clock
+from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
+from autolettura.customers import selectors as customer_selectors
+from autolettura.customers.models import Customer
+from autolettura.outbox.models import Route
+from autolettura.outbox.services import outbox_enqueue
+from autolettura.readings import photos
+from autolettura.readings.messages import error_message, format_day, outcome_message
+from autolettura.readings.models import Channel, InboundMessage, Reading
+from autolettura.readings.services import (
+    CODES_MISMATCH,
+    InboundOutcome,
+    inbound_message_record,
+    inbound_reading_submit,
+)
+from autolettura.rules import freetext, parsing
+from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.window import rome_today
+
+logger = logging.getLogger(__name__)
+
+# A draft left this long is stale: the customer has most likely given up, and WhatsApp
+# only lets a business answer freely for 24 hours after the customer's last message.
+CONVERSATION_TTL = timedelta(hours=24)
+DRAFT_FIELDS = ("supply_code", "customer_code", "reading", "read_on")
+STEP_FIELDS = {
+    WhatsAppStep.SUPPLY_CODE: "supply_code",
+    WhatsAppStep.CUSTOMER_CODE: "customer_code",
+    WhatsAppStep.READING: "reading",
+    WhatsAppStep.READ_ON: "read_on",
+}
+# Whole-message answers, compared in lower case without spaces or punctuation.
+YES = {"si", "sì", "yes", "s", "y"}
+NO = {"no", "n"}
+FORGET = {"dimentica", "forget"}
+TODAY = {"oggi", "today"}
+SUPPORTED_TYPES = {"text", "image"}
+_WA_ID = re.compile(r"\d{6,15}", re.ASCII)
+
+
+# --- The protocol ---------------------------------------------------------------------------
+
+
+class MalformedWebhook(ValueError):
+    """A webhook body that is not what the WhatsApp Business Cloud API sends."""
+
+
+@dataclass(frozen=True)
+class WhatsAppMessage:
+    """One message of a webhook, as far as this channel needs it."""
+
+    message_id: str
+    phone: str  # the sender, E.164 (+393471234567)
+    kind: str  # text, image, or a type this channel does not read
+    text: str  # a text's body or an image's caption
+    media_id: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
+    """Whether `header` is `sha256=` and the HMAC-SHA256 of `body` with the app secret.
+
+    With no secret configured nothing is valid: an unconfigured channel takes no message.
+    """
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.removeprefix("sha256=").encode())
+
+
+def messages_from(payload: object) -> list[WhatsAppMessage]:
+    """The messages of a webhook body, in order; delivery statuses and other changes are
+    left out. Raises MalformedWebhook for anything that is not a Cloud API webhook."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        raise MalformedWebhook("no entry list")
+    found: list[WhatsAppMessage] = []
+    for entry in payload["entry"]:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            raise MalformedWebhook("an entry without a changes list")
+        for change in changes:
+            value = change.get("value") if isinstance(change, dict) else None
+            if not isinstance(value, dict):
+                raise MalformedWebhook("a change without a value")
+            messages = value.get("messages", [])
+            if not isinstance(messages, list):
+                raise MalformedWebhook("messages is not a list")
+            found.extend(_message_from(message) for message in messages)
+    return found
+
+
+def _message_from(raw: object) -> WhatsAppMessage:
+    if not isinstance(raw, dict):
+        raise MalformedWebhook("a message is not an object")
+    message_id, sender, kind = raw.get("id"), raw.get("from"), raw.get("type")
+    if not isinstance(message_id, str) or not message_id or len(message_id) > 200:
+        raise MalformedWebhook("a message without an id")
+    if not isinstance(sender, str) or not _WA_ID.fullmatch(sender):
+        raise MalformedWebhook("a message without a sender's number")
+    if not isinstance(kind, str) or not kind:
+        raise MalformedWebhook("a message without a type")
+    content = raw.get(kind)
+    text, media_id = "", ""
+    if kind == "text":
+        body = content.get("body") if isinstance(content, dict) else None
+        if not isinstance(body, str):
+            raise MalformedWebhook("a text message without a body")
+        text = body
+    elif kind == "image":
+        media = content.get("id") if isinstance(content, dict) else None
+        caption = content.get("caption", "") if isinstance(content, dict) else ""
+        if not isinstance(media, str) or not media or not isinstance(caption, str):
+            raise MalformedWebhook("an image message without a media id")
+        text, media_id = caption, media
+    return WhatsAppMessage(message_id, f"+{sender}", kind, text, media_id, raw)
+
+
+class MediaUnavailable(Exception):
+    """The Graph API did not give a message's media."""
+
+
+def media_fetch(media_id: str) -> bytes:
+    """A media's bytes from the Graph API: its URL first, then the file (both with the
+    access token and the provider timeout; at most one byte more than a photo may be)."""
+    base = settings.AUTOLETTURA_WHATSAPP_API_URL.rstrip("/")
+    info = _graph_get(f"{base}/{urllib.parse.quote(media_id, safe='')}", limit=64 * 1024)
+    try:
+        url = json.loads(info)["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MediaUnavailable(f"media {media_id}: no url in the Graph API's answer") from exc
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        raise MediaUnavailable(f"media {media_id}: not a web address: {url!r}")
+    return _graph_get(url, limit=photos.MAX_BYTES + 1)
+
+
+def _graph_get(url: str, *, limit: int) -> bytes:
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {settings.AUTOLETTURA_WHATSAPP_TOKEN}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.AUTOLETTURA_PROVIDER_TIMEOUT) as r:
+            data: bytes = r.read(limit)
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        raise MediaUnavailable(f"{url}: {exc}") from exc
+    return data
+
+
+# --- The conversation -------------------------------------------------------------------------
+
+
+@dataclass
+class _Turn:
+    """What one message does: the reply's paragraphs, in order, and the language."""
+
+    notes: list[str] = field(default_factory=list)
+    language: str = ""
+
+
+def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None:
+    """Log one WhatsApp message, move its sender's conversation on and queue the reply.
+
+    A message already in the inbound log (a retried webhook) changes nothing and queues
+    nothing. When the conversation has everything, the reading goes to
+    `inbound_reading_submit`, and the reply is its receipt and outcome or what to fix.
+    A photo is fetched from the Graph API before anything is locked; one that cannot be had
+    is mentioned in the reply, and the reading goes on without it.
+    """
+    if _logged(message.message_id):
+        return
+    photo, photo_notes = _photo_keep(message) if message.media_id else ("", [])
+    with transaction.atomic():
+        conversation, _created = WhatsAppConversation.objects.select_for_update().get_or_create(
+            phone=message.phone, defaults={"updated_at": now}
+        )
+        # Messages of one number queue on its conversation: checked again under the lock,
+        # a concurrent retry of this message has either committed it or not started.
+        if _logged(message.message_id):
+            return
+        if conversation.updated_at < now - CONVERSATION_TTL:
+            _draft_clear(conversation)
+            conversation.step = WhatsAppStep.IDLE
+        turn = _Turn(notes=photo_notes)
+        payload: dict[str, Any] = {"message": message.raw, "photo": photo}
+        outcome = _converse(conversation, message, photo, turn, payload, now)
+        if outcome is None:
+            inbound, _created = inbound_message_record(
+                channel=Channel.WHATSAPP,
+                provider_message_id=message.message_id,
+                payload=payload,
+                now=now,
+                sender=message.phone,
+            )
+            InboundMessage.objects.filter(pk=inbound.pk).update(processed_at=now)
+        conversation.updated_at = now
+        conversation.save()
+        language = turn.language or _language(conversation)
+        outbox_enqueue(
+            route=Route.WHATSAPP,
+            recipient=message.phone,
+            body="\n\n".join(turn.notes),
+            language=language,
+            dedupe_key=f"whatsapp:{message.message_id}",
+            now=now,
+        )
+
+
+def _logged(message_id: str) -> bool:
+    return InboundMessage.objects.filter(
+        channel=Channel.WHATSAPP, provider_message_id=message_id
+    ).exists()
+
+
+def _converse(
+    conversation: WhatsAppConversation,
+    message: WhatsAppMessage,
+    photo: str,
+    turn: _Turn,
+    payload: dict[str, Any],
+    now: datetime,
+) -> InboundOutcome | None:
+    """Apply one message to the conversation and write the reply into `turn`. Returns the
+    outcome when the message completed a submission, else None."""
+    word = _word(message.text)
+    with translation.override(_language(conversation)):
+        if word in FORGET:
+            conversation.remembered_customer = None
+            conversation.remembered_at = None
+            conversation.step = WhatsAppStep.IDLE
+            turn.notes.append(
+                _("Done: we no longer remember this number. Next time we will ask for the codes.")
+            )
+            return None
+        if conversation.step == WhatsAppStep.REMEMBER:
+            conversation.step = WhatsAppStep.IDLE
+            if word in YES and conversation.identified_customer is not None:
+                conversation.remembered_customer = conversation.identified_customer
+                conversation.remembered_at = now
+                turn.language = conversation.remembered_customer.language
+                with translation.override(turn.language):
+                    turn.notes.append(
+                        _(
+                            "Done: we will remember this number. Next time just send the "
+                            "reading. To make us forget it, write FORGET."
+                        )
+                    )
+                return None
+            if word in NO:
+                turn.notes.append(_("All right: we will not remember this number."))
+                return None
+            # Anything else is a new message: the offer lapses.
+        started = conversation.step == WhatsAppStep.IDLE
+        if message.kind not in SUPPORTED_TYPES:
+            turn.notes.append(_("We can read only text messages and photos of the meter."))
+        # A bare value opening a conversation is the supply code, as it would be asked
+        # first; from a remembered number it is the reading ("just send the reading").
+        first = None
+        if started:
+            first = "reading" if _remembered(conversation) is not None else "supply_code"
+        found = _read_text(
+            message.text, WhatsAppStep(conversation.step), rome_today(now), first=first
+        )
+        for name, value in found.items():
+            setattr(conversation, name, value)
+        if photo:
+            conversation.photo = photo
+            turn.notes.append(_("Photo received: we will keep it with the reading."))
+        errors = _draft_check(conversation, rome_today(now))
+    with translation.override(_language(conversation)):
+        turn.notes.extend(error_message(error) for error in errors)
+        step = _next_step(conversation)
+        if step is not None:
+            if started and not found and not errors:
+                turn.notes.insert(
+                    0,
+                    _("Hello! Here you can send the reading of your water meter to %(utility)s.")
+                    % {"utility": settings.AUTOLETTURA_UTILITY_NAME},
+                )
+            conversation.step = step
+            turn.notes.append(_prompt(conversation, step))
+            return None
+    return _submit(conversation, message, turn, payload, now)
+
+
+def _submit(
+    conversation: WhatsAppConversation,
+    message: WhatsAppMessage,
+    turn: _Turn,
+    payload: dict[str, Any],
+    now: datetime,
+) -> InboundOutcome:
+    """Hand the finished draft to `inbound_reading_submit` and reply with its answer."""
+    by_codes = bool(conversation.customer_code)
+    payload.update({name: getattr(conversation, name) for name in DRAFT_FIELDS})
+    outcome = inbound_reading_submit(
+        channel=Channel.WHATSAPP,
+        provider_message_id=message.message_id,
+        payload=payload,
+        now=now,
+        customer=None if by_codes else _remembered(conversation),
+        sender=message.phone,
+    )
+    if outcome.submission is None:
+        with translation.override(_language(conversation)):
+            turn.notes.extend(error_message(error) for error in outcome.errors)
+            for error in outcome.errors:
+                _field_clear(conversation, error.field)
+            step = _next_step(conversation) or WhatsAppStep.READING
+            conversation.step = step
+            turn.notes.append(_prompt(conversation, step))
+        return outcome
+    reading, window = outcome.submission.reading, outcome.submission.window
+    if outcome.submission.created and conversation.photo:
+        _photo_attach(reading, conversation.photo)
+    holder = reading.supply.holder
+    _draft_clear(conversation)
+    conversation.step = WhatsAppStep.IDLE
+    turn.language = holder.language
+    with translation.override(holder.language):
+        turn.notes.append(outcome_message(reading, window))
+        if by_codes and conversation.remembered_customer_id != holder.pk:
+            conversation.identified_customer = holder
+            conversation.step = WhatsAppStep.REMEMBER
+            turn.notes.append(
+                _(
+                    "Do you want us to remember this number, so that next time you only need "
+                    "to send the reading? Reply YES."
+                )
+            )
+    return outcome
+
+
+def _word(text: str) -> str:
+    """A one-word answer as compared with YES, NO and the like: lower case, no punctuation."""
+    return re.sub(r"[^\w]", "", text.strip().lower())
+
+
+def _read_text(
+    text: str, step: WhatsAppStep, today: date, *, first: str | None = None
+) -> dict[str, str]:
+    """The draft fields a message gives. A bare answer fills in what was asked (or, when
+    nothing was, the `first` thing missing); anything else is read as free text (labelled
+    codes, a reading and a date in any order, or the SMS format)."""
+    text = text.strip()
+    if not text:
+        return {}
+    awaited = STEP_FIELDS.get(step)
+    if awaited == "read_on" and _word(text) in TODAY:
+        return {"read_on": format_day(today)}
+    if "#" in text:
+        found = _fields_of(freetext.parse_sms(text))
+        if found:
+            return found
+    if len(text.split()) == 1:
+        if awaited is not None:
+            return {awaited: text}
+        # Unasked, only what has a digit: "Buongiorno" is no code.
+        if first is not None and any(c.isdigit() for c in text):
+            return {first: text}
+    found = _fields_of(freetext.parse_message(text))
+    if found or awaited is None:
+        return found
+    words = text.split()
+    if awaited == "supply_code" and len(words) == 2:
+        # Both codes on one line, in the order they are asked for (and printed).
+        return {"supply_code": words[0], "customer_code": words[1]}
+    return {awaited: text}
+
+
+def _fields_of(parsed: object) -> dict[str, str]:
+    """The draft fields a parser found, as text."""
+    if parsed is None:
+        return {}
+    found: dict[str, str] = {}
+    for name in DRAFT_FIELDS:
+        value = getattr(parsed, name, None)
+        if value is None or value == "":
+            continue
+        found[name] = format_day(value) if hasattr(value, "strftime") else str(value)
+    return found
+
+
+def _draft_check(conversation: WhatsAppConversation, today: date) -> list[FieldError]:
+    """What is wrong with the draft so far, each wrong field cleared to be asked again.
+
+    The same rules as `reading_submit` (which has the last word): the codes must identify
+    a supply (R1), the reading be a whole number (R2), the date a real day not in the
+    future (R3). Telling the customer at once saves them sending everything again.
+    """
+    errors: list[FieldError] = []
+    codes: dict[str, str] = {}
+    for name in ("supply_code", "customer_code"):
+        raw = getattr(conversation, name)
+        if raw:
+            try:
+                codes[name] = parsing.normalize_code(raw, field=name)
+            except FormatError as exc:
+                errors.extend(exc.errors)
+                setattr(conversation, name, "")
+    remembered = _remembered(conversation)
+    if "supply_code" in codes and "customer_code" in codes:
+        supply = customer_selectors.supply_identify(
+            supply_code=codes["supply_code"], customer_code=codes["customer_code"]
+        )
+        if supply is None:
+            errors.append(CODES_MISMATCH)
+            conversation.supply_code = conversation.customer_code = ""
+        else:
+            conversation.identified_customer = supply.holder
+    elif "supply_code" in codes and remembered is not None and not conversation.customer_code:
+        own = customer_selectors.supplies_of(remembered).filter(supply_code=codes["supply_code"])
+        if not own.exists():
+            errors.append(CODES_MISMATCH)
+            conversation.supply_code = ""
+    if conversation.reading:
+        try:
+            parsing.parse_reading_value(conversation.reading)
+        except FormatError as exc:
+            errors.extend(exc.errors)
+            conversation.reading = ""
+    if conversation.read_on:
+        try:
+            day = parsing.parse_read_on(conversation.read_on)
+            parsing.check_read_on(day, today=today, meter_installed_on=None)
+        except FormatError as exc:
+            errors.extend(exc.errors)
+            conversation.read_on = ""
+    return errors
+
+
+def _next_step(conversation: WhatsAppConversation) -> WhatsAppStep | None:
+    """The first thing still missing, in the order it is asked for; None when complete."""
+    remembered = _remembered(conversation)
+    if remembered is not None and not conversation.customer_code:
+        single = customer_selectors.supplies_of(remembered).count() == 1
+        if not conversation.supply_code and not single:
+            return WhatsAppStep.SUPPLY_CODE
+    else:
+        if not conversation.supply_code:
+            return WhatsAppStep.SUPPLY_CODE
+        if not conversation.customer_code:
+            return WhatsAppStep.CUSTOMER_CODE
+    if not conversation.reading:
+        return WhatsAppStep.READING
+    if not conversation.read_on:
+        return WhatsAppStep.READ_ON
+    return None
+
+
+def _prompt(conversation: WhatsAppConversation, step: WhatsAppStep) -> str:
+    remembered = _remembered(conversation)
+    if step == WhatsAppStep.SUPPLY_CODE and remembered is not None:
+        codes = customer_selectors.supplies_of(remembered).values_list("supply_code", flat=True)
+        return _("Which supply is this reading for? Write its supply code: %(codes)s.") % {
+            "codes": ", ".join(codes)
+        }
+    prompts = {
+        WhatsAppStep.SUPPLY_CODE: _("Write the supply code printed on page 1 of your bill."),
+        WhatsAppStep.CUSTOMER_CODE: _(
+            "Now write the customer code, also printed on page 1 of your bill."
+        ),
+        WhatsAppStep.READING: _(
+            "Now write the reading: only the black digits of the meter (the m³), leaving out "
+            "the red ones."
+        ),
+        WhatsAppStep.READ_ON: _(
+            "On what day did you read the meter? Write the date as dd/mm/yyyy, or TODAY."
+        ),
+    }
+    return prompts[step]
+
+
+def _field_clear(conversation: WhatsAppConversation, name: str) -> None:
+    if name == "codes":
+        conversation.supply_code = conversation.customer_code = ""
+    elif name in DRAFT_FIELDS:
+        setattr(conversation, name, "")
+    elif name == "photo":
+        conversation.photo = ""
+
+
+def _draft_clear(conversation: WhatsAppConversation) -> None:
+    for name in DRAFT_FIELDS:
+        setattr(conversation, name, "")
+    conversation.photo = ""
+
+
+def _remembered(conversation: WhatsAppConversation) -> Customer | None:
+    """The customer this number belongs to, while they still hold a supply."""
+    customer = conversation.remembered_customer
+    if customer is None or not customer_selectors.supplies_of(customer).exists():
+        return None
+    return customer
+
+
+def _language(conversation: WhatsAppConversation) -> str:
+    customer = conversation.remembered_customer or conversation.identified_customer
+    return customer.language if customer is not None else settings.LANGUAGE_CODE
+
+
+# --- Photos -------------------------------------------------------------------------------------
+
+
+def _photo_keep(message: WhatsAppMessage) -> tuple[str, list[str]]:
+    """Fetch an image's media and keep it, checked, in the default storage (private, under
+    MEDIA_ROOT). Returns its path, or "" and a note for the reply saying why not."""
+    try:
+        data = media_fetch(message.media_id)
+        checked = photos.photo_check(io.BytesIO(data))
+    except MediaUnavailable as exc:
+        logger.warning("WhatsApp message %s: photo not fetched: %s", message.message_id, exc)
+        return "", [_("We could not download the photo: you can send the reading without it.")]
+    except FormatError as exc:
+        return "", [photos.photo_error_message(exc.errors[0])]
+    name = f"channels/whatsapp/{uuid.uuid4().hex}{PurePosixPath(checked.name or '').suffix}"
+    return default_storage.save(name, checked), []
+
+
+def _photo_attach(reading: Reading, path: str) -> None:
+    """Store the conversation's photo with the reading it led to, as `reading_submit`
+    stores an uploaded one (checked again, under a random name).
+
+    `inbound_reading_submit` takes no photo yet; once it does, pass it the photo instead.
+    """
+    try:
+        with default_storage.open(path, "rb") as kept:
+            checked = photos.photo_check(kept)
+    except (OSError, FormatError) as exc:
+        logger.warning("WhatsApp photo %s not kept with %s: %s", path, reading.receipt, exc)
+        return
+    reading.photo.save(checked.name or "meter", checked, save=False)
+    Reading.objects.filter(pk=reading.pk, photo="").update(photo=reading.photo.name)
+
+
+# --- The webhook ------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest) -> HttpResponse:
+    """GET: Meta's verification handshake. POST: messages (taken) and statuses (ignored)."""
+    if request.method == "GET":
+        return _handshake(request)
+    body = request.body
+    if not signature_valid(
+        body,
+        request.headers.get("X-Hub-Signature-256"),
+        settings.AUTOLETTURA_WHATSAPP_APP_SECRET,
+    ):
+        logger.warning("WhatsApp webhook refused: missing or wrong X-Hub-Signature-256")
+        return HttpResponseForbidden("invalid signature", content_type="text/plain")
+    try:
+        messages = messages_from(json.loads(body))
+    except ValueError as exc:  # bad JSON, bad UTF-8, or not a Cloud API webhook
+        logger.warning("WhatsApp webhook malformed: %s: %r", exc, body[:500])
+        return HttpResponseBadRequest("malformed webhook", content_type="text/plain")
+    now = clock.now()
+    for message in messages:
+        whatsapp_message_receive(message=message, now=now)
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def _handshake(request: HttpRequest) -> HttpResponse:
+    expected = settings.AUTOLETTURA_WHATSAPP_VERIFY_TOKEN
+    token = request.GET.get("hub.verify_token", "")
+    if (
+        request.GET.get("hub.mode") == "subscribe"
+        and expected
+        and hmac.compare_digest(token.encode(), expected.encode())
+    ):
+        return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+    logger.warning("WhatsApp verification refused: wrong mode or verify token")
+    return HttpResponseForbidden("verification failed", content_type="text/plain")

@@ -1,0 +1,356 @@
+"""Stand-ins for the outside providers, and clients that call the app as the providers do.
+
+`FakeGraphApi` and `FakeTwilioApi` are real HTTP servers on 127.0.0.1, each in a thread:
+they record every request and answer like Meta's Graph API and Twilio's Messages API, so
+the outbox's senders run unchanged against them. The `*_post` helpers send webhooks to
+the running app signed exactly as Meta (`X-Hub-Signature-256`) and Twilio
+(`X-Twilio-Signature`) sign theirs.
+
+    with FakeGraphApi() as graph:
+        settings.AUTOLETTURA_WHATSAPP_API_URL = graph.api_url
+        ...
+        assert graph.sent_texts() == [("393471234567", "...")]
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from twilio.request_validator import RequestValidator
+
+# --- Fake providers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A request a fake provider received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        return dict(urllib.parse.parse_qsl(self.body.decode()))
+
+
+class FakeProvider:
+    """An HTTP server on 127.0.0.1 that records each request and answers with `answer`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                recorded = Recorded(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
+                with fake._lock:
+                    fake.requests.append(recorded)
+                    status, content_type, body = fake.answer(recorded)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep the test output clean
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def answer(self, request: Recorded) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a request; subclasses speak their provider."""
+        return 404, "application/json", b"{}"
+
+    def __enter__(self) -> FakeProvider:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+def _json(status: int, payload: Any) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(payload).encode()
+
+
+class FakeGraphApi(FakeProvider):
+    """Meta's Graph API as the WhatsApp Business Cloud API uses it: send a message
+    (`POST /{phone-number-id}/messages`), look a media up (`GET /{media-id}`), download it
+    (from the URL the lookup gave). Every call must carry the access token."""
+
+    VERSION = "v21.0"
+
+    def __init__(self, *, token: str = "test-access-token", phone_number_id: str = "1099") -> None:
+        super().__init__()
+        self.token = token
+        self.phone_number_id = phone_number_id
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> FakeGraphApi:
+        super().__enter__()
+        return self
+
+    @property
+    def api_url(self) -> str:
+        """The base URL for AUTOLETTURA_WHATSAPP_API_URL (with the API version, as Graph's)."""
+        return f"{self.url}/{self.VERSION}"
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str = "image/jpeg") -> None:
+        self.media[media_id] = (data, mime_type)
+
+    def sent(self) -> list[dict[str, Any]]:
+        """The bodies of the messages sent, in order."""
+        suffix = f"/{self.phone_number_id}/messages"
+        return [r.json() for r in self.requests if r.method == "POST" and r.path.endswith(suffix)]
+
+    def sent_texts(self) -> list[tuple[str, str]]:
+        """(recipient, text) of each text message sent, in order."""
+        return [(m["to"], m["text"]["body"]) for m in self.sent() if m.get("type") == "text"]
+
+    def answer(self, request: Recorded) -> tuple[int, str, bytes]:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _json(401, {"error": {"message": "Invalid OAuth access token.", "code": 190}})
+        parts = urllib.parse.urlsplit(request.path).path.strip("/").split("/")
+        if parts[:1] == ["download"] and len(parts) == 2 and parts[1] in self.media:
+            data, mime_type = self.media[parts[1]]
+            return 200, mime_type, data
+        if parts[:1] != [self.VERSION]:
+            return _json(404, {"error": {"message": "Unknown path", "code": 100}})
+        parts = parts[1:]
+        if request.method == "POST" and parts == [self.phone_number_id, "messages"]:
+            message = request.json()
+            if message.get("messaging_product") != "whatsapp" or not message.get("to"):
+                return _json(400, {"error": {"message": "Invalid parameter", "code": 100}})
+            return _json(
+                200,
+                {
+                    "messaging_product": "whatsapp",
+                    "contacts": [{"input": message["to"], "wa_id": message["to"]}],
+                    "messages": [{"id": f"wamid.OUT{next(self._ids):08d}"}],
+                },
+            )
+        if request.method == "GET" and len(parts) == 1 and parts[0] in self.media:
+            data, mime_type = self.media[parts[0]]
+            return _json(
+                200,
+                {
+                    "messaging_product": "whatsapp",
+                    "url": f"{self.url}/download/{parts[0]}",
+                    "mime_type": mime_type,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "file_size": len(data),
+                    "id": parts[0],
+                },
+            )
+        return _json(404, {"error": {"message": "Unsupported request", "code": 100}})
+
+
+class FakeTwilioApi(FakeProvider):
+    """Twilio's Messages API (`POST /2010-04-01/Accounts/{sid}/Messages.json`, HTTP Basic
+    with the account SID and auth token)."""
+
+    def __init__(self, *, account_sid: str = "AC" + "0" * 32, auth_token: str = "test") -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> FakeTwilioApi:
+        super().__enter__()
+        return self
+
+    def sent(self) -> list[dict[str, str]]:
+        """The form of each message sent (To, From, Body), in order."""
+        return [r.form() for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def answer(self, request: Recorded) -> tuple[int, str, bytes]:
+        basic = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {basic}":
+            return _json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        if request.method != "POST" or request.path != path:
+            return _json(404, {"code": 20404, "message": "Not found", "status": 404})
+        form = request.form()
+        sid = f"SM{next(self._ids):032x}"
+        return _json(201, {"sid": sid, "status": "queued", "to": form["To"], "body": form["Body"]})
+
+
+# --- Calling the app as a provider does ------------------------------------------------------
+
+
+def http_request(
+    url: str,
+    *,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    method: str | None = None,
+) -> tuple[int, bytes]:
+    """(status, body) of a request to the app; an HTTP error status is returned, not raised."""
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def whatsapp_signature(body: bytes, app_secret: str) -> str:
+    """The X-Hub-Signature-256 header Meta sends: HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def whatsapp_post(
+    url: str, payload: Any, *, app_secret: str, signature: str | None = None
+) -> tuple[int, bytes]:
+    """POST a webhook body as Meta does: JSON, signed with the app secret (or `signature`,
+    "" for none)."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    signature = whatsapp_signature(body, app_secret) if signature is None else signature
+    if signature:
+        headers["X-Hub-Signature-256"] = signature
+    return http_request(url, data=body, headers=headers)
+
+
+def whatsapp_webhook(value: dict[str, Any], *, phone_number_id: str = "1099") -> dict[str, Any]:
+    """The envelope of a Cloud API webhook around one change's `value`."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "393200000333",
+                                "phone_number_id": phone_number_id,
+                            },
+                            **value,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def whatsapp_message(
+    message_id: str, sender: str, kind: str, content: dict[str, Any], *, name: str = "Cliente"
+) -> dict[str, Any]:
+    """A webhook carrying one message of `kind` (text, image, audio...) from `sender`."""
+    return whatsapp_webhook(
+        {
+            "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+            "messages": [
+                {
+                    "from": sender,
+                    "id": message_id,
+                    "timestamp": "1797760800",
+                    "type": kind,
+                    kind: content,
+                }
+            ],
+        }
+    )
+
+
+def whatsapp_text(message_id: str, sender: str, text: str) -> dict[str, Any]:
+    return whatsapp_message(message_id, sender, "text", {"body": text})
+
+
+def whatsapp_image(
+    message_id: str, sender: str, media_id: str, *, caption: str | None = None
+) -> dict[str, Any]:
+    image: dict[str, Any] = {"id": media_id, "mime_type": "image/jpeg", "sha256": "x"}
+    if caption is not None:
+        image["caption"] = caption
+    return whatsapp_message(message_id, sender, "image", image)
+
+
+def whatsapp_status(message_id: str, recipient: str, status: str = "delivered") -> dict[str, Any]:
+    """A delivery status webhook for a message the business sent."""
+    return whatsapp_webhook(
+        {
+            "statuses": [
+                {
+                    "id": message_id,
+                    "status": status,
+                    "timestamp": "1797760800",
+                    "recipient_id": recipient,
+                }
+            ]
+        }
+    )
+
+
+def twilio_sms_params(
+    message_sid: str, sender: str, body: str, *, to: str = "+393200000444"
+) -> dict[str, str]:
+    """The form Twilio posts to a number's "A message comes in" webhook."""
+    account = "AC" + "1" * 32
+    return {
+        "ToCountry": "IT",
+        "SmsMessageSid": message_sid,
+        "NumMedia": "0",
+        "SmsSid": message_sid,
+        "SmsStatus": "received",
+        "Body": body,
+        "To": to,
+        "NumSegments": "1",
+        "MessageSid": message_sid,
+        "AccountSid": account,
+        "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def twilio_post(
+    url: str, params: dict[str, str], *, auth_token: str, signature: str | None = None
+) -> tuple[int, bytes]:
+    """POST a webhook form as Twilio does, signed (X-Twilio-Signature) with the auth token
+    over `url` and the form (or `signature`, "" for none)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if signature is None:
+        signature = RequestValidator(auth_token).compute_signature(url, params)
+    if signature:
+        headers["X-Twilio-Signature"] = signature
+    return http_request(url, data=urllib.parse.urlencode(params).encode(), headers=headers)

@@ -43,7 +43,10 @@ class Reading(models.Model):
     """A value of a meter's register on a date. Never deleted nor overwritten: a reading
     that should not count is voided, with who, when and why."""
 
-    supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="readings")
+    # Indexed by the composite index below, which starts with the supply.
+    supply = models.ForeignKey(
+        Supply, on_delete=models.PROTECT, related_name="readings", db_index=False
+    )
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
     read_on = models.DateField()
     value = models.PositiveIntegerField()
@@ -55,21 +58,44 @@ class Reading(models.Model):
     # m³ since the last valid reading when it was assessed (across a rollover if any).
     consumption_m3 = models.IntegerField(null=True, blank=True)
     rollover = models.BooleanField(default=False)
-    receipt = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    # Unique where present: imported readings have none, and a full index of NULLs would
+    # only slow bulk imports down.
+    receipt = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     submitted_at = models.DateTimeField()
+    # The user columns below are almost always NULL: not indexed, which keeps imports fast.
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     inbound_message = models.ForeignKey(
-        "InboundMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "InboundMessage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     void_reason = models.TextField(blank=True)
     # A photo of the meter sent with the reading, as evidence (JPEG, PNG or HEIC, checked
@@ -85,6 +111,9 @@ class Reading(models.Model):
             models.Index(fields=["status", "submitted_at"], name="reading_status_submitted"),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["receipt"], condition=Q(receipt__isnull=False), name="reading_receipt_once"
+            ),
             # R4: the same supply, date, value and source again is the same reading.
             models.UniqueConstraint(
                 fields=["supply", "read_on", "value", "source"],

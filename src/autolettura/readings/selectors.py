@@ -29,7 +29,7 @@ def valid_readings(supply: Supply) -> QuerySet[Reading]:
     return (
         Reading.objects.filter(supply=supply, status=Status.ACCEPTED, voided_at__isnull=True)
         .annotate(source_rank=_SOURCE_RANK)
-        .order_by("read_on", "-source_rank", "id")
+        .order_by("read_on", "source_rank", "id")
     )
 
 

@@ -1,0 +1,430 @@
+"""Bulk imports: customers with their supplies and meters, and readings.
+
+Time is an input: the services take `now`, and the commands read it from the clock, which
+the command tests pin. The June 2024 window runs from the 15th to the 30th.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from autolettura import clock
+from autolettura.bulk import ImportFileError
+from autolettura.customers.imports import (
+    CUSTOMER_COLUMNS,
+    CustomersImportResult,
+    customers_import,
+)
+from autolettura.customers.models import Customer, Meter, Supply, Usage
+from autolettura.readings.imports import ReadingsImportResult, readings_import
+from autolettura.readings.models import Reading
+from tests.conftest import make_supply, rome
+
+NOW = rome(2024, 9, 1, 10, 0)
+CUSTOMERS_HEADER = ",".join(CUSTOMER_COLUMNS)
+READINGS_HEADER = "supply_code,read_on,value,source"
+
+
+def csv_file(header: str, *rows: str) -> io.BytesIO:
+    return io.BytesIO("\n".join([header, *rows, ""]).encode())
+
+
+def load_customers(*rows: str, **kw: Any) -> CustomersImportResult:
+    return customers_import(file=csv_file(CUSTOMERS_HEADER, *rows), now=NOW, **kw)
+
+
+def load_readings(*rows: str, **kw: Any) -> ReadingsImportResult:
+    return readings_import(file=csv_file(READINGS_HEADER, *rows), now=NOW, **kw)
+
+
+def refused(result: CustomersImportResult | ReadingsImportResult) -> list[tuple[int, str, str]]:
+    return [(r.line, r.field, r.code) for r in result.refusals]
+
+
+def stored(supply: Supply) -> list[tuple[Any, ...]]:
+    return list(
+        Reading.objects.filter(supply=supply)
+        .order_by("read_on", "id")
+        .values_list("read_on", "value", "status", "reason", "consumption_m3")
+    )
+
+
+def make_reading(supply: Supply, read_on: date, value: int, **fields: Any) -> Reading:
+    fields.setdefault("source", "OPERATOR")
+    fields.setdefault("status", "ACCEPTED")
+    return Reading.objects.create(
+        supply=supply,
+        meter=supply.meters.get(),
+        read_on=read_on,
+        value=value,
+        channel="COUNTER",
+        submitted_at=NOW,
+        **fields,
+    )
+
+
+GOOD_CUSTOMERS = (
+    "U001,S001,Mario Rossi,mario@example.com,0131 111,Via Roma 1,domestic_resident,4,M001,5,"
+    "2024-01-10,120",
+    "U001,S002,Mario Rossi,mario@example.com,0131 111,Via Roma 2,domestic_other,,M002,,10/01/2024,",
+    "U002,S003,Bar Sport,,,Piazza Garibaldi 3,business,1,M003,6,01/02/2024,005000",
+)
+
+
+@pytest.mark.django_db
+class TestCustomersImport:
+    def test_loads_customers_supplies_and_meters(self) -> None:
+        result = load_customers(*GOOD_CUSTOMERS)
+
+        assert (result.rows_read, result.supplies_created, result.refused) == (3, 3, 0)
+        assert (result.customers_created, result.customers_updated) == (2, 0)
+        assert list(Customer.objects.order_by("customer_code").values_list("customer_code")) == [
+            ("U001",),
+            ("U002",),
+        ]
+        first, second, third = Supply.objects.order_by("supply_code")
+        assert (first.holder.customer_code, first.usage, first.household_members) == (
+            "U001",
+            Usage.DOMESTIC_RESIDENT,
+            4,
+        )
+        assert (first.address, first.activated_on) == ("Via Roma 1", date(2024, 1, 10))
+        assert (second.usage, second.household_members) == (Usage.DOMESTIC_OTHER, 3)
+        assert third.usage == Usage.BUSINESS
+        meter = first.meters.get()
+        assert (meter.serial, meter.digits, meter.installed_on, meter.initial_reading) == (
+            "M001",
+            5,
+            date(2024, 1, 10),
+            120,
+        )
+        assert meter.q4_m3h == Decimal(settings.AUTOLETTURA_METER_Q4_M3H)
+        default = second.meters.get()
+        assert (default.digits, default.initial_reading) == (settings.AUTOLETTURA_METER_DIGITS, 0)
+        assert (third.meters.get().digits, third.meters.get().initial_reading) == (6, 5000)
+
+    def test_takes_the_good_rows_and_reports_each_bad_one_with_its_line(self) -> None:
+        result = load_customers(
+            GOOD_CUSTOMERS[0],  # line 2
+            "U003,S004,Luca Verdi,,,Via Po 4,industrial,3,M004,5,2024-01-01,0",
+            "U004,S005,Sara Neri,,,Via Po 5,domestic_resident,3,M005,5,31/02/2024,0",
+            ",S006,Nessuno,,,Via Po 6,domestic_resident,3,M006,5,2024-01-01,0",
+            "U005,S001,Anna Bianchi,,,Via Po 7,domestic_resident,3,M007,5,2024-01-01,0",
+            GOOD_CUSTOMERS[2],  # line 7
+            "U006,S008,Ugo Blu,not-an-email,,Via Po 8,business,3,M008,5,2024-01-01,0",
+            "U007,S009,Eva Gialli,,,Via Po 9,business,3,M001,5,2024-01-01,0",
+        )
+
+        assert refused(result) == [
+            (3, "usage", "usage_invalid"),
+            (4, "meter_installed_on", "date_invalid"),
+            (5, "customer_code", "required"),
+            (6, "supply_code", "duplicate_in_file"),
+            (8, "email", "email_invalid"),
+            (9, "meter_serial", "meter_duplicate_in_file"),
+        ]
+        assert (result.rows_read, result.taken, result.refused) == (8, 2, 6)
+        assert set(Supply.objects.values_list("supply_code", flat=True)) == {"S001", "S003"}
+        assert Supply.objects.get(supply_code="S001").holder.customer_code == "U001"
+        assert Meter.objects.count() == 2
+
+    def test_importing_the_same_file_again_changes_nothing(self) -> None:
+        load_customers(*GOOD_CUSTOMERS)
+        before = (Customer.objects.count(), Supply.objects.count(), Meter.objects.count())
+
+        again = load_customers(*GOOD_CUSTOMERS)
+
+        assert (Customer.objects.count(), Supply.objects.count(), Meter.objects.count()) == before
+        assert (again.supplies_created, again.supplies_present, again.refused) == (0, 3, 0)
+        assert (again.customers_created, again.customers_updated) == (0, 0)
+
+    def test_updates_a_customers_details_and_adds_new_supplies(self) -> None:
+        load_customers(*GOOD_CUSTOMERS)
+
+        result = load_customers(
+            "U002,S003,Bar Sport Srl,bar@example.com,0131 222,Piazza Garibaldi 3,business,1,"
+            "M003,6,01/02/2024,005000",
+            "U002,S010,Bar Sport Srl,bar@example.com,0131 222,Via Nuova 10,business,1,M010,5,"
+            "2024-03-01,0",
+        )
+
+        assert (result.supplies_created, result.supplies_present) == (1, 1)
+        assert (result.customers_created, result.customers_updated) == (0, 1)
+        customer = Customer.objects.get(customer_code="U002")
+        assert (customer.name, customer.email, customer.phone) == (
+            "Bar Sport Srl",
+            "bar@example.com",
+            "0131 222",
+        )
+        assert customer.supplies.count() == 2
+
+    def test_refuses_a_supply_held_by_another_customer_or_with_another_meter(self) -> None:
+        load_customers(*GOOD_CUSTOMERS)
+
+        result = load_customers(
+            "U009,S001,Altro,,,Via Roma 1,domestic_resident,3,M001,5,2024-01-10,120",
+            "U001,S002,Mario Rossi,,,Via Roma 2,domestic_other,3,M999,5,2024-01-10,0",
+            "U009,S011,Altro,,,Via Roma 11,domestic_resident,3,M003,5,2024-01-10,0",
+        )
+
+        assert refused(result) == [
+            (2, "supply_code", "supply_other_holder"),
+            (3, "meter_serial", "meter_differs"),
+            (4, "meter_serial", "meter_in_use"),
+        ]
+        assert not Customer.objects.filter(customer_code="U009").exists()
+        assert Supply.objects.get(supply_code="S001").holder.customer_code == "U001"
+
+    def test_gives_the_same_answer_whatever_the_chunk_size(self) -> None:
+        rows = (*GOOD_CUSTOMERS, GOOD_CUSTOMERS[1], "bad,row")
+
+        result = load_customers(*rows, chunk_size=2)
+
+        assert refused(result) == [
+            (5, "supply_code", "duplicate_in_file"),
+            (6, "row", "columns_count"),
+        ]
+        assert (result.supplies_created, result.customers_created) == (3, 2)
+
+
+@pytest.fixture
+def supplies(db: None) -> dict[str, Supply]:
+    """Four supplies whose meters were installed on 1 January 2024; S2 has a reading."""
+    made = {
+        "S1": make_supply(supply_code="S1", initial_reading=100),
+        "S2": make_supply(supply_code="S2"),
+        "S3": make_supply(supply_code="S3"),
+        "S4": make_supply(supply_code="S4"),
+    }
+    make_reading(made["S2"], date(2024, 4, 20), 500)
+    return made
+
+
+BAD_READINGS = (
+    "S1,15/06/2024,150,operator",  # line 2: accepted
+    'S1,2024-06-16,"12,5",operator',
+    "S1,2024-06-17,12a,operator",
+    "S1,2024-09-10,160,operator",
+    "S9,2024-06-15,150,operator",
+    "S2,2024-06-15,400,operator",  # line 7: lower than 500 on 20/04
+    "S3,2024-06-15,90000,operator",  # line 8: more than the meter can pass
+    "S1,15/06/2024,150,operator",  # line 9: line 2 again
+    "S2,2024-04-20,500,operator",  # line 10: already taken
+    "S4,2024-06-15,1000,operator",  # line 11: far above the profile
+    "S1,2024-07-15,123456,operator",
+    "S1,2023-06-01,100,operator",
+    "S1,2024-06-20,155,meter",
+    "S1,15/06/24,155,operator",
+)
+
+
+@pytest.mark.django_db
+class TestReadingsImport:
+    def test_applies_the_rules_and_reports_each_refused_row_with_its_line(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        result = load_readings(*BAD_READINGS)
+
+        assert refused(result) == [
+            (3, "reading", "decimals_not_allowed"),
+            (4, "reading", "reading_invalid"),
+            (5, "read_on", "date_in_future"),
+            (6, "supply_code", "supply_unknown"),
+            (9, "row", "duplicate"),
+            (10, "row", "duplicate"),
+            (12, "reading", "too_many_digits"),
+            (13, "read_on", "date_before_meter"),
+            (14, "source", "source_invalid"),
+            (15, "read_on", "date_invalid"),
+        ]
+        assert (result.rows_read, result.taken, result.refused) == (14, 4, 10)
+        assert (result.accepted, result.under_review) == (1, 1)
+        assert result.discarded == {"lower_than_previous": 1, "implausible": 1}
+        assert stored(supplies["S1"]) == [(date(2024, 6, 15), 150, "ACCEPTED", None, 50)]
+        assert stored(supplies["S2"])[-1] == (
+            date(2024, 6, 15),
+            400,
+            "DISCARDED",
+            "lower_than_previous",
+            None,
+        )
+        assert stored(supplies["S3"]) == [
+            (date(2024, 6, 15), 90000, "DISCARDED", "implausible", 90000)
+        ]
+        assert stored(supplies["S4"]) == [
+            (date(2024, 6, 15), 1000, "UNDER_REVIEW", "high_consumption", 1000)
+        ]
+
+    def test_stores_readings_from_the_import_channel_without_a_receipt(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        load_readings("S1,2024-06-15,150,operator", "S1,2024-06-20,155,self")
+
+        readings = Reading.objects.filter(supply=supplies["S1"]).order_by("read_on")
+        assert [(r.source, r.channel, r.receipt, r.submitted_at) for r in readings] == [
+            ("OPERATOR", "IMPORT", None, NOW),
+            ("SELF", "IMPORT", None, NOW),
+        ]
+        assert readings[0].meter == supplies["S1"].meters.get()
+
+    @pytest.mark.parametrize("chunk_size", [20_000, 1])
+    def test_applies_several_readings_of_a_supply_in_date_order(
+        self, supplies: dict[str, Supply], chunk_size: int
+    ) -> None:
+        result = load_readings(
+            "S1,2024-08-20,300,operator",
+            "S2,2024-08-20,600,operator",
+            "S1,2024-04-20,200,operator",
+            "S1,2024-06-20,250,operator",
+            chunk_size=chunk_size,
+        )
+
+        assert (result.accepted, result.refused) == (4, 0)
+        assert stored(supplies["S1"]) == [
+            (date(2024, 4, 20), 200, "ACCEPTED", None, 100),
+            (date(2024, 6, 20), 250, "ACCEPTED", None, 50),
+            (date(2024, 8, 20), 300, "ACCEPTED", None, 50),
+        ]
+
+    def test_assesses_each_reading_against_the_previous_valid_one(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        load_readings(
+            "S1,2024-04-20,200,operator",
+            "S1,2024-06-20,150,operator",
+            "S1,2024-08-20,260,operator",
+        )
+
+        assert stored(supplies["S1"]) == [
+            (date(2024, 4, 20), 200, "ACCEPTED", None, 100),
+            (date(2024, 6, 20), 150, "DISCARDED", "lower_than_previous", None),
+            (date(2024, 8, 20), 260, "ACCEPTED", None, 60),
+        ]
+
+    def test_discards_a_self_reading_taken_outside_the_window(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        result = load_readings("S1,2024-06-20,150,self", "S1,2024-07-20,160,self")
+
+        assert (result.accepted, result.discarded) == (1, {"outside_window": 1})
+
+    def test_uses_the_meter_in_service_on_the_reading_date(self, db: None) -> None:
+        supply = make_supply(supply_code="S7", initial_reading=100)
+        old = supply.meters.get()
+        Meter.objects.filter(pk=old.pk).update(removed_on=date(2024, 5, 1), final_reading=180)
+        new = Meter.objects.create(
+            supply=supply, serial="NEW7", installed_on=date(2024, 5, 1), initial_reading=0
+        )
+
+        result = load_readings("S7,2024-04-20,170,operator", "S7,2024-06-20,30,operator")
+
+        assert result.accepted == 2
+        readings = Reading.objects.filter(supply=supply).order_by("read_on")
+        assert [(r.meter_id, r.consumption_m3) for r in readings] == [(old.pk, 70), (new.pk, 30)]
+
+    def test_importing_the_same_file_again_takes_nothing_twice(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        load_readings(*BAD_READINGS)
+        count = Reading.objects.count()
+
+        again = load_readings(*BAD_READINGS)
+
+        assert Reading.objects.count() == count
+        assert again.taken == 0
+        assert again.refused_by_code["duplicate"] == 6  # lines 2, 7, 8, 9, 10 and 11
+
+    def test_refuses_a_row_that_is_not_utf8_and_takes_the_rest(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        data = b"supply_code,read_on,value,source\nS1,2024-06-15,1\xe950,operator\n"
+        data += b"S2,2024-06-15,510,operator\n"
+
+        result = readings_import(file=io.BytesIO(data), now=NOW)
+
+        assert refused(result) == [(2, "row", "encoding_invalid")]
+        assert result.accepted == 1
+
+    def test_refuses_a_file_whose_header_lacks_columns(self, db: None) -> None:
+        with pytest.raises(ImportFileError, match="value, source"):
+            readings_import(file=csv_file("supply_code,read_on,reading"), now=NOW)
+
+
+@pytest.fixture
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+
+
+def write(tmp_path: Path, name: str, header: str, *rows: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(csv_file(header, *rows).getvalue())
+    return str(path)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("pinned_clock")
+class TestImportCommands:
+    def test_import_readings_prints_a_summary_and_each_refused_row(
+        self, supplies: dict[str, Supply], tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, "readings.csv", READINGS_HEADER, *BAD_READINGS)
+        out = io.StringIO()
+
+        call_command("import_readings", path, "--no-progress", stdout=out)
+
+        text = out.getvalue()
+        assert " ".join(text.split()).startswith(
+            "rows read 14 taken 4 accepted 1 "
+            "discarded 2 (implausible 1, lower_than_previous 1) under review 1 "
+            "refused 10 (date_before_meter 1, date_in_future 1, date_invalid 1, "
+            "decimals_not_allowed 1, duplicate 2, reading_invalid 1, source_invalid 1, "
+            "supply_unknown 1, too_many_digits 1) Refused rows: line 3:"
+        )
+        assert "line 3: reading: decimals_not_allowed — Send the reading without decimals" in text
+        assert "line 6: supply_code: supply_unknown — No supply has the code S9." in text
+        assert (
+            "line 9: row: duplicate — The same reading is already on line 2 of this file." in text
+        )
+        assert text.index("line 3:") < text.index("line 15:")
+
+    def test_import_customers_prints_a_summary_and_each_refused_row(
+        self, db: None, tmp_path: Path
+    ) -> None:
+        path = write(
+            tmp_path,
+            "customers.csv",
+            CUSTOMERS_HEADER,
+            *GOOD_CUSTOMERS,
+            "U003,S004,Luca Verdi,,,Via Po 4,industrial,3,M004,5,2024-01-01,0",
+        )
+        out = io.StringIO()
+
+        call_command("import_customers", path, "--no-progress", stdout=out)
+
+        text = out.getvalue()
+        assert " ".join(text.split()).startswith(
+            "rows read 4 taken 3 supplies created 3 already present 0 customers created 2 "
+            "customers updated 0 refused 1 (usage_invalid 1) Refused rows: line 5:"
+        )
+        assert "line 5: usage: usage_invalid — The usage must be one of" in text
+
+    def test_a_wrong_header_fails_naming_the_missing_columns(
+        self, db: None, tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, "readings.csv", "supply,read_on,value")
+
+        with pytest.raises(CommandError, match="lacks the columns: supply_code, source"):
+            call_command("import_readings", path, "--no-progress")
+
+    def test_a_missing_file_fails(self, db: None, tmp_path: Path) -> None:
+        with pytest.raises(CommandError, match="cannot be read"):
+            call_command("import_customers", str(tmp_path / "nowhere.csv"), "--no-progress")

@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run demo test test-sqlite lint typecheck pytest bench-import messages clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	bash scripts/install-system-deps.sh
 	bash scripts/install-frontend.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -14,6 +14,9 @@ from autolettura.readings.apis import router as readings_router
 from autolettura.readings.messages import error_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules.errors import FieldError
+from autolettura.service.apis import faults_router, hours_router
+from autolettura.service.messages import fault_error_message
+from autolettura.service.services import FaultReportRejected
 from autolettura.throttling import Throttled
 
 api = NinjaAPI(
@@ -26,6 +29,8 @@ api.add_router("/readings", readings_router)
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/me", billing_router)
+api.add_router("/faults", faults_router)
+api.add_router("/service-hours", hours_router)
 
 
 def errors_response(request: HttpRequest, errors: list[FieldError], status: int) -> HttpResponse:
@@ -38,6 +43,17 @@ def errors_response(request: HttpRequest, errors: list[FieldError], status: int)
 @api.exception_handler(SubmissionRejected)
 def on_submission_rejected(request: HttpRequest, exc: SubmissionRejected) -> HttpResponse:
     return errors_response(request, exc.errors, 422)
+
+
+@api.exception_handler(FaultReportRejected)
+def on_fault_report_rejected(request: HttpRequest, exc: FaultReportRejected) -> HttpResponse:
+    body = {
+        "errors": [
+            {"field": e.field, "code": e.code, "message": fault_error_message(e)}
+            for e in exc.errors
+        ]
+    }
+    return api.create_response(request, body, status=422)
 
 
 _SCHEMA_ERROR_CODES = {

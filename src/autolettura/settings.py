@@ -6,10 +6,12 @@ Every variable is listed in `.env.example`. Defaults are for development: SQLite
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab as _crontab
 
 from autolettura.env import (
     ConfigurationError,
@@ -19,10 +21,19 @@ from autolettura.env import (
     envint,
     envint_list,
     envlist,
+    envparsed,
     envrange,
     envstr,
     load_dotenv,
 )
+from autolettura.rules import hours as _hours
+
+
+def _public_base_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")) or raw.endswith("/") or " " in raw:
+        raise ValueError(raw)
+    return raw
+
 
 BASE_DIR = Path(envstr("AUTOLETTURA_HOME", str(Path.cwd())))
 load_dotenv(BASE_DIR / ".env")
@@ -48,11 +59,19 @@ INSTALLED_APPS = [
     "autolettura.readings",
     "autolettura.accounts",
     "autolettura.billing",
+    "autolettura.outbox",
     "autolettura.demo",
+    "axes",
+    "autolettura.portal",
+    "autolettura.service",
+    "autolettura.channels",
+    "autolettura.backoffice",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The portal's CSS, scripts and fonts, served by the app itself (no CDN, no extra server).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for repeated failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "autolettura.urls"
@@ -75,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "autolettura.portal.context_processors.portal",
             ],
         },
     },
@@ -121,6 +143,74 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- The customer area: sign-in, lockout, sessions ------------------------------------------
+# Sign-in with the e-mail or the username. django-axes counts failures per username and
+# address together, and refuses that pair for a while past the limit.
+AUTHENTICATION_BACKENDS = [
+    "autolettura.portal.backends.AxesLockoutBackend",
+    "autolettura.portal.backends.EmailOrUsernameBackend",
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "portal:home"
+AXES_FAILURE_LIMIT = envint("AUTOLETTURA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AUTOLETTURA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "autolettura.portal.backends.axes_username"
+AXES_CLIENT_IP_CALLABLE = "autolettura.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_VERBOSE = False
+# Served over TLS (true in production): cookies are then only sent over HTTPS.
+AUTOLETTURA_HTTPS = envbool("AUTOLETTURA_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = AUTOLETTURA_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = LANGUAGE_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = envint("AUTOLETTURA_SESSION_HOURS", 8, minimum=1) * 3600
+# Sign-ups and added supplies an hour, per client address and per customer code (R1 codes
+# must not be guessable by trying), and password-reset requests an hour per address.
+AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS = envint(
+    "AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS", 20, minimum=1
+)
+AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER = envint(
+    "AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER", 10, minimum=1
+)
+
+# --- E-mail (sign-up confirmation, password reset, outcomes) ---------------------------------
+# Default: printed on the console (development). Production: the SMTP backend and its host.
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envstr(
+    "DEFAULT_FROM_EMAIL", "Sportello Online <noreply@acquedivalmora.example>"
+)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigurationError("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
+
+# --- E-mail channel: the readings mailbox, polled over IMAP ----------------------------------
+# Empty host: no mailbox is read. SSL is IMAP over TLS (port 993); without it, STARTTLS on
+# port 143, or (only for a server on this machine) a plain connection. Replies leave by the
+# SMTP server above.
+AUTOLETTURA_IMAP_HOST = envstr("AUTOLETTURA_IMAP_HOST", "")
+AUTOLETTURA_IMAP_SSL = envbool("AUTOLETTURA_IMAP_SSL", True)
+AUTOLETTURA_IMAP_STARTTLS = envbool("AUTOLETTURA_IMAP_STARTTLS", False)
+AUTOLETTURA_IMAP_PORT = envint(
+    "AUTOLETTURA_IMAP_PORT", 993 if AUTOLETTURA_IMAP_SSL else 143, minimum=1
+)
+AUTOLETTURA_IMAP_USER = envstr("AUTOLETTURA_IMAP_USER", "")
+AUTOLETTURA_IMAP_PASSWORD = envstr("AUTOLETTURA_IMAP_PASSWORD", "")
+AUTOLETTURA_IMAP_FOLDER = envstr("AUTOLETTURA_IMAP_FOLDER", "INBOX")
+AUTOLETTURA_IMAP_POLL_SECONDS = envint("AUTOLETTURA_IMAP_POLL_SECONDS", 60, minimum=10)
+if AUTOLETTURA_IMAP_SSL and AUTOLETTURA_IMAP_STARTTLS:
+    raise ConfigurationError(
+        "AUTOLETTURA_IMAP_SSL and AUTOLETTURA_IMAP_STARTTLS cannot both be true"
+    )
+
 # --- Internationalisation ------------------------------------------------------------------
 LANGUAGE_CODE = "it"
 LANGUAGES = [("it", "Italiano"), ("en", "English")]
@@ -132,10 +222,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
+# WhiteNoise serves the static files from the apps' folders as well as from STATIC_ROOT, so
+# `collectstatic` is optional.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise warns at every start when STATIC_ROOT is missing; `collectstatic` fills it.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Meter photos are at most 5 MB (checked by reading_submit); a bigger upload goes to a
+# temporary file rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- The utility -----------------------------------------------------------------------------
 AUTOLETTURA_UTILITY_NAME = envstr("AUTOLETTURA_UTILITY_NAME", "Acque di Valmora")
 AUTOLETTURA_RECEIPT_PREFIX = envstr("AUTOLETTURA_RECEIPT_PREFIX", "AL")
+# Where customers send readings by e-mail and by WhatsApp (shown on the portal and bills).
+AUTOLETTURA_READINGS_EMAIL = envstr("AUTOLETTURA_READINGS_EMAIL", "letture@acquedivalmora.example")
+AUTOLETTURA_WHATSAPP_NUMBER = envstr("AUTOLETTURA_WHATSAPP_NUMBER", "+39 320 000 0333")
 
 # R5: the self-reading window policy.
 AUTOLETTURA_WINDOW_MONTHS = envint_list(
@@ -173,11 +275,42 @@ AUTOLETTURA_BILL_DUE_DAYS = envint("AUTOLETTURA_BILL_DUE_DAYS", 20, minimum=0)
 # R11: a bill is issued at the latest this many days after its period ends.
 AUTOLETTURA_BILL_MAX_DELAY_DAYS = envint("AUTOLETTURA_BILL_MAX_DELAY_DAYS", 45, minimum=1)
 
+# R13: the info line's weekly sessions (Europe/Rome wall clock) and ISO weekdays (1 Monday,
+# 7 Sunday); it is closed on Italian public holidays and on the patron saint's day (MM-DD,
+# `none` for none). The fault line is open at all hours.
+AUTOLETTURA_INFO_LINE_HOURS = envparsed(
+    "AUTOLETTURA_INFO_LINE_HOURS",
+    _hours.INFO_LINE.sessions,
+    _hours.parse_sessions,
+    "sessions HH:MM-HH:MM in order, separated by commas, such as 08:15-12:00,14:15-16:57",
+)
+AUTOLETTURA_INFO_LINE_DAYS = envparsed(
+    "AUTOLETTURA_INFO_LINE_DAYS",
+    _hours.INFO_LINE.weekdays,
+    _hours.parse_weekdays,
+    "weekdays 1 (Monday) to 7 (Sunday) as FIRST-LAST or a list, such as 1-5",
+)
+AUTOLETTURA_PATRON_DAY = envparsed(
+    "AUTOLETTURA_PATRON_DAY",
+    _hours.INFO_LINE.patron_day,
+    _hours.parse_month_day,
+    "a day as MM-DD, such as 11-10 for 10 November, or none",
+)
+AUTOLETTURA_PHONE_FAULTS = envstr("AUTOLETTURA_PHONE_FAULTS", "800 000 111")
+AUTOLETTURA_PHONE_TOLL_FREE = envstr("AUTOLETTURA_PHONE_TOLL_FREE", "800 000 222")
+# R13: fault reports. Tickets are PREFIX-YYYY-NNNNNN; a report's photo is at most this big.
+AUTOLETTURA_FAULT_TICKET_PREFIX = envstr("AUTOLETTURA_FAULT_TICKET_PREFIX", "GU")
+AUTOLETTURA_FAULT_PHOTO_MAX_MB = envint("AUTOLETTURA_FAULT_PHOTO_MAX_MB", 10, minimum=1)
+
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
 AUTOLETTURA_THROTTLE_PER_SUPPLY = envint("AUTOLETTURA_THROTTLE_PER_SUPPLY", 10, minimum=1)
 AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS", 10, minimum=1
+)
+# Fault reports a minute per client address (many phones can share one mobile address).
+AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS = envint(
+    "AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS", 10, minimum=1
 )
 # Number of proxies in front of the app whose X-Forwarded-For entries are trusted.
 AUTOLETTURA_TRUSTED_PROXIES = envint("AUTOLETTURA_TRUSTED_PROXIES", 0, minimum=0)
@@ -189,4 +322,56 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}
+
+# --- Outbound messages (the outbox) and the providers ------------------------------------
+# Seconds any call to a provider may take.
+AUTOLETTURA_PROVIDER_TIMEOUT = envint("AUTOLETTURA_PROVIDER_TIMEOUT", 10, minimum=1)
+AUTOLETTURA_OUTBOX_MAX_ATTEMPTS = envint("AUTOLETTURA_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+# SMS through Twilio's Messages API (or a provider speaking it at that base URL).
+AUTOLETTURA_SMS_API_URL = envstr("AUTOLETTURA_SMS_API_URL", "https://api.twilio.com")
+AUTOLETTURA_TWILIO_ACCOUNT_SID = envstr("AUTOLETTURA_TWILIO_ACCOUNT_SID", "")
+AUTOLETTURA_TWILIO_AUTH_TOKEN = envstr("AUTOLETTURA_TWILIO_AUTH_TOKEN", "")
+AUTOLETTURA_SMS_FROM = envstr("AUTOLETTURA_SMS_FROM", "")
+# WhatsApp Business Cloud API (Graph API).
+AUTOLETTURA_WHATSAPP_API_URL = envstr(
+    "AUTOLETTURA_WHATSAPP_API_URL", "https://graph.facebook.com/v21.0"
+)
+AUTOLETTURA_WHATSAPP_TOKEN = envstr("AUTOLETTURA_WHATSAPP_TOKEN", "")
+AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = envstr("AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID", "")
+# The webhook: the token Meta echoes in its verification handshake (chosen by you, typed in
+# the app's webhook settings) and the app secret that signs every POST (X-Hub-Signature-256).
+# Empty: the webhook refuses everything.
+AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = envstr("AUTOLETTURA_WHATSAPP_VERIFY_TOKEN", "")
+AUTOLETTURA_WHATSAPP_APP_SECRET = envstr("AUTOLETTURA_WHATSAPP_APP_SECRET", "")
+
+# --- The phone line (IVR): Twilio voice webhooks ---------------------------------------------
+# The address the providers call this app at, as they sign it (no trailing slash): webhook
+# signatures (X-Twilio-Signature) are checked against this URL plus the request's path.
+AUTOLETTURA_PUBLIC_BASE_URL = envparsed(
+    "AUTOLETTURA_PUBLIC_BASE_URL",
+    "http://127.0.0.1:8000",
+    _public_base_url,
+    "an http:// or https:// address without a trailing slash, such as https://letture.example.it",
+)
+# Where the phone line transfers callers who ask for the info line while it is open (empty:
+# no transfer, the caller hears the hours instead). Text-to-speech voices by language.
+AUTOLETTURA_INFO_LINE_NUMBER = envstr("AUTOLETTURA_INFO_LINE_NUMBER", "")
+AUTOLETTURA_PHONE_VOICE_IT = envstr("AUTOLETTURA_PHONE_VOICE_IT", "Polly.Bianca")
+AUTOLETTURA_PHONE_VOICE_EN = envstr("AUTOLETTURA_PHONE_VOICE_EN", "Polly.Amy")
+
+CELERY_BEAT_SCHEDULE = {
+    # Sends what a worker never got (a broker outage) and retries failed sends.
+    "outbox-flush": {"task": "autolettura.outbox.tasks.outbox_flush_task", "schedule": 60.0},
+    # Self-reading reminders (window opening, three days before it closes), every morning
+    # on the Europe/Rome clock; idempotent, so a missed or repeated day does no harm.
+    "send-reminders": {
+        "task": "autolettura.backoffice.tasks.reminders_send_task",
+        "schedule": _crontab(hour=8, minute=30),
+    },
+    # Reads the readings mailbox (a no-op while AUTOLETTURA_IMAP_HOST is empty).
+    "email-fetch": {
+        "task": "autolettura.channels.tasks.email_fetch_task",
+        "schedule": float(AUTOLETTURA_IMAP_POLL_SECONDS),
+    },
 }

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 from autolettura.api import api
 
@@ -11,8 +10,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz),
+    # The operators' back office: search, counter, review queue, faults, dashboard.
+    path("backoffice/", include("autolettura.backoffice.urls")),
+    # Providers' webhooks: the phone line, WhatsApp, SMS.
+    path("channels/", include("autolettura.channels.urls")),
+    # The Sportello Online: public pages at the root, the customer area under /area-clienti/.
+    path("", include("autolettura.portal.urls")),
 ]

@@ -75,3 +75,12 @@ class TestReadingOutcomeNotify:
 
         assert first.pk == again.pk
         assert OutboundMessage.objects.count() == 1
+
+    def test_a_void_after_the_outcome_is_told_too(self, db: None) -> None:
+        reading = submit_by(Channel.EMAIL, "mario.rossi@example.org")
+        [told] = reading_outcome_notify(reading=reading, now=NOW)  # type: ignore[arg-type]
+
+        reading.voided_at = NOW  # type: ignore[attr-defined]
+        [voided] = reading_outcome_notify(reading=reading, now=NOW)  # type: ignore[arg-type]
+
+        assert voided.pk != told.pk

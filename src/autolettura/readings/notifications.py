@@ -40,6 +40,7 @@ def reading_notify(
     """Queue the message for `reading`'s current outcome on `route`. Once per reading,
     outcome and route: a retried webhook or a second review click sends nothing more."""
     language = language or reading.supply.holder.language
+    outcome = "VOIDED" if reading.voided_at is not None else reading.status
     window = selectors.current_window(now, reading.supply)
     with translation.override(language):
         body = outcome_message(reading, window)
@@ -51,7 +52,8 @@ def reading_notify(
         body=body,
         language=language,
         headers=headers,
-        dedupe_key=f"reading:{reading.pk}:{reading.status}:{route}:{recipient}",
+        # The outcome as the customer knows it: a later void is news, and is told too.
+        dedupe_key=f"reading:{reading.pk}:{outcome}:{route}:{recipient}",
         now=now,
     )
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Supply
-from autolettura.readings import policy, selectors
+from autolettura.readings import photos, policy, selectors
 from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
@@ -58,13 +58,16 @@ def reading_submit(
     source: str = Source.SELF,
     submitted_by: User | None = None,
     inbound_message: InboundMessage | None = None,
+    photo: IO[bytes] | None = None,
 ) -> Submission:
     """Identify the supply, check a reading against R1 to R6 and take it in charge (R4).
 
     `customer` is a signed-in customer, who may leave out the codes (and the supply code
     too when they hold a single supply). `read_on` may be None for today. Returns the stored
     reading with its receipt and outcome; a repeat of the same supply, date and value
-    returns the first one. Raises SubmissionRejected with every format error found.
+    returns the first one. `photo` is an optional picture of the meter, stored with a new
+    reading as evidence (ignored on a repeat). Raises SubmissionRejected with every format
+    error found, a photo that is not a JPEG, PNG or HEIC of at most 5 MB included.
     """
     if channel not in Channel.values:
         raise SubmissionRejected([FieldError("channel", "channel_invalid")])
@@ -81,6 +84,7 @@ def reading_submit(
         day = _collect(errors, parsing.parse_read_on, read_on)
     if day is not None:
         _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
+    stored_photo = _collect(errors, photos.photo_check, photo) if photo is not None else None
     if errors or supply is None or day is None:
         raise SubmissionRejected(errors or [CODES_MISMATCH])
 
@@ -138,6 +142,7 @@ def reading_submit(
             submitted_at=now,
             submitted_by=submitted_by,
             inbound_message=inbound_message,
+            photo=stored_photo or "",
         )
     logger.info(
         "reading %s supply=%s channel=%s status=%s reason=%s",
@@ -284,3 +289,94 @@ def inbound_reading_submit(
         processed_at=now, reading=submission.reading, errors=None
     )
     return InboundOutcome(submission, [])
+
+
+# --- Operators' decisions (R4, R7): review and void -------------------------------------------
+
+
+class ReadingActionRefused(Exception):
+    """An operator's action that does not apply to the reading as it is now (a review of a
+    reading no longer under review, a second void, a missing reason)."""
+
+    def __init__(self, reading: Reading, reason: str) -> None:
+        super().__init__(f"{reading.receipt or reading.pk}: {reason}")
+        self.reading = reading
+        self.reason = reason
+
+
+def reading_review(
+    *, reading: Reading, accept: bool, by: User, now: datetime, note: str = ""
+) -> Reading:
+    """R7: an operator turns a reading UNDER_REVIEW into ACCEPTED or DISCARDED (reason
+    `operator_discarded`), records it in the audit trail and tells the customer, all in one
+    transaction. A discard needs a `note` saying why.
+
+    Raises ReadingActionRefused when the reading is no longer under review (someone else
+    decided first), is voided, or a discard has no note.
+    """
+    from autolettura.backoffice.models import AuditAction, AuditEntry
+    from autolettura.readings.models import Status
+    from autolettura.readings.notifications import reading_outcome_notify
+    from autolettura.rules.outcomes import Reason
+
+    note = note.strip()
+    with transaction.atomic():
+        # Two operators on the same reading: the second finds it decided and is refused.
+        current = Reading.objects.select_for_update().get(pk=reading.pk)
+        if current.status != Status.UNDER_REVIEW or current.voided_at is not None:
+            raise ReadingActionRefused(current, "not under review")
+        if not accept and not note:
+            raise ReadingActionRefused(current, "a discard needs a reason")
+        before = current.status
+        current.status = Status.ACCEPTED if accept else Status.DISCARDED
+        # An accepted reading has no reason; the one it was held for stays in the trail.
+        current.reason = None if accept else Reason.OPERATOR_DISCARDED.value
+        current.reviewed_at = now
+        current.reviewed_by = by
+        current.save(update_fields=["status", "reason", "reviewed_at", "reviewed_by"])
+        AuditEntry.objects.create(
+            reading=current,
+            action=AuditAction.ACCEPTED if accept else AuditAction.DISCARDED,
+            by=by,
+            at=now,
+            note=note,
+            status_before=before,
+            status_after=current.status,
+        )
+        reading_outcome_notify(reading=current, now=now)
+    logger.info("reading %s reviewed by=%s status=%s", current.receipt, by.pk, current.status)
+    return current
+
+
+def reading_void(*, reading: Reading, by: User, reason: str, now: datetime) -> Reading:
+    """R4: an operator voids a reading with a reason: it stays stored, with who, when and
+    why, but no longer counts. Recorded in the audit trail; the customer is told.
+
+    Raises ReadingActionRefused for a reading already voided or an empty reason.
+    """
+    from autolettura.backoffice.models import AuditAction, AuditEntry
+    from autolettura.readings.notifications import reading_outcome_notify
+
+    reason = reason.strip()
+    with transaction.atomic():
+        current = Reading.objects.select_for_update().get(pk=reading.pk)
+        if current.voided_at is not None:
+            raise ReadingActionRefused(current, "already voided")
+        if not reason:
+            raise ReadingActionRefused(current, "a void needs a reason")
+        current.voided_at = now
+        current.voided_by = by
+        current.void_reason = reason
+        current.save(update_fields=["voided_at", "voided_by", "void_reason"])
+        AuditEntry.objects.create(
+            reading=current,
+            action=AuditAction.VOIDED,
+            by=by,
+            at=now,
+            note=reason,
+            status_before=current.status,
+            status_after=current.status,
+        )
+        reading_outcome_notify(reading=current, now=now)
+    logger.info("reading %s voided by=%s", current.receipt, by.pk)
+    return current

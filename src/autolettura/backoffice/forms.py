@@ -1,0 +1,88 @@
+"""The back office's forms. They only collect input: the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from autolettura.readings.models import Channel
+from autolettura.service.models import FaultStatus
+
+
+class OperatorLoginForm(AuthenticationForm):
+    """Django's sign-in, for operators only: a customer's account is refused here."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_operator": _("This account is not an operator's: customers sign in to their area."),
+    }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_staff:
+            raise forms.ValidationError(self.error_messages["not_operator"], code="not_operator")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Code, name, address or meter serial"), max_length=100, required=False
+    )
+
+
+class CounterReadingForm(forms.Form):
+    """A paper form handed in at the counter or a reading given on a call: both codes,
+    the reading and its date, as the customer wrote or said them."""
+
+    channel = forms.ChoiceField(
+        label=_("How it arrived"),
+        choices=[
+            (Channel.COUNTER.value, _("paper form at the counter")),
+            (Channel.CALL_CENTRE.value, _("phone call to the call centre")),
+        ],
+        widget=forms.RadioSelect,
+        initial=Channel.COUNTER.value,
+    )
+    supply_code = forms.CharField(label=_("Supply code"), max_length=40)
+    customer_code = forms.CharField(label=_("Customer code"), max_length=40)
+    reading = forms.CharField(label=_("Reading (m³, black digits)"), max_length=20)
+    read_on = forms.CharField(label=_("Reading date (dd/mm/yyyy)"), max_length=20)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("accept", _("Accept")), ("discard", _("Discard"))], widget=forms.HiddenInput
+    )
+    note = forms.CharField(
+        label=_("Note (required to discard: the reason)"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "discard" and not (data.get("note") or "").strip():
+            self.add_error("note", _("Say why the reading is discarded."))
+        return data
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the reading is voided"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why the reading is voided."))
+        return reason
+
+
+class FaultAdvanceForm(forms.Form):
+    to_status = forms.ChoiceField(choices=FaultStatus.choices, widget=forms.HiddenInput)
+    note = forms.CharField(max_length=1000, required=False)

@@ -1,0 +1,68 @@
+"""The operators' roles, as Django groups holding the back office's permissions.
+
+Who does what (DESIGN.md section 1): the counter and the call centre find customers and
+enter readings; the counter (the front office that sees customers and their paper forms)
+also reviews and voids readings; the call centre also moves fault reports along, since it
+answers the fault line; billing staff see the dashboard and bills and start bill runs; the
+administrator does everything. An operator is a staff user in one or more of these groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+
+COUNTER = "Sportello"
+CALL_CENTRE = "Call centre"
+BILLING = "Fatturazione"
+ADMINISTRATOR = "Amministratore"
+
+ALL_PERMISSIONS = (
+    "search_customers",
+    "enter_reading",
+    "review_reading",
+    "void_reading",
+    "view_dashboard",
+    "view_bills",
+    "run_bills",
+    "dispatch_fault",
+    "view_auditentry",
+)
+
+ROLES: dict[str, tuple[str, ...]] = {
+    COUNTER: (
+        "search_customers",
+        "enter_reading",
+        "review_reading",
+        "void_reading",
+        "view_bills",
+        "view_auditentry",
+    ),
+    CALL_CENTRE: ("search_customers", "enter_reading", "dispatch_fault"),
+    BILLING: ("search_customers", "view_dashboard", "view_bills", "run_bills"),
+    ADMINISTRATOR: ALL_PERMISSIONS,
+}
+
+
+def roles_sync() -> None:
+    """Create the four groups and give each exactly the permissions ROLES lists."""
+    permissions = {
+        p.codename: p
+        for p in Permission.objects.filter(
+            content_type__app_label="backoffice", codename__in=ALL_PERMISSIONS
+        )
+    }
+    if len(permissions) < len(ALL_PERMISSIONS):
+        return  # the permissions are created by the same post_migrate, in a later handler
+    for name, codenames in ROLES.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        group.permissions.set([permissions[c] for c in codenames])
+
+
+def roles_sync_handler(**kwargs: Any) -> None:
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are made by auth's own post_migrate handler, which may run after ours.
+    create_permissions(kwargs["app_config"], verbosity=0, using=kwargs.get("using", "default"))
+    roles_sync()

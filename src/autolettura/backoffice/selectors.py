@@ -1,0 +1,237 @@
+"""Reads of the back office: search, review queue, a supply's page, the dashboard's tables.
+
+The dashboard's figures are aggregated in SQL (values/annotate); Python only turns the
+few grouped rows into working-day ages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from autolettura.backoffice.models import AuditEntry
+from autolettura.billing.models import Bill
+from autolettura.customers.models import Meter, Supply
+from autolettura.outbox.models import OutboundMessage
+from autolettura.readings.models import Reading, Status
+from autolettura.rules import hours
+from autolettura.rules.window import ROME, rome_today
+from autolettura.service.models import FaultReport, FaultStatus
+
+
+def supply_search(query: str) -> QuerySet[Supply]:
+    """Supplies matching `query` by supply or customer code (exact start), or by name,
+    address or meter serial (anywhere), in one query; an empty query finds none."""
+    query = query.strip()
+    if not query:
+        return Supply.objects.none()
+    serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=query)
+    return (
+        Supply.objects.select_related("holder")
+        .filter(
+            Q(supply_code__istartswith=query)
+            | Q(holder__customer_code__istartswith=query)
+            | Q(holder__name__icontains=query)
+            | Q(address__icontains=query)
+            | Exists(serials)
+        )
+        .order_by("supply_code")
+    )
+
+
+def supply_by_code(supply_code: str) -> Supply | None:
+    return Supply.objects.select_related("holder").filter(supply_code=supply_code).first()
+
+
+def supply_readings(supply: Supply) -> QuerySet[Reading]:
+    """Every reading of the supply, whoever held it, voided ones included, latest first."""
+    return (
+        Reading.objects.filter(supply=supply)
+        .select_related("meter", "submitted_by", "reviewed_by", "voided_by")
+        .order_by("-read_on", "-submitted_at", "-id")
+    )
+
+
+def supply_bills(supply: Supply) -> QuerySet[Bill]:
+    return Bill.objects.filter(supply=supply).select_related("customer").order_by("-period_end")
+
+
+def customer_messages(supply: Supply, *, limit: int = 50) -> QuerySet[OutboundMessage]:
+    """The latest messages sent to the holder's e-mail address or phone number."""
+    holder = supply.holder
+    recipients = [r for r in (holder.email, holder.phone) if r]
+    return OutboundMessage.objects.filter(recipient__in=recipients).order_by("-created_at")[:limit]
+
+
+def reading_audit(reading: Reading) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(reading=reading).select_related("by").order_by("at", "id")
+
+
+def supply_audit(supply: Supply) -> QuerySet[AuditEntry]:
+    return (
+        AuditEntry.objects.filter(reading__supply=supply)
+        .select_related("by", "reading")
+        .order_by("-at", "-id")
+    )
+
+
+# --- The review queue (R7) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The regulator's limit for telling the customer a review's outcome."""
+
+    due_on: date
+    working_days_left: int  # 0 on the last day, negative once past it
+
+    @property
+    def overdue(self) -> bool:
+        return self.working_days_left < 0
+
+
+def review_deadline(submitted_at: datetime, *, today: date) -> Deadline:
+    due = hours.review_deadline(rome_today(submitted_at))
+    return Deadline(due_on=due, working_days_left=hours.working_days_between(today, due))
+
+
+def review_queue() -> QuerySet[Reading]:
+    """Readings under review and not voided, the oldest submission first."""
+    return (
+        Reading.objects.filter(status=Status.UNDER_REVIEW, voided_at__isnull=True)
+        .select_related("supply", "supply__holder", "meter")
+        .order_by("submitted_at", "id")
+    )
+
+
+# --- The dashboard ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the dashboard: what the page shows and the CSV holds."""
+
+    slug: str
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+
+
+def _day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end] in days on the Rome calendar, as instants."""
+    first = datetime(start.year, start.month, start.day, tzinfo=ROME)
+    last = datetime(end.year, end.month, end.day, tzinfo=ROME) + timedelta(days=1)
+    return first, last
+
+
+def readings_by_channel_and_day(*, start: date, end: date) -> list[tuple[object, ...]]:
+    """(day, channel, readings) for readings submitted from `start` to `end` (Rome days)."""
+    first, last = _day_range(start, end)
+    rows = (
+        Reading.objects.filter(submitted_at__gte=first, submitted_at__lt=last)
+        .annotate(day=TruncDate("submitted_at", tzinfo=ROME))
+        .values("day", "channel")
+        .annotate(n=Count("id"))
+        .order_by("day", "channel")
+    )
+    return [(r["day"], r["channel"], r["n"]) for r in rows]
+
+
+def readings_by_outcome(*, start: date, end: date) -> list[tuple[object, ...]]:
+    """(status, reason, readings, voided) for readings submitted from `start` to `end`."""
+    first, last = _day_range(start, end)
+    rows = (
+        Reading.objects.filter(submitted_at__gte=first, submitted_at__lt=last)
+        .values("status", "reason")
+        .annotate(n=Count("id"), voided=Count("id", filter=Q(voided_at__isnull=False)))
+        .order_by("status", "reason")
+    )
+    return [(r["status"], r["reason"] or "", r["n"], r["voided"]) for r in rows]
+
+
+def review_backlog(*, today: date) -> list[tuple[object, ...]]:
+    """(submitted on, readings, working days since, working days left) for the readings
+    still under review, grouped by the day they were submitted, the oldest first."""
+    rows = (
+        Reading.objects.filter(status=Status.UNDER_REVIEW, voided_at__isnull=True)
+        .annotate(day=TruncDate("submitted_at", tzinfo=ROME))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+    return [
+        (
+            r["day"],
+            r["n"],
+            hours.working_days_between(r["day"], today),
+            hours.working_days_between(today, hours.review_deadline(r["day"])),
+        )
+        for r in rows
+    ]
+
+
+def bills_real_or_estimated() -> list[tuple[object, ...]]:
+    """(period end, bills, on real consumption, on estimates only) by billing period; a
+    bill with no effective m³ was made on estimates only."""
+    rows = (
+        Bill.objects.values("period_end")
+        .annotate(
+            n=Count("id"),
+            real=Count("id", filter=Q(effective_m3__gt=0)),
+            estimated=Count("id", filter=Q(effective_m3=0)),
+        )
+        .order_by("-period_end")
+    )
+    return [(r["period_end"], r["n"], r["real"], r["estimated"]) for r in rows]
+
+
+def open_faults_by_urgency() -> list[tuple[object, ...]]:
+    """(urgency, status, open reports) for the reports not yet resolved."""
+    rows = (
+        FaultReport.objects.exclude(status=FaultStatus.RESOLVED)
+        .values("urgency", "status")
+        .annotate(n=Count("id"))
+        .order_by("urgency", "status")
+    )
+    return [(r["urgency"], r["status"], r["n"]) for r in rows]
+
+
+def dashboard_tables(*, start: date, end: date, today: date) -> list[Table]:
+    """Every table of the dashboard, in the order the page shows them."""
+    from django.utils.translation import gettext as _
+
+    return [
+        Table(
+            "readings-by-channel",
+            _("Readings by channel and day"),
+            (_("day"), _("channel"), _("readings")),
+            readings_by_channel_and_day(start=start, end=end),
+        ),
+        Table(
+            "readings-by-outcome",
+            _("Readings by outcome and reason"),
+            (_("status"), _("reason"), _("readings"), _("of which voided")),
+            readings_by_outcome(start=start, end=end),
+        ),
+        Table(
+            "review-backlog",
+            _("Review backlog"),
+            (_("submitted on"), _("readings"), _("working days since"), _("working days left")),
+            review_backlog(today=today),
+        ),
+        Table(
+            "bills",
+            _("Bills on real and estimated consumption"),
+            (_("period end"), _("bills"), _("on real consumption"), _("on estimates only")),
+            bills_real_or_estimated(),
+        ),
+        Table(
+            "open-faults",
+            _("Open fault reports by urgency"),
+            (_("urgency"), _("status"), _("reports")),
+            open_faults_by_urgency(),
+        ),
+    ]

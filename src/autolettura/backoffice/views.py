@@ -1,0 +1,375 @@
+"""The back office's pages: thin interfaces, each making one call into a service or
+reading through selectors. Every view checks its permission (roles.py); a missing one is
+answered 403 and logged, a visitor who is not signed in is sent to the operators' sign-in.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import wraps
+from typing import Any, cast
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from autolettura import clock
+from autolettura.backoffice import charts, forms, selectors, services
+from autolettura.billing import pdf
+from autolettura.billing.models import Bill
+from autolettura.readings import selectors as reading_selectors
+from autolettura.readings.messages import error_message, outcome_message
+from autolettura.readings.models import Reading
+from autolettura.readings.services import (
+    ReadingActionRefused,
+    SubmissionRejected,
+    reading_review,
+    reading_void,
+)
+from autolettura.rules.window import rome_today
+from autolettura.service import selectors as fault_selectors
+from autolettura.service import services as fault_services
+from autolettura.service.models import FaultReport
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponseBase]
+
+
+def operator_required(permission: str) -> Callable[[View], View]:
+    """Only a signed-in, active staff user holding backoffice.`permission` gets through."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("backoffice:login"))
+            if not (user.is_active and user.is_staff and user.has_perm(f"backoffice.{permission}")):
+                logger.warning(
+                    "back office: permission %s refused to user=%s (%s) on %s %s",
+                    permission,
+                    user.pk,
+                    user.get_username(),
+                    request.method,
+                    request.path,
+                )
+                return render(request, "backoffice/403.html", status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "backoffice/login.html"
+    authentication_form = forms.OperatorLoginForm
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("backoffice:home")
+
+
+class LogoutView(auth_views.LogoutView):
+    def get_success_url(self) -> str:
+        return reverse("backoffice:login")
+
+
+def _operator(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _reading(receipt: str) -> Reading:
+    reading = reading_selectors.reading_by_receipt(receipt)
+    if reading is None:
+        raise Http404
+    return reading
+
+
+# --- Search and the supply page ---------------------------------------------------------------
+
+
+@operator_required("search_customers")
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    form = forms.SearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    page = None
+    if query:
+        page = Paginator(selectors.supply_search(query), 25).get_page(request.GET.get("page"))
+    return render(request, "backoffice/home.html", {"form": form, "query": query, "page": page})
+
+
+@operator_required("search_customers")
+@require_GET
+def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
+    supply = selectors.supply_by_code(supply_code)
+    if supply is None:
+        raise Http404
+    profile = reading_selectors.consumption_profile(supply)
+    return render(
+        request,
+        "backoffice/supply.html",
+        {
+            "supply": supply,
+            "meters": supply.meters.order_by("-installed_on"),
+            "readings": selectors.supply_readings(supply)[:100],
+            "cma": profile.cma,
+            "chart": charts.history_svg(
+                profile.segments, title=_("Litres a day between valid readings")
+            ),
+            "bills": selectors.supply_bills(supply)[:24],
+            "messages_sent": selectors.customer_messages(supply),
+            "audit": selectors.supply_audit(supply)[:50],
+            "void_form": forms.VoidForm(),
+        },
+    )
+
+
+@operator_required("search_customers")
+@require_GET
+def reading_photo(request: HttpRequest, receipt: str) -> FileResponse:
+    reading = _reading(receipt)
+    if not reading.photo:
+        raise Http404
+    # Private evidence: served to operators only, never from a public URL.
+    return FileResponse(reading.photo.open("rb"), filename=reading.photo.name.rsplit("/", 1)[-1])
+
+
+@operator_required("view_bills")
+@require_GET
+def bill_pdf(request: HttpRequest, supply_code: str, year: int, sequence: int) -> HttpResponse:
+    bill = get_object_or_404(Bill, supply__supply_code=supply_code, year=year, sequence=sequence)
+    response = HttpResponse(pdf.bill_pdf(bill), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{pdf.bill_filename(bill)}"'
+    return response
+
+
+# --- Counter and call centre ------------------------------------------------------------------
+
+_FORM_FIELDS = {"supply_code", "customer_code", "reading", "read_on", "channel"}
+
+
+@operator_required("enter_reading")
+@require_http_methods(["GET", "POST"])
+def counter_entry(request: HttpRequest) -> HttpResponse:
+    now = clock.now()
+    if request.method != "POST":
+        form = forms.CounterReadingForm(initial={"read_on": f"{rome_today(now):%d/%m/%Y}"})
+        return render(request, "backoffice/counter.html", {"form": form})
+    form = forms.CounterReadingForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            submission = services.counter_reading_submit(
+                channel=data["channel"],
+                supply_code=data["supply_code"],
+                customer_code=data["customer_code"],
+                reading=data["reading"],
+                read_on=data["read_on"],
+                by=_operator(request),
+                now=now,
+            )
+        except SubmissionRejected as exc:
+            for error in exc.errors:
+                field = error.field if error.field in _FORM_FIELDS else None
+                form.add_error(field, error_message(error))
+        else:
+            return redirect("backoffice:receipt", receipt=submission.reading.receipt)
+    return render(request, "backoffice/counter.html", {"form": form}, status=422)
+
+
+@operator_required("search_customers")
+@require_GET
+def receipt(request: HttpRequest, receipt: str) -> HttpResponse:
+    reading = _reading(receipt)
+    now = clock.now()
+    window = reading_selectors.window_verdict(
+        supply=reading.supply, read_on=reading.read_on, now=now
+    ).window
+    return render(
+        request,
+        "backoffice/receipt.html",
+        {
+            "reading": reading,
+            "outcome": outcome_message(reading, window),
+            "window": window,
+            "printed_at": now,
+        },
+    )
+
+
+# --- Review and void ---------------------------------------------------------------------------
+
+
+@operator_required("review_reading")
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    today = rome_today(clock.now())
+    page = Paginator(selectors.review_queue(), 20).get_page(request.GET.get("page"))
+    items = []
+    for reading in page:
+        profile = reading_selectors.consumption_profile(reading.supply)
+        items.append(
+            {
+                "reading": reading,
+                "deadline": selectors.review_deadline(reading.submitted_at, today=today),
+                "chart": charts.history_svg(
+                    profile.segments,
+                    title=_("History of supply %(code)s") % {"code": reading.supply.supply_code},
+                ),
+                "form": forms.ReviewForm(prefix=f"r{reading.pk}"),
+            }
+        )
+    return render(request, "backoffice/review_queue.html", {"page": page, "items": items})
+
+
+@operator_required("review_reading")
+@require_POST
+def review_decide(request: HttpRequest, receipt: str) -> HttpResponse:
+    reading = _reading(receipt)
+    form = forms.ReviewForm(request.POST, prefix=f"r{reading.pk}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for message in errors:
+                _flash(request, "error", f"{reading.receipt}: {message}")
+        return redirect("backoffice:review_queue")
+    accept = form.cleaned_data["decision"] == "accept"
+    try:
+        reading_review(
+            reading=reading,
+            accept=accept,
+            by=_operator(request),
+            now=clock.now(),
+            note=form.cleaned_data["note"],
+        )
+    except ReadingActionRefused:
+        _flash(request, "warning", _("%(receipt)s was already decided.") % {"receipt": receipt})
+    else:
+        text = _("%(receipt)s accepted.") if accept else _("%(receipt)s discarded.")
+        _flash(request, "success", text % {"receipt": receipt})
+    return redirect("backoffice:review_queue")
+
+
+@operator_required("void_reading")
+@require_POST
+def reading_void_view(request: HttpRequest, receipt: str) -> HttpResponse:
+    reading = _reading(receipt)
+    form = forms.VoidForm(request.POST)
+    target = reverse("backoffice:supply", kwargs={"supply_code": reading.supply.supply_code})
+    if not form.is_valid():
+        _flash(request, "error", _("Say why the reading is voided."))
+        return redirect(target)
+    try:
+        reading_void(
+            reading=reading,
+            by=_operator(request),
+            reason=form.cleaned_data["reason"],
+            now=clock.now(),
+        )
+    except ReadingActionRefused:
+        _flash(request, "warning", _("%(receipt)s was already voided.") % {"receipt": receipt})
+    else:
+        _flash(request, "success", _("%(receipt)s voided.") % {"receipt": receipt})
+    return redirect(target)
+
+
+def _flash(request: HttpRequest, level: str, text: str) -> None:
+    from django.contrib import messages
+
+    getattr(messages, level)(request, text)
+
+
+# --- Faults ---------------------------------------------------------------------------------------
+
+
+@operator_required("dispatch_fault")
+@require_GET
+def fault_queue(request: HttpRequest) -> HttpResponse:
+    page = Paginator(fault_selectors.fault_queue(), 25).get_page(request.GET.get("page"))
+    next_status = {
+        "RECEIVED": "DISPATCHED",
+        "DISPATCHED": "ON_SITE",
+        "ON_SITE": "RESOLVED",
+    }
+    rows = [(report, next_status.get(report.status)) for report in page]
+    return render(request, "backoffice/faults.html", {"page": page, "rows": rows})
+
+
+@operator_required("dispatch_fault")
+@require_POST
+def fault_advance(request: HttpRequest, ticket: str) -> HttpResponse:
+    report = get_object_or_404(FaultReport, ticket=ticket)
+    form = forms.FaultAdvanceForm(request.POST)
+    if form.is_valid():
+        try:
+            fault_services.fault_report_advance(
+                report=report,
+                to_status=form.cleaned_data["to_status"],
+                by=_operator(request),
+                now=clock.now(),
+                note=form.cleaned_data["note"],
+            )
+        except fault_services.FaultTransitionRefused:
+            _flash(request, "warning", _("%(ticket)s has moved on already.") % {"ticket": ticket})
+        else:
+            _flash(request, "success", _("%(ticket)s updated.") % {"ticket": ticket})
+    return redirect("backoffice:faults")
+
+
+# --- Dashboard ------------------------------------------------------------------------------------
+
+
+def _period(request: HttpRequest, today: date) -> tuple[date, date]:
+    """`start` and `end` from the query (ISO days), the last 30 days by default."""
+    try:
+        end = date.fromisoformat(request.GET.get("end", "")) if request.GET.get("end") else today
+        start = (
+            date.fromisoformat(request.GET["start"])
+            if request.GET.get("start")
+            else end - timedelta(days=29)
+        )
+    except ValueError:
+        end, start = today, today - timedelta(days=29)
+    if start > end:
+        start, end = end, start
+    return start, end
+
+
+@operator_required("view_dashboard")
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    today = rome_today(clock.now())
+    start, end = _period(request, today)
+    tables = selectors.dashboard_tables(start=start, end=end, today=today)
+    return render(
+        request,
+        "backoffice/dashboard.html",
+        {"tables": tables, "start": start, "end": end, "query": request.GET.urlencode()},
+    )
+
+
+@operator_required("view_dashboard")
+@require_GET
+def dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    today = rome_today(clock.now())
+    start, end = _period(request, today)
+    tables = {t.slug: t for t in selectors.dashboard_tables(start=start, end=end, today=today)}
+    table = tables.get(slug)
+    if table is None:
+        raise Http404
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{start}-{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.columns)
+    writer.writerows(table.rows)
+    return response

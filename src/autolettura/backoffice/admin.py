@@ -4,21 +4,9 @@ superuser, can add, change or delete an entry here."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
 
 from autolettura.backoffice.models import AuditEntry, ReminderSent
-
-
-class LookOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
+from autolettura.look_only_admin import LookOnlyAdmin
 
 
 @admin.register(AuditEntry)

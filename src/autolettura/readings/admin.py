@@ -1,25 +1,11 @@
 from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
 
+from autolettura.look_only_admin import LookOnlyAdmin
 from autolettura.readings.models import InboundMessage, Reading
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Readings are changed only through services (review, void), which keep the audit trail."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-
 @admin.register(Reading)
-class ReadingAdmin(ReadOnlyAdmin):
+class ReadingAdmin(LookOnlyAdmin):
     list_display = [
         "receipt",
         "supply",
@@ -36,7 +22,7 @@ class ReadingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
+class InboundMessageAdmin(LookOnlyAdmin):
     list_display = ["channel", "provider_message_id", "sender", "received_at", "processed_at"]
     list_filter = ["channel"]
     search_fields = ["provider_message_id", "sender"]

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import IO, Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 
+from autolettura import db
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings import photos, policy, selectors
@@ -203,14 +204,7 @@ def receipt_next(now: datetime, *, prefix: str | None = None) -> str:
     from django.conf import settings
 
     year = rome_today(now).year
-    ReceiptCounter.objects.bulk_create([ReceiptCounter(year=year)], ignore_conflicts=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {ReceiptCounter._meta.db_table} SET last_number = last_number + 1 "
-            "WHERE year = %s RETURNING last_number",
-            [year],
-        )
-        (number,) = cursor.fetchone()
+    number = db.counter_advance(ReceiptCounter, year)
     return f"{prefix or settings.AUTOLETTURA_RECEIPT_PREFIX}-{year}-{number:06d}"
 
 

@@ -13,8 +13,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 
+from autolettura import db
 from autolettura.customers.models import Supply
 from autolettura.rules.errors import FieldError
 from autolettura.rules.window import rome_today
@@ -293,14 +294,7 @@ def ticket_next(now: datetime, *, prefix: str | None = None) -> str:
     rolled back gives its number back, and no number is ever given to two reports.
     """
     year = rome_today(now).year
-    FaultTicketCounter.objects.bulk_create([FaultTicketCounter(year=year)], ignore_conflicts=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {FaultTicketCounter._meta.db_table} SET last_number = last_number + 1 "
-            "WHERE year = %s RETURNING last_number",
-            [year],
-        )
-        (number,) = cursor.fetchone()
+    number = db.counter_advance(FaultTicketCounter, year)
     return f"{prefix or settings.AUTOLETTURA_FAULT_TICKET_PREFIX}-{year}-{number:06d}"
 
 

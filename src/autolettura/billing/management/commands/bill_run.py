@@ -1,7 +1,5 @@
-import argparse
 import sys
 import time
-from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -12,16 +10,8 @@ from tqdm import tqdm
 from autolettura.billing import services
 from autolettura.billing.models import BillRunChunk
 from autolettura.billing.tasks import bill_run_chunk_task
+from autolettura.command_args import iso_date
 from autolettura.rules.window import rome_today
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date: write it as YYYY-MM-DD"
-        ) from None
 
 
 class Command(BaseCommand):
@@ -32,8 +22,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--through", required=True, type=_day, help="YYYY-MM-DD")
-        parser.add_argument("--issued-on", type=_day, help="YYYY-MM-DD (default: today)")
+        parser.add_argument("--through", required=True, type=iso_date, help="YYYY-MM-DD")
+        parser.add_argument("--issued-on", type=iso_date, help="YYYY-MM-DD (default: today)")
         parser.add_argument(
             "--in-process", action="store_true", help="do not hand chunks to Celery workers"
         )

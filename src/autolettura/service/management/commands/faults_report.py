@@ -1,12 +1,11 @@
-import argparse
 import csv
 import sys
-from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from autolettura.command_args import iso_date
 from autolettura.rules.window import ROME
 from autolettura.service import selectors
 
@@ -20,17 +19,6 @@ HEADER = [
 ]
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        # argparse turns this into a usage error: one line on the terminal, CommandError
-        # from call_command, never a traceback.
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date: write it as YYYY-MM-DD"
-        ) from None
-
-
 class Command(BaseCommand):
     help = (
         "The regulator's standard for fault emergencies: the share reached on site within 3 "
@@ -40,8 +28,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="start", required=True, type=_day, help="YYYY-MM-DD")
-        parser.add_argument("--to", dest="end", required=True, type=_day, help="YYYY-MM-DD")
+        parser.add_argument("--from", dest="start", required=True, type=iso_date, help="YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", required=True, type=iso_date, help="YYYY-MM-DD")
         parser.add_argument("file", help="the CSV file to write, or - for standard output")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -79,9 +79,12 @@ def allocate_ids(model: type[Model], count: int) -> list[int]:
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if is_postgresql():
+            # The sequence's name first: looked up in the same query, it is looked up again
+            # for every id.
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            (sequence,) = cursor.fetchone()
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, count],
+                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count]
             )
             return [row[0] for row in cursor.fetchall()]
         # SQLite: ids above the current maximum; the caller's transaction holds the write
@@ -89,3 +92,22 @@ def allocate_ids(model: type[Model], count: int) -> list[int]:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {connection.ops.quote_name(table)}")
         (top,) = cursor.fetchone()
         return list(range(top + 1, top + 1 + count))
+
+
+def counter_advance(
+    model: type[Model], key: int, *, by: int = 1, field: str = "last_number"
+) -> int:
+    """Move a per-year counter row (`model`, primary key `key`) on by `by`; returns its new
+    value. Inside the caller's transaction: a rollback gives the numbers back, so numbers
+    are never given twice, and the row's lock is held only until that commit."""
+    model._default_manager.bulk_create([model(pk=key)], ignore_conflicts=True)
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(field)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = {column} + %s WHERE {pk} = %s RETURNING {column}",
+            [by, key],
+        )
+        (value,) = cursor.fetchone()
+    return int(value)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from autolettura import db
 from autolettura.billing import policy as billing_policy
@@ -39,7 +39,7 @@ from autolettura.rules.window import Window
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 
 
 class BillRunInvalid(Exception):
@@ -197,13 +197,13 @@ _SOURCE_RANK: dict[str, int] = {Source.OPERATOR.value: 0, Source.SELF.value: 1}
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
     """Load the chunk's supplies, meters, readings and latest bills in four queries, work out
     every bill in plain Python, and write bills and lines in two set-based inserts."""
-    supplies = list(
+    supplies = _rows(
         Supply.objects.filter(id__range=(first_id, last_id))
         .order_by("id")
         .values_list("id", "holder_id", "usage", "household_members", "activated_on")
     )
     meters: dict[int, list[Any]] = defaultdict(list)
-    for m in (
+    for m in _rows(
         Meter.objects.filter(supply_id__gte=first_id, supply_id__lte=last_id)
         .order_by("supply_id", "installed_on")
         .values_list(
@@ -218,7 +218,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     ):
         meters[m[1]].append(m)
     readings: dict[int, list[tuple[int, date, int, str]]] = defaultdict(list)
-    for supply_id, meter_id, read_on, value, source in (
+    for supply_id, meter_id, read_on, value, source in _rows(
         Reading.objects.filter(
             supply_id__gte=first_id,
             supply_id__lte=last_id,
@@ -262,6 +262,18 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
     result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
     return result
+
+
+def _rows(queryset: QuerySet[Any, Any]) -> list[Any]:
+    """The rows of a values_list() queryset, fetched at once. On PostgreSQL the driver gives
+    these columns (integers, dates, text) as the ORM would, and the ORM's own iteration, row
+    by row in batches of 100, costs more than the query."""
+    if not db.is_postgresql():
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 class BillingError(Exception):
@@ -318,6 +330,7 @@ class _ChunkContext:
     tariffs: dict[tuple[int, str], tariff.Tariff]
     _prices: dict[tuple[int, str], _Prices | None] = field(default_factory=dict)
     _default_cma: dict[str, Decimal] = field(default_factory=dict)
+    _months: dict[Decimal, tuple[int, ...]] = field(default_factory=dict)
     _periods: dict[tuple[date, tuple[int, ...]], list[billing.Period]] = field(default_factory=dict)
 
     @classmethod
@@ -337,6 +350,12 @@ class _ChunkContext:
         if value is None:
             value = self._default_cma[usage] = reading_policy.default_cma_m3(usage)
         return value
+
+    def period_end_months(self, cma_m3: Decimal) -> tuple[int, ...]:
+        months = self._months.get(cma_m3)
+        if months is None:
+            months = self._months[cma_m3] = billing_policy.period_end_months(cma_m3)
+        return months
 
     def due_periods(self, first_start: date, months: tuple[int, ...]) -> list[billing.Period]:
         key = (first_start, months)
@@ -395,36 +414,43 @@ def _supply_bills(
     latest: dict[str, Any] | None,
     context: _ChunkContext,
 ) -> list[dict[str, Any]]:
+    """The supply's due bills. `readings` are its valid readings in date order, as
+    (meter_id, read_on, value, source)."""
     if not meters:
         raise BillingError("the supply has no meter: install one before billing it")
-    by_meter: dict[int, list[tuple[date, int, str]]] = defaultdict(list)
-    for meter_id, read_on, value, source in sorted(
-        readings, key=lambda r: (r[1], _SOURCE_RANK.get(r[3], 9))
-    ):
-        day_list = by_meter[meter_id]
-        if day_list and day_list[-1][0] == read_on:
-            continue  # R8: on one date the operator reading counts
-        day_list.append((read_on, value, source))
-    histories = [
-        profile.MeterHistory(
-            digits=digits,
-            installed_on=installed_on,
-            initial_reading=initial,
-            readings=[(on, value) for on, value, _s in by_meter.get(meter_id, [])],
-            removed_on=removed_on,
-            final_reading=final,
+    # `readings` come in date order, so one pass keeps a reading a meter and a day.
+    by_meter: dict[int, list[tuple[date, int, str]]] = {}
+    for meter_id, read_on, value, source in readings:
+        day_list = by_meter.get(meter_id)
+        if day_list is None:
+            by_meter[meter_id] = [(read_on, value, source)]
+        elif day_list[-1][0] != read_on:
+            day_list.append((read_on, value, source))
+        elif _SOURCE_RANK.get(source, 9) < _SOURCE_RANK.get(day_list[-1][2], 9):
+            # R8: on one date the operator reading counts (of equal ones, the first).
+            day_list[-1] = (read_on, value, source)
+    histories = []
+    sources = []
+    for meter_id, _sid, digits, installed_on, initial, removed_on, final in meters:
+        kept = by_meter.get(meter_id, [])
+        histories.append(
+            profile.MeterHistory(
+                digits=digits,
+                installed_on=installed_on,
+                initial_reading=initial,
+                readings=[(on, value) for on, value, _s in kept],
+                removed_on=removed_on,
+                final_reading=final,
+            )
         )
-        for meter_id, _sid, digits, installed_on, initial, removed_on, final in meters
-    ]
-    sources = [[s for _on, _v, s in by_meter.get(m[0], [])] for m in meters]
+        sources.append([s for _on, _v, s in kept])
     points = billing.sourced_points(histories, sources)
-    cma_points = [profile.Point(p.on, p.total_m3) for p in points]
 
     default_cma = context.default_cma(usage)
     cma_now = profile.cma(
-        cma_points, default_m3=default_cma, trend=context.trend, min_days=context.min_days
+        points, default_m3=default_cma, trend=context.trend, min_days=context.min_days
     ).m3
-    months = billing_policy.period_end_months(cma_now)
+    months = context.period_end_months(cma_now)
     if latest is None:
         first_start = activated_on
         previous: billing.Register | None = None
@@ -442,10 +468,10 @@ def _supply_bills(
     issued_on = run.issued_on
     next_window = context.next_window
     for period in context.due_periods(first_start, months):
-        known = [p for p in cma_points if p.on <= period.end]
-        if len(known) == len(cma_points):
+        if points[-1].on <= period.end:
             cma = cma_now  # every valid reading is known at the period's end: the same CMA
         else:
+            known = [p for p in points if p.on <= period.end]
             cma = profile.cma(
                 known, default_m3=default_cma, trend=context.trend, min_days=context.min_days
             ).m3
@@ -544,30 +570,56 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
     if not bills:
         return
     ids = db.allocate_ids(Bill, len(bills))
-    first = _take_numbers(issued_year, len(bills))
-    for offset, (bill, bill_id) in enumerate(zip(bills, ids, strict=True)):
+    for bill, bill_id in zip(bills, ids, strict=True):
         bill["id"] = bill_id
-        bill["year"] = issued_year
-        bill["sequence"] = first + offset
     if db.is_postgresql():
         # Formatted in bulk: adapting some 70 values a bill one by one through the driver
         # costs more than working the bill out. The lines' text comes with their amounts.
-        value = db.copy_value
-        db.copy_text(
-            Bill._meta.db_table,
-            _BILL_COLUMNS,
-            "".join("\t".join([value(b[c]) for c in _BILL_COLUMNS]) + "\n" for b in bills),
-        )
+        # The lines go in first (their foreign key is checked at commit): the numbers' row
+        # stays locked from _take_numbers to the commit, and other workers wait on it.
         db.copy_text(
             BillLine._meta.db_table,
             _LINE_COLUMNS,
             "".join(f"{b['id']}{line}" for b in bills for line in b["lines_text"]),
         )
+        _number(bills, issued_year)
+        db.copy_text(Bill._meta.db_table, _BILL_COLUMNS, _bills_text(bills))
         return
+    _number(bills, issued_year)
     db.insert_rows(
         Bill._meta.db_table, _BILL_COLUMNS, ([b[c] for c in _BILL_COLUMNS] for b in bills)
     )
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
+
+
+class _Texts(dict[Any, str]):
+    """copy_value of the values a chunk's bills share (dates, sources, the run, NULL),
+    each worked out once: str() of a date costs more than looking it up."""
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = db.copy_value(value)
+        return text
+
+
+def _bills_text(bills: list[dict[str, Any]]) -> str:
+    """The bills in COPY's text format, the columns in _BILL_COLUMNS order. Integers and
+    Decimals as str() writes them; everything else through copy_value."""
+    t = _Texts()
+    return "".join(
+        [
+            f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t{b['year']}\t{b['sequence']}\t"
+            f"{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
+            f"{t[b['due_on']]}\t{b['previous_register']}\t{t[b['previous_register_on']]}\t"
+            f"{t[b['previous_register_source']]}\t{b['previous_total_m3']}\t"
+            f"{b['current_register']}\t{t[b['current_register_on']]}\t"
+            f"{t[b['current_register_source']]}\t{t[b['current_reading_on']]}\t"
+            f"{b['current_total_m3']}\t{b['effective_m3']}\t{b['estimated_m3']}\t"
+            f"{b['adjustment_m3']}\t{b['billed_m3']}\t{b['cma_m3']}\t"
+            f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t{b['net_eur']}\t"
+            f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
+            for b in bills
+        ]
+    )
 
 
 def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:
@@ -594,6 +646,13 @@ def _lines_text(amounts: tariff.Amounts) -> tuple[str, ...]:
     return tuple(
         "".join("\t" + value(v) for v in values) + "\n" for values in _line_values(amounts.lines)
     )
+
+
+def _number(bills: list[dict[str, Any]], year: int) -> None:
+    first = _take_numbers(year, len(bills))
+    for offset, bill in enumerate(bills):
+        bill["year"] = year
+        bill["sequence"] = first + offset
 
 
 def _take_numbers(year: int, count: int) -> int:

@@ -9,9 +9,11 @@ only accepts a lower value as one).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,22 @@ class Cma:
     from_history: bool  # False when the usage category's default was used
 
 
+class Dated(Protocol):
+    """What the CMA reads of a point: a Point, or a billing.SourcedPoint as it is."""
+
+    @property
+    def on(self) -> date: ...
+
+    @property
+    def total_m3(self) -> int: ...
+
+
 def cma(
-    points: list[Point], *, default_m3: Decimal, trend: Decimal = Decimal(1), min_days: int = 300
+    points: Sequence[Dated],
+    *,
+    default_m3: Decimal,
+    trend: Decimal = Decimal(1),
+    min_days: int = 300,
 ) -> Cma:
     """R9: consumption between the last two valid readings at least `min_days` apart,
     scaled to 365 days, times the trend factor; with less history, the default."""

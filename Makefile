@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import messages clean
+.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run messages clean
 
 $(STAMP): pyproject.toml requirements.lock
 	bash scripts/install-system-deps.sh
@@ -48,6 +48,10 @@ test-sqlite: install
 ROWS ?= 100000
 bench-import: install
 	$(BIN)/python -m benchmarks.import_readings --rows $(ROWS)
+
+SUPPLIES ?= 100000
+bench-bill-run: install
+	$(BIN)/python -m benchmarks.bill_run --supplies $(SUPPLIES)
 
 ## Compile the translations after editing a .po file.
 messages: install

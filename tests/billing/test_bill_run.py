@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from io import StringIO
 from typing import Any
 
@@ -60,7 +60,8 @@ def assert_adds_up(bill: Bill) -> None:
     assert bill.billed_m3 == bill.effective_m3 + bill.estimated_m3 + bill.adjustment_m3
     assert bill.net_eur == sum(line.amount for line in bill.lines.all())
     assert bill.total_eur == bill.net_eur + bill.vat_eur
-    assert bill.vat_eur == (bill.net_eur * Decimal("0.10")).quantize(Decimal("0.01"))
+    # R12: half-up to the cent (4.465 is 4.47, where Python's default would give 4.46).
+    assert bill.vat_eur == (bill.net_eur * Decimal("0.10")).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 class TestAnAllRealYear:
@@ -526,3 +527,44 @@ class TestRunningAgain:
         assert set(per_period.values()) == {1}
         assert {supply_id for supply_id, _start in per_period} == {s.pk for s in supplies}
         assert sorted(Bill.objects.values_list("sequence", flat=True)) == list(range(1, 31))
+
+
+class TestAChangeOfHolder:
+    def test_cuts_the_period_and_bills_each_holder_for_their_own_days(self) -> None:
+        from autolettura.customers.services import supply_holder_change
+
+        supply = new_supply(initial_reading=0)
+        add_reading(supply, date(2025, 3, 15), 40, source=Source.OPERATOR)
+        first_holder = supply.holder
+        bill_run(through=date(2025, 2, 28), issued_on=date(2025, 3, 10))
+        new_holder = Customer.objects.create(customer_code="U-SUBENTRO", name="Subentrante")
+        supply_holder_change(
+            supply=supply,
+            new_holder=new_holder,
+            changed_on=date(2025, 3, 16),
+            now=rome(2025, 3, 16, 9, 0),
+        )
+
+        bill_run(through=date(2025, 4, 30), issued_on=date(2025, 5, 10))
+
+        made = bills(supply)
+        assert [(b.period_start, b.period_end, b.customer_id) for b in made] == [
+            (date(2025, 1, 1), date(2025, 2, 28), first_holder.pk),
+            (date(2025, 3, 1), date(2025, 3, 15), first_holder.pk),
+            (date(2025, 3, 16), date(2025, 4, 30), new_holder.pk),
+        ]
+        # The outgoing holder's closing bill ends on the reading taken for the change.
+        assert (made[1].current_register, made[1].current_register_source) == (40, "OPERATOR")
+        assert made[2].previous_register == 40
+        for bill in made:
+            assert_adds_up(bill)
+
+
+class TestTheRegulatorsLimit:
+    def test_the_summary_counts_bills_issued_more_than_45_days_after_their_period(self) -> None:
+        new_supply()
+
+        summary = bill_run(through=date(2025, 4, 30), issued_on=date(2025, 6, 1))
+
+        # February ended 93 days before the issue date, April 32 days before.
+        assert (summary.bills_made, summary.bills_late) == (2, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +31,7 @@ from autolettura.billing.models import (
     BillRunError,
 )
 from autolettura.billing.selectors import tariffs_by_year_usage
-from autolettura.customers.models import Meter, Supply
+from autolettura.customers.models import HolderChange, Meter, Supply
 from autolettura.readings import policy as reading_policy
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.rules import billing, profile, tariff
@@ -143,6 +143,7 @@ def bill_run_finish(*, run: BillRun, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class RunSummary:
+    bills_late: int  # issued later than the regulator's limit after their period ended
     chunks: int
     chunks_done: int
     bills_made: int
@@ -164,7 +165,9 @@ def bill_run_summary(run: BillRun) -> RunSummary:
             "supply__supply_code", "period_end", "message"
         )
     ]
+    limit = run.issued_on - timedelta(days=settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS)
     return RunSummary(
+        bills_late=run.bills.filter(period_end__lt=limit).count(),
         chunks=run.chunks.count(),
         chunks_done=run.chunks.filter(status=BillRunChunk.Status.DONE).count(),
         bills_made=made,
@@ -231,6 +234,13 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     ):
         readings[supply_id].append((meter_id, read_on, value, source))
     latest = _latest_bills(first_id, last_id)
+    changes: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for supply_id, changed_on, previous_holder_id in (
+        HolderChange.objects.filter(supply_id__gte=first_id, supply_id__lte=last_id)
+        .order_by("supply_id", "changed_on")
+        .values_list("supply_id", "changed_on", "previous_holder_id")
+    ):
+        changes[supply_id].append((changed_on, previous_holder_id))
     context = _ChunkContext.of(run=run, now=now)
 
     result = ChunkResult()
@@ -247,6 +257,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
                     meters=meters.get(supply_id, []),
                     readings=readings.get(supply_id, []),
                     latest=latest.get(supply_id),
+                    holder_changes=changes.get(supply_id, []),
                     context=context,
                 )
             )
@@ -413,9 +424,12 @@ def _supply_bills(
     readings: list[tuple[int, date, int, str]],
     latest: dict[str, Any] | None,
     context: _ChunkContext,
+    holder_changes: Sequence[tuple[date, int]] = (),
 ) -> list[dict[str, Any]]:
     """The supply's due bills. `readings` are its valid readings in date order, as
-    (meter_id, read_on, value, source)."""
+    (meter_id, read_on, value, source); `holder_changes` its changes of holder in date
+    order, as (changed_on, previous holder): a period that spans one is cut there, and each
+    part billed to the holder of those days."""
     if not meters:
         raise BillingError("the supply has no meter: install one before billing it")
     # `readings` come in date order, so one pass keeps a reading a meter and a day.
@@ -467,7 +481,14 @@ def _supply_bills(
     run = context.run
     issued_on = run.issued_on
     next_window = context.next_window
-    for period in context.due_periods(first_start, months):
+    periods = context.due_periods(first_start, months)
+    if holder_changes:
+        periods = billing.split_at_changes(periods, [on for on, _holder in holder_changes])
+    for period in periods:
+        # The holder of the period's days: the one before the first change after it began.
+        customer_id = next(
+            (before for on, before in holder_changes if on > period.start), holder_id
+        )
         if points[-1].on <= period.end:
             cma = cma_now  # every valid reading is known at the period's end: the same CMA
         else:
@@ -495,7 +516,7 @@ def _supply_bills(
         out.append(
             {
                 "supply_id": supply_id,
-                "customer_id": holder_id,
+                "customer_id": customer_id,
                 "period_start": period.start,
                 "period_end": period.end,
                 "issued_on": issued_on,
@@ -657,12 +678,5 @@ def _number(bills: list[dict[str, Any]], year: int) -> None:
 
 def _take_numbers(year: int, count: int) -> int:
     """Reserve `count` consecutive bill numbers of `year`; returns the first."""
-    BillNumberCounter.objects.bulk_create([BillNumberCounter(year=year)], ignore_conflicts=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {BillNumberCounter._meta.db_table} SET last_sequence = last_sequence + %s "
-            "WHERE year = %s RETURNING last_sequence",
-            [count, year],
-        )
-        (last,) = cursor.fetchone()
-    return int(last) - count + 1
+    last = db.counter_advance(BillNumberCounter, year, by=count, field="last_sequence")
+    return last - count + 1

@@ -55,6 +55,12 @@ class Command(BaseCommand):
             f"({summary.bills_real} on real readings, {summary.bills_estimated} estimated only, "
             f"{summary.bills_credit} credits), {len(summary.errors)} supplies not billed"
         )
+        if summary.bills_late:
+            self.stdout.write(
+                f"  {summary.bills_late} bills are issued more than "
+                f"{settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS} days after their period ended, "
+                "later than the regulator allows"
+            )
         for supply_code, period_end, message in summary.errors:
             when = f" period ending {period_end}" if period_end else ""
             self.stdout.write(f"  {supply_code}{when}: {message}")

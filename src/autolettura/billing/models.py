@@ -65,7 +65,10 @@ class RegisterSource(models.TextChoices):
 class Bill(models.Model):
     """One bill per supply and period. Numbers run without gaps within a year."""
 
-    supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="bills")
+    # Indexed by the constraints below, which start with the supply.
+    supply = models.ForeignKey(
+        Supply, on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="bills")
     year = models.PositiveIntegerField()
     sequence = models.PositiveIntegerField()
@@ -127,7 +130,8 @@ class Bill(models.Model):
 
 
 class BillLine(models.Model):
-    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by the (bill, position) constraint.
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=16)
     description = models.CharField(max_length=120)

@@ -16,7 +16,7 @@ def tariff_rules_of(tariff: Tariff) -> tariff_rules.Tariff:
         fixed_quota_eur_year=tariff.fixed_quota_eur_year,
         bands=tuple(
             tariff_rules.Band(b.name, b.upper_m3_year, b.price_eur_m3)
-            for b in tariff.bands.order_by("position")
+            for b in tariff.bands.all()  # by position (Meta.ordering), and prefetched
         ),
         sewerage_eur_m3=tariff.sewerage_eur_m3,
         treatment_eur_m3=tariff.treatment_eur_m3,

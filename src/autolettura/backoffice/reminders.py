@@ -1,50 +1,43 @@
 """Reminders (issue 6): tell customers who opted in when their self-reading window opens,
 and again three days before it closes if no reading has arrived for it.
 
-Selection is set-based: for each kind of reminder and each route, one query per batch of
-supplies (keyset on the id) finds the supplies whose window applies today, whose holder
-chose that route and has the address for it, and who were not reminded yet; a second
-anti-join keeps out, for the closing reminder, supplies with a reading in the window. The
-batch is then written with two bulk inserts that ignore conflicts: ReminderSent (unique on
-supply, window, kind and route) and the outbox (unique dedupe_key), so a run repeated the
-same day, or two runs at once, send nothing twice. The outbox's periodic flush sends them.
+Selection and writes are set-based, one SQL statement per batch of supplies (a range of
+ids): the batch's latest bills are found with one join (`DISTINCT ON` on PostgreSQL, a
+window function elsewhere), which gives each supply its current window once; the window
+says which reminder is due today (opening, or closing in its last three days, then only
+for supplies with no reading in it yet); each route the holder chose and has the address
+for gives a row, unless it was already reminded. The rows go straight into ReminderSent
+(unique on supply, window, kind and route) and the outbox (unique dedupe_key, PENDING, due
+now) with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so a run repeated the same day,
+or two runs at once, send nothing twice. The message text is translated once per kind,
+route and language and filled in by the database for each row. The outbox's periodic
+flush (`outbox_flush`) sends them.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import (
-    Case,
-    DateField,
-    Exists,
-    F,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from autolettura.backoffice.models import ReminderKind, ReminderRoute, ReminderSent
 from autolettura.billing.models import Bill
-from autolettura.customers.models import Supply
+from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings import policy
 from autolettura.readings.models import Reading, Status
-from autolettura.rules.window import Window, rome_today
+from autolettura.rules.window import rome_today
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +51,8 @@ _ROUTES = {
     ReminderRoute.SMS: ("notify_by_sms", "phone"),
     ReminderRoute.WHATSAPP: ("notify_by_whatsapp", "phone"),
 }
+# The order of the summary's keys, as the runs have always given them.
+_KINDS = (ReminderKind.CLOSING, ReminderKind.OPENING)
 
 
 @dataclass
@@ -67,67 +62,6 @@ class ReminderSummary:
     @property
     def total(self) -> int:
         return sum(self.sent.values())
-
-
-def _candidates(*, today: date, kind: str, route: str) -> QuerySet[Supply]:
-    """The supplies to remind today of `kind` on `route`, with `window_start` and
-    `window_end` annotated: one SQL query (run per batch by the caller)."""
-    latest_bill = Bill.objects.filter(supply=OuterRef("pk")).order_by("-period_end")
-    closing_from = today + timedelta(days=CLOSING_DAYS_BEFORE)
-    supplies = Supply.objects.annotate(
-        billed_start=Subquery(latest_bill.values("next_window_start")[:1]),
-        billed_end=Subquery(latest_bill.values("next_window_end")[:1]),
-    )
-    # R5: the window printed on the latest bill applies while it has not ended; otherwise
-    # the policy's window (only on a day inside one of them).
-    billed = Q(billed_end__gte=today, billed_start__lte=today)
-    if kind == ReminderKind.OPENING:
-        billed &= Q(billed_end__gt=closing_from)
-    else:
-        billed &= Q(billed_end__lte=closing_from)
-    applies = billed
-    policy_window = policy.window_policy().window_containing(today)
-    if policy_window is not None and _kind_due(kind, policy_window, today):
-        applies |= Q(billed_end__isnull=True) | Q(billed_end__lt=today)
-        start: Value | F = Value(policy_window.start)
-        end: Value | F = Value(policy_window.end)
-    else:
-        start = end = Value(None)
-    supplies = supplies.filter(applies, activated_on__lte=today).annotate(
-        window_start=Case(
-            When(billed_end__gte=today, then=F("billed_start")),
-            default=start,
-            output_field=DateField(),
-        ),
-        window_end=Case(
-            When(billed_end__gte=today, then=F("billed_end")),
-            default=end,
-            output_field=DateField(),
-        ),
-    )
-    flag, contact = _ROUTES[ReminderRoute(route)]
-    supplies = supplies.filter(**{f"holder__{flag}": True}).exclude(**{f"holder__{contact}": ""})
-    already = ReminderSent.objects.filter(
-        supply=OuterRef("pk"), window_start=OuterRef("window_start"), kind=kind, route=route
-    )
-    supplies = supplies.filter(~Exists(already))
-    if kind == ReminderKind.CLOSING:
-        arrived = Reading.objects.filter(
-            supply=OuterRef("pk"),
-            read_on__gte=OuterRef("window_start"),
-            read_on__lte=OuterRef("window_end"),
-            voided_at__isnull=True,
-            status__in=[Status.ACCEPTED, Status.UNDER_REVIEW],
-        )
-        supplies = supplies.filter(~Exists(arrived))
-    return supplies
-
-
-def _kind_due(kind: str, window: Window, today: date) -> bool:
-    closing_from = window.end - timedelta(days=CLOSING_DAYS_BEFORE)
-    if kind == ReminderKind.OPENING:
-        return window.start <= today < closing_from
-    return closing_from <= today <= window.end
 
 
 def _reading_link(supply_code: str) -> str:
@@ -175,7 +109,7 @@ def reminder_text(
 ) -> tuple[str, str]:
     """(subject, body) of a reminder, in the customer's language: a direct link to the
     portal's "Comunica la lettura" page by e-mail, the exact reply format by SMS and
-    WhatsApp."""
+    WhatsApp. The bulk path fills the same templates in SQL (see _text_sql)."""
     subject, body = _templates(kind, route, language)
     params = {
         "supply": supply_code,
@@ -193,74 +127,262 @@ def reminders_send(*, now: datetime, batch_size: int = BATCH_SIZE) -> ReminderSu
     before they close), closing ones in the last three days for supplies with no reading
     in the window yet. Idempotent per supply, window, kind and route."""
     today = rome_today(now)
-    summary = ReminderSummary()
+    summary = ReminderSummary(sent={f"{k} {r}": 0 for k in _KINDS for r in _ROUTES})
     bounds = Supply.objects.aggregate(low=Min("pk"), high=Max("pk"))
     if bounds["low"] is None:
+        summary.sent = {}
         return summary
     low, high = bounds["low"], bounds["high"]
-    link_base = _reading_link("")
-    for kind in (ReminderKind.CLOSING, ReminderKind.OPENING):
-        for route, (_flag, contact) in _ROUTES.items():
-            queued = 0
-            candidates = _candidates(today=today, kind=kind, route=route)
-            # Batches by ranges of ids, so each query reads only its own slice of supplies.
-            for first_id in range(low, high + 1, batch_size):
-                rows = list(
-                    candidates.filter(pk__gte=first_id, pk__lt=first_id + batch_size).values_list(
-                        "pk",
-                        "supply_code",
-                        "holder__customer_code",
-                        f"holder__{contact}",
-                        "holder__language",
-                        "window_start",
-                        "window_end",
-                    )
-                )
-                if rows:
-                    queued += _queue(rows, kind=kind, route=route, now=now, link_base=link_base)
-            summary.sent[f"{kind} {route}"] = queued
+    languages = sorted(Customer.objects.order_by().values_list("language", flat=True).distinct())
+    batch = _BatchSql(today=today, now=now, languages=languages)
+    for first_id in range(low, high + 1, batch_size):
+        with transaction.atomic():
+            for kind, route, count in batch.run(first_id, first_id + batch_size):
+                summary.sent[f"{kind} {route}"] += count
     logger.info("reminders %s", summary.sent)
     return summary
 
 
-def _queue(
-    rows: list[tuple[Any, ...]], *, kind: str, route: str, now: datetime, link_base: str
-) -> int:
-    sent, messages = [], []
-    for supply_id, supply_code, customer_code, recipient, language, start, end in rows:
-        subject, body = reminder_text(
-            kind=kind,
-            route=route,
-            language=language,
-            supply_code=supply_code,
-            customer_code=customer_code,
-            window_start=start,
-            window_end=end,
-            link_base=link_base,
+# --- The SQL -------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _literal(value: str) -> str:
+    """A constant of this module (a kind, a route) as an SQL string literal."""
+    if not re.fullmatch(r"[A-Za-z_]+", value):
+        raise ValueError(f"not a constant: {value!r}")
+    return f"'{value}'"
+
+
+class _BatchSql:
+    """The statement that selects and queues one batch's reminders, built once per run."""
+
+    def __init__(self, *, today: date, now: datetime, languages: Iterable[str]) -> None:
+        self.postgresql = connection.vendor == "postgresql"
+        ops = connection.ops
+        self.today = ops.adapt_datefield_value(today)
+        self.closing_from = ops.adapt_datefield_value(today + timedelta(days=CLOSING_DAYS_BEFORE))
+        self.now = ops.adapt_datetimefield_value(now)
+        window = policy.window_policy().window_containing(today)
+        # The policy's window applies to supplies without a billed window still running.
+        self.policy_window = (
+            None
+            if window is None
+            else (ops.adapt_datefield_value(window.start), ops.adapt_datefield_value(window.end))
         )
-        sent.append(
-            ReminderSent(
-                supply_id=supply_id,
-                window_start=start,
-                kind=kind,
-                route=route,
-                recipient=recipient,
-                created_at=now,
+        self.languages = list(languages)
+        self.link_base = _reading_link("")
+
+    # Pieces that differ between PostgreSQL and SQLite.
+    def _date_text(self, column: str, pattern: str) -> tuple[str, list[Any]]:
+        """`column` (a date) as text; `pattern` in strftime's terms."""
+        if self.postgresql:
+            pg = pattern.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
+            return f"to_char({column}, %s)", [pg]
+        return f"strftime(%s, {column})", [pattern]
+
+    def _latest_bills(self) -> str:
+        """Each supply of the batch with bills: its latest bill's window. Params: lo, hi."""
+        bill = _q(Bill._meta.db_table)
+        if self.postgresql:
+            return (
+                "SELECT DISTINCT ON (b.supply_id) b.supply_id, b.next_window_start, "
+                f"b.next_window_end FROM {bill} b "
+                "WHERE b.supply_id >= %s AND b.supply_id < %s "
+                "ORDER BY b.supply_id, b.period_end DESC"
             )
+        return (
+            "SELECT supply_id, next_window_start, next_window_end FROM ("
+            "SELECT b.supply_id, b.next_window_start, b.next_window_end, ROW_NUMBER() OVER "
+            "(PARTITION BY b.supply_id ORDER BY b.period_end DESC) AS n "
+            f"FROM {bill} b WHERE b.supply_id >= %s AND b.supply_id < %s) t WHERE n = 1"
         )
-        messages.append(
-            OutboundMessage(
-                route=route,
-                recipient=recipient,
-                subject=subject if route == ReminderRoute.EMAIL else "",
-                body=body,
-                language=language,
-                dedupe_key=f"reminder:{supply_id}:{start:%Y-%m-%d}:{kind}:{route}",
-                next_attempt_at=now,
-                created_at=now,
-            )
+
+    def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
+        """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
+        customer_code, language, window_start, window_end, kind, route, recipient)."""
+        supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
+        reading, sent = _q(Reading._meta.db_table), _q(ReminderSent._meta.db_table)
+        params: list[Any] = [lo, hi]
+        latest = self._latest_bills()
+        if self.policy_window is None:
+            policy_start = policy_end = "NULL"
+        else:
+            policy_start = policy_end = "%s"
+        # R5: the window printed on the latest bill applies while it has not ended;
+        # otherwise the policy's window (only on a day inside one of them).
+        windowed = (
+            "SELECT s.id AS supply_id, s.supply_code, c.customer_code, c.language, "
+            "c.email, c.phone, c.notify_by_email, c.notify_by_sms, c.notify_by_whatsapp, "
+            f"CASE WHEN l.next_window_end >= %s THEN l.next_window_start ELSE {policy_start} "
+            "END AS window_start, "
+            f"CASE WHEN l.next_window_end >= %s THEN l.next_window_end ELSE {policy_end} "
+            "END AS window_end "
+            f"FROM {supply} s JOIN {customer} c ON c.id = s.holder_id "
+            "LEFT JOIN latest l ON l.supply_id = s.id "
+            "WHERE s.id >= %s AND s.id < %s AND s.activated_on <= %s"
         )
-    with transaction.atomic():
-        ReminderSent.objects.bulk_create(sent, ignore_conflicts=True, batch_size=2500)
-        OutboundMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=2500)
-    return len(messages)
+        params += [self.today]
+        if self.policy_window is not None:
+            params.append(self.policy_window[0])
+        params += [self.today]
+        if self.policy_window is not None:
+            params.append(self.policy_window[1])
+        params += [lo, hi, self.today]
+        opening, closing = _literal(ReminderKind.OPENING), _literal(ReminderKind.CLOSING)
+        statuses = ", ".join(_literal(s) for s in (Status.ACCEPTED, Status.UNDER_REVIEW))
+        # A window that applies today calls for exactly one kind of reminder: the opening
+        # one until three days before it ends, the closing one after, if nothing arrived.
+        due = (
+            f"SELECT w.*, CASE WHEN w.window_end > %s THEN {opening} ELSE {closing} END "
+            "AS kind FROM windowed w "
+            "WHERE w.window_start <= %s AND w.window_end >= %s "
+            "AND (w.window_end > %s OR NOT EXISTS ("
+            f"SELECT 1 FROM {reading} g WHERE g.supply_id = w.supply_id "
+            "AND g.read_on >= w.window_start AND g.read_on <= w.window_end "
+            f"AND g.voided_at IS NULL AND g.status IN ({statuses})))"
+        )
+        params += [self.closing_from, self.today, self.today, self.closing_from]
+        routes = " UNION ALL ".join(f"SELECT {_literal(route)} AS route" for route in _ROUTES)
+        chosen = " OR ".join(
+            f"(r.route = {_literal(route)} AND d.{flag} AND d.{contact} <> '')"
+            for route, (flag, contact) in _ROUTES.items()
+        )
+        recipient = " ".join(
+            f"WHEN {_literal(route)} THEN d.{contact}" for route, (_f, contact) in _ROUTES.items()
+        )
+        selection = (
+            "SELECT d.supply_id, d.supply_code, d.customer_code, d.language, "
+            "d.window_start, d.window_end, d.kind, r.route, "
+            f"CASE r.route {recipient} END AS recipient "
+            f"FROM due d JOIN ({routes}) r ON ({chosen}) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {sent} x WHERE x.supply_id = d.supply_id "
+            "AND x.window_start = d.window_start AND x.kind = d.kind AND x.route = r.route)"
+        )
+        sql = (
+            f"WITH latest AS ({latest}), windowed AS ({windowed}), due AS ({due}), "
+            f"sel AS ({selection})"
+        )
+        return sql, params
+
+    def _text_sql(self, which: int) -> tuple[str, list[Any]]:
+        """The subject (`which` 0) or body (1) of each row of `sel`, from the templates
+        translated once per kind, route and language."""
+        start, start_params = self._date_text("sel.window_start", "%d/%m/%Y")
+        end, end_params = self._date_text("sel.window_end", "%d/%m/%Y")
+        values: dict[str, tuple[str, list[Any]]] = {
+            "supply": ("sel.supply_code", []),
+            "start": (start, start_params),
+            "end": (end, end_params),
+            "link": ("%s || sel.supply_code", [self.link_base]),
+            "format": ("sel.supply_code || '#' || sel.customer_code || '#'", []),
+            "utility": ("%s", [settings.AUTOLETTURA_UTILITY_NAME]),
+        }
+        branches, params = [], []
+        for kind in _KINDS:
+            for route in _ROUTES:
+                if which == 0 and route != ReminderRoute.EMAIL:
+                    continue  # only e-mails have a subject; the default below is ''
+                for language in self.languages:
+                    text, text_params = _template_sql(
+                        _templates(kind, route, language)[which], values
+                    )
+                    branches.append(
+                        f"WHEN sel.kind = {_literal(kind)} AND sel.route = {_literal(route)} "
+                        f"AND sel.language = %s THEN {text}"
+                    )
+                    params += [language, *text_params]
+        return f"CASE {' '.join(branches)} ELSE '' END", params
+
+    def _writes(self) -> tuple[str, str, list[Any], list[Any]]:
+        """(INSERT of ReminderSent, INSERT of the outbox messages, their params), both
+        reading `sel`."""
+        sent = ReminderSent._meta.db_table
+        outbox = OutboundMessage._meta.db_table
+        sent_sql = (
+            f"INSERT INTO {_q(sent)} (supply_id, window_start, kind, route, recipient, "
+            "created_at) SELECT sel.supply_id, sel.window_start, sel.kind, sel.route, "
+            "sel.recipient, %s FROM sel WHERE 1 = 1 ON CONFLICT DO NOTHING"
+        )
+        subject, subject_params = self._text_sql(0)
+        body, body_params = self._text_sql(1)
+        key_date, key_date_params = self._date_text("sel.window_start", "%Y-%m-%d")
+        pending = _literal(OutboundMessage.Status.PENDING)
+        outbox_sql = (
+            f"INSERT INTO {_q(outbox)} (route, recipient, subject, body, language, headers, "
+            "dedupe_key, status, attempts, next_attempt_at, last_error, "
+            "provider_message_id, created_at) "
+            f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, '{{}}', "
+            f"'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || {key_date} || ':' || "
+            f"sel.kind || ':' || sel.route, {pending}, 0, %s, '', '', %s "
+            "FROM sel WHERE 1 = 1 ON CONFLICT DO NOTHING"
+        )
+        outbox_params = [*subject_params, *body_params, *key_date_params, self.now, self.now]
+        return sent_sql, outbox_sql, [self.now], outbox_params
+
+    def run(self, lo: int, hi: int) -> list[tuple[str, str, int]]:
+        """Queue the reminders of supplies lo <= id < hi; (kind, route, count) for each
+        pair with some."""
+        ctes, params = self._selection(lo, hi)
+        sent_sql, outbox_sql, sent_params, outbox_params = self._writes()
+        count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
+        with connection.cursor() as cursor:
+            if self.postgresql:
+                # One statement: the selection is computed once and feeds both inserts
+                # (data-modifying CTEs always run to completion).
+                cursor.execute(
+                    f"{ctes}, sent AS ({sent_sql}), queued AS ({outbox_sql}) {count_sql}",
+                    [*params, *sent_params, *outbox_params],
+                )
+                return [(k, r, int(n)) for k, r, n in cursor.fetchall()]
+            # SQLite has no INSERT in a CTE: the selection goes to a temporary table.
+            cursor.execute("DROP TABLE IF EXISTS temp.reminder_batch")
+            cursor.execute(f"CREATE TEMP TABLE reminder_batch AS {ctes} SELECT * FROM sel", params)
+            with_sel = "WITH sel AS (SELECT * FROM temp.reminder_batch) "
+            cursor.execute(with_sel + outbox_sql, outbox_params)
+            cursor.execute(with_sel + sent_sql, sent_params)
+            cursor.execute(with_sel + count_sql)
+            rows = [(k, r, int(n)) for k, r, n in cursor.fetchall()]
+            cursor.execute("DROP TABLE temp.reminder_batch")
+            return rows
+
+
+def _template_sql(template: str, values: dict[str, tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    """A %(name)s template as an SQL concatenation: its text as parameters, each
+    placeholder as the expression `values` gives for it."""
+    parts: list[str] = []
+    params: list[Any] = []
+    literal: list[str] = []
+
+    def flush() -> None:
+        text = "".join(literal)
+        literal.clear()
+        if text:
+            parts.append("%s")
+            params.append(text)
+
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        literal.append(_plain(template, template[position : match.start()]))
+        position = match.end()
+        if match.group(0) == "%%":
+            literal.append("%")
+            continue
+        flush()
+        sql, sql_params = values[match.group(1)]
+        parts.append(f"({sql})")
+        params += sql_params
+    literal.append(_plain(template, template[position:]))
+    flush()
+    return " || ".join(parts) or "''", params
+
+
+def _plain(template: str, text: str) -> str:
+    if "%" in text:  # as `template % params` would refuse it
+        raise ValueError(f"a stray % in the template {template!r}")
+    return text

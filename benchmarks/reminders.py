@@ -1,0 +1,254 @@
+"""Benchmark: the reminders run (`reminders_send`) against a plain INSERT ... SELECT.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python -m benchmarks.reminders --supplies 1000000
+
+DATABASE_URL names the PostgreSQL server; the benchmark works only in its own database
+(`autolettura_bench_reminders`, dropped and created afresh, migrated, dropped at the end),
+never in the one named. Setup (not measured) generates N customers, each with a supply and
+a meter, in SQL: every customer has an e-mail address and the default opt-in to e-mail; one
+in ten also chose SMS, one in twenty WhatsApp; one in five speaks English; one supply in
+ten has a bill whose printed window is the policy's next one. The run is on the first day
+of that window, so every supply is due its opening reminder. Then, in the same run:
+
+(a) the limit: one plain `INSERT ... SELECT` of the N supplies' ids and codes into a bare
+    table;
+(b) the first reminders run, which queues one message per supply and route;
+(c) a repeat of it the same day, which must queue nothing.
+
+It prints supplies per second for each and the ratio of (a)'s time to (b)'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DATABASE = "autolettura_bench_reminders"
+MAX_SUPPLIES = 2_000_000  # bounded: the largest run stays within minutes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--supplies", type=int, default=100_000, help="customers and supplies")
+    parser.add_argument("--batch-size", type=int, default=None, help="the run's batch size")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    args = parser.parse_args(argv)
+    if not 1000 <= args.supplies <= MAX_SUPPLIES:
+        parser.error(f"--supplies must be from 1000 to {MAX_SUPPLIES}")
+
+    from autolettura.env import load_dotenv
+
+    load_dotenv(Path(os.environ.get("AUTOLETTURA_HOME", Path.cwd())) / ".env")
+    url = os.environ.get("DATABASE_URL", "")
+    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+        sys.exit(
+            "This benchmark measures PostgreSQL and needs DATABASE_URL=postgres://... (it "
+            f"works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
+            f"{'unset (SQLite)' if not url else repr(url)}."
+        )
+    bench_url = _database_recreate(url, BENCH_DATABASE)
+    try:
+        _run(bench_url, args.supplies, args.batch_size)
+    finally:
+        if not args.keep:
+            _database_drop(url, BENCH_DATABASE)
+
+
+def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from autolettura.backoffice.models import ReminderSent
+    from autolettura.backoffice.reminders import BATCH_SIZE, reminders_send
+    from autolettura.outbox.models import OutboundMessage
+    from autolettura.readings import policy
+    from autolettura.rules.window import ROME, rome_today
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    window = policy.window_policy().next_window(rome_today(datetime.now(ROME)))
+    now = datetime.combine(window.start, dtime(8, 30), tzinfo=ROME)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        server = cursor.fetchone()[0].split(" on ")[0]
+    print(f"Reminders benchmark: {supplies:,} supplies, {server}, database {BENCH_DATABASE}")
+    python = sys.version.split()[0]
+    print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB RAM, Python {python}")
+    print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    expected = _setup(supplies, window.start, window.end)
+    print(
+        f"setup (not measured): migrate, {supplies:,} customers, supplies and meters, "
+        f"{supplies // 10:,} bills, in {time.perf_counter() - started:.1f} s; run on "
+        f"{window.start:%d/%m/%Y}, the first day of the window {window.start:%d/%m} to "
+        f"{window.end:%d/%m/%Y}, batches of {batch_size or BATCH_SIZE:,} supplies"
+    )
+
+    limit = _plain_insert_select()
+    _line("(a) limit: one INSERT ... SELECT of the supplies into a bare table", limit, supplies)
+
+    _checkpoint()
+    kwargs: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
+    t0 = time.perf_counter()
+    first = reminders_send(now=now, **kwargs)
+    first_seconds = time.perf_counter() - t0
+    _line("(b) first run (reminders_send)", first_seconds, supplies)
+    pending = OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.PENDING, next_attempt_at__lte=now
+    ).count()
+    recorded = ReminderSent.objects.count()
+    kinds = ", ".join(f"{k} {v:,}" for k, v in first.sent.items() if v)
+    print(
+        f"    queued {first.total:,} messages ({kinds}); "
+        f"outbox rows pending and due: {pending:,}; ReminderSent rows: {recorded:,}"
+    )
+    verdict = "as expected" if first.total == pending == recorded == expected else "NOT as expected"
+    print(f"    {verdict} ({expected:,} expected)")
+
+    t0 = time.perf_counter()
+    again = reminders_send(now=now, **kwargs)
+    again_seconds = time.perf_counter() - t0
+    _line(f"(c) repeat the same day: {again.total} queued", again_seconds, supplies)
+    print(f"ratio limit / first run: {limit / first_seconds:.3f}")
+    print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    connection.close()
+
+
+def _line(label: str, seconds: float, supplies: int) -> None:
+    print(f"{label}: {seconds:.2f} s, {supplies / seconds:,.0f} supplies/s")
+
+
+def _memory_gb() -> float:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+
+
+def _maintenance(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def _database_recreate(url: str, name: str) -> str:
+    """The URL of a new, empty database `name` on the server of `url`."""
+    import psycopg
+
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _database_drop(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _setup(supplies: int, start: date, end: date) -> int:
+    """Generate the customers, supplies, meters and bills in SQL; returns how many
+    reminders the first run must queue."""
+    from django.db import connection
+
+    from autolettura.billing.models import Bill
+    from autolettura.customers.models import Customer, Meter, Supply
+
+    installed_on = start - timedelta(days=400)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Customer._meta.db_table} (customer_code, name, email, phone, "
+            "language, notify_by_email, notify_by_sms, notify_by_whatsapp, created_at) "
+            "SELECT 'RC' || lpad(i::text, 9, '0'), 'Cliente ' || i, "
+            "'cliente' || i || '@example.org', '+39333' || lpad(i::text, 7, '0'), "
+            "CASE WHEN i %% 5 = 0 THEN 'en' ELSE 'it' END, true, i %% 10 = 0, i %% 20 = 1, "
+            "now() FROM generate_series(1, %s) i",
+            [supplies],
+        )
+        cursor.execute(
+            f"INSERT INTO {Supply._meta.db_table} (supply_code, holder_id, address, usage, "
+            "household_members, activated_on, created_at) "
+            "SELECT 'RS' || lpad(i::text, 9, '0'), i, 'Via Roma ' || i, 'DOMESTIC_RESIDENT', "
+            "3, %s, now() FROM generate_series(1, %s) i",
+            [installed_on, supplies],
+        )
+        cursor.execute(
+            f"INSERT INTO {Meter._meta.db_table} (supply_id, serial, digits, q4_m3h, "
+            "installed_on, initial_reading) "
+            "SELECT i, 'RM' || lpad(i::text, 9, '0'), 5, 3.125, %s, 1000 "
+            "FROM generate_series(1, %s) i",
+            [installed_on, supplies],
+        )
+        period_end = start - timedelta(days=45)
+        cursor.execute(
+            f"INSERT INTO {Bill._meta.db_table} (supply_id, customer_id, year, sequence, "
+            "period_start, period_end, issued_on, due_on, previous_register, "
+            "previous_register_on, previous_register_source, previous_total_m3, "
+            "current_register, current_register_on, current_register_source, "
+            "current_total_m3, effective_m3, estimated_m3, adjustment_m3, billed_m3, cma_m3, "
+            "next_window_start, next_window_end, net_eur, vat_eur, total_eur, created_at) "
+            "SELECT i, i, 2000, i, %s, %s, %s, %s, 1000, %s, 'SELF', 0, 1100, %s, 'SELF', "
+            "100, 100, 0, 0, 100, 100, %s, %s, 100, 10, 110, now() "
+            "FROM generate_series(10, %s, 10) i",
+            [
+                period_end - timedelta(days=60),
+                period_end,
+                period_end,
+                period_end + timedelta(days=20),
+                period_end - timedelta(days=60),
+                period_end,
+                start,
+                end,
+                supplies,
+            ],
+        )
+    with connection.cursor() as cursor:
+        for model in (Customer, Supply, Meter, Bill):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    # One e-mail each, plus SMS for i % 10 = 0, plus WhatsApp for i % 20 = 1.
+    return supplies + supplies // 10 + (supplies + 19) // 20
+
+
+def _checkpoint() -> None:
+    from django.db import DatabaseError, connection
+
+    # Start the measurement without the setup's dirty pages still to write (superuser).
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+
+
+def _plain_insert_select() -> float:
+    """(a) The limit: the N supplies' ids and codes copied by one statement into a bare
+    table, committed."""
+    from django.db import connection, transaction
+
+    from autolettura.customers.models import Supply
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_bare")
+        cursor.execute("CREATE TABLE bench_bare (supply_id bigint, supply_code text)")
+    _checkpoint()
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO bench_bare (supply_id, supply_code) "
+            f"SELECT id, supply_code FROM {Supply._meta.db_table}"
+        )
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_bare")
+    return seconds
+
+
+if __name__ == "__main__":
+    main()

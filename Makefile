@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run messages clean
+.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders messages clean
 
 $(STAMP): pyproject.toml requirements.lock
 	bash scripts/install-system-deps.sh
@@ -52,6 +52,9 @@ bench-import: install
 SUPPLIES ?= 100000
 bench-bill-run: install
 	$(BIN)/python -m benchmarks.bill_run --supplies $(SUPPLIES)
+
+bench-reminders: install
+	$(BIN)/python -m benchmarks.reminders --supplies $(SUPPLIES)
 
 ## Compile the translations after editing a .po file.
 messages: install

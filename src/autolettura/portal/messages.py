@@ -50,16 +50,3 @@ def submission_error_message(error: FieldError) -> str:
     if error.field == "photo":
         return photo_error_message(error)
     return error_message(error)
-
-
-def reason_label(reason: str | None) -> str:
-    """A reason code (R5, R6, R7) in a few plain words, for the readings table."""
-    labels = {
-        "outside_window": _("sent outside the self-reading window"),
-        "lower_than_previous": _("lower than the previous reading"),
-        "older_than_last_reading": _("dated before the last valid reading"),
-        "implausible": _("more consumption than the meter can measure"),
-        "high_consumption": _("consumption much higher than usual: being checked"),
-        "operator_discarded": _("not accepted after a check by our staff"),
-    }
-    return labels.get(reason or "", "")

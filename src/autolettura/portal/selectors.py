@@ -21,9 +21,9 @@ from autolettura.billing.models import Bill
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.portal import charts
-from autolettura.portal.messages import reason_label
 from autolettura.readings import policy
 from autolettura.readings import selectors as reading_selectors
+from autolettura.readings.messages import reason_label
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rules.window import Window, rome_today
 from autolettura.service import messages as service_messages

@@ -129,3 +129,16 @@ def outcome_message(reading: Reading, window: Window) -> str:
         ),
     }
     return reasons.get(reading.reason or "", reasons["operator_discarded"]) % params
+
+
+def reason_label(reason: str | None) -> str:
+    """A reason code (R5, R6, R7) in a few plain words, for the readings table."""
+    labels = {
+        "outside_window": _("sent outside the self-reading window"),
+        "lower_than_previous": _("lower than the previous reading"),
+        "older_than_last_reading": _("dated before the last valid reading"),
+        "implausible": _("more consumption than the meter can measure"),
+        "high_consumption": _("consumption much higher than usual: being checked"),
+        "operator_discarded": _("not accepted after a check by our staff"),
+    }
+    return labels.get(reason or "", "")

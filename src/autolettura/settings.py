@@ -66,10 +66,15 @@ INSTALLED_APPS = [
     "autolettura.service",
     "autolettura.channels",
     "autolettura.backoffice",
+    # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
+    "ninja",
 ]
 
 MIDDLEWARE = [
+    # First: times the whole request for /metrics.
+    "autolettura.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "autolettura.security.ContentSecurityPolicyMiddleware",
     # The portal's CSS, scripts and fonts, served by the app itself (no CDN, no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -167,6 +172,22 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = AUTOLETTUR
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = LANGUAGE_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = envint("AUTOLETTURA_SESSION_HOURS", 8, minimum=1) * 3600
+# Over TLS: browsers are told to use HTTPS only for a year (HSTS), plain HTTP is redirected,
+# and a reverse proxy terminating TLS says so in X-Forwarded-Proto (it must set that header
+# itself, overwriting the client's). /healthz and /metrics stay on plain HTTP for local probes.
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if AUTOLETTURA_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("AUTOLETTURA_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("AUTOLETTURA_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = envbool("AUTOLETTURA_SSL_REDIRECT", AUTOLETTURA_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+if envbool("AUTOLETTURA_TRUST_X_FORWARDED_PROTO", AUTOLETTURA_HTTPS):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Preloading is a commitment for the whole domain, made by its owner at hstspreload.org: off
+# unless asked for, and then check --deploy need not remind us.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # Sign-ups and added supplies an hour, per client address and per customer code (R1 codes
 # must not be guessable by trying), and password-reset requests an hour per address.
 AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS = envint(
@@ -316,13 +337,22 @@ AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS = envint(
 AUTOLETTURA_TRUSTED_PROXIES = envint("AUTOLETTURA_TRUSTED_PROXIES", 0, minimum=0)
 AUTOLETTURA_TOKEN_TTL_DAYS = envint("AUTOLETTURA_TOKEN_TTL_DAYS", 30, minimum=1)
 
+# plain: one readable line; json: one JSON object a line, for a log collector.
+LOG_FORMAT = envchoice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "autolettura.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }
+
+# GET /metrics: with a token, only for "Authorization: Bearer <token>"; without, only to
+# requests from this machine that did not come through a proxy.
+AUTOLETTURA_METRICS_TOKEN = envstr("AUTOLETTURA_METRICS_TOKEN", "")
 
 # --- Outbound messages (the outbox) and the providers ------------------------------------
 # Seconds any call to a provider may take.

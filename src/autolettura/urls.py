@@ -1,18 +1,17 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from autolettura.api import api
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
+from autolettura.health import healthz
+from autolettura.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    # The database and the broker answer (200) or not (503): for load balancers and monitors.
     path("healthz", healthz),
+    # Prometheus: AUTOLETTURA_METRICS_TOKEN, or this machine only.
+    path("metrics", metrics_view),
     # The operators' back office: search, counter, review queue, faults, dashboard.
     path("backoffice/", include("autolettura.backoffice.urls")),
     # Providers' webhooks: the phone line, WhatsApp, SMS.

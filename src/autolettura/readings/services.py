@@ -10,7 +10,7 @@ from typing import IO, Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from autolettura import db
+from autolettura import db, metrics
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings import photos, policy, selectors
@@ -153,6 +153,7 @@ def reading_submit(
         status,
         reason,
     )
+    metrics.reading_submitted(channel=channel, outcome=status)
     return Submission(stored, created=True, window=window.window)
 
 

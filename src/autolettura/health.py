@@ -1,0 +1,60 @@
+"""GET /healthz: can this web process reach the database and the broker?
+
+For a load balancer or a monitor: 200 when every part answers, 503 naming the part that does
+not. The details of a failure go to the log, not to the (public) response.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+# A health check must answer before the monitor gives up on it: the broker gets this long.
+BROKER_TIMEOUT_SECONDS = 2.0
+
+
+def database_check() -> None:
+    """Raise if the default database does not answer `SELECT 1`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def broker_check(url: str) -> None:
+    """Raise if the Celery broker at `url` cannot be reached within BROKER_TIMEOUT_SECONDS."""
+    from autolettura.celery import app
+
+    # The URL from the settings, not the app's cached configuration, so tests can change it.
+    with app.connection_for_write(url=url, connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS
+        )
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    body = {"status": "ok", "database": "ok", "broker": "not configured"}
+    try:
+        database_check()
+    except Exception:
+        logger.exception("health: the database does not answer")
+        body["database"] = "unavailable"
+    if settings.CELERY_BROKER_URL:
+        try:
+            broker_check(settings.CELERY_BROKER_URL)
+            body["broker"] = "ok"
+        except Exception:
+            logger.exception("health: the broker does not answer")
+            body["broker"] = "unavailable"
+    healthy = "unavailable" not in body.values()
+    if not healthy:
+        body["status"] = "unavailable"
+    return JsonResponse(body, status=200 if healthy else 503)

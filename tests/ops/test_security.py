@@ -1,0 +1,119 @@
+"""Security headers on pages and API answers, TLS behaviour, and `check --deploy`."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from autolettura.security import POLICY
+from tests.ops.support import BIN, ROOT, production_env
+
+pytestmark = pytest.mark.django_db
+
+TLS = {
+    "SECURE_HSTS_SECONDS": 31536000,
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+    "SECURE_SSL_REDIRECT": True,
+    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+}
+
+
+def assert_security_headers(response: Any) -> None:
+    assert response["Content-Security-Policy"] == POLICY
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+class TestSecurityHeaders:
+    def test_are_on_a_portal_page(self, client: Client) -> None:
+        response = client.get("/")
+
+        assert response.status_code == 200
+        assert_security_headers(response)
+
+    def test_are_on_an_api_answer(self, client: Client) -> None:
+        response = client.get("/api/v1/openapi.json")
+
+        assert response.status_code == 200
+        assert_security_headers(response)
+
+    def test_the_policy_allows_nothing_inline_but_two_hashed_pieces(self) -> None:
+        directives = dict(d.split(" ", 1) for d in POLICY.split("; "))
+
+        assert "'unsafe-inline'" not in POLICY
+        assert "'unsafe-eval'" not in POLICY
+        assert directives["default-src"] == "'self'"
+        assert directives["frame-ancestors"] == "'none'"
+        assert directives["form-action"] == "'self'"
+        assert directives["img-src"] == "'self' data:"
+        assert directives["script-src"].count("'sha256-") == 1
+        assert directives["style-src"].count("'sha256-") == 1
+
+
+class TestOverTls:
+    def test_browsers_are_told_to_keep_to_https_for_a_year(
+        self, client: Client, settings: Any
+    ) -> None:
+        for name, value in TLS.items():
+            setattr(settings, name, value)
+
+        response = client.get("/", headers={"X-Forwarded-Proto": "https"})
+
+        assert response.status_code == 200
+        assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+    def test_plain_http_is_redirected_but_health_and_metrics_are_not(
+        self, client: Client, settings: Any
+    ) -> None:
+        for name, value in TLS.items():
+            setattr(settings, name, value)
+        settings.SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+        settings.AUTOLETTURA_METRICS_TOKEN = ""
+        settings.CELERY_BROKER_URL = ""
+
+        redirected = client.get("/contatti/")
+
+        assert redirected.status_code == 301
+        assert redirected["Location"] == "https://testserver/contatti/"
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+
+
+def check_deploy(home: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "autolettura"), "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(home, **variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestCheckDeploy:
+    PRODUCTION = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "AUTOLETTURA_REQUIRE_SECRET_KEY": "true",
+        "AUTOLETTURA_HTTPS": "true",
+        "ALLOWED_HOSTS": "example.org",
+    }
+
+    def test_is_clean_for_the_production_settings(self, tmp_path: Path) -> None:
+        result = check_deploy(tmp_path, **self.PRODUCTION)
+
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert "no issues" in result.stdout
+
+    def test_warns_when_the_site_is_not_served_over_tls(self, tmp_path: Path) -> None:
+        result = check_deploy(tmp_path, **{**self.PRODUCTION, "AUTOLETTURA_HTTPS": "false"})
+
+        assert result.returncode != 0
+        assert "security.W004" in result.stderr  # no HSTS
+        assert "security.W008" in result.stderr  # no redirect to HTTPS

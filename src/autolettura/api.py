@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -14,6 +18,7 @@ from autolettura.readings.apis import router as readings_router
 from autolettura.readings.messages import error_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules.errors import FieldError
+from autolettura.schemas import UNREADABLE_BODY
 from autolettura.service.apis import faults_router, hours_router
 from autolettura.service.messages import fault_error_message
 from autolettura.service.services import FaultReportRejected
@@ -56,6 +61,9 @@ def on_fault_report_rejected(request: HttpRequest, exc: FaultReportRejected) -> 
     return api.create_response(request, body, status=422)
 
 
+# Where a value came from, as ninja puts it before the field's name in an error's "loc".
+_LOCATIONS = {"body", "payload", "path", "query", "form", "file", "header", "cookie"}
+
 _SCHEMA_ERROR_CODES = {
     "supply_code": "code_invalid",
     "customer_code": "code_invalid",
@@ -72,7 +80,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     # shape as the rules' own errors, so clients handle one format.
     errors: list[FieldError] = []
     for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        location = [str(part) for part in error.get("loc", ()) if part not in _LOCATIONS]
         field = location[0] if location else "body"
         found = FieldError(field, _SCHEMA_ERROR_CODES.get(field, "invalid"))
         # A union field (the reading) fails once per type it could have been: say it once.
@@ -122,6 +130,19 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         {"errors": [{"field": None, "code": code, "message": str(exc)}]},
         status=exc.status_code,
     )
+
+
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(SuspiciousOperation)
+def on_unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A form Django cannot parse (a multipart body without its boundary, too many fields):
+    # the API's JSON error, like a body that is not JSON, rather than Django's HTML page.
+    if isinstance(exc, SuspiciousOperation):
+        # Logged where Django logs the ones it answers itself.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning(
+            "%s: %s", request.path, exc
+        )
+    return on_http_error(request, HttpError(400, UNREADABLE_BODY))
 
 
 @api.exception_handler(Http404)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -14,15 +16,15 @@ from ninja.security import HttpBearer
 from autolettura import clock
 from autolettura.accounts import services
 from autolettura.customers.models import Customer
-from autolettura.schemas import ErrorsOut
+from autolettura.schemas import UNREADABLE_BODY, ErrorsOut, Text
 from autolettura.throttling import client_address, throttle
 
 router = Router(tags=["auth"])
 
 
 class TokenIn(Schema):
-    username: str
-    password: str
+    username: Text
+    password: Text
 
 
 class TokenOut(Schema):
@@ -32,12 +34,15 @@ class TokenOut(Schema):
 
 
 @router.post(
-    "/token", response={200: TokenOut, 401: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut}, auth=None
+    "/token",
+    response={200: TokenOut, 400: ErrorsOut, 401: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
+    auth=None,
 )
 def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
     limit = settings.AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS
     throttle("token-address", client_address(request), limit=limit)
     throttle("token-user", payload.username.lower(), limit=limit)
+    _refuse_unreadable_form(request)
     try:
         key, token = services.token_create(
             username=payload.username,
@@ -48,6 +53,20 @@ def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
     except services.InvalidCredentials:
         raise HttpError(401, _("The username or the password is not correct.")) from None
     return TokenOut(token=key, expires_at=token.expires_at)
+
+
+def _refuse_unreadable_form(request: HttpRequest) -> None:
+    """Refuse, before any password is checked, a body that claims to be a form and is not one.
+
+    django-axes records a failed sign-in with the request's form data. A JSON body sent as
+    `multipart/form-data` without a boundary, or as a form of more fields than Django
+    parses, made that recording raise after the password was checked and before the
+    failure was counted: passwords could be guessed past the lockout.
+    """
+    try:
+        request.POST  # noqa: B018 (parsing it is the check)
+    except (MultiPartParserError, SuspiciousOperation):
+        raise HttpError(400, UNREADABLE_BODY) from None
 
 
 class CustomerToken(HttpBearer):

@@ -18,6 +18,7 @@ from autolettura.billing import pdf, selectors
 from autolettura.billing.models import Bill
 from autolettura.customers.models import Customer
 from autolettura.readings.apis import WindowOut
+from autolettura.schemas import ErrorsOut, Text
 
 router = Router(tags=["bills"], auth=CustomerToken())
 
@@ -58,8 +59,12 @@ def _pdf_path(bill: Bill) -> str:
     )
 
 
-@router.get("/supplies/{supply_code}/bills", response=list[BillOut], url_name="bill_list")
-def my_bills(request: HttpRequest, supply_code: str) -> list[BillOut]:
+@router.get(
+    "/supplies/{supply_code}/bills",
+    response={200: list[BillOut], 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut},
+    url_name="bill_list",
+)
+def my_bills(request: HttpRequest, supply_code: Text) -> list[BillOut]:
     """The customer's bills on one of their supplies, latest first. `pdf` is the path of
     each bill's PDF on this server."""
     bills = selectors.customer_supply_bills(customer=_customer(request), supply_code=supply_code)
@@ -100,10 +105,12 @@ _PDF_RESPONSE = {
 
 @router.get(
     "/supplies/{supply_code}/bills/{int:year}/{int:sequence}.pdf",
+    # 200: the PDF itself, in _PDF_RESPONSE.
+    response={401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut},
     url_name="bill_pdf",
     openapi_extra=_PDF_RESPONSE,
 )
-def my_bill_pdf(request: HttpRequest, supply_code: str, year: int, sequence: int) -> HttpResponse:
+def my_bill_pdf(request: HttpRequest, supply_code: Text, year: int, sequence: int) -> HttpResponse:
     """Bill `year/sequence` as a PDF, the number as printed on it (`2027/000001` is
     `.../bills/2027/000001.pdf`)."""
     bill = selectors.customer_bill(

@@ -15,7 +15,7 @@ from autolettura.customers import selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.apis import WindowOut
-from autolettura.schemas import ErrorsOut
+from autolettura.schemas import ErrorsOut, Text
 
 router = Router(tags=["me"], auth=CustomerToken())
 
@@ -92,9 +92,9 @@ def my_supplies(request: HttpRequest) -> list[SupplyOut]:
 
 @router.get(
     "/supplies/{supply_code}/readings",
-    response={200: list[ReadingRowOut], 401: ErrorsOut, 404: ErrorsOut},
+    response={200: list[ReadingRowOut], 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut},
 )
-def my_readings(request: HttpRequest, supply_code: str) -> list[ReadingRowOut]:
+def my_readings(request: HttpRequest, supply_code: Text) -> list[ReadingRowOut]:
     supply = _own_supply(request, supply_code)
     return [
         ReadingRowOut(
@@ -115,9 +115,9 @@ def my_readings(request: HttpRequest, supply_code: str) -> list[ReadingRowOut]:
 
 @router.get(
     "/supplies/{supply_code}/consumption",
-    response={200: ConsumptionOut, 401: ErrorsOut, 404: ErrorsOut},
+    response={200: ConsumptionOut, 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut},
 )
-def my_consumption(request: HttpRequest, supply_code: str) -> ConsumptionOut:
+def my_consumption(request: HttpRequest, supply_code: Text) -> ConsumptionOut:
     supply = _own_supply(request, supply_code)
     profile = reading_selectors.consumption_profile(supply)
     since = selectors.holder_since(supply)

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import StrictFloat, StrictInt
 
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
@@ -24,19 +24,19 @@ from autolettura.readings.models import Reading
 from autolettura.rules import parsing
 from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
-from autolettura.schemas import ErrorsOut
+from autolettura.schemas import ErrorsOut, StrictText, Text
 from autolettura.throttling import client_address, throttle
 
 router = Router(tags=["readings"])
 
 
 class ReadingIn(Schema):
-    supply_code: str | None = None
-    customer_code: str | None = None
+    supply_code: Text | None = None
+    customer_code: Text | None = None
     # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
     # Strict: JSON true must not become the reading 1.
-    reading: StrictStr | StrictInt | StrictFloat | None = None
-    read_on: str | None = None
+    reading: StrictText | StrictInt | StrictFloat | None = None
+    read_on: Text | None = None
     channel: Literal[
         "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
     ] = "app"
@@ -79,7 +79,14 @@ def reading_out(reading: Reading, window: Window) -> ReadingOut:
 
 @router.post(
     "",
-    response={200: ReadingOut, 201: ReadingOut, 401: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
+    response={
+        200: ReadingOut,
+        201: ReadingOut,
+        400: ErrorsOut,
+        401: ErrorsOut,
+        422: ErrorsOut,
+        429: ErrorsOut,
+    },
     auth=None,
     summary="Submit a meter reading",
 )
@@ -136,15 +143,15 @@ def _message_id(key: str | None, body: dict[str, Any], customer: Customer | None
 
 @router.get(
     "/{receipt}",
-    response={200: ReadingOut, 401: ErrorsOut, 404: ErrorsOut, 429: ErrorsOut},
+    response={200: ReadingOut, 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
     auth=None,
     summary="Follow a reading by its receipt",
 )
 def reading_detail(
     request: HttpRequest,
-    receipt: str,
-    supply_code: str | None = None,
-    customer_code: str | None = None,
+    receipt: Text,
+    supply_code: Text | None = None,
+    customer_code: Text | None = None,
 ) -> ReadingOut:
     """The reading with this receipt, for its supply's holder (codes or token)."""
     customer = optional_customer(request)

@@ -16,12 +16,12 @@ from django.utils import translation
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import StrictFloat, StrictInt
 
 from autolettura import clock
 from autolettura.rules.errors import FieldError
 from autolettura.rules.window import ROME
-from autolettura.schemas import ErrorsOut
+from autolettura.schemas import ErrorsOut, StrictText, Text
 from autolettura.service import policy, selectors, services
 from autolettura.service.messages import (
     fault_error_message,
@@ -36,18 +36,18 @@ from autolettura.throttling import client_address, throttle
 faults_router = Router(tags=["faults"])
 hours_router = Router(tags=["service hours"])
 
-Coordinate = StrictFloat | StrictInt | StrictStr | None
+Coordinate = StrictFloat | StrictInt | StrictText | None
 
 
 class FaultIn(Schema):
-    category: StrictStr | None = None  # leak, no_water, low_pressure, water_quality, ...
-    description: StrictStr | None = None
-    address: StrictStr | None = None
+    category: StrictText | None = None  # leak, no_water, low_pressure, water_quality, ...
+    description: StrictText | None = None
+    address: StrictText | None = None
     latitude: Coordinate = None
     longitude: Coordinate = None
-    contact_name: StrictStr | None = None
-    contact_phone: StrictStr | None = None
-    contact_email: StrictStr | None = None
+    contact_name: StrictText | None = None
+    contact_phone: StrictText | None = None
+    contact_email: StrictText | None = None
     channel: Literal[
         "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
     ] = "app"
@@ -85,7 +85,7 @@ def fault_out(report: FaultReport, message: str) -> FaultOut:
 
 @faults_router.post(
     "",
-    response={201: FaultOut, 422: ErrorsOut, 429: ErrorsOut},
+    response={201: FaultOut, 400: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
     auth=None,
     summary="Report a fault (24 hours a day)",
 )
@@ -129,11 +129,11 @@ def _report_for(request: HttpRequest, ticket: str, contact: str) -> FaultReport:
 
 @faults_router.get(
     "/{ticket}",
-    response={200: FaultDetailOut, 404: ErrorsOut, 429: ErrorsOut},
+    response={200: FaultDetailOut, 404: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
     auth=None,
     summary="Follow a fault report",
 )
-def fault_detail(request: HttpRequest, ticket: str, contact: str = "") -> FaultDetailOut:
+def fault_detail(request: HttpRequest, ticket: Text, contact: Text = "") -> FaultDetailOut:
     """The report's status and the history of its status, for whoever holds the ticket and
     the phone number or e-mail address given with it (`?contact=`)."""
     report = _report_for(request, ticket, contact)
@@ -150,12 +150,12 @@ def fault_detail(request: HttpRequest, ticket: str, contact: str = "") -> FaultD
 
 @faults_router.post(
     "/{ticket}/photo",
-    response={200: FaultOut, 404: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
+    response={200: FaultOut, 400: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut, 429: ErrorsOut},
     auth=None,
     summary="Add a photo to a fault report",
 )
 def fault_photo(
-    request: HttpRequest, ticket: str, contact: Form[str], photo: File[UploadedFile]
+    request: HttpRequest, ticket: Text, contact: Form[Text], photo: File[UploadedFile]
 ) -> FaultOut:
     """A multipart upload of one photo (JPEG, PNG, WebP or HEIC) for a report taken
     without one, with the report's phone number or e-mail address as `contact`."""

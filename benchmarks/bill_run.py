@@ -329,40 +329,6 @@ def _readings(s: Supplies, calendar: Calendar, receipts: dict[int, int]) -> Iter
         receipts[year] = number
 
 
-BILL_COLUMNS = (
-    "id",
-    "supply_id",
-    "customer_id",
-    "year",
-    "sequence",
-    "period_start",
-    "period_end",
-    "issued_on",
-    "due_on",
-    "previous_register",
-    "previous_register_on",
-    "previous_register_source",
-    "previous_total_m3",
-    "current_register",
-    "current_register_on",
-    "current_register_source",
-    "current_reading_on",
-    "current_total_m3",
-    "effective_m3",
-    "estimated_m3",
-    "adjustment_m3",
-    "billed_m3",
-    "cma_m3",
-    "next_window_start",
-    "next_window_end",
-    "net_eur",
-    "vat_eur",
-    "total_eur",
-    "run_id",
-    "created_at",
-)
-
-
 def _earlier_bills(
     s: Supplies,
     calendar: Calendar,
@@ -484,6 +450,7 @@ def _bulk_load(
 
     from autolettura.billing.models import Bill, BillNumberCounter
     from autolettura.billing.selectors import tariffs_by_year_usage
+    from autolettura.billing.services import BILL_COLUMNS
     from autolettura.customers.models import Customer, Meter, Supply
     from autolettura.readings.models import Reading, ReceiptCounter
 
@@ -850,6 +817,7 @@ def _digest() -> str:
     from django.db import connection
 
     from autolettura.billing.models import Bill, BillLine
+    from autolettura.billing.services import BILL_COLUMNS
 
     columns = [
         c for c in BILL_COLUMNS if c not in ("id", "year", "sequence", "run_id", "created_at")

@@ -550,7 +550,7 @@ def _supply_bills(
     return out
 
 
-_BILL_COLUMNS = [
+BILL_COLUMNS = [
     "id",
     "supply_id",
     "customer_id",
@@ -604,11 +604,11 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
             "".join(f"{b['id']}{line}" for b in bills for line in b["lines_text"]),
         )
         _number(bills, issued_year)
-        db.copy_text(Bill._meta.db_table, _BILL_COLUMNS, _bills_text(bills))
+        db.copy_text(Bill._meta.db_table, BILL_COLUMNS, _bills_text(bills))
         return
     _number(bills, issued_year)
     db.insert_rows(
-        Bill._meta.db_table, _BILL_COLUMNS, ([b[c] for c in _BILL_COLUMNS] for b in bills)
+        Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills)
     )
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
 
@@ -623,7 +623,7 @@ class _Texts(dict[Any, str]):
 
 
 def _bills_text(bills: list[dict[str, Any]]) -> str:
-    """The bills in COPY's text format, the columns in _BILL_COLUMNS order. Integers and
+    """The bills in COPY's text format, the columns in BILL_COLUMNS order. Integers and
     Decimals as str() writes them; everything else through copy_value."""
     t = _Texts()
     return "".join(

@@ -205,6 +205,8 @@ class TestDemoCommand:
         )
         assert first.splitlines()[1:] == second.splitlines()[1:]
         for expected in (
+            "http://127.0.0.1:8000/accedi/",
+            "http://127.0.0.1:8000/backoffice/",
             "http://127.0.0.1:8000/admin/",
             f"username: {STAFF_USERNAME}",
             f"password: {STAFF_PASSWORD}",

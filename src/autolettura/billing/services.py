@@ -607,9 +607,7 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
         db.copy_text(Bill._meta.db_table, BILL_COLUMNS, _bills_text(bills))
         return
     _number(bills, issued_year)
-    db.insert_rows(
-        Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills)
-    )
+    db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
 
 

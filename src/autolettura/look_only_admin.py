@@ -8,7 +8,9 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 
-class LookOnlyAdmin(admin.ModelAdmin):
+class LookOnly:
+    """Refuses adding, changing and deleting; for admins and inlines alike."""
+
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
@@ -17,3 +19,7 @@ class LookOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class LookOnlyAdmin(LookOnly, admin.ModelAdmin):
+    pass

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -16,6 +15,7 @@ from django.utils.html import format_html
 
 from autolettura.billing import pdf
 from autolettura.billing.models import Bill, BillLine, Tariff, TariffBand
+from autolettura.look_only_admin import LookOnly, LookOnlyAdmin
 from autolettura.rules import tariff as tariff_rules
 
 
@@ -92,7 +92,7 @@ class TariffAdmin(admin.ModelAdmin):
     inlines = [TariffBandInline]
 
 
-class BillLineInline(admin.TabularInline):
+class BillLineInline(LookOnly, admin.TabularInline):
     model = BillLine
     ordering = ["position"]
     extra = 0
@@ -100,18 +100,9 @@ class BillLineInline(admin.TabularInline):
     fields = ["position", "description", "quantity", "unit_price", "amount"]
     readonly_fields = ["position", "description", "quantity", "unit_price", "amount"]
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
 
 @admin.register(Bill)
-class BillAdmin(admin.ModelAdmin):
+class BillAdmin(LookOnlyAdmin):
     """Bills are made only by bill runs and never changed: the admin shows them, with a
     link to reprint the PDF (for the counter)."""
 
@@ -141,15 +132,6 @@ class BillAdmin(admin.ModelAdmin):
     def pdf_link(self, bill: Bill) -> str:
         url = reverse("admin:billing_bill_pdf", args=[bill.pk])
         return format_html('<a href="{}">{}</a>', url, pdf.bill_filename(bill))
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         own = [

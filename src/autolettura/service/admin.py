@@ -8,27 +8,22 @@ from typing import cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from autolettura import clock
+from autolettura.look_only_admin import LookOnly, LookOnlyAdmin
 from autolettura.service import selectors, services
 from autolettura.service.models import FaultEvent, FaultReport, FaultStatus
 
 
-class FaultEventInline(admin.TabularInline):
+class FaultEventInline(LookOnly, admin.TabularInline):
     model = FaultEvent
     fields = ("at", "kind", "status", "urgency", "by", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ["at", "id"]
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 def _advance(to_status: str) -> Callable[..., None]:
@@ -56,7 +51,7 @@ def _advance(to_status: str) -> Callable[..., None]:
 
 
 @admin.register(FaultReport)
-class FaultReportAdmin(admin.ModelAdmin):
+class FaultReportAdmin(LookOnlyAdmin):
     list_display = [
         "ticket",
         "urgency",
@@ -84,12 +79,3 @@ class FaultReportAdmin(admin.ModelAdmin):
 
     def has_advance_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("service.change_faultreport")
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

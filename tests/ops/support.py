@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -57,29 +58,60 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int, deadline:
     return False
 
 
+class Gunicorn:
+    """gunicorn with deploy/gunicorn.conf.py on one loopback port, as a handle a test can
+    start, kill -9 and start again on the same address.
+
+    Its stdout and stderr (the access lines and the app's logs) go to `log`: a file, not a
+    pipe, since a full pipe nobody reads would stall the server.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, deadline_seconds: float = 30.0) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "autolettura.wsgi"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # the master and its workers, as one group
+            )
+        if not _wait_until_listening(self.process, self.port, time.monotonic() + deadline_seconds):
+            self.stop()
+            raise AssertionError(f"gunicorn did not start: {self.log.read_text()[-3000:]!r}")
+
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once: a machine losing power."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not stopped within 15 seconds."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], *, deadline_seconds: float = 30.0) -> Iterator[str]:
-    """gunicorn with deploy/gunicorn.conf.py on a free loopback port; yields its base URL once
-    it answers, and stops it (bounded) after."""
-    port = free_port()
-    # A file, not a pipe: a full pipe nobody reads would stall the server.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "autolettura.wsgi"],
-            cwd=ROOT,
-            env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    """gunicorn on a free loopback port; yields its base URL once it answers, and stops it
+    (bounded) after."""
+    with tempfile.TemporaryDirectory() as folder:
+        server = Gunicorn(env, Path(folder) / "gunicorn.log")
+        server.start(deadline_seconds=deadline_seconds)
         try:
-            if not _wait_until_listening(process, port, time.monotonic() + deadline_seconds):
-                log.seek(0)
-                raise AssertionError(f"gunicorn did not start: {log.read()[-3000:]!r}")
-            yield f"http://127.0.0.1:{port}"
+            yield server.url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            server.stop()

@@ -7,6 +7,7 @@ production must stop the process, not silently fall back to a default.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -130,3 +131,25 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
         return raw
 
     return _read(name, default, parse, "one of " + ", ".join(choices))
+
+
+def installation_secret_key(path: Path) -> str:
+    """The key kept in `path`, made on first use: random, readable by its owner only.
+
+    Created with O_EXCL so that two processes starting at once cannot each write their own;
+    the loser reads the winner's.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if not key:
+            raise ConfigurationError(f"{path} is empty: delete it or set SECRET_KEY") from None
+        return key
+    except OSError as exc:
+        raise ConfigurationError(f"cannot keep a secret key in {path}: set SECRET_KEY") from exc
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    return key

@@ -24,6 +24,7 @@ from autolettura.env import (
     envparsed,
     envrange,
     envstr,
+    installation_secret_key,
     load_dotenv,
 )
 from autolettura.rules import hours as _hours
@@ -44,7 +45,9 @@ SECRET_KEY = envstr("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and envbool("AUTOLETTURA_REQUIRE_SECRET_KEY", False):
         raise ConfigurationError("SECRET_KEY must be set in production")
-    SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+    # No key in the code: one machine's installation makes its own once, and all of its
+    # processes read it. Several machines must share one, so they set SECRET_KEY.
+    SECRET_KEY = installation_secret_key(VAR_DIR / "secret-key")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 

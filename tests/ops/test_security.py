@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -117,3 +119,73 @@ class TestCheckDeploy:
         assert result.returncode != 0
         assert "security.W004" in result.stderr  # no HSTS
         assert "security.W008" in result.stderr  # no redirect to HTTPS
+
+
+def settings_value(home: Path, name: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """What a production process started in `home` has for setting `name`."""
+    return subprocess.run(
+        [
+            str(BIN / "autolettura"),
+            "shell",
+            "--no-imports",
+            "-c",
+            f"from django.conf import settings; print(settings.{name})",
+        ],
+        cwd=ROOT,
+        env=production_env(home, **variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestSecrets:
+    SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|_KEY)$")
+
+    def test_settings_take_every_secret_from_the_environment(self) -> None:
+        """A secret written in the code would be the same at every utility and in every
+        copy of the repository: each must come from a reader of the environment. (The key
+        made when none is set is checked by running the settings, below.)"""
+        tree = ast.parse((ROOT / "src/autolettura/settings.py").read_text())
+        secrets_read = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and self.SECRET_NAME.search(target.id):
+                        value = node.value
+                        assert isinstance(value, ast.Call), f"{target.id} is not read"
+                        secrets_read[target.id] = ast.unparse(value.func)
+        assert {"SECRET_KEY", "EMAIL_HOST_PASSWORD", "AUTOLETTURA_WHATSAPP_APP_SECRET"} <= set(
+            secrets_read
+        )
+        assert set(secrets_read.values()) <= {"envstr", "installation_secret_key"}, secrets_read
+
+    def test_an_installation_without_a_key_makes_its_own_once_for_all_its_processes(
+        self, tmp_path: Path
+    ) -> None:
+        first = settings_value(tmp_path, "SECRET_KEY")
+        second = settings_value(tmp_path, "SECRET_KEY")
+        other = settings_value(tmp_path / "other", "SECRET_KEY")
+
+        assert first.returncode == 0, first.stderr
+        kept = tmp_path / "var" / "secret-key"
+        assert first.stdout.strip() == second.stdout.strip() == kept.read_text().strip()
+        assert len(first.stdout.strip()) >= 50
+        assert kept.stat().st_mode & 0o777 == 0o600
+        assert other.stdout.strip() != first.stdout.strip()
+
+    def test_the_environment_key_wins_and_no_file_is_made(self, tmp_path: Path) -> None:
+        key = secrets.token_urlsafe(50)
+
+        result = settings_value(tmp_path, "SECRET_KEY", SECRET_KEY=key)
+
+        assert result.stdout.strip() == key
+        assert not (tmp_path / "var" / "secret-key").exists()
+
+    def test_production_can_refuse_to_start_without_a_key(self, tmp_path: Path) -> None:
+        result = settings_value(tmp_path, "SECRET_KEY", AUTOLETTURA_REQUIRE_SECRET_KEY="true")
+
+        assert result.returncode != 0
+        assert "SECRET_KEY must be set in production" in result.stderr
+        assert not (tmp_path / "var" / "secret-key").exists()

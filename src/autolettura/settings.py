@@ -76,12 +76,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: times the whole request for /metrics.
     "autolettura.metrics.MetricsMiddleware",
+    # A database that cannot be reached: 503 with Retry-After ("not recorded, send it again").
+    "autolettura.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "autolettura.security.ContentSecurityPolicyMiddleware",
     # The portal's CSS, scripts and fonts, served by the app itself (no CDN, no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the body: a request larger than AUTOLETTURA_REQUEST_MAX_MB is
+    # answered 413, in the client's language, without reading it.
+    "autolettura.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -123,6 +128,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # with "database is locked" halfway through a transaction.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A persistent connection the server dropped (a restart, a failover) is found and replaced
+    # before a request uses it: once the database is back, the next request succeeds.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A server that cannot be reached fails the request in seconds (503), not after TCP's
+    # own timeout; a connect_timeout in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling counters) ---------------------------------------------------------
@@ -177,12 +189,13 @@ SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = LANGUAGE_COOKIE_SAMESITE = "Lax
 SESSION_COOKIE_AGE = envint("AUTOLETTURA_SESSION_HOURS", 8, minimum=1) * 3600
 # Over TLS: browsers are told to use HTTPS only for a year (HSTS), plain HTTP is redirected,
 # and a reverse proxy terminating TLS says so in X-Forwarded-Proto (it must set that header
-# itself, overwriting the client's). /healthz and /metrics stay on plain HTTP for local probes.
+# itself, overwriting the client's). /livez, /healthz and /metrics stay on plain HTTP for local
+# probes.
 SECURE_HSTS_SECONDS = 365 * 24 * 3600 if AUTOLETTURA_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("AUTOLETTURA_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = envbool("AUTOLETTURA_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = envbool("AUTOLETTURA_SSL_REDIRECT", AUTOLETTURA_HTTPS)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$", r"^metrics$"]
 if envbool("AUTOLETTURA_TRUST_X_FORWARDED_PROTO", AUTOLETTURA_HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -325,6 +338,12 @@ AUTOLETTURA_PHONE_TOLL_FREE = envstr("AUTOLETTURA_PHONE_TOLL_FREE", "800 000 222
 # R13: fault reports. Tickets are PREFIX-YYYY-NNNNNN; a report's photo is at most this big.
 AUTOLETTURA_FAULT_TICKET_PREFIX = envstr("AUTOLETTURA_FAULT_TICKET_PREFIX", "GU")
 AUTOLETTURA_FAULT_PHOTO_MAX_MB = envint("AUTOLETTURA_FAULT_PHOTO_MAX_MB", 10, minimum=1)
+# The largest request body, judged by its Content-Length before any of it is read
+# (autolettura.request_limits): the largest photo and the form around it. nginx's
+# client_max_body_size (docs/deploy.md) is the same.
+AUTOLETTURA_REQUEST_MAX_MB = envint(
+    "AUTOLETTURA_REQUEST_MAX_MB", AUTOLETTURA_FAULT_PHOTO_MAX_MB + 2, minimum=1
+)
 
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
@@ -361,6 +380,9 @@ AUTOLETTURA_METRICS_TOKEN = envstr("AUTOLETTURA_METRICS_TOKEN", "")
 # Seconds any call to a provider may take.
 AUTOLETTURA_PROVIDER_TIMEOUT = envint("AUTOLETTURA_PROVIDER_TIMEOUT", 10, minimum=1)
 AUTOLETTURA_OUTBOX_MAX_ATTEMPTS = envint("AUTOLETTURA_OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+# Seconds between two runs of the periodic flush (beat), which sends what no worker was
+# asked to send (a broker outage) and retries failed sends.
+AUTOLETTURA_OUTBOX_FLUSH_SECONDS = envint("AUTOLETTURA_OUTBOX_FLUSH_SECONDS", 60, minimum=1)
 # SMS through Twilio's Messages API (or a provider speaking it at that base URL).
 AUTOLETTURA_SMS_API_URL = envstr("AUTOLETTURA_SMS_API_URL", "https://api.twilio.com")
 AUTOLETTURA_TWILIO_ACCOUNT_SID = envstr("AUTOLETTURA_TWILIO_ACCOUNT_SID", "")
@@ -395,7 +417,10 @@ AUTOLETTURA_PHONE_VOICE_EN = envstr("AUTOLETTURA_PHONE_VOICE_EN", "Polly.Amy")
 
 CELERY_BEAT_SCHEDULE = {
     # Sends what a worker never got (a broker outage) and retries failed sends.
-    "outbox-flush": {"task": "autolettura.outbox.tasks.outbox_flush_task", "schedule": 60.0},
+    "outbox-flush": {
+        "task": "autolettura.outbox.tasks.outbox_flush_task",
+        "schedule": float(AUTOLETTURA_OUTBOX_FLUSH_SECONDS),
+    },
     # Self-reading reminders (window opening, three days before it closes), every morning
     # on the Europe/Rome clock; idempotent, so a missed or repeated day does no harm.
     "send-reminders": {

@@ -264,25 +264,28 @@ def inbound_reading_submit(
         ).window
         return InboundOutcome(Submission(reading, created=False, window=window), [])
     try:
-        submission = reading_submit(
-            channel=channel,
-            reading=payload.get("reading"),
-            read_on=payload.get("read_on"),
-            supply_code=payload.get("supply_code"),
-            customer_code=payload.get("customer_code"),
-            customer=customer,
-            now=now,
-            inbound_message=message,
-        )
+        # The reading and its message's outcome commit together: a database lost between the
+        # two would leave a reading whose message says it was never answered.
+        with transaction.atomic():
+            submission = reading_submit(
+                channel=channel,
+                reading=payload.get("reading"),
+                read_on=payload.get("read_on"),
+                supply_code=payload.get("supply_code"),
+                customer_code=payload.get("customer_code"),
+                customer=customer,
+                now=now,
+                inbound_message=message,
+            )
+            InboundMessage.objects.filter(pk=message.pk).update(
+                processed_at=now, reading=submission.reading, errors=None
+            )
     except SubmissionRejected as exc:
         InboundMessage.objects.filter(pk=message.pk).update(
             processed_at=now,
             errors=[{"field": e.field, "code": e.code} for e in exc.errors],
         )
         return InboundOutcome(None, exc.errors)
-    InboundMessage.objects.filter(pk=message.pk).update(
-        processed_at=now, reading=submission.reading, errors=None
-    )
     return InboundOutcome(submission, [])
 
 

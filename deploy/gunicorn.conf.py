@@ -10,6 +10,11 @@ WEB_CONCURRENCY     worker processes; default 2 x CPU cores + 1 (gunicorn's own 
                     Each worker holds one database connection: keep the sum over all web
                     machines, plus the Celery workers, under PostgreSQL's max_connections.
 GUNICORN_TIMEOUT    seconds a request may take before its worker is restarted; default 30.
+GUNICORN_REUSE_PORT true to open the address with SO_REUSEPORT; default false. Several
+                    gunicorn masters may then listen on one address and the kernel spreads
+                    new connections among them: two services on one machine, each restarted
+                    on its own while the other keeps serving (tests/ops/test_scale_out.py
+                    runs two this way). Every master on the address must set it.
 PROMETHEUS_MULTIPROC_DIR  an empty folder private to this service: /metrics then adds up
                     every worker. Emptied here at start, as prometheus_client requires.
 """
@@ -21,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from autolettura.env import envint, envstr, load_dotenv
+from autolettura.env import envbool, envint, envstr, load_dotenv
 
 load_dotenv(Path(envstr("AUTOLETTURA_HOME", str(Path.cwd()))) / ".env")
 
@@ -29,6 +34,7 @@ bind = envstr("GUNICORN_BIND", "127.0.0.1:8000")
 workers = envint("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1, minimum=1)
 worker_class = "sync"
 timeout = envint("GUNICORN_TIMEOUT", 30, minimum=1)
+reuse_port = envbool("GUNICORN_REUSE_PORT", False)
 graceful_timeout = 30
 # A worker is replaced after this many requests (with jitter, so not all at once): a slow leak
 # in any library cannot grow without bound.

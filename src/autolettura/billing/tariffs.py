@@ -20,12 +20,33 @@ class TariffFileInvalid(Exception):
     """A tariff file that cannot be loaded; the message names every problem found."""
 
 
-def _decimal(value: Any, where: str, problems: list[str]) -> Decimal:
+def _shown(value: Any) -> str:
+    """`value` as a problem quotes it: short, and never failing (an int of 5,000 digits
+    has no repr)."""
     try:
-        return Decimal(str(value))
+        text = repr(value)
+    except ValueError:
+        return "a number too long"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _decimal(value: Any, where: str, problems: list[str], *, integer_digits: int) -> Decimal:
+    """A number of the file, within what its column holds (`integer_digits` before the
+    point); Decimal(0) with a problem added otherwise."""
+    try:
+        number = None if isinstance(value, bool) else Decimal(str(value))
     except (InvalidOperation, ValueError):
-        problems.append(f"{where}: {value!r} is not a number")
+        number = None
+    if number is None or not number.is_finite():
+        problems.append(f"{where}: {_shown(value)} is not a number")
         return Decimal(0)
+    if number and number.adjusted() >= integer_digits:
+        problems.append(
+            f"{where}: {_shown(value)} is too large: at most {integer_digits} digits before "
+            "the decimal point"
+        )
+        return Decimal(0)
+    return number
 
 
 def tariffs_load(*, path: Path = EXAMPLE, year: int | None = None) -> list[Tariff]:
@@ -35,16 +56,35 @@ def tariffs_load(*, path: Path = EXAMPLE, year: int | None = None) -> list[Tarif
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    # Not UTF-8 and not JSON are ValueErrors; JSON nested deeper than Python reads, too deep.
+    except (OSError, ValueError, RecursionError) as exc:
         raise TariffFileInvalid(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise TariffFileInvalid(f"{path}: the file must hold a JSON object (year, tariffs)")
     year = year or data.get("year")
-    if not isinstance(year, int):
+    if not isinstance(year, int) or isinstance(year, bool) or not 1 <= year <= 9999:
         raise TariffFileInvalid(f"{path}: give the year in the file or with --year")
     problems: list[str] = []
     parsed: list[tuple[str, tariff_rules.Tariff]] = []
-    for index, item in enumerate(data.get("tariffs", []), start=1):
-        where = f"tariff {index} ({item.get('usage', '?')})"
-        usage = str(item.get("usage", "")).upper()
+    items = data.get("tariffs", [])
+    if not isinstance(items, list):
+        problems.append(f"{path}: tariffs must be a list")
+        items = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"tariff {index}: not an object")
+            continue
+        raw_usage = item.get("usage", "?")
+        usage = raw_usage.upper() if isinstance(raw_usage, str) else ""
+        where = f"tariff {index} ({raw_usage if isinstance(raw_usage, str) else _shown(raw_usage)})"
+        bands = item.get("bands", [])
+        if not isinstance(bands, list) or not all(isinstance(band, dict) for band in bands):
+            problems.append(f"{where}: bands must be a list of objects")
+            bands = []
+        for n, band in enumerate(bands, start=1):
+            name = band.get("name", f"band {n}")
+            if not isinstance(name, str) or not name.isprintable() or len(name) > 60:
+                problems.append(f"{where}: band {n}'s name must be text of at most 60 characters")
         if usage not in Usage.values:
             problems.append(
                 f"{where}: usage must be one of " + ", ".join(u.lower() for u in Usage.values)
@@ -52,23 +92,32 @@ def tariffs_load(*, path: Path = EXAMPLE, year: int | None = None) -> list[Tarif
         elif any(seen == usage for seen, _rules in parsed):
             # One tariff per year and usage: the second would silently replace the first.
             problems.append(f"{where}: usage {usage.lower()} is already in the file")
+        # Each number within its column (see billing.models: max_digits - decimal_places).
         rules = tariff_rules.Tariff(
-            fixed_quota_eur_year=_decimal(item.get("fixed_quota_eur_year"), where, problems),
+            fixed_quota_eur_year=_decimal(
+                item.get("fixed_quota_eur_year"), where, problems, integer_digits=8
+            ),
             bands=tuple(
                 tariff_rules.Band(
-                    name=str(band.get("name", f"band {n}")),
+                    name=band["name"] if isinstance(band.get("name"), str) else f"band {n}",
                     upper_m3_year=None
                     if band.get("upper_m3_year") is None
-                    else _decimal(band["upper_m3_year"], where, problems),
-                    price_eur_m3=_decimal(band.get("price_eur_m3"), where, problems),
+                    else _decimal(band["upper_m3_year"], where, problems, integer_digits=8),
+                    price_eur_m3=_decimal(
+                        band.get("price_eur_m3"), where, problems, integer_digits=4
+                    ),
                 )
-                for n, band in enumerate(item.get("bands", []), start=1)
+                for n, band in enumerate(bands, start=1)
             ),
-            sewerage_eur_m3=_decimal(item.get("sewerage_eur_m3"), where, problems),
-            treatment_eur_m3=_decimal(item.get("treatment_eur_m3"), where, problems),
-            vat_rate=_decimal(item.get("vat_rate", "0.10"), where, problems),
+            sewerage_eur_m3=_decimal(
+                item.get("sewerage_eur_m3"), where, problems, integer_digits=4
+            ),
+            treatment_eur_m3=_decimal(
+                item.get("treatment_eur_m3"), where, problems, integer_digits=4
+            ),
+            vat_rate=_decimal(item.get("vat_rate", "0.10"), where, problems, integer_digits=1),
             agevolata_m3_per_member=_decimal(
-                item.get("agevolata_m3_per_member", "18.25"), where, problems
+                item.get("agevolata_m3_per_member", "18.25"), where, problems, integer_digits=6
             ),
         )
         problems.extend(f"{where}: {p}" for p in tariff_rules.tariff_problems(rules))

@@ -103,6 +103,7 @@ def sender_address(message: Message) -> str:
         not address
         or len(address) > _ID_MAX
         or address.count("@") != 1
+        or not address.isprintable()  # a NUL cannot be stored, nor written back to
         or any(c.isspace() or c in "<>,;\"'" for c in address)
     ):
         return ""
@@ -264,7 +265,8 @@ def meter_photo(message: MailMessage) -> tuple[bytes, str] | None:
     """The largest JPEG, PNG or HEIC picture attached to (or inline in) the mail: a
     signature's logo is small, a photo of the meter is not."""
     pictures = [
-        (attachment.payload, attachment.filename)
+        # The name goes to the inbound log's JSON, where PostgreSQL stores no NUL.
+        (attachment.payload, attachment.filename.replace("\x00", ""))
         for attachment in message.attachments
         if attachment.content_type.lower() in PHOTO_TYPES
     ]

@@ -17,6 +17,7 @@ it is open. Every text spoken is the one the other channels write (see `speech`)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -156,7 +157,12 @@ def phone_call_start(*, call_sid: str, caller: str) -> str:
     with transaction.atomic():
         call, created = PhoneCall.objects.select_for_update().get_or_create(
             call_sid=call_sid,
-            defaults={"caller": caller[:32], "started_at": now, "updated_at": now},
+            # PostgreSQL stores no NUL character.
+            defaults={
+                "caller": caller.replace("\x00", "")[:32],
+                "started_at": now,
+                "updated_at": now,
+            },
         )
         if not created:
             return call.last_response
@@ -655,7 +661,9 @@ def _prompt_fault_category(call: PhoneCall, reply: _Reply) -> None:
 
 def _on_fault_category(call: PhoneCall, params: QueryDict, reply: _Reply, now: datetime) -> None:
     digits = _digits(params)
-    if digits.isdigit() and 1 <= int(digits) <= len(FAULT_CATEGORIES):
+    # Compared as text: int() refuses some of what isdigit() takes ("²"), and very long keys.
+    keys = [str(digit) for digit in range(1, len(FAULT_CATEGORIES) + 1)]
+    if digits in keys:
         call.gathered = {**call.gathered, "category": FAULT_CATEGORIES[int(digits) - 1].value}
         _go(call, CallStep.FAULT_RECORDING, reply)
     else:
@@ -674,7 +682,14 @@ def _prompt_fault_recording(call: PhoneCall, reply: _Reply) -> None:
 def _on_fault_recording(call: PhoneCall, params: QueryDict, reply: _Reply, now: datetime) -> None:
     url = params.get("RecordingUrl", "").strip()
     seconds = params.get("RecordingDuration", "0").strip()
-    if not url or not seconds.isdigit() or int(seconds) <= 0:
+    # Kept in the call's JSON and the report: a URL with a NUL (PostgreSQL stores none) or a
+    # duration int() cannot read ("²", thousands of digits) is no recording.
+    if (
+        not url.startswith(("https://", "http://"))
+        or not url.isprintable()
+        or not re.fullmatch(r"[0-9]{1,6}", seconds)
+        or int(seconds) <= 0
+    ):
         _failed(call, reply, now, _("I did not hear any message."))
         return
     call.gathered = {**call.gathered, "recording_url": url, "recording_seconds": int(seconds)}

@@ -101,6 +101,9 @@ class TwilioSms:
     def parse(self, request: HttpRequest) -> InboundSms:
         sid, sender = request.POST.get("MessageSid", ""), request.POST.get("From", "")
         text = request.POST.get("Body")
+        # Both are logged: PostgreSQL stores no NUL character, in text or in JSON.
+        sender = sender.replace("\x00", "")
+        text = text.replace("\x00", "") if text is not None else None
         if not re.fullmatch(r"[A-Z]{2}[0-9a-fA-F]{32}", sid):
             raise MalformedSms("no MessageSid")
         if not sender or len(sender) > 200:

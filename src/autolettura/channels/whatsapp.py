@@ -117,8 +117,10 @@ def messages_from(payload: object) -> list[WhatsAppMessage]:
     left out. Raises MalformedWebhook for anything that is not a Cloud API webhook."""
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise MalformedWebhook("no entry list")
+    # Each message is logged whole, and PostgreSQL stores no NUL character in JSON.
+    entries: list[Any] = _without_nul(payload["entry"])
     found: list[WhatsAppMessage] = []
-    for entry in payload["entry"]:
+    for entry in entries:
         changes = entry.get("changes") if isinstance(entry, dict) else None
         if not isinstance(changes, list):
             raise MalformedWebhook("an entry without a changes list")
@@ -131,6 +133,17 @@ def messages_from(payload: object) -> list[WhatsAppMessage]:
                 raise MalformedWebhook("messages is not a list")
             found.extend(_message_from(message) for message in messages)
     return found
+
+
+def _without_nul(value: Any) -> Any:
+    """Decoded JSON with every NUL character dropped from its strings and keys."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _message_from(raw: object) -> WhatsAppMessage:
@@ -594,7 +607,8 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden("invalid signature", content_type="text/plain")
     try:
         messages = messages_from(json.loads(body))
-    except ValueError as exc:  # bad JSON, bad UTF-8, or not a Cloud API webhook
+    except (ValueError, RecursionError) as exc:
+        # Bad JSON, bad UTF-8, nested too deep, or not a Cloud API webhook.
         logger.warning("WhatsApp webhook malformed: %s: %r", exc, body[:500])
         return HttpResponseBadRequest("malformed webhook", content_type="text/plain")
     now = clock.now()

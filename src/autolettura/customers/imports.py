@@ -270,7 +270,8 @@ def _customer_row(
 def _text(
     value: str, name: str, limit: int, errors: list[FieldError], *, required: bool = False
 ) -> str:
-    text = value.strip()
+    # PostgreSQL stores no NUL character: one would stop the whole import at the COPY.
+    text = value.replace("\x00", "").strip()
     if required and not text:
         errors.append(FieldError(name, "required"))
     elif len(text) > limit:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -136,20 +137,32 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
 def installation_secret_key(path: Path) -> str:
     """The key kept in `path`, made on first use: random, readable by its owner only.
 
-    Created with O_EXCL so that two processes starting at once cannot each write their own;
-    the loser reads the winner's.
+    Written whole to a file of its own, then linked to `path`: a process starting at the
+    same moment sees either no key or the whole key, never a half-written one, and the one
+    whose link fails reads the winner's.
     """
     try:
+        try:
+            return _kept_key(path)
+        except FileNotFoundError:
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip()
-        if not key:
-            raise ConfigurationError(f"{path} is empty: delete it or set SECRET_KEY") from None
-        return key
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_urlsafe(50) + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+        return _kept_key(path)
     except OSError as exc:
         raise ConfigurationError(f"cannot keep a secret key in {path}: set SECRET_KEY") from exc
-    key = secrets.token_urlsafe(50)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key + "\n")
+
+
+def _kept_key(path: Path) -> str:
+    key = path.read_text(encoding="ascii").strip()
+    if not key:
+        raise ConfigurationError(f"{path} is empty: delete it or set SECRET_KEY")
     return key

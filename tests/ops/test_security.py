@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import ast
+import multiprocessing
+import multiprocessing.queues
 import re
 import secrets
 import subprocess
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from autolettura.env import installation_secret_key
 from autolettura.security import POLICY
 from tests.ops.support import BIN, ROOT, production_env
 
@@ -139,6 +143,11 @@ def settings_value(home: Path, name: str, **variables: str) -> subprocess.Comple
     )
 
 
+def _key_when_told(go: Event, path: Path, keys: multiprocessing.queues.SimpleQueue[str]) -> None:
+    go.wait(timeout=30)
+    keys.put(installation_secret_key(path))
+
+
 class TestSecrets:
     SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|_KEY)$")
 
@@ -174,6 +183,27 @@ class TestSecrets:
         assert len(first.stdout.strip()) >= 50
         assert kept.stat().st_mode & 0o777 == 0o600
         assert other.stdout.strip() != first.stdout.strip()
+
+    def test_processes_starting_at_once_agree_on_one_key(self, tmp_path: Path) -> None:
+        """gunicorn's and Celery's processes start together on a new installation: none may
+        read a half-written key or keep one of its own."""
+        context = multiprocessing.get_context("fork")
+        for attempt in range(20):
+            path = tmp_path / str(attempt) / "var" / "secret-key"
+            go = context.Event()
+            keys: multiprocessing.queues.SimpleQueue[str] = context.SimpleQueue()
+            starters = [
+                context.Process(target=_key_when_told, args=(go, path, keys)) for _ in range(3)
+            ]
+            for process in starters:
+                process.start()
+            go.set()
+            for process in starters:
+                process.join(timeout=30)
+            assert [process.exitcode for process in starters] == [0, 0, 0]
+            made = {keys.get() for _ in starters}
+            assert made == {path.read_text().strip()}
+            assert [p.name for p in path.parent.iterdir()] == ["secret-key"]
 
     def test_the_environment_key_wins_and_no_file_is_made(self, tmp_path: Path) -> None:
         key = secrets.token_urlsafe(50)

@@ -35,6 +35,10 @@ workers = envint("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1, minimum
 worker_class = "sync"
 timeout = envint("GUNICORN_TIMEOUT", 30, minimum=1)
 reuse_port = envbool("GUNICORN_REUSE_PORT", False)
+# gunicorn's control socket is one path per user (~/.gunicorn/gunicorn.ctl): two services on
+# one machine would take it from each other. systemd and the Procfile steer gunicorn by
+# signals, so none is opened.
+control_socket_disable = True
 graceful_timeout = 30
 # A worker is replaced after this many requests (with jitter, so not all at once): a slow leak
 # in any library cannot grow without bound.

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders messages clean
+.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load messages clean
 
 $(STAMP): pyproject.toml requirements.lock
 	bash scripts/install-system-deps.sh
@@ -55,6 +55,11 @@ bench-bill-run: install
 
 bench-reminders: install
 	$(BIN)/python -m benchmarks.reminders --supplies $(SUPPLIES)
+
+## The submission API under load, against /livez, on gunicorn (about a minute).
+LOAD_SECONDS ?= 10
+bench-api-load: install
+	$(BIN)/python -m benchmarks.api_load --seconds $(LOAD_SECONDS)
 
 ## Compile the translations after editing a .po file.
 messages: install

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The system libraries WeasyPrint needs to render bills (Pango, and fonts: DejaVu), and the
 # browser the portal's end-to-end tests drive (Debian's chromium, through Playwright), and
-# the IMAP server the e-mail channel's tests start on loopback (Dovecot), from
-# Debian's packages. Idempotent: does nothing when they are there. Installing needs root;
-# run as another user, it only says what is missing and fails.
+# the IMAP server the e-mail channel's tests start on loopback (Dovecot), and the HTTP load
+# generator of benchmarks/api_load.py (wrk), from Debian's packages. Idempotent: does
+# nothing when they are there. Installing needs root; run as another user, it only says
+# what is missing and fails.
 set -euo pipefail
 
 PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
@@ -30,7 +31,12 @@ command -v chromium >/dev/null 2>&1 || browser_missing=true
 imap_missing=false
 [ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/imap ] || imap_missing=true
 
-if [ ${#missing[@]} -eq 0 ] && [ "$browser_missing" = false ] && [ "$imap_missing" = false ]; then
+# benchmarks/api_load.py loads the server with /usr/bin/wrk.
+wrk_missing=false
+command -v wrk >/dev/null 2>&1 || wrk_missing=true
+
+if [ ${#missing[@]} -eq 0 ] && [ "$browser_missing" = false ] && [ "$imap_missing" = false ] \
+  && [ "$wrk_missing" = false ]; then
   exit 0
 fi
 
@@ -47,6 +53,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "Missing for the e-mail channel's tests: Dovecot (IMAP)." >&2
     echo "Install it as root: apt-get install -y --no-install-recommends dovecot-imapd" >&2
   fi
+  if [ "$wrk_missing" = true ]; then
+    echo "Missing for the API load benchmark: wrk." >&2
+    echo "Install it as root: apt-get install -y --no-install-recommends wrk" >&2
+  fi
   exit 1
 fi
 
@@ -59,6 +69,10 @@ fi
 if [ "$browser_missing" = true ]; then
   echo "Installing Chromium for the portal's end-to-end tests"
   apt-get install -y chromium
+fi
+if [ "$wrk_missing" = true ]; then
+  echo "Installing wrk for the API load benchmark"
+  apt-get install -y --no-install-recommends wrk
 fi
 if [ "$imap_missing" = true ]; then
   echo "Installing Dovecot for the e-mail channel's tests (its system service stays off)"

@@ -1,7 +1,14 @@
-"""GET /healthz: can this web process reach the database and the broker?
+"""Two probes: GET /livez (liveness) and GET /healthz (readiness).
 
-For a load balancer or a monitor: 200 when every part answers, 503 naming the part that does
-not. The details of a failure go to the log, not to the (public) response.
+/livez: is this web process alive? It answers 200 "ok" from the process alone, touching no
+database, broker, cache or session, so a supervisor restarts the process only when the
+process itself is stuck, never because PostgreSQL or Redis is down (restarting would not
+help). It still passes through every middleware like any page. The load benchmark
+(benchmarks/api_load.py) uses it as the trivial endpoint to compare the submission API with.
+
+/healthz: can this web process reach the database and the broker? For a load balancer or a
+monitor: 200 when every part answers, 503 naming the part that does not. The details of a
+failure go to the log, not to the (public) response.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -36,6 +43,13 @@ def broker_check(url: str) -> None:
         conn.ensure_connection(
             max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS
         )
+
+
+@never_cache
+@require_GET
+def livez(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers; nothing else is checked."""
+    return HttpResponse("ok\n", content_type="text/plain; charset=utf-8")
 
 
 @never_cache

@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 
 from autolettura.api import api
-from autolettura.health import healthz
+from autolettura.health import healthz, livez
 from autolettura.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
-    # The database and the broker answer (200) or not (503): for load balancers and monitors.
+    # Liveness: the process answers (200), nothing else is touched: for a supervisor.
+    path("livez", livez),
+    # Readiness: the database and the broker answer (200) or not (503): for load balancers.
     path("healthz", healthz),
     # Prometheus: AUTOLETTURA_METRICS_TOKEN, or this machine only.
     path("metrics", metrics_view),

@@ -182,6 +182,7 @@ MATRIX: dict[str, Row] = {
         everyone(200),  # the "link not valid" page
     ),
     "password/nuova/fatto/": Row("/password/nuova/fatto/", everyone(200)),
+    "livez": Row("/livez", everyone(200)),
     "healthz": Row("/healthz", everyone(200)),
     "metrics": Row("/metrics", everyone(401)),  # only with AUTOLETTURA_METRICS_TOKEN
     # --- The customer area -------------------------------------------------------------------

@@ -58,17 +58,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {"status": "ok", "database": "ok", "broker": "not configured"}
     try:
         database_check()
-    except Exception:
-        logger.exception("health: the database does not answer")
+    except Exception as exc:
+        # One line a probe, no traceback: a monitor asks every few seconds during an outage.
+        logger.error("health: the database does not answer (%s)", _first_line(exc))
         body["database"] = "unavailable"
     if settings.CELERY_BROKER_URL:
         try:
             broker_check(settings.CELERY_BROKER_URL)
             body["broker"] = "ok"
-        except Exception:
-            logger.exception("health: the broker does not answer")
+        except Exception as exc:
+            logger.error("health: the broker does not answer (%s)", _first_line(exc))
             body["broker"] = "unavailable"
     healthy = "unavailable" not in body.values()
     if not healthy:
         body["status"] = "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"

@@ -39,16 +39,27 @@ class TestHealthz:
         assert "no-cache" in response["Cache-Control"]
 
     def test_answers_503_naming_the_database_when_it_does_not_answer(
-        self, client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch
+        self,
+        client: Client,
+        settings: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         settings.CELERY_BROKER_URL = ""
 
         def refused() -> None:
-            raise OperationalError("connection refused")
+            raise OperationalError("connection refused\n\tIs the server running?")
 
         monkeypatch.setattr("autolettura.health.database_check", refused)
 
         response = client.get("/healthz")
+
+        # One line a probe, without a traceback: monitors ask every few seconds.
+        [record] = [r for r in caplog.records if r.name == "autolettura.health"]
+        assert record.getMessage() == (
+            "health: the database does not answer (OperationalError: connection refused)"
+        )
+        assert record.exc_info is None
 
         assert response.status_code == 503
         assert response.json() == {

@@ -82,7 +82,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.support import (
+    database_drop,
+    database_recreate,
+    is_postgres,
+    memory_gb,
+)
 
 BENCH_DATABASE = "autolettura_bench_api"
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
 
     load_dotenv(Path(os.environ.get("AUTOLETTURA_HOME", Path.cwd())) / ".env")
     url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+    if not is_postgres(url):
         sys.exit(
             "This benchmark measures PostgreSQL and needs DATABASE_URL=postgres://... (it "
             f"works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
@@ -253,12 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     # A SIGTERM (a `timeout`, a CI job cancelled) runs the finally blocks below, which stop
     # gunicorn and Redis, instead of leaving them running.
     signal.signal(signal.SIGTERM, _terminated)
-    bench_url = _database_recreate(url, BENCH_DATABASE)
+    bench_url = database_recreate(url, BENCH_DATABASE)
     try:
         _run(bench_url, args)
     finally:
         if not args.keep:
-            _database_drop(url, BENCH_DATABASE)
+            database_drop(url, BENCH_DATABASE)
 
 
 def _terminated(signum: int, frame: Any) -> None:
@@ -289,7 +295,7 @@ def _run(bench_url: str, args: argparse.Namespace) -> None:
         f"{server}, database {BENCH_DATABASE}"
     )
     python = sys.version.split()[0]
-    print(f"machine: {cores} cores, {_memory_gb():.0f} GB RAM, Python {python}")
+    print(f"machine: {cores} cores, {memory_gb():.0f} GB RAM, Python {python}")
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     _setup(args.supplies, today)
     connection.close()
@@ -459,31 +465,6 @@ def _check_stored(answered: int) -> None:
 
 
 # --- The setup ---------------------------------------------------------------------------
-
-
-def _memory_gb() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-
-
-def _maintenance(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def _database_recreate(url: str, name: str) -> str:
-    """The URL of a new, empty database `name` on the server of `url`."""
-    import psycopg
-
-    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _database_drop(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _setup(supplies: int, today: date) -> None:

@@ -36,7 +36,12 @@ from datetime import date, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.support import (
+    database_ensure,
+    is_postgres,
+    memory_gb,
+)
 
 BENCH_DATABASE = "autolettura_bench"
 MAX_ROWS = 5_000_000  # bounded: the largest run stays within minutes and a few GB of disk
@@ -82,13 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     # As the settings do: the environment first, then an optional .env file.
     load_dotenv(Path(os.environ.get("AUTOLETTURA_HOME", Path.cwd())) / ".env")
     url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+    if not is_postgres(url):
         sys.exit(
             "This benchmark measures PostgreSQL (COPY) and needs DATABASE_URL=postgres://... "
             f"(it works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
             f"{'unset (SQLite)' if not url else repr(url)}."
         )
-    bench_url = _database_ensure(url, BENCH_DATABASE)
+    bench_url = database_ensure(url, BENCH_DATABASE)
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
     import django
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         server = cursor.fetchone()[0].split(" on ")[0]
     print(f"Import benchmark: {rows:,} readings, {server}, database {BENCH_DATABASE}")
     python = sys.version.split()[0]
-    print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB RAM, Python {python}")
+    print(f"machine: {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, Python {python}")
     # Other work on the machine slows every figure; the load says how much there was.
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
@@ -167,23 +172,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _line(label: str, seconds: float, rows: int) -> None:
     print(f"{label}: {seconds:.2f} s, {rows / seconds:,.0f} readings/s")
-
-
-def _memory_gb() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-
-
-def _database_ensure(url: str, name: str) -> str:
-    """The URL of database `name` on the server of `url`, created if missing."""
-    import psycopg
-
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _supplies_create(rows: int, today: date) -> None:

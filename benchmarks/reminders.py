@@ -30,7 +30,13 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.support import (
+    database_drop,
+    database_recreate,
+    is_postgres,
+    memory_gb,
+)
 
 BENCH_DATABASE = "autolettura_bench_reminders"
 MAX_SUPPLIES = 2_000_000  # bounded: the largest run stays within minutes
@@ -49,18 +55,18 @@ def main(argv: list[str] | None = None) -> None:
 
     load_dotenv(Path(os.environ.get("AUTOLETTURA_HOME", Path.cwd())) / ".env")
     url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in ("postgres", "postgresql"):
+    if not is_postgres(url):
         sys.exit(
             "This benchmark measures PostgreSQL and needs DATABASE_URL=postgres://... (it "
             f"works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
             f"{'unset (SQLite)' if not url else repr(url)}."
         )
-    bench_url = _database_recreate(url, BENCH_DATABASE)
+    bench_url = database_recreate(url, BENCH_DATABASE)
     try:
         _run(bench_url, args.supplies, args.batch_size)
     finally:
         if not args.keep:
-            _database_drop(url, BENCH_DATABASE)
+            database_drop(url, BENCH_DATABASE)
 
 
 def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
@@ -87,7 +93,7 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
         server = cursor.fetchone()[0].split(" on ")[0]
     print(f"Reminders benchmark: {supplies:,} supplies, {server}, database {BENCH_DATABASE}")
     python = sys.version.split()[0]
-    print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB RAM, Python {python}")
+    print(f"machine: {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, Python {python}")
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     expected = _setup(supplies, window.start, window.end)
     print(
@@ -129,31 +135,6 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
 
 def _line(label: str, seconds: float, supplies: int) -> None:
     print(f"{label}: {seconds:.2f} s, {supplies / seconds:,.0f} supplies/s")
-
-
-def _memory_gb() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
-
-
-def _maintenance(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def _database_recreate(url: str, name: str) -> str:
-    """The URL of a new, empty database `name` on the server of `url`."""
-    import psycopg
-
-    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _database_drop(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _setup(supplies: int, start: date, end: date) -> int:

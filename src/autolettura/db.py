@@ -100,14 +100,43 @@ def counter_advance(
     """Move a per-year counter row (`model`, primary key `key`) on by `by`; returns its new
     value. Inside the caller's transaction: a rollback gives the numbers back, so numbers
     are never given twice, and the row's lock is held only until that commit."""
-    model._default_manager.bulk_create([model(pk=key)], ignore_conflicts=True)
+    # One upsert: the year's first number creates the row, every later one moves it on.
+    first = model(pk=key)
+    setattr(first, field, getattr(first, field) + by)
+    fields = model._meta.concrete_fields
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(field)
+    (target,) = [f for f in fields if f.name == field]
+    column = connection.ops.quote_name(target.column)
     pk = connection.ops.quote_name(model._meta.pk.column)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {column} = {column} + %s WHERE {pk} = %s RETURNING {column}",
-            [by, key],
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({pk}) DO UPDATE SET {column} = {table}.{column} + %s "
+            f"RETURNING {column}",
+            [*(f.get_db_prep_save(getattr(first, f.attname), connection) for f in fields), by],
         )
         (value,) = cursor.fetchone()
     return int(value)
+
+
+def insert_or_ignore(model: type[Model], values: dict[str, Any]) -> int | None:
+    """Insert one row of `model` (`values` by field name, the rest left to the database)
+    unless it would break a unique constraint: one statement, no savepoint. Returns the new
+    row's primary key, or None when an equal row already exists (or is being committed)."""
+    by_name = {f.name: f for f in model._meta.concrete_fields}
+    fields = [by_name[name] for name in values]
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT DO NOTHING RETURNING {pk}",
+            params,
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])

@@ -9,17 +9,19 @@ from django.db.models import Q, QuerySet
 from autolettura.customers.models import Customer, HolderChange, Meter, Supply
 
 
-def supply_identify(*, supply_code: str, customer_code: str) -> Supply | None:
+def supply_identify(
+    *, supply_code: str, customer_code: str, for_update: bool = False
+) -> Supply | None:
     """R1: the supply when both codes exist and the customer is its holder, else None.
 
     One query whatever is wrong, so that the answer (and its cost) says nothing about which
-    code failed.
+    code failed. `for_update` locks the supply's row (not its holder's) inside the caller's
+    transaction.
     """
-    return (
-        Supply.objects.select_related("holder")
-        .filter(supply_code=supply_code, holder__customer_code=customer_code)
-        .first()
-    )
+    supplies = Supply.objects.select_related("holder")
+    if for_update:
+        supplies = supplies.select_for_update(of=("self",))
+    return supplies.filter(supply_code=supply_code, holder__customer_code=customer_code).first()
 
 
 def supplies_of(customer: Customer) -> QuerySet[Supply]:

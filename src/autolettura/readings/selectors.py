@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
@@ -47,12 +48,23 @@ def last_valid_reading(meter: Meter) -> LastReading:
     return LastReading(reading.read_on, reading.value)
 
 
-def meter_histories(supply: Supply) -> list[profile.MeterHistory]:
-    """The supply's meters with their valid readings: the input of R9 and R10."""
+def meters_of(supply: Supply) -> list[Meter]:
+    """The supply's meters, the first fitted first."""
+    return list(Meter.objects.filter(supply=supply).order_by("installed_on"))
+
+
+def meter_histories(
+    supply: Supply,
+    meters: list[Meter] | None = None,
+    valid: Iterable[tuple[int, date, int]] | None = None,
+) -> list[profile.MeterHistory]:
+    """The supply's meters with their valid readings: the input of R9 and R10. `meters`
+    (`meters_of`) and `valid` (meter id, date and value of `valid_readings`, in its order),
+    when the caller already holds them, save their queries."""
+    if valid is None:
+        valid = valid_readings(supply).values_list("meter_id", "read_on", "value")
     by_meter: dict[int, list[tuple[date, int]]] = {}
-    for meter_id, read_on, value in valid_readings(supply).values_list(
-        "meter_id", "read_on", "value"
-    ):
+    for meter_id, read_on, value in valid:
         days = by_meter.setdefault(meter_id, [])
         # R8: one value a day, the first in priority order wins.
         if days and days[-1][0] == read_on:
@@ -67,7 +79,7 @@ def meter_histories(supply: Supply) -> list[profile.MeterHistory]:
             removed_on=meter.removed_on,
             final_reading=meter.final_reading,
         )
-        for meter in Meter.objects.filter(supply=supply).order_by("installed_on")
+        for meter in (meters_of(supply) if meters is None else meters)
     ]
 
 
@@ -78,9 +90,15 @@ class ConsumptionProfile:
     points: list[profile.Point]
 
 
-def consumption_profile(supply: Supply) -> ConsumptionProfile:
+def consumption_profile(
+    supply: Supply,
+    meters: list[Meter] | None = None,
+    histories: list[profile.MeterHistory] | None = None,
+) -> ConsumptionProfile:
     """R9: the supply's CMA and its daily averages between consecutive valid readings."""
-    points = profile.consumption_points(meter_histories(supply))
+    if histories is None:
+        histories = meter_histories(supply, meters)
+    points = profile.consumption_points(histories)
     cma = profile.cma(
         points,
         default_m3=policy.default_cma_m3(supply.usage),
@@ -88,6 +106,60 @@ def consumption_profile(supply: Supply) -> ConsumptionProfile:
         min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
     )
     return ConsumptionProfile(cma=cma, segments=profile.segments(points), points=points)
+
+
+@dataclass(frozen=True)
+class SubmissionReadings:
+    """What taking a reading in charge needs to know of the readings already stored."""
+
+    repeat_id: int | None  # R4: the reading this submission repeats, if any
+    last: LastReading  # last_valid_reading of the meter
+    histories: list[profile.MeterHistory]  # meter_histories of the supply
+
+
+def submission_readings(
+    *, supply: Supply, meter: Meter, meters: list[Meter], read_on: date, value: int, source: str
+) -> SubmissionReadings:
+    """In one query, what three would say: the R4 repeat of (supply, read_on, value,
+    source) not voided, `last_valid_reading(meter)` and `meter_histories(supply)`. The rows
+    are the meter's and the supply's valid readings plus the repeat candidates, so each of
+    the three is worked out on exactly the rows its own query would have read."""
+    rows = list(
+        Reading.objects.filter(Q(supply=supply) | Q(meter=meter), voided_at__isnull=True)
+        .filter(
+            Q(status=Status.ACCEPTED)
+            | Q(supply=supply, read_on=read_on, value=value, source=source)
+        )
+        .values_list("id", "supply_id", "meter_id", "read_on", "value", "source", "status")
+    )
+    repeat_id = min(
+        (
+            pk
+            for pk, supply_id, _m, day, number, origin, _s in rows
+            if (supply_id, day, number, origin) == (supply.pk, read_on, value, source)
+        ),
+        default=None,
+    )
+    valid = [row for row in rows if row[6] == Status.ACCEPTED]
+
+    def rank(row: tuple[int, int, int, date, int, str, str]) -> int:
+        return 0 if row[5] == Source.OPERATOR else 1
+
+    # Ordered as last_valid_reading orders: -read_on, source_rank, -id.
+    of_meter = [row for row in valid if row[2] == meter.pk]
+    newest = min(of_meter, key=lambda row: (-row[3].toordinal(), rank(row), -row[0]), default=None)
+    last = (
+        LastReading(meter.installed_on, meter.initial_reading)
+        if newest is None
+        else LastReading(newest[3], newest[4])
+    )
+    # Ordered as valid_readings orders: read_on, source_rank, id.
+    of_supply = sorted(
+        (row for row in valid if row[1] == supply.pk),
+        key=lambda row: (row[3], rank(row), row[0]),
+    )
+    histories = meter_histories(supply, meters, [(row[2], row[3], row[4]) for row in of_supply])
+    return SubmissionReadings(repeat_id=repeat_id, last=last, histories=histories)
 
 
 def readings_of(supply: Supply) -> QuerySet[Reading]:

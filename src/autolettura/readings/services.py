@@ -12,7 +12,7 @@ from django.db import transaction
 
 from autolettura import db, metrics
 from autolettura.customers import selectors as customer_selectors
-from autolettura.customers.models import Customer, Supply
+from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import photos, policy, selectors
 from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
 from autolettura.rules import parsing
@@ -67,14 +67,15 @@ def reading_submit(
     too when they hold a single supply). `read_on` may be None for today. Returns the stored
     reading with its receipt and outcome; a repeat of the same supply, date and value
     returns the first one. `photo` is an optional picture of the meter, stored with a new
-    reading as evidence (ignored on a repeat). Raises SubmissionRejected with every format
-    error found, a photo that is not a JPEG, PNG or HEIC of at most 5 MB included.
+    reading as evidence (ignored on a repeat). `inbound_message`, the channel's logged
+    message, is marked answered with the reading in the same transaction. Raises
+    SubmissionRejected with every format error found, a photo that is not a JPEG, PNG or
+    HEIC of at most 5 MB included.
     """
     if channel not in Channel.values:
         raise SubmissionRejected([FieldError("channel", "channel_invalid")])
     today = rome_today(now)
     errors: list[FieldError] = []
-    supply = _identify(supply_code, customer_code, customer, errors)
     # The syntax now; the number of digits below, against the meter's own register.
     value_errors: list[FieldError] = []
     _collect(value_errors, parsing.parse_reading_value, reading)
@@ -86,17 +87,18 @@ def reading_submit(
     if day is not None:
         _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
     stored_photo = _collect(errors, photos.photo_check, photo) if photo is not None else None
-    if errors or supply is None or day is None:
-        raise SubmissionRejected(errors or [CODES_MISMATCH])
 
     with transaction.atomic():
         # One submission at a time per supply: the last valid reading cannot change under us.
-        supply = Supply.objects.select_for_update().get(pk=supply.pk)
-        meter = (
-            customer_selectors.meter_current(supply)
-            if source == Source.SELF
-            else customer_selectors.meter_in_service(supply, day)
-        )
+        # The lookup by the codes takes the row's lock itself, rather than a second query.
+        code_errors: list[FieldError] = []
+        supply = _identify(supply_code, customer_code, customer, code_errors)
+        errors = code_errors + errors
+        if errors or supply is None or day is None:
+            raise SubmissionRejected(errors or [CODES_MISMATCH])
+        # All the supply's meters in one query: R6/R9 need them below, not only this one.
+        meters = selectors.meters_of(supply)
+        meter = _meter_current(meters) if source == Source.SELF else _meter_in_service(meters, day)
         if meter is None:
             raise SubmissionRejected([FieldError("read_on", "date_before_meter", {})])
         value = _collect(errors, parsing.parse_reading_value, reading, digits=meter.digits)
@@ -107,10 +109,12 @@ def reading_submit(
             raise SubmissionRejected(errors)
 
         window = selectors.window_verdict(supply=supply, read_on=day, now=now)
-        existing = Reading.objects.filter(
-            supply=supply, read_on=day, value=value, source=source, voided_at__isnull=True
-        ).first()
-        if existing is not None:
+        known = selectors.submission_readings(
+            supply=supply, meter=meter, meters=meters, read_on=day, value=value, source=source
+        )
+        if known.repeat_id is not None:
+            existing = Reading.objects.get(pk=known.repeat_id)
+            _message_answered(inbound_message, existing, now)
             return Submission(existing, created=False, window=window.window)
 
         reason: str | None
@@ -120,14 +124,15 @@ def reading_submit(
             assessment = assess_reading(
                 value=value,
                 read_on=day,
-                last=selectors.last_valid_reading(meter),
+                last=known.last,
                 digits=meter.digits,
-                cma_m3=selectors.consumption_profile(supply).cma.m3,
+                cma_m3=selectors.consumption_profile(supply, histories=known.histories).cma.m3,
                 limits=policy.limits(meter.q4_m3h),
             )
             status, reason = assessment.status.value, assessment.reason
             consumption, rollover = assessment.consumption_m3, assessment.rollover
-        # The receipt counter is the last row touched, so its lock is held only until commit.
+        # The receipt counter is among the last rows touched, so its lock is held only until
+        # the reading, its message and the commit.
         stored = Reading.objects.create(
             supply=supply,
             meter=meter,
@@ -145,6 +150,7 @@ def reading_submit(
             inbound_message=inbound_message,
             photo=stored_photo or "",
         )
+        _message_answered(inbound_message, stored, now)
     logger.info(
         "reading %s supply=%s channel=%s status=%s reason=%s",
         stored.receipt,
@@ -160,9 +166,11 @@ def reading_submit(
 def _identify(
     supply_code: object, customer_code: object, customer: Customer | None, errors: list[FieldError]
 ) -> Supply | None:
-    """R1. A signed-in customer names one of their own supplies (or none if they hold one)."""
+    """R1. A signed-in customer names one of their own supplies (or none if they hold one).
+
+    Called inside the submission's transaction: the supply found is locked."""
     if customer is not None:
-        supplies = customer_selectors.supplies_of(customer)
+        supplies = customer_selectors.supplies_of(customer).select_for_update()
         if supply_code is None or supply_code == "":
             only = list(supplies[:2])
             if len(only) == 1:
@@ -180,10 +188,33 @@ def _identify(
     )
     if codes[0] is None or codes[1] is None:
         return None
-    found = customer_selectors.supply_identify(supply_code=codes[0], customer_code=codes[1])
+    found = customer_selectors.supply_identify(
+        supply_code=codes[0], customer_code=codes[1], for_update=True
+    )
     if found is None:
         errors.append(CODES_MISMATCH)
     return found
+
+
+def _meter_current(meters: list[Meter]) -> Meter | None:
+    """As customer_selectors.meter_current, among meters already fetched (at most one is
+    in service: the meter_one_in_service_per_supply constraint)."""
+    return next((m for m in meters if m.removed_on is None), None)
+
+
+def _meter_in_service(meters: list[Meter], on: date) -> Meter | None:
+    """As customer_selectors.meter_in_service, among meters already fetched."""
+    fitted = [
+        m for m in meters if m.installed_on <= on and (m.removed_on is None or m.removed_on > on)
+    ]
+    return max(fitted, key=lambda m: m.installed_on, default=None)
+
+
+def _message_answered(message: InboundMessage | None, reading: Reading, now: datetime) -> None:
+    if message is not None:
+        InboundMessage.objects.filter(pk=message.pk).update(
+            processed_at=now, reading=reading, errors=None
+        )
 
 
 def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) -> Any:
@@ -219,13 +250,24 @@ def inbound_message_record(
 ) -> tuple[InboundMessage, bool]:
     """Store what a channel received before processing it. Returns (message, created);
     created is False for a retry of a message already stored."""
-    with transaction.atomic():
-        message, created = InboundMessage.objects.get_or_create(
-            channel=channel,
-            provider_message_id=provider_message_id,
-            defaults={"payload": payload, "received_at": now, "sender": sender},
-        )
-    return message, created
+    values = {
+        "channel": channel,
+        "provider_message_id": provider_message_id,
+        "payload": payload,
+        "sender": sender,
+        "received_at": now,
+    }
+    # One INSERT ... ON CONFLICT DO NOTHING on the (channel, provider_message_id) constraint:
+    # no SELECT first, no savepoint, and a concurrent retry waits for the first to commit.
+    pk = db.insert_or_ignore(InboundMessage, values)
+    if pk is None:
+        return InboundMessage.objects.get(
+            channel=channel, provider_message_id=provider_message_id
+        ), False
+    message = InboundMessage(pk=pk, **values)
+    message._state.adding = False
+    message._state.db = InboundMessage.objects.db
+    return message, True
 
 
 @dataclass(frozen=True)
@@ -264,22 +306,18 @@ def inbound_reading_submit(
         ).window
         return InboundOutcome(Submission(reading, created=False, window=window), [])
     try:
-        # The reading and its message's outcome commit together: a database lost between the
-        # two would leave a reading whose message says it was never answered.
-        with transaction.atomic():
-            submission = reading_submit(
-                channel=channel,
-                reading=payload.get("reading"),
-                read_on=payload.get("read_on"),
-                supply_code=payload.get("supply_code"),
-                customer_code=payload.get("customer_code"),
-                customer=customer,
-                now=now,
-                inbound_message=message,
-            )
-            InboundMessage.objects.filter(pk=message.pk).update(
-                processed_at=now, reading=submission.reading, errors=None
-            )
+        # reading_submit marks the message answered in its own transaction: a database lost
+        # between the two would leave a reading whose message says it was never answered.
+        submission = reading_submit(
+            channel=channel,
+            reading=payload.get("reading"),
+            read_on=payload.get("read_on"),
+            supply_code=payload.get("supply_code"),
+            customer_code=payload.get("customer_code"),
+            customer=customer,
+            now=now,
+            inbound_message=message,
+        )
     except SubmissionRejected as exc:
         InboundMessage.objects.filter(pk=message.pk).update(
             processed_at=now,

@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.support import (
+    bills_insert,
     database_drop,
     database_recreate,
     is_postgres,
     memory_gb,
+    supplies_insert,
 )
 
 BENCH_DATABASE = "autolettura_bench_reminders"
@@ -156,43 +158,9 @@ def _setup(supplies: int, start: date, end: date) -> int:
             "now() FROM generate_series(1, %s) i",
             [supplies],
         )
-        cursor.execute(
-            f"INSERT INTO {Supply._meta.db_table} (supply_code, holder_id, address, usage, "
-            "household_members, activated_on, created_at) "
-            "SELECT 'RS' || lpad(i::text, 9, '0'), i, 'Via Roma ' || i, 'DOMESTIC_RESIDENT', "
-            "3, %s, now() FROM generate_series(1, %s) i",
-            [installed_on, supplies],
-        )
-        cursor.execute(
-            f"INSERT INTO {Meter._meta.db_table} (supply_id, serial, digits, q4_m3h, "
-            "installed_on, initial_reading) "
-            "SELECT i, 'RM' || lpad(i::text, 9, '0'), 5, 3.125, %s, 1000 "
-            "FROM generate_series(1, %s) i",
-            [installed_on, supplies],
-        )
+        supplies_insert(cursor, supplies, activated_on=installed_on)
         period_end = start - timedelta(days=45)
-        cursor.execute(
-            f"INSERT INTO {Bill._meta.db_table} (supply_id, customer_id, year, sequence, "
-            "period_start, period_end, issued_on, due_on, previous_register, "
-            "previous_register_on, previous_register_source, previous_total_m3, "
-            "current_register, current_register_on, current_register_source, "
-            "current_total_m3, effective_m3, estimated_m3, adjustment_m3, billed_m3, cma_m3, "
-            "next_window_start, next_window_end, net_eur, vat_eur, total_eur, created_at) "
-            "SELECT i, i, 2000, i, %s, %s, %s, %s, 1000, %s, 'SELF', 0, 1100, %s, 'SELF', "
-            "100, 100, 0, 0, 100, 100, %s, %s, 100, 10, 110, now() "
-            "FROM generate_series(10, %s, 10) i",
-            [
-                period_end - timedelta(days=60),
-                period_end,
-                period_end,
-                period_end + timedelta(days=20),
-                period_end - timedelta(days=60),
-                period_end,
-                start,
-                end,
-                supplies,
-            ],
-        )
+        bills_insert(cursor, supplies, period_end=period_end, window=(start, end), every=10)
     with connection.cursor() as cursor:
         for model in (Customer, Supply, Meter, Bill):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")

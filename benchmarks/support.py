@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -46,3 +48,58 @@ def database_drop(url: str, name: str) -> None:
 
     with psycopg.connect(database_url(url, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def supplies_insert(cursor: Any, supplies: int, *, activated_on: date) -> None:
+    """Supplies 1..N, supply i held by customer i (who must exist), each with a five-digit
+    meter installed on `activated_on` at 1000 m³. Ids are the generated numbers: a fresh
+    database's sequences give the same ones, so later rows can name them."""
+    from autolettura.customers.models import Meter, Supply
+
+    cursor.execute(
+        f"INSERT INTO {Supply._meta.db_table} (supply_code, holder_id, address, usage, "
+        "household_members, activated_on, created_at) "
+        "SELECT 'RS' || lpad(i::text, 9, '0'), i, 'Via Roma ' || i, 'DOMESTIC_RESIDENT', "
+        "3, %s, now() FROM generate_series(1, %s) i",
+        [activated_on, supplies],
+    )
+    cursor.execute(
+        f"INSERT INTO {Meter._meta.db_table} (supply_id, serial, digits, q4_m3h, "
+        "installed_on, initial_reading) "
+        "SELECT i, 'RM' || lpad(i::text, 9, '0'), 5, 3.125, %s, 1000 "
+        "FROM generate_series(1, %s) i",
+        [activated_on, supplies],
+    )
+
+
+def bills_insert(
+    cursor: Any, supplies: int, *, period_end: date, window: tuple[date, date], every: int = 1
+) -> None:
+    """A bill for every `every`-th supply of 1..N: 100 m³ over the 60 days to `period_end`,
+    printing `window` as the next self-reading window."""
+    from autolettura.billing.models import Bill
+
+    cursor.execute(
+        f"INSERT INTO {Bill._meta.db_table} (supply_id, customer_id, year, sequence, "
+        "period_start, period_end, issued_on, due_on, previous_register, "
+        "previous_register_on, previous_register_source, previous_total_m3, "
+        "current_register, current_register_on, current_register_source, "
+        "current_total_m3, effective_m3, estimated_m3, adjustment_m3, billed_m3, cma_m3, "
+        "next_window_start, next_window_end, net_eur, vat_eur, total_eur, created_at) "
+        "SELECT i, i, 2000, i, %s, %s, %s, %s, 1000, %s, 'SELF', 0, 1100, %s, 'SELF', "
+        "100, 100, 0, 0, 100, 100, %s, %s, 100, 10, 110, now() "
+        "FROM generate_series(%s, %s, %s) i",
+        [
+            period_end - timedelta(days=60),
+            period_end,
+            period_end,
+            period_end + timedelta(days=20),
+            period_end - timedelta(days=60),
+            period_end,
+            window[0],
+            window[1],
+            every,
+            supplies,
+            every,
+        ],
+    )

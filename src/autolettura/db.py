@@ -17,6 +17,21 @@ def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
+def storable(value: Any) -> Any:
+    """Text, or decoded JSON, with every NUL character dropped from its strings and keys.
+
+    PostgreSQL stores no NUL, in text or in JSON: what a channel or a file brings is kept
+    (in the inbound log, in a row) without it, rather than failing the whole write.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert `rows` (tuples in `columns` order) into `table`; returns how many."""
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)

@@ -44,6 +44,7 @@ from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencr
 from imap_tools.errors import ImapToolsError
 from imap_tools.message import MailMessage
 
+from autolettura.db import storable
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings import photos
@@ -81,7 +82,7 @@ class MailboxUnavailable(Exception):
 
 def provider_message_id(message: Message) -> str:
     """The mail's Message-ID, or a hash of the whole mail when it has none (or a huge one)."""
-    raw_id = " ".join(str(message.get("Message-ID", "")).replace("\x00", "").split())
+    raw_id = " ".join(storable(str(message.get("Message-ID", ""))).split())
     if raw_id and len(raw_id) <= _ID_MAX:
         return raw_id
     return mail_hash(message)
@@ -202,7 +203,7 @@ def _header_text(value: object) -> str:
         text = str(make_header(decode_header(str(value))))
     except (LookupError, UnicodeError, ValueError):
         text = str(value)
-    return " ".join(text.replace("\x00", "").split())
+    return " ".join(storable(text).split())
 
 
 class _HtmlText(HTMLParser):
@@ -245,8 +246,8 @@ def mail_text(message: MailMessage) -> str:
     text = message.text
     if not text.strip() and message.html:
         text = html_text(message.html)
-    # PostgreSQL keeps no NUL character in text (the inbound log's JSON included).
-    return text.replace("\x00", "")[:TEXT_KEPT]
+    # Kept in the inbound log.
+    return storable(text)[:TEXT_KEPT]
 
 
 def sent_on(message: Message, *, arrived_at: datetime) -> date:
@@ -265,8 +266,8 @@ def meter_photo(message: MailMessage) -> tuple[bytes, str] | None:
     """The largest JPEG, PNG or HEIC picture attached to (or inline in) the mail: a
     signature's logo is small, a photo of the meter is not."""
     pictures = [
-        # The name goes to the inbound log's JSON, where PostgreSQL stores no NUL.
-        (attachment.payload, attachment.filename.replace("\x00", ""))
+        # The name goes to the inbound log.
+        (attachment.payload, storable(attachment.filename))
         for attachment in message.attachments
         if attachment.content_type.lower() in PHOTO_TYPES
     ]

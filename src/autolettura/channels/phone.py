@@ -45,6 +45,7 @@ from autolettura.channels.speech import (
     spoken_fault_received,
     spoken_outcome,
 )
+from autolettura.db import storable
 from autolettura.readings.messages import format_day
 from autolettura.readings.models import Channel
 from autolettura.readings.services import inbound_reading_submit
@@ -157,9 +158,8 @@ def phone_call_start(*, call_sid: str, caller: str) -> str:
     with transaction.atomic():
         call, created = PhoneCall.objects.select_for_update().get_or_create(
             call_sid=call_sid,
-            # PostgreSQL stores no NUL character.
             defaults={
-                "caller": caller.replace("\x00", "")[:32],
+                "caller": storable(caller)[:32],
                 "started_at": now,
                 "updated_at": now,
             },

@@ -26,6 +26,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from autolettura import clock
 from autolettura.customers import selectors as customer_selectors
+from autolettura.db import storable
 from autolettura.readings.messages import error_message, outcome_message
 from autolettura.readings.models import Channel
 from autolettura.readings.services import inbound_reading_submit
@@ -101,9 +102,8 @@ class TwilioSms:
     def parse(self, request: HttpRequest) -> InboundSms:
         sid, sender = request.POST.get("MessageSid", ""), request.POST.get("From", "")
         text = request.POST.get("Body")
-        # Both are logged: PostgreSQL stores no NUL character, in text or in JSON.
-        sender = sender.replace("\x00", "")
-        text = text.replace("\x00", "") if text is not None else None
+        # Both are logged.
+        sender, text = storable(sender), storable(text)
         if not re.fullmatch(r"[A-Z]{2}[0-9a-fA-F]{32}", sid):
             raise MalformedSms("no MessageSid")
         if not sender or len(sender) > 200:

@@ -46,6 +46,7 @@ from autolettura import clock
 from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer
+from autolettura.db import storable
 from autolettura.outbox.models import Route
 from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings import photos
@@ -117,8 +118,8 @@ def messages_from(payload: object) -> list[WhatsAppMessage]:
     left out. Raises MalformedWebhook for anything that is not a Cloud API webhook."""
     if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
         raise MalformedWebhook("no entry list")
-    # Each message is logged whole, and PostgreSQL stores no NUL character in JSON.
-    entries: list[Any] = _without_nul(payload["entry"])
+    # Each message is logged whole.
+    entries: list[Any] = storable(payload["entry"])
     found: list[WhatsAppMessage] = []
     for entry in entries:
         changes = entry.get("changes") if isinstance(entry, dict) else None
@@ -133,17 +134,6 @@ def messages_from(payload: object) -> list[WhatsAppMessage]:
                 raise MalformedWebhook("messages is not a list")
             found.extend(_message_from(message) for message in messages)
     return found
-
-
-def _without_nul(value: Any) -> Any:
-    """Decoded JSON with every NUL character dropped from its strings and keys."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
-    return value
 
 
 def _message_from(raw: object) -> WhatsAppMessage:

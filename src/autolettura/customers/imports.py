@@ -41,6 +41,7 @@ from autolettura.bulk import (
     temp_table_drop,
 )
 from autolettura.customers.models import Customer, Meter, Supply, Usage
+from autolettura.db import storable
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
@@ -270,8 +271,8 @@ def _customer_row(
 def _text(
     value: str, name: str, limit: int, errors: list[FieldError], *, required: bool = False
 ) -> str:
-    # PostgreSQL stores no NUL character: one would stop the whole import at the COPY.
-    text = value.replace("\x00", "").strip()
+    # A NUL would stop the whole import at the COPY.
+    text = storable(value).strip()
     if required and not text:
         errors.append(FieldError(name, "required"))
     elif len(text) > limit:

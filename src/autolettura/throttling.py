@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import weakref
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -44,13 +46,22 @@ def throttle(scope: str, key: str, *, limit: int, period: int = 60) -> None:
         raise Throttled(max(1, math.ceil((slot + 1) * period - now)))
 
 
+# A redis-py client for each cache client, made once: the cache's get_client builds a new one
+# per call (its table of response callbacks, about 0.05 ms of CPU), twice per anonymous
+# submission. Weak keys: a cache configured anew, or dropped with its thread, gets its own.
+_redis_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 def _count_in_redis(redis_cache: RedisCache, cache_key: str, *, timeout: int) -> int:
     """The counter's new value, in one round trip to Redis instead of the three that the
     cache's add and incr make. MULTI makes the two commands atomic, so the key cannot expire
     between them; the key and its integer value are the ones the cache API would write."""
     key = redis_cache.make_and_validate_key(cache_key)
     # The cache's own client, so its connection pool and LOCATION are the ones used.
-    client = redis_cache._cache.get_client(key, write=True)  # type: ignore[attr-defined]
+    cache_client = redis_cache._cache  # type: ignore[attr-defined]
+    client = _redis_clients.get(cache_client)
+    if client is None:
+        client = _redis_clients[cache_client] = cache_client.get_client(key, write=True)
     pipeline = client.pipeline(transaction=True)
     pipeline.set(key, 0, ex=timeout, nx=True)
     pipeline.incr(key)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
@@ -117,6 +119,22 @@ class SubmissionReadings:
     histories: list[profile.MeterHistory]  # meter_histories of the supply
 
 
+@functools.cache
+def _submission_readings_sql() -> str:
+    """The query of `submission_readings`, written once, with the models' own names."""
+    quote = connection.ops.quote_name
+    table = quote(Reading._meta.db_table)
+    column = {field.name: quote(field.column) for field in Reading._meta.concrete_fields}
+    return (
+        f"SELECT {column['id']}, {column['supply']}, {column['meter']}, {column['read_on']}, "
+        f"{column['value']}, {column['source']}, {column['status']} FROM {table} "
+        f"WHERE ({column['supply']} = %s OR {column['meter']} = %s) "
+        f"AND {column['voided_at']} IS NULL "
+        f"AND ({column['status']} = %s OR ({column['supply']} = %s AND {column['read_on']} = %s "
+        f"AND {column['value']} = %s AND {column['source']} = %s))"
+    )
+
+
 def submission_readings(
     *, supply: Supply, meter: Meter, meters: list[Meter], read_on: date, value: int, source: str
 ) -> SubmissionReadings:
@@ -124,14 +142,22 @@ def submission_readings(
     source) not voided, `last_valid_reading(meter)` and `meter_histories(supply)`. The rows
     are the meter's and the supply's valid readings plus the repeat candidates, so each of
     the three is worked out on exactly the rows its own query would have read."""
-    rows = list(
-        Reading.objects.filter(Q(supply=supply) | Q(meter=meter), voided_at__isnull=True)
-        .filter(
-            Q(status=Status.ACCEPTED)
-            | Q(supply=supply, read_on=read_on, value=value, source=source)
+    # In SQL of its own, the one the ORM would write: building it through the ORM took about
+    # 0.4 ms of CPU on every submission, more than PostgreSQL spends running it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _submission_readings_sql(),
+            [
+                supply.pk,
+                meter.pk,
+                Status.ACCEPTED.value,
+                supply.pk,
+                connection.ops.adapt_datefield_value(read_on),
+                value,
+                source,
+            ],
         )
-        .values_list("id", "supply_id", "meter_id", "read_on", "value", "source", "status")
-    )
+        rows: list[tuple[int, int, int, date, int, str, str]] = cursor.fetchall()
     repeat_id = min(
         (
             pk

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 
 from autolettura import db, metrics
 from autolettura.customers import selectors as customer_selectors
@@ -211,10 +212,28 @@ def _meter_in_service(meters: list[Meter], on: date) -> Meter | None:
 
 
 def _message_answered(message: InboundMessage | None, reading: Reading, now: datetime) -> None:
-    if message is not None:
-        InboundMessage.objects.filter(pk=message.pk).update(
-            processed_at=now, reading=reading, errors=None
+    if message is None:
+        return
+    # The UPDATE the ORM's update(processed_at=now, reading=reading, errors=None) sends,
+    # without building that query on every submission.
+    fields = InboundMessage._meta
+    processed_at = fields.get_field("processed_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _message_answered_sql(),
+            [processed_at.get_db_prep_save(now, connection), reading.pk, message.pk],
         )
+
+
+@functools.cache
+def _message_answered_sql() -> str:
+    quote = connection.ops.quote_name
+    fields = InboundMessage._meta
+    column = {field.name: quote(field.column) for field in fields.concrete_fields}
+    return (
+        f"UPDATE {quote(fields.db_table)} SET {column['processed_at']} = %s, "
+        f"{column['reading']} = %s, {column['errors']} = NULL WHERE {column['id']} = %s"
+    )
 
 
 def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) -> Any:

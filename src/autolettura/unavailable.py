@@ -7,6 +7,10 @@ behind (at most the log of what was received): the answer is "not recorded, send
 in a few minutes". The API answers in its own error format; pages get a plain page that
 needs no database. Retry-After says when to try again.
 
+A database error raised outside a view (a middleware's, such as the session's save after
+the view) never reaches process_exception: Django answers it with handler500, which here
+gives the same 503 for it (`server_error`).
+
 The broken connection is not reused: Django closes a connection that raised such an error
 at the end of the request, and with CONN_HEALTH_CHECKS (settings) a persistent connection
 the server dropped is found before the next request uses it. So the process recovers by
@@ -20,6 +24,7 @@ returns the first receipt.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 from django.db.utils import InterfaceError, OperationalError
@@ -28,6 +33,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.views import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +120,12 @@ class DatabaseUnavailableMiddleware:
         # Django would log the 503 again ("Service Unavailable: /path"): once is enough.
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the 503 answer for a database error raised where no view could catch it
+    (Django calls this inside its except block, so the error is sys.exc_info()'s), Django's
+    own 500 page for anything else. Django has already logged the error with its traceback."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return unavailable_response(request)
+    return defaults.server_error(request)

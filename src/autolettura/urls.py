@@ -21,3 +21,6 @@ urlpatterns = [
     # The Sportello Online: public pages at the root, the customer area under /area-clienti/.
     path("", include("autolettura.portal.urls")),
 ]
+
+# A database error outside a view (in a middleware) is a 503 "try again", as in a view.
+handler500 = "autolettura.unavailable.server_error"

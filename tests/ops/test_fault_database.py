@@ -185,6 +185,47 @@ class TestTheAnswerWhileTheDatabaseIsDown:
         assert "Retry-After" not in response
 
 
+class FailingAfterTheView:
+    """A middleware whose database fails after the view has answered, as the session's save
+    would: outside the view, where process_exception does not see it."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        self.get_response(request)
+        raise _database_is_down()
+
+
+class BrokenAfterTheView(FailingAfterTheView):
+    def __call__(self, request: Any) -> Any:
+        self.get_response(request)
+        raise ValueError("bug")
+
+
+class TestAnErrorOutsideAView:
+    def test_a_database_error_in_a_middleware_is_also_a_503(self, settings: Any) -> None:
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.FailingAfterTheView"]
+        client = Client(raise_request_exception=False)
+
+        api = client.get("/api/v1/service-hours")
+        page = client.get("/contatti/")
+
+        assert api.status_code == 503
+        assert api["Retry-After"] == "120"
+        assert api.json()["errors"][0]["code"] == "service_unavailable"
+        assert page.status_code == 503
+        assert "<h1>Servizio momentaneamente non disponibile</h1>" in page.content.decode()
+
+    def test_any_other_error_there_is_still_the_500_page(self, settings: Any) -> None:
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.BrokenAfterTheView"]
+
+        response = Client(raise_request_exception=False).get("/contatti/")
+
+        assert response.status_code == 500
+        assert "Retry-After" not in response
+
+
 def test_the_error_pages_carry_no_inline_style() -> None:
     with translation.override("en"):
         pages = [

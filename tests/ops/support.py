@@ -30,6 +30,20 @@ def production_env(home: Path, **variables: str) -> dict[str, str]:
     }
 
 
+# Every day in a self-reading window: readings sent by a process on the real clock are
+# assessed (R6), not discarded for their date, whatever day the test runs.
+WINDOW_ALWAYS_OPEN = {
+    "AUTOLETTURA_WINDOW_MONTHS": ",".join(str(month) for month in range(1, 13)),
+    "AUTOLETTURA_WINDOW_DAYS": "1-31",
+}
+# A load sent from 127.0.0.1 alone: the per-address and per-supply limits would refuse most
+# of it, and they are not what such a test is about.
+UNTHROTTLED = {
+    "AUTOLETTURA_THROTTLE_PER_ADDRESS": "1000000",
+    "AUTOLETTURA_THROTTLE_PER_SUPPLY": "1000000",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

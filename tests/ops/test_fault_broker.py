@@ -43,7 +43,7 @@ from tests.ops.processes import (
     mail_text,
     wait_for,
 )
-from tests.ops.support import Gunicorn, production_env
+from tests.ops.support import WINDOW_ALWAYS_OPEN, Gunicorn, production_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -162,8 +162,7 @@ def test_replies_wait_in_the_outbox_while_the_broker_is_down_and_are_delivered_a
         DATABASE_URL=database_url_for_processes(),
         CELERY_BROKER_URL=redis.url(),
         WEB_CONCURRENCY="2",
-        AUTOLETTURA_WINDOW_MONTHS="1,2,3,4,5,6,7,8,9,10,11,12",
-        AUTOLETTURA_WINDOW_DAYS="1-31",
+        **WINDOW_ALWAYS_OPEN,
         # The flush every second rather than every minute: the test waits for it.
         AUTOLETTURA_OUTBOX_FLUSH_SECONDS="1",
         **smtp.settings(),

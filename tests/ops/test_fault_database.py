@@ -37,7 +37,15 @@ from autolettura.customers.models import Supply
 from tests.api_helpers import codes, post_reading
 from tests.conftest import make_customer_user
 from tests.ops.private_postgres import PrivatePostgres, private_postgres
-from tests.ops.support import BIN, ROOT, Gunicorn, get, production_env
+from tests.ops.support import (
+    BIN,
+    ROOT,
+    UNTHROTTLED,
+    WINDOW_ALWAYS_OPEN,
+    Gunicorn,
+    get,
+    production_env,
+)
 
 READING_IT = (
     "Il servizio è momentaneamente non disponibile: la lettura non è stata registrata e non è "
@@ -424,13 +432,8 @@ def test_postgres_crashing_mid_load_answers_503_writes_nothing_partial_and_recov
             tmp_path,
             DATABASE_URL=pg.url("autolettura"),
             WEB_CONCURRENCY="2",
-            # Every day in a self-reading window: the readings are assessed (R6), not
-            # discarded for the date, whatever day the test runs.
-            AUTOLETTURA_WINDOW_MONTHS=",".join(str(m) for m in range(1, 13)),
-            AUTOLETTURA_WINDOW_DAYS="1-31",
-            # Every request comes from 127.0.0.1: the throttles would refuse most of them.
-            AUTOLETTURA_THROTTLE_PER_ADDRESS="1000000",
-            AUTOLETTURA_THROTTLE_PER_SUPPLY="1000000",
+            **WINDOW_ALWAYS_OPEN,
+            **UNTHROTTLED,
         )
         _seed(pg, env, tmp_path)
         server = Gunicorn(env, tmp_path / "gunicorn.log")

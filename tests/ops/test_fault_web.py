@@ -36,7 +36,7 @@ from tests.ops.processes import (
     other_sessions_on_the_database,
     wait_for,
 )
-from tests.ops.support import Gunicorn, production_env
+from tests.ops.support import UNTHROTTLED, WINDOW_ALWAYS_OPEN, Gunicorn, production_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -189,10 +189,8 @@ def test_every_answered_receipt_survives_a_kill_9_and_a_retry_gets_its_first_rec
         tmp_path / "home",
         DATABASE_URL=database_url_for_processes(),
         WEB_CONCURRENCY="3",
-        AUTOLETTURA_WINDOW_MONTHS="1,2,3,4,5,6,7,8,9,10,11,12",
-        AUTOLETTURA_WINDOW_DAYS="1-31",
-        AUTOLETTURA_THROTTLE_PER_ADDRESS="100000",
-        AUTOLETTURA_THROTTLE_PER_SUPPLY="100000",
+        **WINDOW_ALWAYS_OPEN,
+        **UNTHROTTLED,
     )
     server = Gunicorn(env, tmp_path / "gunicorn.log")
     load = Load(server.url, batches)

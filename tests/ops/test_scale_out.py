@@ -50,7 +50,7 @@ from tests.ops.processes import (
     database_url_for_processes,
     wait_for,
 )
-from tests.ops.support import BIN, ROOT, Gunicorn, free_port, production_env
+from tests.ops.support import BIN, ROOT, UNTHROTTLED, Gunicorn, free_port, production_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -188,9 +188,7 @@ def test_two_web_processes_and_two_workers_share_the_work_and_keep_every_result_
             CELERY_BROKER_URL=broker.url(0),
             # Shared by both web processes, as on several machines: one count per limit.
             CACHE_URL=broker.url(1),
-            # One client address sends the whole burst; the limits are not under test here.
-            AUTOLETTURA_THROTTLE_PER_ADDRESS="100000",
-            AUTOLETTURA_THROTTLE_PER_SUPPLY="1000",
+            **UNTHROTTLED,
             AUTOLETTURA_WHATSAPP_API_URL=graph.api_url,
             AUTOLETTURA_WHATSAPP_TOKEN=ACCESS_TOKEN,
             AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID=PHONE_NUMBER_ID,

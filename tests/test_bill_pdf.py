@@ -11,6 +11,7 @@ import io
 import re
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.template.loader import render_to_string
@@ -119,18 +120,20 @@ class TestBillPdf:
 
     def test_prints_both_registers_with_their_date_and_source(self, billed_year: Supply) -> None:
         bill = latest_bill(billed_year)
-        # The end of October is estimated from the reading of 22 October; the end of December
-        # carries the operator's reading of 20 December forward by 11 days.
+        # The end of October lies between the readings of 22 October and 20 December: the
+        # consumption between them spread over the days, no estimate. The end of December
+        # carries the operator's reading of 20 December forward by 11 days: an estimate.
         assert (bill.previous_register_source, bill.current_register_source) == (
-            "ESTIMATE",
+            "INTERPOLATED",
             "ESTIMATE",
         )
 
         text = pdf_text(bill_pdf(bill))
 
-        assert f"Lettura precedente {bill.previous_register} 31/10/2026 stimata" in text
-        assert f"Lettura attuale {bill.current_register} 31/12/2026 stimata" in text
-        assert "dall'ultima lettura valida del 20/12/2026" in text
+        assert f"Lettura precedente {bill.previous_register:06d} 31/10/2026 tra due letture" in text
+        assert "Lettura 001371 20/12/2026 rilevata" in text
+        assert f"Lettura attuale {bill.current_register:06d} 31/12/2026 stimata" in text
+        assert "dal 21/12/2026 al 31/12/2026, in base al tuo consumo medio annuo" in text
 
     def test_prints_a_read_register_as_rilevata_or_autolettura(self, tariff_2026: None) -> None:
         supply = make_supply(installed_on=date(2026, 9, 1), initial_reading=500)
@@ -140,8 +143,8 @@ class TestBillPdf:
 
         text = pdf_text(bill_pdf(latest_bill(supply)))
 
-        assert "Lettura precedente 520 31/10/2026 autolettura" in text
-        assert "Lettura attuale 541 31/12/2026 rilevata" in text
+        assert "Lettura precedente 00520 31/10/2026 autolettura" in text
+        assert "Lettura attuale 00541 31/12/2026 rilevata" in text
         assert "Totale consumo fatturato 21 m³" in text
 
     def test_splits_the_m3_into_effective_estimated_and_adjustment(
@@ -222,6 +225,81 @@ class TestBillPdf:
         text = pdf_text(bill_pdf(latest_bill(billed_year)))
 
         assert '<img src="http://example.invalid/x.png"> Rossi & figli' in text
+
+
+@pytest.mark.django_db
+class TestTheReadingsOfThePeriod:
+    """Issue 11: a self-reading sent on 20 October, inside the window, on a meter read at
+    01352 when it was fitted on 31 August; the CMA is 365 m³ (one a day)."""
+
+    @pytest.fixture
+    def supply(self, tariff_2026: None, settings: Any) -> Supply:
+        settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT = Decimal("365")
+        supply = make_supply(
+            installed_on=date(2026, 8, 31), activated_on=date(2026, 9, 1), initial_reading=1352
+        )
+        read(supply, date(2026, 10, 20), 1404, Source.SELF)
+        return supply
+
+    def test_lists_the_self_reading_with_its_value_date_and_source(self, supply: Supply) -> None:
+        bill_run(through=date(2026, 10, 31), issued_on=date(2026, 11, 10))
+        bill = latest_bill(supply)
+
+        text = pdf_text(bill_pdf(bill))
+
+        assert "Lettura precedente 01352 31/08/2026 rilevata" in text
+        assert "Lettura 01404 20/10/2026 autolettura" in text
+        assert "Lettura attuale 01415 31/10/2026 stimata" in text
+
+    def test_says_in_words_which_part_is_effective_and_which_estimated(
+        self, supply: Supply
+    ) -> None:
+        bill_run(through=date(2026, 10, 31), issued_on=date(2026, 11, 10))
+
+        text = pdf_text(bill_pdf(latest_bill(supply)))
+
+        assert (
+            "Consumo effettivo: 52 m³, dal 31/08/2026 al 20/10/2026, tra le letture. "
+            "Consumo stimato: 11 m³, dal 21/10/2026 al 31/10/2026, in base al tuo consumo "
+            "medio annuo."
+        ) in text
+
+    def test_estimates_nothing_when_a_valid_reading_follows_the_period(
+        self, supply: Supply
+    ) -> None:
+        # Billed late, once the reading of 15 December is known: the end of October lies
+        # between two valid readings, and no day of the period is after the last one.
+        read(supply, date(2026, 12, 15), 1460)
+        bill_run(through=date(2026, 12, 31), issued_on=date(2027, 1, 12))
+        bill = Bill.objects.get(supply=supply, period_end=date(2026, 10, 31))
+
+        assert bill.current_register_source == "INTERPOLATED"
+        assert (bill.effective_m3, bill.estimated_m3) == (bill.billed_m3, 0)
+        text = pdf_text(bill_pdf(bill))
+        assert "tra due letture" in text and "stimata" not in text
+        assert "Consumo effettivo: " in text and "Consumo stimato:" not in text
+        assert "dal 31/08/2026 al 31/10/2026, tra le letture." in text
+
+    def test_keeps_the_readings_it_was_made_on_when_one_is_voided_later(
+        self, supply: Supply
+    ) -> None:
+        bill_run(through=date(2026, 10, 31), issued_on=date(2026, 11, 10))
+        Reading.objects.filter(supply=supply).update(
+            voided_at=rome(2026, 11, 20, 9, 0), void_reason="misread"
+        )
+
+        text = pdf_text(bill_pdf(latest_bill(supply)))
+
+        assert "Lettura 01404 20/10/2026 autolettura" in text
+
+    def test_says_so_when_no_valid_reading_falls_in_the_period(self, tariff_2026: None) -> None:
+        supply = make_supply(installed_on=date(2026, 8, 31), activated_on=date(2026, 9, 1))
+        bill_run(through=date(2026, 10, 31), issued_on=date(2026, 11, 10))
+
+        text = pdf_text(bill_pdf(latest_bill(supply)))
+
+        assert "Consumo effettivo: nessuna lettura valida nel periodo." in text
+        assert "dal 01/09/2026 al 31/10/2026, in base al tuo consumo medio annuo." in text
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from autolettura.rules.billing import (
+    BETWEEN_READINGS,
     ESTIMATE,
     PERIOD_END_MONTHS,
     Period,
@@ -306,6 +307,56 @@ class TestALateActualReading:
         assert bill.previous.source == ESTIMATE
 
 
+class TestAPeriodBetweenTwoReadings:
+    """Read on 20 October and on 15 December, billed September-October afterwards: every day
+    of the period lies before a valid reading, so none of it is estimated (R10, R11)."""
+
+    meter = MeterHistory(
+        digits=5,
+        installed_on=date(2025, 8, 31),
+        initial_reading=1352,
+        readings=[(date(2025, 10, 20), 1404), (date(2025, 12, 15), 1460)],
+    )
+    september_october = Period(date(2025, 9, 1), date(2025, 10, 31))
+
+    def bill(self) -> Quantities:
+        return bill_quantities(
+            points=points_of(self.meter, source="SELF"),
+            period=self.september_october,
+            cma_m3=Decimal("365"),
+            previous_billed=None,
+        )
+
+    def test_marks_the_end_register_between_readings_not_estimated(self) -> None:
+        bill = self.bill()
+        # 56 m³ over the 56 days from 20 October to 15 December: one a day, 11 to 31 October.
+        assert (bill.current.value, bill.current.source) == (1415, BETWEEN_READINGS)
+
+    def test_counts_the_whole_period_as_effective(self) -> None:
+        bill = self.bill()
+        assert (bill.effective_m3, bill.estimated_m3) == (1415 - 1352, 0)
+
+    def test_lists_the_reading_inside_the_period(self) -> None:
+        (reading,) = self.bill().readings
+        assert (reading.on, reading.value, reading.source) == (date(2025, 10, 20), 1404, "SELF")
+
+    def test_estimates_only_the_days_after_the_last_reading_when_none_follows(self) -> None:
+        meter = MeterHistory(
+            digits=5,
+            installed_on=date(2025, 8, 31),
+            initial_reading=1352,
+            readings=[(date(2025, 10, 20), 1404)],
+        )
+        bill = bill_quantities(
+            points=points_of(meter, source="SELF"),
+            period=self.september_october,
+            cma_m3=Decimal("365"),
+            previous_billed=None,
+        )
+        assert (bill.effective_m3, bill.estimated_m3) == (52, 11)
+        assert bill.current.source == ESTIMATE
+
+
 class TestRollover:
     meter = MeterHistory(
         digits=5,
@@ -382,7 +433,7 @@ class TestMeterSwapInsideAPeriod:
         register = register_at(points_of(self.old, self.new), date(2025, 3, 31), DOMESTIC)
         assert register.total_m3 == 30 + round(20 * 11 / 41)
         assert register.value == 7 + round(20 * 11 / 41)
-        assert register.source == ESTIMATE
+        assert register.source == BETWEEN_READINGS
 
 
 class TestALeapYearFebruary:
@@ -420,7 +471,7 @@ class TestRegisterAt:
         register = register_at(points_of(self.meter), date(2025, 1, 6), DOMESTIC)
         assert (register.value, register.source, register.read_on) == (
             105,
-            ESTIMATE,
+            BETWEEN_READINGS,
             date(2025, 1, 1),
         )
 

@@ -37,7 +37,8 @@ class BillOut(Schema):
     net_eur: Decimal
     vat_eur: Decimal
     total_eur: Decimal
-    # operator (rilevata), self (autolettura) or estimate (stimata)
+    # operator (rilevata), self (autolettura), interpolated (between two valid readings: the
+    # consumption between them spread over the days) or estimate (stimata, R10)
     current_register_source: str
     next_window: WindowOut
     pdf: str

@@ -59,6 +59,8 @@ class TariffBand(models.Model):
 class RegisterSource(models.TextChoices):
     OPERATOR = "OPERATOR", "rilevata"
     SELF = "SELF", "autolettura"
+    # Between two valid readings: their consumption spread over the days, not an estimate.
+    INTERPOLATED = "INTERPOLATED", "tra due letture"
     ESTIMATE = "ESTIMATE", "stimata"
 
 
@@ -96,6 +98,10 @@ class Bill(models.Model):
     cma_m3 = models.DecimalField(max_digits=12, decimal_places=2)
     next_window_start = models.DateField()
     next_window_end = models.DateField()
+    # Every valid reading of the period as the bill lists it, in date order:
+    # [{"on": "2026-10-20", "value": 1404, "digits": 5, "source": "SELF"}, ...]. Kept on the
+    # bill, so what it says does not change when a reading is voided afterwards.
+    readings = models.JSONField(default=list, blank=True)
 
     net_eur = models.DecimalField(max_digits=12, decimal_places=2)
     vat_eur = models.DecimalField(max_digits=12, decimal_places=2)
@@ -169,6 +175,9 @@ class BillRun(models.Model):
 
     through = models.DateField()
     issued_on = models.DateField()
+    # A supply never billed on the platform starts with the first period ending on or after
+    # this day (`bill-run --since`): what came before was billed by the previous system.
+    since = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -52,9 +52,98 @@ def format_date(day: date) -> str:
     return f"{day:%d/%m/%Y}"
 
 
+def format_register(value: int, digits: int) -> str:
+    """A register as the meter shows it, its leading zeros kept: 1404 on five digits is
+    `01404`, as the customer typed it."""
+    return f"{value:0{digits}d}"
+
+
 def source_label(source: str) -> str:
-    """rilevata, autolettura or stimata."""
+    """rilevata, autolettura, tra due letture or stimata."""
     return str(RegisterSource(source).label)
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    label: str
+    value: str  # with its leading zeros
+    on: str
+    source: str  # the source's label
+    kind: str  # the source's code in lower case, for the badge's style
+
+
+def _register_row(label: str, value: int, digits: int, on: date, source: str) -> ReadingRow:
+    return ReadingRow(
+        label, format_register(value, digits), format_date(on), source_label(source), source.lower()
+    )
+
+
+def reading_rows(bill: Bill) -> list[ReadingRow]:
+    """The register at the previous end, every valid reading of the period with its source,
+    and the register at the period's end (unless it is the period's last reading itself)."""
+    supply_id = bill.supply_id
+    rows = [
+        _register_row(
+            "Lettura precedente",
+            bill.previous_register,
+            selectors.meter_digits_on(supply_id, bill.previous_register_on),
+            bill.previous_register_on,
+            bill.previous_register_source,
+        )
+    ]
+    for reading in bill.readings:
+        on = date.fromisoformat(reading["on"])
+        if on == bill.current_register_on:
+            continue  # the current register below is this reading
+        rows.append(
+            _register_row("Lettura", reading["value"], reading["digits"], on, reading["source"])
+        )
+    rows.append(
+        _register_row(
+            "Lettura attuale",
+            bill.current_register,
+            selectors.meter_digits_on(supply_id, bill.current_register_on),
+            bill.current_register_on,
+            bill.current_register_source,
+        )
+    )
+    return rows
+
+
+def consumption_words(bill: Bill) -> list[str]:
+    """Which part of the consumption rests on readings and which is estimated, in words:
+    effective up to the last valid reading (or to the period's end, when a reading follows
+    it), estimated at the CMA for the days after the last valid reading (R10, R11)."""
+    estimated = bill.current_register_source == RegisterSource.ESTIMATE
+    last_read = bill.current_reading_on if estimated else bill.current_register_on
+    words = []
+    if last_read is None or last_read < bill.period_start:
+        words.append("Consumo effettivo: nessuna lettura valida nel periodo.")
+        estimated_from = bill.period_start
+    else:
+        words.append(
+            f"Consumo effettivo: {format_number(bill.effective_m3)} m³, "
+            f"dal {format_date(bill.previous_register_on)} al {format_date(last_read)}, "
+            "tra le letture."
+        )
+        estimated_from = last_read + timedelta(days=1)
+    if estimated:
+        words.append(
+            f"Consumo stimato: {format_number(bill.estimated_m3)} m³, "
+            f"dal {format_date(estimated_from)} al {format_date(bill.period_end)}, "
+            "in base al tuo consumo medio annuo."
+        )
+    if bill.adjustment_m3 > 0:
+        words.append(
+            f"Conguaglio: {format_number(bill.adjustment_m3)} m³ in più di quanto stimato "
+            "nelle bollette precedenti, ora che le letture lo dicono."
+        )
+    elif bill.adjustment_m3 < 0:
+        words.append(
+            f"Conguaglio: {format_number(-bill.adjustment_m3)} m³ a tuo favore, stimati in più "
+            "nelle bollette precedenti."
+        )
+    return words
 
 
 def period_label(start: date, end: date) -> str:
@@ -202,18 +291,8 @@ def bill_context(bill: Bill) -> dict[str, Any]:
         "period_start": format_date(bill.period_start),
         "period_end": format_date(bill.period_end),
         "period_days": (bill.period_end - bill.period_start).days + 1,
-        "previous": {
-            "value": bill.previous_register,
-            "on": format_date(bill.previous_register_on),
-            "source": source_label(bill.previous_register_source),
-        },
-        "current": {
-            "value": bill.current_register,
-            "on": format_date(bill.current_register_on),
-            "source": source_label(bill.current_register_source),
-            "estimated": bill.current_register_source == RegisterSource.ESTIMATE,
-            "reading_on": format_date(bill.current_reading_on) if bill.current_reading_on else "",
-        },
+        "reading_rows": reading_rows(bill),
+        "consumption_words": consumption_words(bill),
         "effective_m3": format_number(bill.effective_m3),
         "estimated_m3": format_number(bill.estimated_m3),
         "adjustment_m3": format_number(bill.adjustment_m3),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from django.conf import settings
 from django.db.models import QuerySet
 
 from autolettura.billing.models import Bill, BillLine, Tariff
-from autolettura.customers.models import Customer, Supply
+from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.rules import tariff as tariff_rules
 from autolettura.rules.window import Window
 
@@ -100,3 +103,22 @@ def bill_history(bill: Bill, *, count: int = 6) -> list[Bill]:
         "current_register_source",
     )
     return list(reversed(recent.order_by("-period_end")[:count]))
+
+
+def meter_digits_on(supply_id: int, day: date) -> int:
+    """The digits of the meter that was on the supply on `day` (the one fitted that day, on
+    the day of a swap), to show a register with its leading zeros."""
+    digits = (
+        Meter.objects.filter(supply_id=supply_id, installed_on__lte=day)
+        .order_by("-installed_on", "-id")
+        .values_list("digits", flat=True)
+        .first()
+    )
+    if digits is None:  # a register from before the first meter: its installation reading
+        digits = (
+            Meter.objects.filter(supply_id=supply_id)
+            .order_by("installed_on", "id")
+            .values_list("digits", flat=True)
+            .first()
+        )
+    return digits if digits is not None else settings.AUTOLETTURA_METER_DIGITS

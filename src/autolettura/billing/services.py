@@ -8,6 +8,7 @@ share a run by claiming chunks with SKIP LOCKED.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -46,15 +47,24 @@ class BillRunInvalid(Exception):
     """A bill run that cannot start as asked (such as a `through` date in the future)."""
 
 
-def bill_run_start(*, through: date, issued_on: date, now: datetime) -> BillRun:
+def bill_run_start(
+    *, through: date, issued_on: date, now: datetime, since: date | None = None
+) -> BillRun:
     """Start a run through `through`, or resume the unfinished one for the same date.
 
+    `since`: a supply never billed on the platform is billed from that day on (or from its
+    own billing start or activation, when later); the days before were billed elsewhere.
     Chunks are ranges of supply ids, CHUNK_SIZE supplies each, found in one query.
     """
     if through > issued_on:
         raise BillRunInvalid(
             f"--through {through:%Y-%m-%d} is after the issue date {issued_on:%Y-%m-%d}: "
             "a period can only be billed once it has ended"
+        )
+    if since is not None and since > through:
+        raise BillRunInvalid(
+            f"--since {since:%Y-%m-%d} is after --through {through:%Y-%m-%d}: "
+            "there would be nothing to bill"
         )
     unfinished = (
         BillRun.objects.filter(through=through, status=BillRun.Status.RUNNING)
@@ -64,7 +74,9 @@ def bill_run_start(*, through: date, issued_on: date, now: datetime) -> BillRun:
     if unfinished is not None:
         return unfinished
     with transaction.atomic():
-        run = BillRun.objects.create(through=through, issued_on=issued_on, started_at=now)
+        run = BillRun.objects.create(
+            through=through, issued_on=issued_on, since=since, started_at=now
+        )
         bounds = _chunk_bounds(CHUNK_SIZE)
         BillRunChunk.objects.bulk_create(
             BillRunChunk(run=run, first_supply_id=first, last_supply_id=last)
@@ -203,7 +215,9 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     supplies = _rows(
         Supply.objects.filter(id__range=(first_id, last_id))
         .order_by("id")
-        .values_list("id", "holder_id", "usage", "household_members", "activated_on")
+        .values_list(
+            "id", "holder_id", "usage", "household_members", "activated_on", "billing_starts_on"
+        )
     )
     meters: dict[int, list[Any]] = defaultdict(list)
     for m in _rows(
@@ -245,7 +259,10 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
 
     result = ChunkResult()
     bills: list[dict[str, Any]] = []
-    for supply_id, holder_id, usage, members, activated_on in supplies:
+    for supply_id, holder_id, usage, members, activated_on, starts_on in supplies:
+        # The first day billed on the platform, for a supply it never billed: the latest of
+        # its activation, its own billing start (a migration) and the run's --since.
+        first_day = max(d for d in (activated_on, starts_on, run.since) if d is not None)
         try:
             bills.extend(
                 _supply_bills(
@@ -253,7 +270,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
                     holder_id=holder_id,
                     usage=usage,
                     members=members,
-                    activated_on=activated_on,
+                    activated_on=first_day,
                     meters=meters.get(supply_id, []),
                     readings=readings.get(supply_id, []),
                     latest=latest.get(supply_id),
@@ -419,7 +436,7 @@ def _supply_bills(
     holder_id: int,
     usage: str,
     members: int,
-    activated_on: date,
+    activated_on: date,  # the first day to bill, when the supply has no bill yet
     meters: list[Any],
     readings: list[tuple[int, date, int, str]],
     latest: dict[str, Any] | None,
@@ -537,6 +554,7 @@ def _supply_bills(
                 "cma_m3": cma,
                 "next_window_start": next_window.start,
                 "next_window_end": next_window.end,
+                "readings": _readings_json(quantities.readings),
                 "net_eur": priced.amounts.net,
                 "vat_eur": priced.amounts.vat,
                 "total_eur": priced.amounts.total,
@@ -548,6 +566,18 @@ def _supply_bills(
         )
         previous = quantities.current
     return out
+
+
+def _readings_json(points: Iterable[billing.SourcedPoint]) -> str:
+    """The period's valid readings as Bill.readings keeps them (JSON text, for both the
+    COPY and the INSERT path)."""
+    return json.dumps(
+        [
+            {"on": p.on.isoformat(), "value": p.value, "digits": p.digits, "source": p.source}
+            for p in points
+        ],
+        separators=(",", ":"),
+    )
 
 
 BILL_COLUMNS = [
@@ -576,6 +606,7 @@ BILL_COLUMNS = [
     "cma_m3",
     "next_window_start",
     "next_window_end",
+    "readings",
     "net_eur",
     "vat_eur",
     "total_eur",
@@ -634,7 +665,8 @@ def _bills_text(bills: list[dict[str, Any]]) -> str:
             f"{t[b['current_register_source']]}\t{t[b['current_reading_on']]}\t"
             f"{b['current_total_m3']}\t{b['effective_m3']}\t{b['estimated_m3']}\t"
             f"{b['adjustment_m3']}\t{b['billed_m3']}\t{b['cma_m3']}\t"
-            f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t{b['net_eur']}\t"
+            f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
+            f"{db.copy_value(b['readings'])}\t{b['net_eur']}\t"
             f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
             for b in bills
         ]

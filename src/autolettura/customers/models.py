@@ -56,6 +56,9 @@ class Supply(models.Model):
     usage = models.CharField(max_length=32, choices=Usage.choices, default=Usage.DOMESTIC_RESIDENT)
     household_members = models.PositiveSmallIntegerField(default=3)
     activated_on = models.DateField()
+    # The first day the platform bills: for a supply migrated from an earlier system, the day
+    # after the last period that system billed. Empty: from the activation date.
+    billing_starts_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

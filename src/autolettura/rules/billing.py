@@ -16,6 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from .profile import MeterHistory, advance
 
 ESTIMATE = "ESTIMATE"
+# A register between two valid readings: the known consumption spread over the days. It
+# rests on readings on both sides, so it is no estimate (R10 applies only after the last one).
+BETWEEN_READINGS = "INTERPOLATED"
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,8 @@ class Register:
     on: date
     total_m3: int  # cumulative, whole m³
     value: int  # what the meter shows (or would show, when estimated)
-    source: str  # OPERATOR, SELF or ESTIMATE
-    read_on: date | None  # the actual reading it rests on, if any
+    source: str  # OPERATOR, SELF, BETWEEN_READINGS or ESTIMATE
+    read_on: date | None  # the actual reading it rests on (the one before, when between)
 
 
 def _whole(value: Decimal) -> int:
@@ -146,22 +149,27 @@ def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Regist
         total = before.total_m3 + _whole(
             Decimal(after.total_m3 - before.total_m3) * (on - before.on).days / span
         )
+        source = BETWEEN_READINGS
     else:
         total = before.total_m3 + _whole(cma_m3 * (on - before.on).days / 365)
+        source = ESTIMATE
     value = (before.value + total - before.total_m3) % 10**before.digits
-    return Register(on, total, value, ESTIMATE, before.on)
+    return Register(on, total, value, source, before.on)
 
 
 @dataclass(frozen=True)
 class Quantities:
-    """A bill's m³: effective (up to the last valid reading in the period), estimated (after
-    it), and the adjustment of what earlier bills charged on estimates (conguaglio)."""
+    """A bill's m³: effective (up to the last valid reading, or to the period's end when a
+    valid reading follows it), estimated (the days after the last valid reading), and the
+    adjustment of what earlier bills charged on estimates (conguaglio)."""
 
     previous: Register  # as billed before, or the installation reading
     current: Register
     effective_m3: int
     estimated_m3: int
     adjustment_m3: int
+    # Every valid reading of the period, in date order: the bill lists them.
+    readings: tuple[SourcedPoint, ...] = ()
 
     @property
     def billed_m3(self) -> int:
@@ -185,8 +193,12 @@ def bill_quantities(
     if previous_billed is None:
         previous_billed = previous_now
     current = register_at(points, period.end, cma_m3)
-    in_period = [p for p in points if previous_end < p.on <= period.end]
-    if in_period:
+    in_period = tuple(p for p in points if previous_end < p.on <= period.end)
+    if current.source != ESTIMATE:
+        # Read on the last day, or between a reading in (or before) the period and one after
+        # it: every day of the period rests on readings.
+        effective, estimated = current.total_m3 - previous_now.total_m3, 0
+    elif in_period:
         last = in_period[-1]
         effective = last.total_m3 - previous_now.total_m3
         estimated = current.total_m3 - last.total_m3
@@ -198,6 +210,7 @@ def bill_quantities(
         effective_m3=effective,
         estimated_m3=estimated,
         adjustment_m3=previous_now.total_m3 - previous_billed.total_m3,
+        readings=in_period,
     )
 
 

@@ -25,6 +25,14 @@ class Command(BaseCommand):
         parser.add_argument("--through", required=True, type=iso_date, help="YYYY-MM-DD")
         parser.add_argument("--issued-on", type=iso_date, help="YYYY-MM-DD (default: today)")
         parser.add_argument(
+            "--since",
+            type=iso_date,
+            help=(
+                "YYYY-MM-DD: bill supplies never billed here from this day on, not from their "
+                "activation (the day after the last period the previous system billed)"
+            ),
+        )
+        parser.add_argument(
             "--in-process", action="store_true", help="do not hand chunks to Celery workers"
         )
 
@@ -32,7 +40,9 @@ class Command(BaseCommand):
         now = timezone.now()
         issued_on = options["issued_on"] or rome_today(now)
         try:
-            run = services.bill_run_start(through=options["through"], issued_on=issued_on, now=now)
+            run = services.bill_run_start(
+                through=options["through"], issued_on=issued_on, now=now, since=options["since"]
+            )
         except services.BillRunInvalid as exc:
             raise CommandError(str(exc)) from None
         pending = run.chunks.exclude(status=BillRunChunk.Status.DONE)

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
+from autolettura.billing.models import Bill, Tariff
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.demo.services import (
     CUSTOMER_PASSWORD,
@@ -297,3 +298,79 @@ class TestDemoCustomer:
         assert response.status_code == 200, response.content
         token: str = response.json()["token"]
         return token
+
+
+@pytest.mark.django_db
+class TestDemoBills:
+    """The demo is a utility migrated onto the platform a year ago: its supplies are billed
+    from 1 November 2025 (the day after the last period end more than a year before NOW),
+    each bimonthly period's bill issued ten days after it ended."""
+
+    @pytest.fixture
+    def loaded(self, monkeypatch: pytest.MonkeyPatch) -> DemoLoad:
+        monkeypatch.setattr("autolettura.clock.now", Clock(NOW))
+        return demo_load(now=NOW)
+
+    def test_issues_a_year_of_bills_from_the_billing_start(self, loaded: DemoLoad) -> None:
+        assert loaded.billing_starts_on == date(2025, 11, 1)
+        assert set(Supply.objects.values_list("billing_starts_on", flat=True)) == {
+            date(2025, 11, 1)
+        }
+        ends = [date(2025, 12, 31)] + [date(2026, m, 28 if m == 2 else 30) for m in (2, 4, 6)]
+        ends += [date(2026, 8, 31), date(2026, 10, 31)]
+        for supply in Supply.objects.all():
+            bills = list(Bill.objects.filter(supply=supply).order_by("period_start"))
+            assert [b.period_end for b in bills] == ends, supply.supply_code
+            assert bills[0].period_start == date(2025, 11, 1)
+            assert all(b.issued_on == b.period_end + timedelta(days=10) for b in bills)
+        assert loaded.bills == 60
+        assert Tariff.objects.filter(year__in=(2025, 2026, 2027)).count() == 9
+
+    def test_then_bill_run_bills_only_the_period_after_and_none_late(
+        self, loaded: DemoLoad
+    ) -> None:
+        out = StringIO()
+        call_command("bill_run", "--through", "2026-12-31", "--issued-on", "2027-01-10", stdout=out)
+
+        made = Bill.objects.filter(issued_on=date(2027, 1, 10))
+        assert made.count() == 10
+        assert set(made.values_list("period_start", "period_end")) == {
+            (date(2026, 11, 1), date(2026, 12, 31))
+        }
+        printed = out.getvalue()
+        assert "10 bills made" in printed
+        assert "0 supplies not billed" in printed
+        assert "later than the regulator allows" not in printed
+
+    def test_loading_it_again_issues_no_second_bill(self, loaded: DemoLoad) -> None:
+        again = demo_load(now=NOW + timedelta(days=45))
+
+        assert again.bills == loaded.bills == Bill.objects.count()
+
+    def test_the_demo_customer_sees_their_bills_and_opens_a_pdf(self, loaded: DemoLoad) -> None:
+        client = Client()
+        signed_in = client.post(
+            "/accedi/", {"username": CUSTOMER_USERNAME, "password": CUSTOMER_PASSWORD}
+        )
+        assert signed_in.status_code == 302, signed_in.content
+
+        page = client.get(f"/area-clienti/utenze/{DEMO_SUPPLY_CODE}/")
+
+        assert page.status_code == 200
+        html = page.content.decode()
+        links = re.findall(rf'href="(/area-clienti/utenze/{DEMO_SUPPLY_CODE}/[^"]+)"', html)
+        pdfs = [link for link in links if "bollett" in link or link.endswith(".pdf")]
+        assert len(pdfs) == 6, links
+        document = client.get(pdfs[0])
+        assert document.status_code == 200
+        assert document["Content-Type"] == "application/pdf"
+        assert document.content.startswith(b"%PDF-")
+        assert "Nessuna bolletta" not in html and "No bill yet" not in html
+
+    def test_prints_the_billing_start_and_the_next_run(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        printed = run_demo(monkeypatch)
+
+        assert "Bills: 60, issued from 01/11/2025" in printed
+        assert "autolettura bill-run --through 2026-12-31" in printed

@@ -112,6 +112,20 @@ class TestCustomersImport:
         assert (default.digits, default.initial_reading) == (settings.AUTOLETTURA_METER_DIGITS, 0)
         assert (third.meters.get().digits, third.meters.get().initial_reading) == (6, 5000)
 
+    def test_bills_the_supplies_it_creates_from_the_migration_date(self, tmp_path: Path) -> None:
+        # A utility moving onto the platform: its previous system billed through 31 August.
+        path = write(tmp_path, "customers.csv", CUSTOMERS_HEADER, *GOOD_CUSTOMERS[:2])
+        out = io.StringIO()
+
+        call_command(
+            "import_customers", path, "--no-progress", "--billing-starts-on", "2024-09-01",
+            stdout=out,
+        )  # fmt: skip
+        load_customers(*GOOD_CUSTOMERS[2:])
+
+        starts = dict(Supply.objects.values_list("supply_code", "billing_starts_on"))
+        assert starts == {"S001": date(2024, 9, 1), "S002": date(2024, 9, 1), "S003": None}
+
     def test_takes_the_good_rows_and_reports_each_bad_one_with_its_line(self) -> None:
         result = load_customers(
             GOOD_CUSTOMERS[0],  # line 2

@@ -568,3 +568,74 @@ class TestTheRegulatorsLimit:
 
         # February ended 93 days before the issue date, April 32 days before.
         assert (summary.bills_made, summary.bills_late) == (2, 1)
+
+
+class TestTheFirstBilledPeriod:
+    """A utility migrating onto the platform: its supplies were activated years ago and
+    billed by the previous system through 31 October 2025."""
+
+    def old_supply(self, **fields: Any) -> Supply:
+        return make_supply(installed_on=date(2019, 3, 4), **fields)
+
+    def test_a_supply_is_billed_from_its_billing_start_not_its_activation(self) -> None:
+        supply = self.old_supply(billing_starts_on=date(2025, 11, 1))
+
+        summary = bill_run(through=YEAR_END, issued_on=ISSUED)
+
+        assert [(b.period_start, b.period_end) for b in bills(supply)] == [
+            (date(2025, 11, 1), YEAR_END)
+        ]
+        assert (summary.bills_made, summary.bills_late, summary.errors) == (1, 0, [])
+
+    def test_since_starts_the_supplies_never_billed_here_on_that_day(self) -> None:
+        old = self.old_supply()
+        new = new_supply(activated_on=date(2025, 12, 1), installed_on=date(2025, 12, 1))
+        out = StringIO()
+
+        call_command(
+            "bill_run",
+            "--through",
+            "2025-12-31",
+            "--issued-on",
+            "2026-01-10",
+            "--since",
+            "2025-11-01",
+            stdout=out,
+        )
+
+        assert [b.period_start for b in bills(old)] == [date(2025, 11, 1)]
+        assert [b.period_start for b in bills(new)] == [date(2025, 12, 1)]  # activated later
+        assert "2 bills made" in out.getvalue()
+        assert "later than the regulator allows" not in out.getvalue()
+
+    def test_a_later_run_without_since_goes_on_from_the_last_bill(self) -> None:
+        supply = self.old_supply()
+        now = issue_time(ISSUED)
+        run = services.bill_run_start(
+            through=YEAR_END, issued_on=ISSUED, now=now, since=date(2025, 11, 1)
+        )
+        services.bill_run_in_process(run=run, now=now)
+
+        bill_run(through=date(2026, 2, 28), issued_on=date(2026, 3, 10))
+
+        assert [b.period_start for b in bills(supply)] == [date(2025, 11, 1), date(2026, 1, 1)]
+
+    def test_a_resumed_run_keeps_its_since(self) -> None:
+        supply = self.old_supply()
+        now = issue_time(ISSUED)
+        started = services.bill_run_start(
+            through=YEAR_END, issued_on=ISSUED, now=now, since=date(2025, 11, 1)
+        )
+
+        resumed = services.bill_run_start(through=YEAR_END, issued_on=ISSUED, now=now)
+        services.bill_run_in_process(run=resumed, now=now)
+
+        assert resumed.pk == started.pk
+        assert [b.period_start for b in bills(supply)] == [date(2025, 11, 1)]
+
+    def test_since_after_through_is_refused_with_what_to_fix(self) -> None:
+        with pytest.raises(CommandError, match="--since 2026-01-01 is after --through"):
+            call_command(
+                "bill_run", "--through", "2025-12-31", "--issued-on", "2026-01-10",
+                "--since", "2026-01-01",
+            )  # fmt: skip

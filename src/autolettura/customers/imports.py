@@ -110,6 +110,7 @@ def customers_import(
     now: datetime,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Progress | None = None,
+    billing_starts_on: date | None = None,
 ) -> CustomersImportResult:
     """Load customers, supplies and meters from a CSV file in the format of DESIGN.md
     section 7.
@@ -119,6 +120,9 @@ def customers_import(
     same holder and meter is left as it is, so importing a file again changes nothing. Bad
     rows are refused and reported by line; the others are taken all the same. Each chunk
     is applied in its own transaction.
+
+    `billing_starts_on`: the supplies created are billed from that day (the day after the
+    last period the utility's previous system billed), not from their activation.
 
     Raises ImportFileError when the file cannot be read or its header lacks columns.
     """
@@ -160,7 +164,7 @@ def customers_import(
                 [last, chunk_size - 1],
             )
             upper = bounds[0][0] if bounds else None
-            done = _customers_apply_chunk(last, upper, now, log, result)
+            done = _customers_apply_chunk(last, upper, now, log, result, billing_starts_on)
             if progress and done:
                 progress(_("applying"), done, staged)
             if upper is None:
@@ -339,7 +343,12 @@ def _refuse_duplicates_in_file(log: RefusalLog) -> None:
 
 
 def _customers_apply_chunk(
-    last: int, upper: int | None, now: datetime, log: RefusalLog, result: CustomersImportResult
+    last: int,
+    upper: int | None,
+    now: datetime,
+    log: RefusalLog,
+    result: CustomersImportResult,
+    billing_starts_on: date | None = None,
 ) -> int:
     """Apply the staged lines in (last, upper]: one transaction, a few statements."""
     where = "s.line > %s" + (" AND s.line <= %s" if upper is not None else "")
@@ -461,10 +470,20 @@ def _customers_apply_chunk(
                     "usage",
                     "household_members",
                     "activated_on",
+                    "billing_starts_on",
                     "created_at",
                 ),
                 (
-                    (row[2], customer_ids[row[1]], row[6], row[7], row[8], row[11], now)
+                    (
+                        row[2],
+                        customer_ids[row[1]],
+                        row[6],
+                        row[7],
+                        row[8],
+                        row[11],
+                        billing_starts_on,
+                        now,
+                    )
                     for row in new_supplies
                 ),
             )

@@ -8,6 +8,12 @@ so every rule applies and every receipt is a real one.
 
 Some supplies tell a story: a meter replaced a year ago, a register about to roll over past
 99999, a reading sent after the window closed, a digit too many, a leak under review.
+
+The utility is billed as one migrated onto the platform a year ago would be: the previous
+system billed every period up to then, so each supply's billing starts (`billing_starts_on`)
+on the day after the last period end more than a year back. The demo loads the example tariff
+for every year from then to next year and issues each period's bill ten days after it ended,
+so the customer finds a year of bills, and a later `bill-run` bills only the periods after.
 """
 
 from __future__ import annotations
@@ -18,14 +24,19 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from autolettura.billing.models import Bill, Tariff
+from autolettura.billing.services import bill_run_in_process, bill_run_start
+from autolettura.billing.tariffs import tariffs_load
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply, Usage
 from autolettura.readings import policy, selectors
 from autolettura.readings.models import Channel, Source
 from autolettura.readings.services import reading_submit
+from autolettura.rules.billing import period_end_after
 from autolettura.rules.profile import estimate_register
 from autolettura.rules.window import ROME, Window, WindowPolicy, rome_today
 
@@ -35,6 +46,8 @@ CUSTOMER_USERNAME = "giulia.ferrari"
 CUSTOMER_PASSWORD = "acqua-valmora"
 TOWN = "15090 Valmora"
 HISTORY_DAYS = 730
+BILLED_DAYS = 365  # the platform bills the last year; the previous system, what came before
+BILL_ISSUE_DAYS = 10  # each period's bill is issued this many days after it ended
 ROLLOVER_TARGET = 99_962  # where the near-rollover register stands after its last reading
 LEAK_M3 = 48  # water lost to a leak before the last reading of the leaking supply
 
@@ -310,6 +323,9 @@ class DemoLoad:
     customer_name: str
     supplies: list[DemoSupply]
     example: ExampleReading
+    billing_starts_on: date  # the demo's migration: the first day billed on the platform
+    bills: int  # the demo supplies' bills
+    next_bill_run: date  # the next period end to bill (bill-run --through)
 
 
 def demo_load(*, now: datetime) -> DemoLoad:
@@ -331,6 +347,7 @@ def demo_load(*, now: datetime) -> DemoLoad:
         events: list[_Event] = []
         pol = policy.window_policy()
         windows = _completed_windows(pol, today)
+        billing_starts_on = _billing_start(today)
         for spec in CUSTOMERS:
             customer, customer_created = Customer.objects.get_or_create(
                 customer_code=spec.customer_code,
@@ -354,8 +371,12 @@ def demo_load(*, now: datetime) -> DemoLoad:
                 if Supply.objects.filter(supply_code=supply_spec.supply_code).exists():
                     continue
                 created = True
-                events.extend(_supply_create(customer, supply_spec, today, windows, pol))
+                events.extend(
+                    _supply_create(customer, supply_spec, today, windows, pol, billing_starts_on)
+                )
         _history_submit(events)
+        if events:
+            _bills_issue(billing_starts_on, today)
     return DemoLoad(
         created=created,
         staff=_credentials(staff, STAFF_PASSWORD),
@@ -363,6 +384,9 @@ def demo_load(*, now: datetime) -> DemoLoad:
         customer_name=next(c.name for c in CUSTOMERS if c.customer_code == DEMO_CUSTOMER_CODE),
         supplies=_demo_supplies(),
         example=_example_reading(now),
+        billing_starts_on=_demo_billing_start(billing_starts_on),
+        bills=Bill.objects.filter(supply__supply_code__in=_demo_codes()).count(),
+        next_bill_run=_next_bill_run(billing_starts_on),
     )
 
 
@@ -418,6 +442,7 @@ def _supply_create(
     today: date,
     windows: list[Window],
     pol: WindowPolicy,
+    billing_starts_on: date,
 ) -> list[_Event]:
     """Create the supply and its meters; return the readings of its history, in order."""
     rng = random.Random(spec.supply_code)
@@ -431,6 +456,7 @@ def _supply_create(
         usage=spec.usage,
         household_members=spec.household_members,
         activated_on=installed_on,
+        billing_starts_on=billing_starts_on,
     )
     last_day = windows[-1].end if windows else today - timedelta(days=1)
     first_day = today - timedelta(days=HISTORY_DAYS)
@@ -536,8 +562,74 @@ def _history_submit(events: list[_Event]) -> None:
             new_meter.save()
 
 
+def _period_end_months() -> tuple[int, ...]:
+    if settings.AUTOLETTURA_BILLING_POLICY == "cma":
+        return tuple(range(1, 13))  # the months depend on each supply's CMA
+    return tuple(settings.AUTOLETTURA_BILLING_MONTHS)
+
+
+def _billing_start(today: date) -> date:
+    """The demo's migration: the day after the last period end more than BILLED_DAYS ago
+    (under the `cma` policy, whose months vary by supply, the last December's)."""
+    months = (12,) if settings.AUTOLETTURA_BILLING_POLICY == "cma" else _period_end_months()
+    cutoff = today - timedelta(days=BILLED_DAYS)
+    last_billed = period_end_after(cutoff - timedelta(days=400), months)
+    while (following := period_end_after(last_billed + timedelta(days=1), months)) < cutoff:
+        last_billed = following
+    return last_billed + timedelta(days=1)
+
+
+def _demo_billing_start(default: date) -> date:
+    """The billing start of the demo's supplies as they were loaded (any day since)."""
+    found = (
+        Supply.objects.filter(supply_code__in=_demo_codes(), billing_starts_on__isnull=False)
+        .order_by("billing_starts_on")
+        .values_list("billing_starts_on", flat=True)
+        .first()
+    )
+    return found or default
+
+
+def _bills_issue(billing_starts_on: date, today: date) -> None:
+    """A year of bills, as the bill runs would have issued them: a tariff for every year
+    from the billing start to next year, then one run for each period end since the billing
+    start, issued BILL_ISSUE_DAYS later (or today, when that is sooner)."""
+    for year in range(billing_starts_on.year, today.year + 2):
+        # Kept when the utility has its own: tariffs_load would replace it.
+        if not Tariff.objects.filter(year=year).exists():
+            tariffs_load(year=year)
+    months = _period_end_months()
+    codes = set(_demo_codes())
+    through = period_end_after(billing_starts_on, months)
+    while through < today:
+        issued_on = min(through + timedelta(days=BILL_ISSUE_DAYS), today)
+        at = _at(issued_on, 7)
+        run = bill_run_start(through=through, issued_on=issued_on, now=at)
+        summary = bill_run_in_process(run=run, now=at)
+        refused = [error for error in summary.errors if error[0] in codes]
+        if refused:  # a bug in the demo (or a tariff of the utility's that does not fit it)
+            raise RuntimeError(f"the demo's bills could not be issued: {refused}")
+        through = period_end_after(through + timedelta(days=1), months)
+
+
+def _next_bill_run(billing_starts_on: date) -> date:
+    """The first period end after the demo's latest bill."""
+    latest = (
+        Bill.objects.filter(supply__supply_code__in=_demo_codes())
+        .order_by("-period_end")
+        .values_list("period_end", flat=True)
+        .first()
+    )
+    after = latest + timedelta(days=1) if latest else billing_starts_on
+    return period_end_after(after, _period_end_months())
+
+
+def _demo_codes() -> list[str]:
+    return [s.supply_code for c in CUSTOMERS for s in c.supplies]
+
+
 def _demo_supplies() -> list[DemoSupply]:
-    codes = [s.supply_code for c in CUSTOMERS for s in c.supplies]
+    codes = _demo_codes()
     notes = {s.supply_code: s.note for c in CUSTOMERS for s in c.supplies}
     found = Supply.objects.select_related("holder").filter(supply_code__in=codes)
     return [

@@ -21,6 +21,7 @@ from autolettura.bulk import (
     Refusal,
     refusal_message,
 )
+from autolettura.command_args import iso_date
 from autolettura.customers.imports import (
     CUSTOMER_COLUMNS,
     CustomersImportResult,
@@ -37,6 +38,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_import_arguments(parser)
+        parser.add_argument(
+            "--billing-starts-on",
+            type=iso_date,
+            help=(
+                "YYYY-MM-DD: bill the supplies created from this day, the day after the last "
+                "period the previous system billed (default: from their activation)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with translation.override(options["language"]), open_import(options["file"]) as file:
@@ -47,6 +56,7 @@ class Command(BaseCommand):
                         now=clock.now(),
                         chunk_size=options["chunk_size"],
                         progress=progress,
+                        billing_starts_on=options["billing_starts_on"],
                     )
                 except ImportFileError as exc:
                     raise CommandError(f"{options['file']}: {exc}") from None

@@ -101,6 +101,11 @@ def sign_in_instructions(loaded: DemoLoad) -> str:
         f"  curl -s {BASE_URL}/api/v1/me/supplies/{example.supply_code}/readings \\",
         "    -H 'Authorization: Bearer TOKEN'",
         "",
+        f"Bills: {loaded.bills}, issued from {loaded.billing_starts_on:%d/%m/%Y} (the demo's",
+        "  migration: the previous system billed the periods before). PDFs in the customer",
+        "  area and at /api/v1/me/supplies/SUPPLY/bills. Bill the next period with",
+        f"  autolettura bill-run --through {loaded.next_bill_run:%Y-%m-%d}",
+        "",
         "Demo supplies (codice utenza, codice utente, holder: what it shows)",
     ]
     lines += [

@@ -366,3 +366,70 @@ class TestConsumptionChart:
         svg = consumption_chart_svg([ChartBar("<b>", 2026, 5, estimated=False, current=True)])
 
         assert "<b>" not in svg and "&lt;b&gt;" in svg
+
+
+@pytest.mark.django_db
+class TestBillPdfForArchivesAndScreenReaders:
+    """PDF/A-3b (ISO 19005-3) and tagged: what an archive's validator and a screen reader
+    look for, read back with pypdf. (veraPDF, the reference validator, is a Java program
+    found in neither Debian nor PyPI, so these checks are written out here.)"""
+
+    @pytest.fixture
+    def reader(self, billed_year: Supply) -> PdfReader:
+        return PdfReader(io.BytesIO(bill_pdf(latest_bill(billed_year))))
+
+    def test_declares_the_srgb_output_intent_with_its_icc_profile(self, reader: PdfReader) -> None:
+        (intent,) = [i.get_object() for i in reader.trailer["/Root"]["/OutputIntents"]]
+
+        assert intent["/S"] == "/GTS_PDFA1"
+        assert "sRGB" in intent["/OutputConditionIdentifier"]
+        profile = intent["/DestOutputProfile"].get_object()
+        data = profile.get_data()
+        assert data[36:40] == b"acsp"  # an ICC profile's signature
+        assert data[16:20] == b"RGB "  # of an RGB colour space
+        assert profile["/N"] == 3
+
+    def test_says_it_is_pdf_a_3b_in_its_xmp_metadata(
+        self, reader: PdfReader, billed_year: Supply
+    ) -> None:
+        bill = latest_bill(billed_year)
+        xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+
+        assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+        title = f"Bolletta {bill.number} \N{EN DASH} Acque di Valmora"
+        assert f'<rdf:li xml:lang="x-default">{title}</rdf:li>' in xmp  # dc:title
+        assert re.search(r"<dc:language><rdf:Bag><rdf:li>it</rdf:li></rdf:Bag></dc:language>", xmp)
+        assert reader.metadata is not None
+        assert reader.metadata.title == title
+        assert reader.pdf_header == "%PDF-1.7"
+
+    def test_is_tagged_with_a_structure_tree_in_italian(self, reader: PdfReader) -> None:
+        root = reader.trailer["/Root"]
+
+        assert root["/MarkInfo"]["/Marked"] == True  # noqa: E712 (a PDF boolean object)
+        assert root["/Lang"] == "it"
+        tree = root["/StructTreeRoot"].get_object()
+        assert "/ParentTree" in tree
+        roles = set()
+
+        def walk(node: Any, depth: int = 0) -> None:
+            node = node.get_object() if hasattr(node, "get_object") else node
+            if isinstance(node, list):
+                for child in node:
+                    walk(child, depth)
+            elif isinstance(node, dict) and "/S" in node and depth < 40:
+                roles.add(str(node["/S"]))
+                walk(node.get("/K", []), depth + 1)
+
+        walk(tree["/K"])
+        assert {"/Document", "/Table", "/TR", "/TH", "/TD", "/P"} <= roles
+        assert all(page.get("/StructParents") is not None for page in reader.pages)
+
+    def test_embeds_every_font(self, reader: PdfReader) -> None:
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                descendants = font.get("/DescendantFonts")
+                described = descendants[0].get_object() if descendants else font
+                descriptor = described["/FontDescriptor"].get_object()
+                assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font

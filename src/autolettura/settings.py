@@ -27,6 +27,7 @@ from autolettura.env import (
     installation_secret_key,
     load_dotenv,
 )
+from autolettura.rules import contacts as _contacts
 from autolettura.rules import hours as _hours
 
 
@@ -275,6 +276,22 @@ AUTOLETTURA_RECEIPT_PREFIX = envstr("AUTOLETTURA_RECEIPT_PREFIX", "AL")
 # Where customers send readings by e-mail and by WhatsApp (shown on the portal and bills).
 AUTOLETTURA_READINGS_EMAIL = envstr("AUTOLETTURA_READINGS_EMAIL", "letture@acquedivalmora.example")
 AUTOLETTURA_WHATSAPP_NUMBER = envstr("AUTOLETTURA_WHATSAPP_NUMBER", "+39 320 000 0333")
+# The number customers send readings to by SMS, as printed (the format comes with it).
+AUTOLETTURA_SMS_NUMBER = envstr("AUTOLETTURA_SMS_NUMBER", "+39 320 000 0444")
+# The counters (sportelli) where the paper form is handed in: `name|address|hours`, separated
+# by `;`; hours as `DAYS HH:MM-HH:MM[,HH:MM-HH:MM]` groups separated by `/` (1 Monday, 7
+# Sunday). Closed on public holidays. `none` for none.
+AUTOLETTURA_COUNTERS = envparsed(
+    "AUTOLETTURA_COUNTERS",
+    _contacts.parse_counters(
+        "Sportello di Valmora|Piazza del Municipio 1, 15090 Valmora|"
+        "1-5 08:30-12:30/2,4 14:30-16:30;"
+        "Sportello di San Rocco|Via della Chiesa 6, Frazione San Rocco, 15090 Valmora|3 09:00-12:00"
+    ),
+    _contacts.parse_counters,
+    "counters as name|address|DAYS HH:MM-HH:MM, separated by ;, such as "
+    "Sportello di Valmora|Piazza del Municipio 1, 15090 Valmora|1-5 08:30-12:30/4 14:30-16:30",
+)
 
 # R5: the self-reading window policy.
 AUTOLETTURA_WINDOW_MONTHS = envint_list(

@@ -23,6 +23,7 @@ from autolettura.billing import selectors
 from autolettura.billing.models import Bill, BillLine, RegisterSource
 from autolettura.customers.models import Usage
 from autolettura.customers.selectors import meter_current
+from autolettura.service.selectors import contact_channels
 
 MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
 
@@ -276,6 +277,7 @@ def bill_context(bill: Bill) -> dict[str, Any]:
     digits = meter.digits if meter else settings.AUTOLETTURA_METER_DIGITS
     history = selectors.bill_history(bill)
     start, end = bill.next_window_start, bill.next_window_end
+    contacts = contact_channels()  # what the portal's contact pages show too
     return {
         "utility": settings.AUTOLETTURA_UTILITY_NAME,
         "bill": bill,
@@ -309,7 +311,8 @@ def bill_context(bill: Bill) -> dict[str, Any]:
         "window_start": format_date(start),
         "window_end": format_date(end),
         "window_text": f"Comunica la lettura dal {format_date(start)} al {format_date(end)}",
-        "sms_example": f"{supply.supply_code}#{customer.customer_code}#lettura",
+        "contacts": contacts,
+        "sms_example": contacts.sms_text_for(supply.supply_code, customer.customer_code),
         "chart": consumption_chart_svg(chart_bars(history, bill)),
         "chart_has_estimates": any(b.effective_m3 == 0 for b in history),
         "chart_has_real": any(b.effective_m3 != 0 and b.pk != bill.pk for b in history),

@@ -7,14 +7,19 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from autolettura.service.selectors import contact_channels
+
 
 def portal(request: HttpRequest) -> dict[str, Any]:
+    # The same selector the bill prints its contacts from.
+    contacts = contact_channels()
     return {
-        "utility_name": settings.AUTOLETTURA_UTILITY_NAME,
-        "phone_toll_free": settings.AUTOLETTURA_PHONE_TOLL_FREE,
-        "phone_faults": settings.AUTOLETTURA_PHONE_FAULTS,
-        "readings_email": settings.AUTOLETTURA_READINGS_EMAIL,
-        "whatsapp_number": settings.AUTOLETTURA_WHATSAPP_NUMBER,
+        "utility_name": contacts.utility,
+        "contacts": contacts,
+        "phone_toll_free": contacts.toll_free,
+        "phone_faults": contacts.faults,
+        "readings_email": contacts.email,
+        "whatsapp_number": contacts.whatsapp,
         "portal_languages": settings.LANGUAGES,
         "lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
     }

@@ -6,6 +6,7 @@ their own way but never write their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from autolettura.rules.contacts import OpeningHours
 from autolettura.rules.errors import FieldError
 from autolettura.rules.hours import SUNDAY, OfficeHours
 from autolettura.service.models import FaultReport, FaultStatus, Urgency
@@ -185,3 +187,17 @@ def opening_text(*, open_now: bool, opens_at: datetime | None, closes_at: dateti
         "date": f"{opens_at.day} {_month(opens_at.month)}",
         "time": _clock(opens_at.time()),
     }
+
+
+def opening_hours_text(hours: Sequence[OpeningHours]) -> str:
+    """A counter's week in words, such as "From Monday to Friday, 8:30-12:30; Tuesday and
+    Thursday, 14:30-16:30; closed on public holidays" (with en dashes)."""
+    groups = [
+        _("%(days)s, %(sessions)s")
+        % {
+            "days": _days(group.weekdays),
+            "sessions": _and([f"{_clock(a)}\N{EN DASH}{_clock(b)}" for a, b in group.sessions]),
+        }
+        for group in hours
+    ]
+    return capfirst(_("%(groups)s; closed on public holidays.") % {"groups": "; ".join(groups)})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -19,10 +20,11 @@ from django.db.models import (
     When,
 )
 from django.db.models import DateTimeField as DateTimeOutput
+from django.utils.translation import gettext as _
 
 from autolettura.rules import hours as hours_rules
 from autolettura.rules.window import ROME
-from autolettura.service import policy
+from autolettura.service import messages, policy
 from autolettura.service.models import FaultEvent, FaultReport, FaultStatus, Urgency
 from autolettura.service.services import phone_key
 
@@ -156,3 +158,54 @@ def emergencies_on_site_rows(*, start: date, end: date, now: datetime) -> Iterat
 def info_line_status(now: datetime) -> hours_rules.OpeningStatus:
     """Whether the info line is open at `now`, until when, or when it opens next."""
     return hours_rules.opening_status(now, policy.info_line_hours())
+
+
+# --- Every channel's contact ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CounterContact:
+    name: str
+    address: str
+    hours_text: str
+
+
+@dataclass(frozen=True)
+class ContactChannels:
+    """Where and how a customer reaches the utility, in the active language: what the
+    portal's pages and the bill print, from the settings and nowhere else."""
+
+    utility: str
+    toll_free: str  # the info line (numero verde), also the phone line for readings
+    info_hours_text: str
+    faults: str  # the fault line, 24 hours a day
+    email: str
+    whatsapp: str
+    sms_number: str
+    sms_format: str  # `supply code#customer code#reading#date`, in words of the language
+    sms_example: str
+    counters: tuple[CounterContact, ...]
+    site: str
+
+    def sms_text_for(self, supply_code: str, customer_code: str) -> str:
+        """The SMS a customer sends, with their own codes: `S#U#reading#date`."""
+        return f"{supply_code}#{customer_code}#" + _("reading#date")
+
+
+def contact_channels() -> ContactChannels:
+    return ContactChannels(
+        utility=settings.AUTOLETTURA_UTILITY_NAME,
+        toll_free=settings.AUTOLETTURA_PHONE_TOLL_FREE,
+        info_hours_text=messages.office_hours_text(policy.info_line_hours()),
+        faults=settings.AUTOLETTURA_PHONE_FAULTS,
+        email=settings.AUTOLETTURA_READINGS_EMAIL,
+        whatsapp=settings.AUTOLETTURA_WHATSAPP_NUMBER,
+        sms_number=settings.AUTOLETTURA_SMS_NUMBER,
+        sms_format=_("supply code#customer code#reading#date"),
+        sms_example="123456789#1234567#01234#20/10/2026",
+        counters=tuple(
+            CounterContact(c.name, c.address, messages.opening_hours_text(c.hours))
+            for c in settings.AUTOLETTURA_COUNTERS
+        ),
+        site=settings.AUTOLETTURA_PUBLIC_BASE_URL,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -130,6 +130,40 @@ class SignInForm(AuthenticationForm):
             "signed up, first follow the link in the e-mail we sent you."
         ),
     }
+
+
+class ResetRequestForm(PasswordResetForm):
+    """Django's password reset, with the portal's words and styles."""
+
+    email = forms.EmailField(
+        label=_("E-mail"),
+        max_length=254,
+        help_text=_("The one you signed up with."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
+
+
+class NewPasswordForm(SetPasswordForm):
+    """The new password, typed twice, with the rules said as on the sign-up form."""
+
+    error_messages = {
+        **SetPasswordForm.error_messages,
+        "password_mismatch": _("The two passwords differ: type the same one twice."),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("New password")
+        self.fields["new_password1"].help_text = _(
+            "At least 8 characters, not only digits, not a common word."
+        )
+        self.fields["new_password2"].label = _("New password again")
+        self.fields["new_password2"].help_text = ""
+        style_widgets(self)
 
 
 class ReadingForm(PortalForm):

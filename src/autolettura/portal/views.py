@@ -23,8 +23,10 @@ from autolettura import clock
 from autolettura.billing import pdf
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
+    NewPasswordForm,
     PreferencesForm,
     ReadingForm,
+    ResetRequestForm,
     SignInForm,
     SignupForm,
     SupplyAddForm,
@@ -223,8 +225,15 @@ def signup_confirm(request: HttpRequest, payload: str, token: str) -> HttpRespon
     return redirect("portal:login")
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "portal/password_reset_confirm.html"
+    form_class = NewPasswordForm
+    success_url = reverse_lazy("portal:password_reset_complete")
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "portal/password_reset.html"
+    form_class = ResetRequestForm
     email_template_name = "portal/email/password_reset_body.txt"
     subject_template_name = "portal/email/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password_reset_done")

@@ -21,25 +21,29 @@ from autolettura.rules import hours
 from autolettura.rules.window import ROME, rome_today
 from autolettura.service.models import FaultReport, FaultStatus
 
+# Beyond a few words a query is not a name or an address: the rest is ignored, which also
+# bounds the SQL one search can make.
+MAX_SEARCH_WORDS = 6
+
 
 def supply_search(query: str) -> QuerySet[Supply]:
-    """Supplies matching `query` by supply or customer code (exact start), or by name,
-    address or meter serial (anywhere), in one query; an empty query finds none."""
-    query = query.strip()
-    if not query:
+    """Supplies matching every word of `query`, in any order and any case: each word by
+    supply or customer code (exact start), or by name, address or meter serial (anywhere),
+    so "Ferrari Giulia" finds Giulia Ferrari; in one query. An empty query finds none."""
+    words = query.split()[:MAX_SEARCH_WORDS]
+    if not words:
         return Supply.objects.none()
-    serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=query)
-    return (
-        Supply.objects.select_related("holder")
-        .filter(
-            Q(supply_code__istartswith=query)
-            | Q(holder__customer_code__istartswith=query)
-            | Q(holder__name__icontains=query)
-            | Q(address__icontains=query)
+    matches = Q()
+    for word in words:
+        serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=word)
+        matches &= (
+            Q(supply_code__istartswith=word)
+            | Q(holder__customer_code__istartswith=word)
+            | Q(holder__name__icontains=word)
+            | Q(address__icontains=word)
             | Exists(serials)
         )
-        .order_by("supply_code")
-    )
+    return Supply.objects.select_related("holder").filter(matches).order_by("supply_code")
 
 
 def supply_by_code(supply_code: str) -> Supply | None:

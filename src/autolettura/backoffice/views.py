@@ -226,6 +226,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
                 "chart": charts.history_svg(
                     profile.segments,
                     title=_("History of supply %(code)s") % {"code": reading.supply.supply_code},
+                    pending=selectors.review_segment(reading, profile),
                 ),
                 "form": forms.ReviewForm(prefix=f"r{reading.pk}"),
             }

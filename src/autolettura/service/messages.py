@@ -6,7 +6,7 @@ their own way but never write their own.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -131,6 +131,11 @@ def _month(month: int) -> str:
         12: pgettext("month in a date", "December"),
     }
     return names[month]
+
+
+def date_in_words(day: date) -> str:
+    """A day as people write it in a letter: "6 dicembre 2026", "6 December 2026"."""
+    return f"{day.day} {_month(day.month)} {day.year}"
 
 
 def _and(items: list[str]) -> str:

@@ -89,11 +89,8 @@ def history_svg(
                 if is_pending
                 else f'fill="{BAR}"'
             )
-            period = _("%(start)s \N{EN DASH} %(end)s: %(litres)s litres a day") % {
-                "start": date_in_words(segment.start),
-                "end": date_in_words(segment.end),
-                "litres": value,
-            }
+            days = f"{date_in_words(segment.start)} \N{EN DASH} {date_in_words(segment.end)}"
+            period = _("%(period)s: %(litres)s litres a day") % {"period": days, "litres": value}
             if is_pending:
                 period = f"{period} ({_('the reading under review')})"
             month, year = month_label(segment.end)

@@ -7,6 +7,7 @@ these functions only pick the right one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.utils import timezone
@@ -101,3 +102,27 @@ CELL_WORDS = {
 def cell(value: object, kind: str) -> object:
     show = CELL_WORDS.get(kind)
     return show(value) if show is not None else value  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """Where a report stands, in the operators' words, and the step that comes next."""
+
+    stage: str
+    next_status: str | None
+    action: str
+
+
+def fault_step(status: str) -> FaultStep:
+    steps = {
+        FaultStatus.RECEIVED: FaultStep(
+            _("To be taken in charge"), FaultStatus.DISPATCHED, _("Send a crew")
+        ),
+        FaultStatus.DISPATCHED: FaultStep(
+            _("Crew on the way"), FaultStatus.ON_SITE, _("The crew is on site")
+        ),
+        FaultStatus.ON_SITE: FaultStep(
+            _("Crew on site"), FaultStatus.RESOLVED, _("Mark as resolved")
+        ),
+    }
+    return steps.get(status, FaultStep(_("Resolved"), None, ""))  # type: ignore[call-overload]

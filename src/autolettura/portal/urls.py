@@ -44,6 +44,8 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    path("segnala-un-guasto/", views.fault_new, name="fault_new"),
+    path("segnala-un-guasto/segui/", views.fault_follow, name="fault_follow"),
     path("area-clienti/", views.dashboard, name="dashboard"),
     path("area-clienti/comunica-la-lettura/", views.reading_new, name="reading_new"),
     path("area-clienti/comunica-la-lettura/finestra/", views.window_note, name="window_note"),

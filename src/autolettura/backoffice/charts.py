@@ -44,8 +44,8 @@ def history_svg(
     *,
     title: str,
     pending: Segment | None = None,
-    width: int = 560,
-    height: int = 230,
+    width: int = 500,
+    height: int = 240,
 ) -> SafeString:
     """The last 12 periods as bars; `title` names the chart for screen readers. `pending`,
     the period up to a reading under review, is drawn hatched after them."""
@@ -59,7 +59,7 @@ def history_svg(
     unit = _("litres a day")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}" class="bo-chart" font-size="12" '
+        f'aria-label="{escape(title)}" class="bo-chart" font-size="13" '
         'font-family="Titillium Web, sans-serif">',
         f"<title>{escape(title)}</title>",
         '<defs><pattern id="bo-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '

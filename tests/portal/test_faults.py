@@ -14,6 +14,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
+from autolettura.outbox.models import OutboundMessage
 from autolettura.service.models import FaultReport, FaultStatus, Urgency
 from autolettura.service.services import fault_report_advance
 from tests.api_helpers import Clock
@@ -91,6 +92,30 @@ class TestReportAFault:
         assert FaultReport.objects.count() == 0
         assert "Indica dove si trova il guasto" in " ".join(errors["address"])
         assert "contact_phone" in errors
+
+    def test_an_email_left_gets_the_confirmation_whose_link_leads_to_the_report(
+        self, client: Client
+    ) -> None:
+        client.post("/segnala-un-guasto/", {**LEAK, "contact_email": "giulia@example.org"})
+        report = FaultReport.objects.get()
+
+        message = OutboundMessage.objects.get(recipient="giulia@example.org")
+        assert message.subject == f"Segnalazione guasto {report.ticket} ricevuta"
+        assert f"Segnalazione ricevuta con il numero {report.ticket}" in message.body
+        link = re.search(r"http://testserver(/\S+)", message.body)
+        assert link is not None, message.body
+        stranger = Client()
+        asked = stranger.get(link.group(1))
+        assert asked.status_code == 200
+        assert f'value="{report.ticket}"' in asked.content.decode()
+        shown = stranger.post(
+            link.group(1), {"ticket": report.ticket, "contact": "giulia@example.org"}
+        )
+        assert "Via Roma 12, Valmora" in text(shown)
+
+    def test_without_an_email_no_confirmation_is_queued(self, client: Client) -> None:
+        client.post("/segnala-un-guasto/", LEAK)
+        assert OutboundMessage.objects.count() == 0
 
     def test_a_signed_in_customer_finds_their_contacts_filled_in(self, client: Client) -> None:
         supply: Supply = customer_with_supply()

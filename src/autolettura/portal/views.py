@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -39,7 +39,6 @@ from autolettura.portal.messages import (
     submission_error_message,
     throttled_message,
 )
-from autolettura.readings import photos
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
@@ -47,13 +46,13 @@ from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
 from autolettura.service import selectors as fault_selectors
-from autolettura.service import services as fault_services
 from autolettura.service.messages import (
     fault_error_message,
     fault_received_message,
     fault_status_message,
 )
-from autolettura.service.models import FaultChannel, FaultReport
+from autolettura.service.models import FaultReport
+from autolettura.service.services import FaultReportRejected
 from autolettura.throttling import Throttled, client_address, throttle
 
 HOUR = 3600
@@ -475,31 +474,20 @@ def fault_new(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_form(request, "portal/fault_new.html", form)
     data = form.cleaned_data
-    photo = None
-    errors: list[FieldError] = []
-    if data["photo"] is not None:
-        try:
-            photo = photos.photo_check(data["photo"])
-        except FormatError as exc:
-            errors.extend(exc.errors)
     try:
-        if errors:
-            raise fault_services.FaultReportRejected(errors)
-        report = fault_services.fault_report_create(
+        report = services.web_fault_report(
             category=data["category"],
             description=data["description"],
             address=data["address"],
-            latitude=None,
-            longitude=None,
             contact_name=data["contact_name"],
             contact_phone=data["contact_phone"],
             contact_email=data["contact_email"],
-            channel=FaultChannel.WEB,
-            now=clock.now(),
-            photo=photo,
+            photo=data["photo"],
+            site_url=_site_url(request),
             language=translation.get_language() or settings.LANGUAGE_CODE,
+            now=clock.now(),
         )
-    except fault_services.FaultReportRejected as exc:
+    except FaultReportRejected as exc:
         form.add_service_errors(exc.errors, fault_form_error_message)
         return _render_form(
             request,
@@ -509,9 +497,8 @@ def fault_new(request: HttpRequest) -> HttpResponse:
         )
     tickets = [report.ticket, *request.session.get("fault_tickets", [])]
     request.session["fault_tickets"] = tickets[:FAULT_TICKETS_KEPT]
-    follow = reverse("portal:fault_follow")
     messages.success(request, fault_received_message(report))
-    return redirect(f"{follow}?{urlencode({'ticket': report.ticket})}")
+    return redirect(services.fault_follow_path(report.ticket))
 
 
 @require_http_methods(["GET", "POST"])

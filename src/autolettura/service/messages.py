@@ -83,6 +83,13 @@ def fault_received_message(report: FaultReport) -> str:
     )
 
 
+def fault_follow_text(url: str) -> str:
+    """Where the reporter follows the report: a page that asks for the ticket's contact."""
+    return _(
+        "Follow the report here, with its number and the phone number or e-mail you left: %(url)s"
+    ) % {"url": url}
+
+
 def fault_status_message(*, ticket: str, status: str) -> str:
     """What the reporter is told of a report in `status`: the outbox sends this for each
     notification, with the status of its event, in the report's language."""

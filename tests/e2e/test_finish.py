@@ -124,6 +124,18 @@ class TestBackOfficeFinish:
             note="Foto illeggibile",
         )
         operator(ADMINISTRATOR, username="anna")
+        fault_report_create(
+            category="NO_WATER",
+            description="Dal rubinetto non esce acqua da stamattina",
+            address="Via Roma 12, Valmora",
+            latitude=None,
+            longitude=None,
+            contact_name="Giulia Ferrari",
+            contact_phone="+39 347 123 4567",
+            contact_email="giulia.ferrari@example.org",
+            channel="WEB",
+            now=DECEMBER_20,
+        )
         page.set_viewport_size(MOBILE)
         operator_sign_in(page, "anna")
 
@@ -141,8 +153,11 @@ class TestBackOfficeFinish:
         assert serious_violations(page) == []
         screenshot(page, "backoffice-mobile-utenza")
 
-        page.goto("/backoffice/revisione/")
-        assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"]
+        for url in ("/backoffice/revisione/", "/backoffice/cruscotto/", "/backoffice/guasti/"):
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= MOBILE["width"], url
+            assert serious_violations(page) == [], url
+        screenshot(page, "backoffice-mobile-guasti")
 
     def test_the_call_centre_works_the_fault_queue_and_confirms_before_resolving(
         self, page: Any, clock: Clock

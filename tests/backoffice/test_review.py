@@ -179,7 +179,7 @@ class TestQueue:
         assert "<svg" in page
         # Submitted on Wednesday 16 December: 17, 18, 21, 22, 23, 24, (Christmas and St
         # Stephen's skipped) 28, 29, 30 December.
-        assert "30/12/2026" in page
+        assert "30 dicembre 2026" in page
 
     def test_accept_through_the_page(self, counter: Client, reading: Reading) -> None:
         response = counter.post(

@@ -172,7 +172,7 @@ class TestEmailReceive:
         body = OutboundMessage.objects.get().body
         assert "Nella tua e-mail non abbiamo trovato:" in body
         assert "- il codice utente, sulla prima pagina della bolletta" in body
-        assert "- la data della lettura, in numeri e per esteso" in body
+        assert "- la data della lettura, giorno, mese e anno in cifre" in body
         assert "- il codice utenza" not in body
         assert "- la lettura del contatore" not in body
         assert "in alto a destra sulla prima pagina della bolletta" in body

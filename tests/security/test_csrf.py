@@ -61,6 +61,8 @@ FORMS = {
     "registrati/",
     "password/dimenticata/",
     "password/nuova/<uidb64>/<token>/",
+    "segnala-un-guasto/",
+    "segnala-un-guasto/segui/",
     "area-clienti/comunica-la-lettura/",
     "area-clienti/aggiungi-utenza/",
     "area-clienti/preferenze/",

@@ -182,6 +182,11 @@ MATRIX: dict[str, Row] = {
         everyone(200),  # the "link not valid" page
     ),
     "password/nuova/fatto/": Row("/password/nuova/fatto/", everyone(200)),
+    "segnala-un-guasto/": Row("/segnala-un-guasto/", everyone(200)),
+    "segnala-un-guasto/segui/": Row(
+        "/segnala-un-guasto/segui/?ticket={ticket}",
+        everyone(200),  # the ticket alone shows only the form asking for the contact
+    ),
     "livez": Row("/livez", everyone(200)),
     "healthz": Row("/healthz", everyone(200)),
     "metrics": Row("/metrics", everyone(401)),  # only with AUTOLETTURA_METRICS_TOKEN
@@ -238,6 +243,21 @@ MATRIX: dict[str, Row] = {
     "backoffice/guasti/<str:ticket>/avanza/": Row(
         "/backoffice/guasti/{ticket}/avanza/",
         backoffice(counter=403, call=405, billing=403, admin=405, superuser=405),  # dispatch_fault
+    ),
+    "backoffice/guasti/<str:ticket>/risolvi/": Row(
+        "/backoffice/guasti/{ticket}/risolvi/",
+        # The world's report was just received: not on site, so back to the queue.
+        backoffice(
+            counter=403,
+            call=Redirect("/backoffice/guasti/"),
+            billing=403,
+            admin=Redirect("/backoffice/guasti/"),
+            superuser=Redirect("/backoffice/guasti/"),
+        ),
+    ),
+    "backoffice/guasti/<str:ticket>/foto/": Row(
+        "/backoffice/guasti/{ticket}/foto/",
+        backoffice(counter=403, call=404, billing=403, admin=404, superuser=404),  # no photo
     ),
     "backoffice/cruscotto/": Row(
         "/backoffice/cruscotto/", backoffice(counter=403, call=403, billing=200, admin=200)

@@ -86,3 +86,29 @@ class VoidForm(forms.Form):
 class FaultAdvanceForm(forms.Form):
     to_status = forms.ChoiceField(choices=FaultStatus.choices, widget=forms.HiddenInput)
     note = forms.CharField(max_length=1000, required=False)
+    confirm = forms.BooleanField(
+        label=_("I confirm that the fault is resolved: the reporter will be told."),
+        required=False,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # Resolving closes the report and tells the reporter: never by a stray click.
+        if data.get("to_status") == FaultStatus.RESOLVED and not data.get("confirm"):
+            self.add_error("confirm", _("Tick the box to confirm that the fault is resolved."))
+        return data
+
+
+class FaultFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        label=_("Show"),
+        choices=[
+            ("open", _("open reports")),
+            ("resolved", _("resolved reports")),
+            ("all", _("all reports")),
+        ],
+        required=False,
+    )
+    q = forms.CharField(
+        label=_("Ticket, address, description or reporter"), max_length=100, required=False
+    )

@@ -17,29 +17,35 @@ from autolettura.billing.models import Bill
 from autolettura.customers.models import Meter, Supply
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import Reading, Status
+from autolettura.readings.selectors import ConsumptionProfile
 from autolettura.rules import hours
+from autolettura.rules.profile import Segment
 from autolettura.rules.window import ROME, rome_today
 from autolettura.service.models import FaultReport, FaultStatus
 
+# Beyond a few words a query is not a name or an address: the rest is ignored, which also
+# bounds the SQL one search can make.
+MAX_SEARCH_WORDS = 6
+
 
 def supply_search(query: str) -> QuerySet[Supply]:
-    """Supplies matching `query` by supply or customer code (exact start), or by name,
-    address or meter serial (anywhere), in one query; an empty query finds none."""
-    query = query.strip()
-    if not query:
+    """Supplies matching every word of `query`, in any order and any case: each word by
+    supply or customer code (exact start), or by name, address or meter serial (anywhere),
+    so "Ferrari Giulia" finds Giulia Ferrari; in one query. An empty query finds none."""
+    words = query.split()[:MAX_SEARCH_WORDS]
+    if not words:
         return Supply.objects.none()
-    serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=query)
-    return (
-        Supply.objects.select_related("holder")
-        .filter(
-            Q(supply_code__istartswith=query)
-            | Q(holder__customer_code__istartswith=query)
-            | Q(holder__name__icontains=query)
-            | Q(address__icontains=query)
+    supplies = Supply.objects.select_related("holder")
+    for word in words:
+        serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=word)
+        supplies = supplies.filter(
+            Q(supply_code__istartswith=word)
+            | Q(holder__customer_code__istartswith=word)
+            | Q(holder__name__icontains=word)
+            | Q(address__icontains=word)
             | Exists(serials)
         )
-        .order_by("supply_code")
-    )
+    return supplies.order_by("supply_code")
 
 
 def supply_by_code(supply_code: str) -> Supply | None:
@@ -98,6 +104,17 @@ def review_deadline(submitted_at: datetime, *, today: date) -> Deadline:
     return Deadline(due_on=due, working_days_left=hours.working_days_between(today, due))
 
 
+def review_segment(reading: Reading, profile: ConsumptionProfile) -> Segment | None:
+    """The period from the last valid reading up to `reading` (under review), with the
+    consumption it would add: what the review queue's chart shows last."""
+    if reading.consumption_m3 is None or not profile.points:
+        return None
+    last_on = profile.points[-1].on
+    if reading.read_on <= last_on:
+        return None
+    return Segment(start=last_on, end=reading.read_on, consumption_m3=reading.consumption_m3)
+
+
 def review_queue() -> QuerySet[Reading]:
     """Readings under review and not voided, the oldest submission first."""
     return (
@@ -118,6 +135,23 @@ class Table:
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[object, ...]]
+    # What each column holds (backoffice.words.CELL_WORDS): the page shows it in words, the
+    # CSV keeps the codes and ISO dates a spreadsheet sorts by.
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> list[list[tuple[str, object]]]:
+        """Each row as (column, value in words) pairs, for the page."""
+        from autolettura.backoffice.words import cell
+
+        kinds = self.kinds or ("",) * len(self.columns)
+        return [
+            [
+                (column, cell(value, kind))
+                for column, kind, value in zip(self.columns, kinds, row, strict=True)
+            ]
+            for row in self.rows
+        ]
 
 
 def _day_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -209,29 +243,34 @@ def dashboard_tables(*, start: date, end: date, today: date) -> list[Table]:
             _("Readings by channel and day"),
             (_("day"), _("channel"), _("readings")),
             readings_by_channel_and_day(start=start, end=end),
+            ("day", "channel", "count"),
         ),
         Table(
             "readings-by-outcome",
             _("Readings by outcome and reason"),
             (_("status"), _("reason"), _("readings"), _("of which voided")),
             readings_by_outcome(start=start, end=end),
+            ("status", "reason", "count", "count"),
         ),
         Table(
             "review-backlog",
             _("Review backlog"),
             (_("submitted on"), _("readings"), _("working days since"), _("working days left")),
             review_backlog(today=today),
+            ("day", "count", "count", "count"),
         ),
         Table(
             "bills",
             _("Bills on real and estimated consumption"),
             (_("period end"), _("bills"), _("on real consumption"), _("on estimates only")),
             bills_real_or_estimated(),
+            ("day", "count", "count", "count"),
         ),
         Table(
             "open-faults",
             _("Open fault reports by urgency"),
             (_("urgency"), _("status"), _("reports")),
             open_faults_by_urgency(),
+            ("urgency", "fault_status", "count"),
         ),
     ]

@@ -24,6 +24,8 @@ urlpatterns = [
     path("revisione/", views.review_queue, name="review_queue"),
     path("guasti/", views.fault_queue, name="faults"),
     path("guasti/<str:ticket>/avanza/", views.fault_advance, name="fault_advance"),
+    path("guasti/<str:ticket>/risolvi/", views.fault_resolve, name="fault_resolve"),
+    path("guasti/<str:ticket>/foto/", views.fault_photo, name="fault_photo"),
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
 ]

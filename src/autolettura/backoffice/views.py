@@ -19,11 +19,12 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from autolettura import clock
-from autolettura.backoffice import charts, forms, selectors, services
+from autolettura.backoffice import charts, forms, selectors, services, words
 from autolettura.billing import pdf
 from autolettura.billing.models import Bill
 from autolettura.readings import selectors as reading_selectors
@@ -38,7 +39,7 @@ from autolettura.readings.services import (
 from autolettura.rules.window import rome_today
 from autolettura.service import selectors as fault_selectors
 from autolettura.service import services as fault_services
-from autolettura.service.models import FaultReport
+from autolettura.service.models import FaultReport, FaultStatus
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
                 "chart": charts.history_svg(
                     profile.segments,
                     title=_("History of supply %(code)s") % {"code": reading.supply.supply_code},
+                    pending=selectors.review_segment(reading, profile),
                 ),
                 "form": forms.ReviewForm(prefix=f"r{reading.pk}"),
             }
@@ -295,34 +297,92 @@ def _flash(request: HttpRequest, level: str, text: str) -> None:
 @operator_required("dispatch_fault")
 @require_GET
 def fault_queue(request: HttpRequest) -> HttpResponse:
-    page = Paginator(fault_selectors.fault_queue(), 25).get_page(request.GET.get("page"))
-    next_status = {
-        "RECEIVED": "DISPATCHED",
-        "DISPATCHED": "ON_SITE",
-        "ON_SITE": "RESOLVED",
-    }
-    rows = [(report, next_status.get(report.status)) for report in page]
-    return render(request, "backoffice/faults.html", {"page": page, "rows": rows})
+    form = forms.FaultFilterForm(request.GET or None)
+    state, query = "open", ""
+    if form.is_valid():
+        state = form.cleaned_data["state"] or "open"
+        query = form.cleaned_data["q"].strip()
+    reports = fault_selectors.fault_search(state=state, query=query)
+    page = Paginator(reports, 25).get_page(request.GET.get("page"))
+    rows = [(report, words.fault_step(report.status)) for report in page]
+    return render(
+        request,
+        "backoffice/faults.html",
+        {
+            "page": page,
+            "rows": rows,
+            "form": form,
+            "state": state,
+            "query": query,
+            "pager_query": urlencode({"state": state, "q": query}),
+        },
+    )
+
+
+def _fault(ticket: str) -> FaultReport:
+    report = fault_selectors.fault_report_by_ticket(ticket)
+    if report is None:
+        raise Http404
+    return report
+
+
+@operator_required("dispatch_fault")
+@require_GET
+def fault_resolve(request: HttpRequest, ticket: str) -> HttpResponse:
+    """The step before resolving: the report once more, and a box to tick."""
+    report = _fault(ticket)
+    if report.status != FaultStatus.ON_SITE:
+        _flash(request, "warning", _("%(ticket)s cannot be resolved now.") % {"ticket": ticket})
+        return redirect("backoffice:faults")
+    return render(
+        request,
+        "backoffice/fault_resolve.html",
+        {"report": report, "form": forms.FaultAdvanceForm(initial={"to_status": "RESOLVED"})},
+    )
+
+
+@operator_required("dispatch_fault")
+@require_GET
+def fault_photo(request: HttpRequest, ticket: str) -> FileResponse:
+    report = _fault(ticket)
+    if not report.photo:
+        raise Http404
+    # Private evidence: served to operators only, never from a public URL.
+    return FileResponse(report.photo.open("rb"), filename=report.photo.name.rsplit("/", 1)[-1])
 
 
 @operator_required("dispatch_fault")
 @require_POST
 def fault_advance(request: HttpRequest, ticket: str) -> HttpResponse:
-    report = get_object_or_404(FaultReport, ticket=ticket)
+    report = _fault(ticket)
     form = forms.FaultAdvanceForm(request.POST)
-    if form.is_valid():
-        try:
-            fault_services.fault_report_advance(
-                report=report,
-                to_status=form.cleaned_data["to_status"],
-                by=_operator(request),
-                now=clock.now(),
-                note=form.cleaned_data["note"],
+    if not form.is_valid():
+        if form.data.get("to_status") == FaultStatus.RESOLVED:
+            return render(
+                request,
+                "backoffice/fault_resolve.html",
+                {"report": report, "form": form},
+                status=422,
             )
-        except fault_services.FaultTransitionRefused:
-            _flash(request, "warning", _("%(ticket)s has moved on already.") % {"ticket": ticket})
-        else:
-            _flash(request, "success", _("%(ticket)s updated.") % {"ticket": ticket})
+        _flash(request, "error", _("%(ticket)s was not changed.") % {"ticket": ticket})
+        return redirect("backoffice:faults")
+    try:
+        fault_services.fault_report_advance(
+            report=report,
+            to_status=form.cleaned_data["to_status"],
+            by=_operator(request),
+            now=clock.now(),
+            note=form.cleaned_data["note"],
+        )
+    except fault_services.FaultTransitionRefused:
+        _flash(request, "warning", _("%(ticket)s has moved on already.") % {"ticket": ticket})
+    else:
+        step = words.fault_status(form.cleaned_data["to_status"])
+        _flash(
+            request,
+            "success",
+            _("%(ticket)s: %(step)s.") % {"ticket": ticket, "step": step},
+        )
     return redirect("backoffice:faults")
 
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.dates import MONTHS_3
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 REAL = "#0066cc"  # Bootstrap Italia's primary blue: 5.6:1 on white
 ESTIMATED = "#5c6f82"
@@ -28,8 +30,9 @@ class Bar:
     estimated: bool
 
     @property
-    def label(self) -> str:
-        return f"{self.end:%m/%y}"
+    def label(self) -> tuple[str, str]:
+        """The month the period ends, on two lines: `dic` and `2026`."""
+        return str(MONTHS_3[self.end.month]), str(self.end.year)
 
 
 def litres(m3_per_day: Decimal) -> int:
@@ -37,11 +40,12 @@ def litres(m3_per_day: Decimal) -> int:
 
 
 def consumption_svg(
-    bars: Sequence[Bar], *, title: str, description: str, width: int = 480, height: int = 220
+    bars: Sequence[Bar], *, title: str, description: str, width: int = 480, height: int = 250
 ) -> SafeString:
-    """A bar chart of litres a day by period. `title` and `description` name it for screen
+    """A bar chart of litres a day by period, its unit written above the scale and each bar
+    under the month and year its period ends. `title` and `description` name it for screen
     readers (the page also has the same figures in a table)."""
-    top, bottom, left, right = 26, 30, 44, 4
+    top, bottom, left, right = 44, 44, 44, 4
     plot_h = height - top - bottom
     plot_w = width - left - right
     high = max([b.litres_per_day for b in bars] + [1])
@@ -59,6 +63,8 @@ def consumption_svg(
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
         f'<line x1="0" y1="0" x2="0" y2="6" stroke="{ESTIMATED}" stroke-width="3"/>'
         "</pattern></defs>",
+        f'<text x="2" y="16" fill="{AXIS}" font-weight="600" class="chart-unit">'
+        f"{escape(_('litres a day'))}</text>",
     ]
     for tick in range(0, top_value + 1, step):
         y = top + plot_h - tick * scale
@@ -82,7 +88,9 @@ def consumption_svg(
             f'<text x="{x + bar_w / 2:.1f}" y="{y - 5:.1f}" text-anchor="middle" '
             f'fill="{AXIS}">{bar.litres_per_day}</text>'
             f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 18}" text-anchor="middle" '
-            f'fill="{AXIS}">{escape(bar.label)}</text>'
+            f'fill="{AXIS}">{escape(bar.label[0])}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 36}" text-anchor="middle" '
+            f'fill="{AXIS}">{bar.label[1]}</text>'
         )
     parts.append(
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '

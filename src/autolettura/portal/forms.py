@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +17,7 @@ from django_stubs_ext import StrOrPromise
 
 from autolettura.customers.models import Supply
 from autolettura.rules.errors import FieldError
+from autolettura.service.models import Category as FaultCategory
 
 
 def style_widgets(form: forms.BaseForm) -> None:
@@ -132,6 +133,40 @@ class SignInForm(AuthenticationForm):
     }
 
 
+class ResetRequestForm(PasswordResetForm):
+    """Django's password reset, with the portal's words and styles."""
+
+    email = forms.EmailField(
+        label=_("E-mail"),
+        max_length=254,
+        help_text=_("The one you signed up with."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        style_widgets(self)
+
+
+class NewPasswordForm(SetPasswordForm):
+    """The new password, typed twice, with the rules said as on the sign-up form."""
+
+    error_messages = {
+        **SetPasswordForm.error_messages,
+        "password_mismatch": _("The two passwords differ: type the same one twice."),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = _("New password")
+        self.fields["new_password1"].help_text = _(
+            "At least 8 characters, not only digits, not a common word."
+        )
+        self.fields["new_password2"].label = _("New password again")
+        self.fields["new_password2"].help_text = ""
+        style_widgets(self)
+
+
 class ReadingForm(PortalForm):
     field_map = {"supply_code": "supply", "codes": "supply"}
 
@@ -197,3 +232,66 @@ class PreferencesForm(PortalForm):
     notify_by_email = forms.BooleanField(label=_("E-mail"), required=False)
     notify_by_sms = forms.BooleanField(label=_("SMS"), required=False)
     notify_by_whatsapp = forms.BooleanField(label=_("WhatsApp"), required=False)
+
+
+class FaultForm(PortalForm):
+    """A fault reported from the portal: what, where, how to reach the reporter, a photo."""
+
+    field_map = {"location": "address", "contact": "contact_phone"}
+
+    category = forms.ChoiceField(
+        label=_("What is wrong"), choices=FaultCategory.choices, widget=forms.RadioSelect
+    )
+    description = forms.CharField(
+        label=_("Describe it (optional)"),
+        max_length=2000,
+        required=False,
+        help_text=_("What you see and since when; required if you chose “other”."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    address = forms.CharField(
+        label=_("Where"),
+        max_length=300,
+        required=False,
+        help_text=_("Street, house number and town, or a landmark nearby."),
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )
+    contact_name = forms.CharField(
+        label=_("Your name (optional)"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    contact_phone = forms.CharField(
+        label=_("Phone number"),
+        max_length=32,
+        required=False,
+        help_text=_("The crew may call you: a phone number, an e-mail or both."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    contact_email = forms.CharField(
+        label=_("E-mail"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    photo = forms.FileField(
+        label=_("Photo (optional)"),
+        required=False,
+        help_text=_("JPEG, PNG or HEIC, at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/heic,.heic"}),
+    )
+
+
+class FaultFollowForm(PortalForm):
+    ticket = forms.CharField(
+        label=_("Report number"),
+        max_length=32,
+        help_text=_("For example GU-2026-000042."),
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "spellcheck": "false"}),
+    )
+    contact = forms.CharField(
+        label=_("Phone number or e-mail given with the report"),
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

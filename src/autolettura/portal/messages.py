@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from autolettura.readings.messages import error_message
 from autolettura.readings.photos import photo_error_message
 from autolettura.rules.errors import FieldError
+from autolettura.service.messages import fault_error_message
 
 
 def account_error_message(error: FieldError) -> str:
@@ -50,3 +51,12 @@ def submission_error_message(error: FieldError) -> str:
     if error.field == "photo":
         return photo_error_message(error)
     return error_message(error)
+
+
+def fault_form_error_message(error: FieldError) -> str:
+    """The message for one problem with a fault reported from the portal."""
+    if error.field == "photo" and error.code in ("photo_too_large", "photo_type_invalid"):
+        if error.code == "photo_too_large":
+            return photo_error_message(error)
+        return _("The photo must be a picture: JPEG, PNG or HEIC.")
+    return fault_error_message(error)

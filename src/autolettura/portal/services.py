@@ -19,12 +19,16 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import Route
+from autolettura.outbox.services import outbox_enqueue
 from autolettura.portal import selectors
 from autolettura.portal.models import LinkedCustomer
+from autolettura.readings import photos
 from autolettura.readings.notifications import reading_notify
 from autolettura.readings.services import (
     CODES_MISMATCH,
@@ -34,6 +38,9 @@ from autolettura.readings.services import (
 )
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
+from autolettura.service.messages import fault_follow_text, fault_received_message
+from autolettura.service.models import FaultChannel, FaultReport
+from autolettura.service.services import FaultReportRejected, fault_report_create
 
 logger = logging.getLogger(__name__)
 
@@ -316,3 +323,74 @@ def web_reading_submit(
         )
         emailed = True
     return WebSubmission(submission, emailed)
+
+
+def web_fault_report(
+    *,
+    category: str,
+    description: str,
+    address: str,
+    contact_name: str,
+    contact_phone: str,
+    contact_email: str,
+    photo: IO[bytes] | None,
+    site_url: str,
+    language: str,
+    now: datetime,
+) -> FaultReport:
+    """A fault reported from the portal (R13): the photo checked by its content as every
+    channel's is, the report taken by `fault_report_create`, and, when an e-mail was left,
+    its confirmation queued in the same transaction with the link to follow it.
+
+    Raises FaultReportRejected with every problem found, the photo's included.
+    """
+    errors: list[FieldError] = []
+    checked = None
+    if photo is not None:
+        try:
+            checked = photos.photo_check(photo)
+        except FormatError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise FaultReportRejected(errors)
+    with transaction.atomic():
+        report = fault_report_create(
+            category=category,
+            description=description,
+            address=address,
+            latitude=None,
+            longitude=None,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            contact_email=contact_email,
+            channel=FaultChannel.WEB,
+            now=now,
+            photo=checked,
+            language=language,
+        )
+        if report.contact_email:
+            url = f"{site_url.rstrip('/')}{fault_follow_path(report.ticket)}"
+            with translation.override(report.language):
+                body = "\n\n".join(
+                    [
+                        gettext("Hello,"),
+                        fault_received_message(report),
+                        fault_follow_text(url),
+                        settings.AUTOLETTURA_UTILITY_NAME,
+                    ]
+                )
+                subject = gettext("Fault report %(ticket)s received") % {"ticket": report.ticket}
+            outbox_enqueue(
+                route=Route.EMAIL,
+                recipient=report.contact_email,
+                subject=subject,
+                body=body,
+                dedupe_key=f"fault-received-{report.ticket}",
+                language=report.language,
+                now=now,
+            )
+    return report
+
+
+def fault_follow_path(ticket: str) -> str:
+    return f"{reverse('portal:fault_follow')}?{urlencode({'ticket': ticket})}"

@@ -2,7 +2,7 @@
 /area-clienti/."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from autolettura.portal import views
 
@@ -34,10 +34,7 @@ urlpatterns = [
     ),
     path(
         "password/nuova/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="portal/password_reset_confirm.html",
-            success_url=reverse_lazy("portal:password_reset_complete"),
-        ),
+        views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(
@@ -47,6 +44,8 @@ urlpatterns = [
         ),
         name="password_reset_complete",
     ),
+    path("segnala-un-guasto/", views.fault_new, name="fault_new"),
+    path("segnala-un-guasto/segui/", views.fault_follow, name="fault_follow"),
     path("area-clienti/", views.dashboard, name="dashboard"),
     path("area-clienti/comunica-la-lettura/", views.reading_new, name="reading_new"),
     path("area-clienti/comunica-la-lettura/finestra/", views.window_note, name="window_note"),

@@ -23,14 +23,19 @@ from autolettura import clock
 from autolettura.billing import pdf
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
+    FaultFollowForm,
+    FaultForm,
+    NewPasswordForm,
     PreferencesForm,
     ReadingForm,
+    ResetRequestForm,
     SignInForm,
     SignupForm,
     SupplyAddForm,
 )
 from autolettura.portal.messages import (
     account_error_message,
+    fault_form_error_message,
     submission_error_message,
     throttled_message,
 )
@@ -38,8 +43,16 @@ from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules import parsing
-from autolettura.rules.errors import FormatError
+from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
+from autolettura.service import selectors as fault_selectors
+from autolettura.service.messages import (
+    fault_error_message,
+    fault_received_message,
+    fault_status_message,
+)
+from autolettura.service.models import FaultReport
+from autolettura.service.services import FaultReportRejected
 from autolettura.throttling import Throttled, client_address, throttle
 
 HOUR = 3600
@@ -223,8 +236,15 @@ def signup_confirm(request: HttpRequest, payload: str, token: str) -> HttpRespon
     return redirect("portal:login")
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "portal/password_reset_confirm.html"
+    form_class = NewPasswordForm
+    success_url = reverse_lazy("portal:password_reset_complete")
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "portal/password_reset.html"
+    form_class = ResetRequestForm
     email_template_name = "portal/email/password_reset_body.txt"
     subject_template_name = "portal/email/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password_reset_done")
@@ -414,3 +434,117 @@ def preferences(request: HttpRequest) -> HttpResponse:
     with translation.override(form.cleaned_data["language"]):
         messages.success(request, _("Preferences saved."))
     return _with_language(redirect("portal:preferences"), form.cleaned_data["language"])
+
+
+# --- Fault reports ------------------------------------------------------------------------------
+
+FAULT_TICKETS_KEPT = 10
+
+
+def _fault_form_initial(request: HttpRequest) -> dict[str, str]:
+    """A signed-in customer's name and contacts, so they need not type them again."""
+    customer = (
+        selectors.account_preferences(request.user) if request.user.is_authenticated else None
+    )
+    if customer is None:
+        return {}
+    return {
+        "contact_name": customer.name,
+        "contact_phone": customer.phone,
+        "contact_email": customer.email,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def fault_new(request: HttpRequest) -> HttpResponse:
+    """Report a fault, 24 hours a day, signed in or not (R13)."""
+    if request.method != "POST":
+        form = FaultForm(initial=_fault_form_initial(request))
+        return _render_form(request, "portal/fault_new.html", form)
+    form = FaultForm(request.POST, request.FILES)
+    try:
+        throttle(
+            "fault-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS,
+        )
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/fault_new.html", form, status=429)
+    if not form.is_valid():
+        return _render_form(request, "portal/fault_new.html", form)
+    data = form.cleaned_data
+    try:
+        report = services.web_fault_report(
+            category=data["category"],
+            description=data["description"],
+            address=data["address"],
+            contact_name=data["contact_name"],
+            contact_phone=data["contact_phone"],
+            contact_email=data["contact_email"],
+            photo=data["photo"],
+            site_url=_site_url(request),
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+            now=clock.now(),
+        )
+    except FaultReportRejected as exc:
+        form.add_service_errors(exc.errors, fault_form_error_message)
+        return _render_form(
+            request,
+            "portal/fault_new.html",
+            form,
+            photo_dropped=bool(request.FILES.get("photo")),
+        )
+    tickets = [report.ticket, *request.session.get("fault_tickets", [])]
+    request.session["fault_tickets"] = tickets[:FAULT_TICKETS_KEPT]
+    messages.success(request, fault_received_message(report))
+    return redirect(services.fault_follow_path(report.ticket))
+
+
+@require_http_methods(["GET", "POST"])
+def fault_follow(request: HttpRequest) -> HttpResponse:
+    """A report's status and history: at once for the reports sent from this browser,
+    otherwise for whoever gives its ticket and the contact left with it."""
+    ticket = request.GET.get("ticket", "").strip().upper()
+    if request.method != "POST":
+        report = None
+        if ticket and ticket in request.session.get("fault_tickets", []):
+            report = fault_selectors.fault_report_by_ticket(ticket)
+        if report is not None:
+            return _fault_follow_page(request, report)
+        form = FaultFollowForm(initial={"ticket": ticket})
+        return _render_form(request, "portal/fault_follow.html", form)
+    form = FaultFollowForm(request.POST)
+    if not form.is_valid():
+        return _render_form(request, "portal/fault_follow.html", form)
+    ticket = form.cleaned_data["ticket"].strip().upper()
+    try:
+        # The same buckets as the API's GET /faults/{ticket}: one limit, whichever way.
+        throttle(
+            "fault-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
+        )
+        throttle("fault-ticket", ticket, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/fault_follow.html", form, status=429)
+    report = fault_selectors.fault_report_for_contact(
+        ticket=ticket, contact=form.cleaned_data["contact"]
+    )
+    if report is None:
+        form.add_error(None, fault_error_message(FieldError("contact", "contact_mismatch")))
+        return _render_form(request, "portal/fault_follow.html", form, status=404)
+    return _fault_follow_page(request, report)
+
+
+def _fault_follow_page(request: HttpRequest, report: FaultReport) -> HttpResponse:
+    return render(
+        request,
+        "portal/fault_detail.html",
+        {
+            "report": report,
+            "status_message": fault_status_message(ticket=report.ticket, status=report.status),
+            "history": list(fault_selectors.fault_history(report)),
+        },
+    )

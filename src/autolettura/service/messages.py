@@ -7,7 +7,7 @@ their own way but never write their own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
@@ -85,6 +85,13 @@ def fault_received_message(report: FaultReport) -> str:
     )
 
 
+def fault_follow_text(url: str) -> str:
+    """Where the reporter follows the report: a page that asks for the ticket's contact."""
+    return _(
+        "Follow the report here, with its number and the phone number or e-mail you left: %(url)s"
+    ) % {"url": url}
+
+
 def fault_status_message(*, ticket: str, status: str) -> str:
     """What the reporter is told of a report in `status`: the outbox sends this for each
     notification, with the status of its event, in the report's language."""
@@ -133,6 +140,11 @@ def _month(month: int) -> str:
         12: pgettext("month in a date", "December"),
     }
     return names[month]
+
+
+def date_in_words(day: date) -> str:
+    """A day as people write it in a letter: "6 dicembre 2026", "6 December 2026"."""
+    return f"{day.day} {_month(day.month)} {day.year}"
 
 
 def _and(items: list[str]) -> str:

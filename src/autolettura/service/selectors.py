@@ -49,6 +49,34 @@ def fault_queue() -> QuerySet[FaultReport]:
     )
 
 
+def fault_report_by_ticket(ticket: str) -> FaultReport | None:
+    return FaultReport.objects.filter(ticket=ticket.strip().upper()).first()
+
+
+def fault_search(*, state: str, query: str) -> QuerySet[FaultReport]:
+    """Reports for the operators' queue: `state` is `open` (not resolved, the default),
+    `resolved` or `all`; every word of `query` must match the ticket, the address, the
+    description or the reporter's name, phone or e-mail. Emergencies first, then urgent,
+    then the rest; within each, open ones oldest first and resolved ones latest first."""
+    reports = FaultReport.objects.annotate(urgency_rank=URGENCY_RANK)
+    if state == "resolved":
+        reports = reports.filter(status=FaultStatus.RESOLVED)
+    elif state != "all":
+        reports = reports.exclude(status=FaultStatus.RESOLVED)
+    for word in query.split()[:6]:
+        reports = reports.filter(
+            Q(ticket__icontains=word)
+            | Q(address__icontains=word)
+            | Q(description__icontains=word)
+            | Q(contact_name__icontains=word)
+            | Q(contact_phone__icontains=word)
+            | Q(contact_email__icontains=word)
+        )
+    if state == "resolved":
+        return reports.order_by("-resolved_at", "-id")
+    return reports.order_by("urgency_rank", "received_at", "id")
+
+
 def fault_report_for_contact(*, ticket: str, contact: str) -> FaultReport | None:
     """The report with this ticket, if `contact` is its phone number or e-mail address.
 

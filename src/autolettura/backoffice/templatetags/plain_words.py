@@ -1,0 +1,31 @@
+"""Template filters for backoffice/words.py: `{{ reading.channel|channel }}`,
+`{{ reading.read_on|long_date }}`."""
+
+from __future__ import annotations
+
+from django import template
+
+from autolettura.backoffice import words
+
+register = template.Library()
+
+for _name in (
+    "channel",
+    "reading_status",
+    "source",
+    "reason",
+    "urgency",
+    "fault_status",
+    "fault_category",
+    "fault_channel",
+    "audit_action",
+    "route",
+    "message_status",
+    "long_date",
+):
+    register.filter(_name, getattr(words, _name))
+
+
+@register.simple_tag
+def cell(value: object, kind: str) -> object:
+    return words.cell(value, kind)

@@ -1,0 +1,128 @@
+"""Codes in plain words, for operators: channels, statuses, reasons, urgencies, the outbox's
+states and dates as people write them. The pages never show an internal code.
+
+The texts for reasons live in readings/messages.py and the months in service/messages.py:
+these functions only pick the right one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from autolettura.backoffice.models import AuditAction
+from autolettura.outbox.models import OutboundMessage, Route
+from autolettura.readings.messages import reason_label
+from autolettura.readings.models import Channel, Source, Status
+from autolettura.service.messages import date_in_words
+from autolettura.service.models import Category, FaultChannel, FaultStatus, Urgency
+
+
+def _choice(choices: type, value: object) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value or "")
+
+
+def channel(value: str) -> str:
+    return _choice(Channel, value)
+
+
+def reading_status(value: str) -> str:
+    return _choice(Status, value)
+
+
+def source(value: str) -> str:
+    return _choice(Source, value)
+
+
+def reason(value: str | None) -> str:
+    return reason_label(value)
+
+
+def urgency(value: str) -> str:
+    return _choice(Urgency, value)
+
+
+def fault_status(value: str) -> str:
+    return _choice(FaultStatus, value)
+
+
+def fault_category(value: str) -> str:
+    return _choice(Category, value)
+
+
+def fault_channel(value: str) -> str:
+    return _choice(FaultChannel, value)
+
+
+def audit_action(value: str) -> str:
+    return _choice(AuditAction, value)
+
+
+def route(value: str) -> str:
+    return _choice(Route, value)
+
+
+def message_status(value: str) -> str:
+    labels = {
+        OutboundMessage.Status.PENDING: _("waiting to be sent"),
+        OutboundMessage.Status.SENDING: _("being sent"),
+        OutboundMessage.Status.SENT: _("sent"),
+        OutboundMessage.Status.FAILED: _("not delivered"),
+    }
+    return labels.get(value, value)  # type: ignore[call-overload]
+
+
+def long_date(value: date | datetime | None) -> str:
+    """`6 dicembre 2026`; an instant also gets its time in Rome, `6 dicembre 2026, 10:30`."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return f"{date_in_words(local.date())}, {local:%H:%M}"
+    return date_in_words(value)
+
+
+# What a dashboard column holds, and how the page shows it.
+CELL_WORDS = {
+    "day": long_date,
+    "channel": channel,
+    "status": reading_status,
+    "reason": reason,
+    "urgency": urgency,
+    "fault_status": fault_status,
+}
+
+
+def cell(value: object, kind: str) -> object:
+    show = CELL_WORDS.get(kind)
+    return show(value) if show is not None else value  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class FaultStep:
+    """Where a report stands, in the operators' words, and the step that comes next."""
+
+    stage: str
+    next_status: str | None
+    action: str
+
+
+def fault_step(status: str) -> FaultStep:
+    steps = {
+        FaultStatus.RECEIVED: FaultStep(
+            _("To be taken in charge"), FaultStatus.DISPATCHED, _("Send a crew")
+        ),
+        FaultStatus.DISPATCHED: FaultStep(
+            _("Crew on the way"), FaultStatus.ON_SITE, _("The crew is on site")
+        ),
+        FaultStatus.ON_SITE: FaultStep(
+            _("Crew on site"), FaultStatus.RESOLVED, _("Mark as resolved")
+        ),
+    }
+    return steps.get(status, FaultStep(_("Resolved"), None, ""))  # type: ignore[call-overload]

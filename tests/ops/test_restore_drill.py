@@ -3,7 +3,8 @@
 On a PostgreSQL cluster of its own, archiving every WAL segment with pgBackRest configured by
 deploy/pgbackrest.conf (only the paths and the key of this machine changed), the drill takes a
 full backup, submits readings with photos, takes a differential backup, runs a bill run, backs
-the files up with restic (deploy/backup/), notes the server's clock, then does more of both.
+the files up with restic, each backup with the command line of its systemd unit
+(deploy/systemd/autolettura-backup-*), notes the server's clock, then does more of both.
 It destroys the cluster and every file, restores the database to the moment noted
 (`pgbackrest restore --type=time`) and the files from the last restic snapshot before it, and
 checks that every reading and bill of before is there with the same digest, every photo with
@@ -18,6 +19,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -49,6 +51,21 @@ pytestmark = [
     pytest.mark.skipif(PGBACKREST is None, reason="needs pgbackrest (Debian: pgbackrest)"),
     pytest.mark.skipif(RESTIC is None, reason="needs restic (Debian: restic)"),
 ]
+
+
+def unit_commands(unit: str, key: str, replace: dict[str, str]) -> list[list[str]]:
+    """The command lines of `key` (ExecStart, ExecStartPost) in deploy/systemd/`unit`, with
+    this machine's paths in place of production's."""
+    text = (ROOT / "deploy" / "systemd" / unit).read_text().replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        if line.startswith(f"{key}="):
+            command = line.split("=", 1)[1]
+            for old, new in replace.items():
+                command = command.replace(old, new)
+            commands.append(shlex.split(command))
+    assert commands, f"{unit} has no {key}"
+    return commands
 
 
 def drill_config(template: str, values: dict[str, str]) -> str:
@@ -132,6 +149,27 @@ class Drill:
         )
         assert result.returncode == 0, f"pgbackrest {args}: {result.stdout}{result.stderr}"
         return result.stdout
+
+    def database_backup(self, kind: str) -> None:
+        """What the timers start: autolettura-backup-db@full or @diff."""
+        replace = {"%i": kind, "/usr/bin/pgbackrest": f"{PGBACKREST} --config={self.config}"}
+        for command in unit_commands("autolettura-backup-db@.service", "ExecStart", replace):
+            result = subprocess.run(
+                ["runuser", "-u", OS_USER, "--", *command],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+    def files_backup(self) -> None:
+        """What the timer starts: autolettura-backup-files, its backup then its forget."""
+        replace = {"/srv/autolettura": str(self.home), "/usr/bin/restic": str(RESTIC)}
+        unit = "autolettura-backup-files.service"
+        for key in ("ExecStart", "ExecStartPost"):
+            for command in unit_commands(unit, key, replace):
+                self.restic(*command[1:])
 
     def restic(self, *args: str) -> str:
         result = subprocess.run(
@@ -239,20 +277,20 @@ def test_a_point_in_time_restore_brings_back_everything_before_it_and_nothing_af
 
     drill.pgbackrest("stanza-create")
     drill.pgbackrest("check")
-    drill.pgbackrest("--type=full", "backup")
+    drill.database_backup("full")
     drill.step("readings-a")
-    drill.pgbackrest("--type=diff", "backup")
+    drill.database_backup("diff")
     drill.step("bills-a")
 
     var = drill.home / "var"
     drill.restic("init")
-    drill.restic("backup", "--tag", "drill", str(var / "media"), str(var / "secret-key"))
+    drill.files_backup()
     readings_before, bills_before = _digests(drill)
     files_before = _files(drill)
     (point,) = drill.sql("SELECT clock_timestamp()::text")[0]
 
     drill.step("phase-b")
-    drill.restic("backup", "--tag", "drill", str(var / "media"), str(var / "secret-key"))
+    drill.files_backup()
     readings_all, bills_all = _digests(drill)
     # Both phases did their work, and the second one left traces to be rolled back.
     assert len(readings_before) == drill_steps.SUPPLIES

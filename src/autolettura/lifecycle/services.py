@@ -117,20 +117,16 @@ def _open_review() -> Q:
     return Q(status=Status.UNDER_REVIEW, voided_at__isnull=True)
 
 
-def _remove_files_after_commit(names: list[str]) -> None:
-    """Remove files once the rows naming them are gone for good (a rollback keeps them)."""
-    names = [name for name in names if name]
-    if not names:
-        return
-
-    def remove() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("retention: could not remove the file %s", name, exc_info=True)
-
-    transaction.on_commit(remove)
+def _remove_files(names: list[str]) -> None:
+    """Remove files whose rows were just committed without them. Called after a batch's
+    transaction, never inside it: a rollback must find its files still there."""
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("retention: could not remove the file %s", name, exc_info=True)
 
 
 # --- The steps: each returns how many items it handled ------------------------------------
@@ -190,7 +186,7 @@ def _whatsapp_conversations(limits: Horizons, size: int) -> int:
                 .values_list("photo", flat=True)
             )
             done += WhatsAppConversation.objects.filter(pk__in=ids).delete()[0]
-            _remove_files_after_commit(photos)
+        _remove_files(photos)
     return done
 
 
@@ -217,7 +213,7 @@ def _photos_removed(candidates: QuerySet[Reading], size: int) -> int:
             rows = Reading.objects.select_for_update().filter(pk__in=ids).exclude(photo="")
             names = list(rows.values_list("photo", flat=True))
             done += Reading.objects.filter(pk__in=ids).exclude(photo="").update(photo="")
-            _remove_files_after_commit(names)
+        _remove_files(names)
     return done
 
 
@@ -276,20 +272,21 @@ def _readings(limits: Horizons, size: int) -> int:
     )
     done = 0
     for ids in _batches(candidates, size):
+        removable = _not_needed_by_profile(ids)
+        if not removable:
+            continue
         with transaction.atomic():
-            removable = _not_needed_by_profile(ids)
-            if not removable:
-                continue
             rows = Reading.objects.filter(pk__in=removable)
             messages = [m for m in rows.values_list("inbound_message_id", flat=True) if m]
             photos = list(rows.exclude(photo="").values_list("photo", flat=True))
             # The inbound message and its reading point at each other: let go of one side.
             InboundMessage.objects.filter(reading_id__in=removable).update(reading=None)
-            done += rows.delete()[0]
+            rows.delete()
+            done += len(removable)
             InboundMessage.objects.filter(pk__in=messages).exclude(
                 Exists(Reading.objects.filter(inbound_message=OuterRef("pk")))
             ).delete()
-            _remove_files_after_commit(photos)
+        _remove_files(photos)
     return done
 
 

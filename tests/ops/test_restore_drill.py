@@ -342,7 +342,8 @@ def test_a_point_in_time_restore_brings_back_everything_before_it_and_nothing_af
     lost.unlink()
     checked = drill.product("check-restore")
     assert checked.returncode == 1
-    assert "1 files referenced but missing" in checked.stdout
+    assert "files referenced but missing from" in checked.stdout
+    assert "problems found: 1" in checked.stdout
     assert str(lost.relative_to(var / "media")) in checked.stdout
 
 

@@ -154,6 +154,6 @@ def _files(report: RestoreReport) -> None:
         more = len(missing) - MISSING_FILES_LISTED
         where = getattr(default_storage, "location", "the storage")
         report.errors.append(
-            f"{len(missing)} files referenced but missing from {where}: "
+            f"files referenced but missing from {where} ({len(missing)}): "
             f"{listed}{f'; and {more} more' if more > 0 else ''}"
         )

@@ -28,6 +28,6 @@ class Command(BaseCommand):
         for error in report.errors:
             self.stdout.write(self.style.ERROR(f"ERROR: {error}"))
         if not report.ok:
-            self.stdout.write(self.style.ERROR(f"{len(report.errors)} problems found"))
+            self.stdout.write(self.style.ERROR(f"problems found: {len(report.errors)}"))
             sys.exit(1)
         self.stdout.write(self.style.SUCCESS("the restore is whole"))

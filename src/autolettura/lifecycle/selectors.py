@@ -10,11 +10,12 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 from autolettura.billing.models import Bill, BillNumberCounter
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.lifecycle.models import AccessEntry
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter
 from autolettura.rules.retention import (
@@ -157,3 +158,21 @@ def _files(report: RestoreReport) -> None:
             f"files referenced but missing from {where} ({len(missing)}): "
             f"{listed}{f'; and {more} more' if more > 0 else ''}"
         )
+
+
+# --- Operators' access to customers' data -------------------------------------------------
+
+ACCESSES_LISTED = 500
+
+
+def customer_by_code(customer_code: str) -> Customer | None:
+    return Customer.objects.filter(customer_code=customer_code.strip()).first()
+
+
+def customer_accesses(customer: Customer) -> QuerySet[AccessEntry]:
+    """Who looked at the customer's data, newest first (the latest ACCESSES_LISTED)."""
+    return (
+        AccessEntry.objects.filter(customer=customer)
+        .select_related("by", "supply")
+        .order_by("-at", "-id")[:ACCESSES_LISTED]
+    )

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -24,7 +25,8 @@ from django.utils import timezone
 from autolettura.backoffice.models import AuditEntry
 from autolettura.billing.models import Bill
 from autolettura.channels.models import PhoneCall, WhatsAppConversation
-from autolettura.lifecycle.models import RetentionKind, RetentionRun
+from autolettura.customers.models import Supply
+from autolettura.lifecycle.models import AccessEntry, AccessKind, RetentionKind, RetentionRun
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import InboundMessage, Reading, Status
 from autolettura.rules.retention import (
@@ -307,3 +309,44 @@ def _not_needed_by_profile(ids: list[int]) -> list[int]:
                 readings, cma_min_days=settings.AUTOLETTURA_CMA_MIN_DAYS
             )
     return [pk for pk in ids if pk not in needed]
+
+
+# --- Operators' access to customers' data -------------------------------------------------
+
+
+def access_record(
+    *, by: User, kind: AccessKind, supply: Supply, now: datetime, item: str = ""
+) -> AccessEntry:
+    """Record that operator `by` looked at `supply`'s data (its page, a bill, a photo) at
+    `now`: one entry, under the supply's holder of the moment."""
+    entry = AccessEntry.objects.create(
+        at=now, by=by, kind=kind, customer_id=supply.holder_id, supply=supply, item=item
+    )
+    logger.info(
+        "access: %s %s supply=%s %s by user=%s",
+        kind.value,
+        item,
+        supply.supply_code,
+        supply.holder_id,
+        by.pk,
+    )
+    return entry
+
+
+def access_permission_sync(**kwargs: Any) -> None:
+    """After every migrate: the administrator role may list who looked at a customer's data
+    (lifecycle.view_accessentry). Runs after the back office's own roles sync, which sets
+    each role's back-office permissions and nothing else."""
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    from autolettura.backoffice.roles import ADMINISTRATOR
+
+    create_permissions(kwargs["app_config"], verbosity=0, using=kwargs.get("using", "default"))
+    permission = Permission.objects.filter(
+        content_type__app_label="lifecycle", codename="view_accessentry"
+    ).first()
+    if permission is None:
+        return
+    group, _created = Group.objects.get_or_create(name=ADMINISTRATOR)
+    group.permissions.add(permission)

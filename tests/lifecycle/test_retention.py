@@ -8,6 +8,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -331,7 +332,6 @@ class TestTheRun:
 
     def test_the_command_and_the_nightly_task_run_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(clock, "now", lambda: NOW)
-        monkeypatch.setattr("autolettura.lifecycle.tasks.timezone.now", lambda: NOW)
         inbound(received_at=LONG_AGO)
         out = StringIO()
 
@@ -343,3 +343,9 @@ class TestTheRun:
         assert "readings dated before 2021-12-06, bills issued before 2016" in out.getvalue()
         assert handled == 1
         assert RetentionRun.objects.count() == 2
+
+    def test_celery_beat_runs_it_every_night(self) -> None:
+        entry = settings.CELERY_BEAT_SCHEDULE["retention-run"]
+
+        assert entry["task"] == retention_run_task.name
+        assert entry["schedule"].hour == {3} and entry["schedule"].minute == {30}

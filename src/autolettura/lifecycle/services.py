@@ -3,8 +3,8 @@
 Each kind of data is handled in batches of AUTOLETTURA_RETENTION_BATCH rows, each batch in a
 transaction of its own, so the task never holds a long lock on a busy table and a run cut
 short simply leaves the rest for the next one. Files are removed only once the rows that
-named them are committed (so retention_run is never called inside a transaction). Nothing an open review (a reading UNDER_REVIEW) or a kept bill
-still needs is touched: see each step.
+named them are committed (so retention_run is never called inside a transaction). Nothing an
+open review (a reading UNDER_REVIEW) or a kept bill still needs is touched: see each step.
 """
 
 from __future__ import annotations

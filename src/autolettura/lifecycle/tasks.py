@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
+from autolettura import clock
 from autolettura.lifecycle.services import retention_run
 
 
 @shared_task
 def retention_run_task() -> int:
-    return retention_run(now=timezone.now()).total
+    return retention_run(now=clock.now()).total

@@ -3,7 +3,8 @@ numbers (errors while the year is kept), counters behind the numbers given, miss
 
 from __future__ import annotations
 
-from datetime import date
+import os
+from datetime import date, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from autolettura import clock
 from autolettura.billing.models import BillNumberCounter
 from autolettura.customers.models import Supply
+from autolettura.env import installation_secret_key
 from autolettura.lifecycle.selectors import restore_check
 from autolettura.readings.models import ReceiptCounter
 from autolettura.rules.retention import RetentionPolicy
@@ -28,6 +30,18 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(tmp_path: Path, settings: SettingsWrapper) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # No key file of this test run's own: the key's tests below make theirs.
+    settings.VAR_DIR = tmp_path / "var"
+
+
+KEY = "k" * 67
+
+
+def key_file(folder: Path, *, made: datetime, key: str = KEY) -> Path:
+    path = folder / "secret-key"
+    path.write_text(key + "\n")
+    os.utime(path, (made.timestamp(), made.timestamp()))
+    return path
 
 
 @pytest.fixture
@@ -163,3 +177,71 @@ class TestWhatIsWrong:
             "photo of fault report GU-2026-000001: faults/2026/12/leak.png\n"
         ) in out
         assert "problems found: 1" in out
+
+
+class TestTheSecretKey:
+    def test_a_key_file_made_after_the_newest_data_was_made_anew_not_restored(
+        self, whole: Supply, tmp_path: Path, settings: SettingsWrapper
+    ) -> None:
+        settings.SECRET_KEY = KEY
+        path = key_file(tmp_path, made=NOW)
+
+        report = restore_check(now=NOW, policy=RetentionPolicy(), secret_key_file=path)
+
+        assert report.errors == [
+            f"the secret key in {path} was made at 2026-12-06 11:00 UTC, after the newest data "
+            "(2026-04-20 10:00 UTC): it was made anew, not restored. Stop the services, "
+            "restore it from the files' backup and start them again, or customers' sessions "
+            "and the links already sent stop working"
+        ]
+
+    def test_a_restored_key_file_is_older_than_the_data(
+        self, whole: Supply, tmp_path: Path, settings: SettingsWrapper
+    ) -> None:
+        settings.SECRET_KEY = KEY
+        path = key_file(tmp_path, made=rome(2026, 1, 2, 9, 0))
+
+        report = restore_check(now=NOW, policy=RetentionPolicy(), secret_key_file=path)
+
+        assert report.ok
+        assert report.notes == [f"secret key: {path}, made at 2026-01-02 08:00 UTC"]
+
+    def test_a_key_from_the_environment_leaves_the_file_alone(
+        self, whole: Supply, tmp_path: Path, settings: SettingsWrapper
+    ) -> None:
+        settings.SECRET_KEY = "another key, from SECRET_KEY"
+        path = key_file(tmp_path, made=NOW)
+
+        report = restore_check(now=NOW, policy=RetentionPolicy(), secret_key_file=path)
+
+        assert report.ok and report.notes == []
+
+    def test_a_key_file_this_process_made_was_made_anew_whatever_its_time(
+        self, whole: Supply, tmp_path: Path, settings: SettingsWrapper
+    ) -> None:
+        # Data dated after the file (a clock set ahead): its time alone would not tell.
+        reading(whole, date(2026, 6, 20), 60, submitted_at=rome(2030, 1, 1, 9, 0))
+        settings.SECRET_KEY = installation_secret_key(tmp_path / "secret-key")
+
+        report = restore_check(
+            now=NOW, policy=RetentionPolicy(), secret_key_file=tmp_path / "secret-key"
+        )
+
+        assert len(report.errors) == 1
+        assert "UTC by this command: it was made anew, not restored" in report.errors[0]
+
+    def test_the_command_looks_at_the_installations_key_file(
+        self,
+        whole: Supply,
+        tmp_path: Path,
+        settings: SettingsWrapper,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(clock, "now", lambda: NOW)
+        settings.SECRET_KEY = KEY
+        (tmp_path / "var").mkdir()
+        key_file(tmp_path / "var", made=NOW)
+
+        out = run(expect_exit=1)
+
+        assert "ERROR: the secret key in" in out

@@ -1,6 +1,6 @@
 """The restore drill's work, done by the product's own services in a process of its own.
 
-`python -m tests.ops.drill_steps STEP` with the production settings and the drill's
+`python -m tests.ops.drill_steps STEP...` with the production settings and the drill's
 DATABASE_URL and AUTOLETTURA_HOME: `seed` (customers, supplies, meters, the tariffs),
 `readings-a` and `bills-a` (the work before the point in time), `phase-b` (the work after).
 The customers' clock is fixed (a December window, then a February one); the server's clock is
@@ -105,4 +105,5 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    STEPS[sys.argv[1]]()
+    for step in sys.argv[1:]:
+        STEPS[step]()

@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.db.models import Model, QuerySet
+from django.db.models import Max, Model, QuerySet
 
 from autolettura.billing.models import Bill, BillNumberCounter
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.env import KEYS_MADE_HERE
 from autolettura.lifecycle.models import AccessEntry
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter
@@ -46,11 +49,14 @@ class RestoreReport:
         return not self.errors
 
 
-def restore_check(*, now: datetime, policy: RetentionPolicy) -> RestoreReport:
+def restore_check(
+    *, now: datetime, policy: RetentionPolicy, secret_key_file: Path | None = None
+) -> RestoreReport:
     """Counts of what the database holds; gaps in receipt numbers (notes: retention removes
     old readings) and in bill numbers (errors, for the years still kept); counters behind the
     numbers already given (errors: the next number would repeat one); files the database
-    names that storage does not have (errors)."""
+    names that storage does not have (errors); and, when the installation's secret key is
+    kept in `secret_key_file`, whether that file was restored or made anew (an error)."""
     report = RestoreReport()
     counted: list[tuple[str, type[Model]]] = [
         ("customers", Customer),
@@ -69,7 +75,46 @@ def restore_check(*, now: datetime, policy: RetentionPolicy) -> RestoreReport:
     kept_from_year = horizons(policy, today=rome_today(now), now=now).bills_year_before
     _bills(report, kept_from_year=kept_from_year)
     _files(report)
+    if secret_key_file is not None:
+        _secret_key(report, secret_key_file)
     return report
+
+
+def _secret_key(report: RestoreReport, path: Path) -> None:
+    """A key file this very process made, or newer than the newest reading or bill, was made
+    anew, not restored: the sessions and the sign-up and password-reset links signed before
+    are void with it."""
+    try:
+        in_use = path.read_text(encoding="ascii").strip() == settings.SECRET_KEY
+        made = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    except (OSError, UnicodeDecodeError):
+        return
+    if not in_use:
+        return  # SECRET_KEY comes from the environment: nothing to restore
+    newest = max(
+        (
+            moment
+            for moment in (
+                Reading.objects.aggregate(Max("submitted_at"))["submitted_at__max"],
+                Bill.objects.aggregate(Max("created_at"))["created_at__max"],
+            )
+            if moment is not None
+        ),
+        default=None,
+    )
+    if path in KEYS_MADE_HERE or (newest is not None and made > newest):
+        after = (
+            f", after the newest data ({newest.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+            if newest is not None and made > newest
+            else " by this command"
+        )
+        report.errors.append(
+            f"the secret key in {path} was made at {made:%Y-%m-%d %H:%M} UTC{after}: it was "
+            "made anew, not restored. Stop the services, restore it from the files' backup and "
+            "start them again, or customers' sessions and the links already sent stop working"
+        )
+    else:
+        report.notes.append(f"secret key: {path}, made at {made:%Y-%m-%d %H:%M} UTC")
 
 
 def _receipts(report: RestoreReport) -> None:

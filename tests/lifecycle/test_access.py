@@ -113,6 +113,13 @@ class TestTheAdministratorsList:
         # Looking at the list is not itself a look at the customer's data.
         assert AccessEntry.objects.count() == 2
 
+    def test_the_supply_page_links_to_it_for_administrators_only(self, supply: Supply) -> None:
+        page = f"/backoffice/utenze/{supply.supply_code}/"
+        link = f'href="/backoffice/clienti/{supply.holder.customer_code}/accessi/"'
+
+        assert link in signed_in(ADMINISTRATOR).get(page).content.decode()
+        assert link not in signed_in(COUNTER).get(page).content.decode()
+
     def test_only_the_administrator_role_may_see_it(self, supply: Supply) -> None:
         url = f"/backoffice/clienti/{supply.holder.customer_code}/accessi/"
 

@@ -2,7 +2,8 @@
 # The system libraries WeasyPrint needs to render bills (Pango, and fonts: DejaVu), and the
 # browser the portal's end-to-end tests drive (Debian's chromium, through Playwright), and
 # the IMAP server the e-mail channel's tests start on loopback (Dovecot), and the HTTP load
-# generator of benchmarks/api_load.py (wrk), from Debian's packages. Idempotent: does
+# generator of benchmarks/api_load.py (wrk), and the backup tools the restore drill runs
+# (pgBackRest, restic), from Debian's packages. Idempotent: does
 # nothing when they are there. Installing needs root; run as another user, it only says
 # what is missing and fails.
 set -euo pipefail
@@ -35,8 +36,14 @@ imap_missing=false
 wrk_missing=false
 command -v wrk >/dev/null 2>&1 || wrk_missing=true
 
+# tests/ops/test_restore_drill.py backs up and restores with /usr/bin/pgbackrest and
+# /usr/bin/restic, as production does (docs/deploy.md, section 13).
+backup_missing=()
+command -v pgbackrest >/dev/null 2>&1 || backup_missing+=(pgbackrest)
+command -v restic >/dev/null 2>&1 || backup_missing+=(restic)
+
 if [ ${#missing[@]} -eq 0 ] && [ "$browser_missing" = false ] && [ "$imap_missing" = false ] \
-  && [ "$wrk_missing" = false ]; then
+  && [ "$wrk_missing" = false ] && [ ${#backup_missing[@]} -eq 0 ]; then
   exit 0
 fi
 
@@ -57,6 +64,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "Missing for the API load benchmark: wrk." >&2
     echo "Install it as root: apt-get install -y --no-install-recommends wrk" >&2
   fi
+  if [ ${#backup_missing[@]} -gt 0 ]; then
+    echo "Missing for the backups and the restore drill: ${backup_missing[*]}." >&2
+    echo "Install them as root: apt-get install -y --no-install-recommends ${backup_missing[*]}" >&2
+  fi
   exit 1
 fi
 
@@ -73,6 +84,10 @@ fi
 if [ "$wrk_missing" = true ]; then
   echo "Installing wrk for the API load benchmark"
   apt-get install -y --no-install-recommends wrk
+fi
+if [ ${#backup_missing[@]} -gt 0 ]; then
+  echo "Installing the backup tools: ${backup_missing[*]}"
+  apt-get install -y --no-install-recommends "${backup_missing[@]}"
 fi
 if [ "$imap_missing" = true ]; then
   echo "Installing Dovecot for the e-mail channel's tests (its system service stays off)"

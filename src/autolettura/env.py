@@ -134,6 +134,11 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return _read(name, default, parse, "one of " + ", ".join(choices))
 
 
+# The key files this process made rather than found (check-restore: a key made anew after a
+# restore voids every session and every link already sent).
+KEYS_MADE_HERE: set[Path] = set()
+
+
 def installation_secret_key(path: Path) -> str:
     """The key kept in `path`, made on first use: random, readable by its owner only.
 
@@ -152,6 +157,7 @@ def installation_secret_key(path: Path) -> str:
             with os.fdopen(fd, "w", encoding="ascii") as out:
                 out.write(secrets.token_urlsafe(50) + "\n")
             os.link(draft, path)
+            KEYS_MADE_HERE.add(path)
         except FileExistsError:
             pass
         finally:

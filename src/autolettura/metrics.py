@@ -35,6 +35,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from autolettura.lifecycle.metrics import RetentionCollector
+
 SUBMISSIONS = Counter(
     "autolettura_readings_submitted",
     "Readings taken in charge with a receipt, by channel and outcome.",
@@ -131,6 +133,7 @@ class DatabaseCollector(Collector):
 
 _database_registry = CollectorRegistry(auto_describe=False)
 _database_registry.register(DatabaseCollector())
+_database_registry.register(RetentionCollector())
 
 
 def metrics_text() -> bytes:

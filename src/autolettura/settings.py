@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "autolettura.service",
     "autolettura.channels",
     "autolettura.backoffice",
+    "autolettura.lifecycle",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -432,6 +433,23 @@ AUTOLETTURA_INFO_LINE_NUMBER = envstr("AUTOLETTURA_INFO_LINE_NUMBER", "")
 AUTOLETTURA_PHONE_VOICE_IT = envstr("AUTOLETTURA_PHONE_VOICE_IT", "Polly.Bianca")
 AUTOLETTURA_PHONE_VOICE_EN = envstr("AUTOLETTURA_PHONE_VOICE_EN", "Polly.Amy")
 
+# --- Retention (the legal reason for each is in .env.example) ------------------------------
+AUTOLETTURA_RETENTION_READINGS_YEARS = envint("AUTOLETTURA_RETENTION_READINGS_YEARS", 5, minimum=1)
+AUTOLETTURA_RETENTION_BILLS_YEARS = envint("AUTOLETTURA_RETENTION_BILLS_YEARS", 10, minimum=1)
+AUTOLETTURA_RETENTION_MESSAGES_DAYS = envint("AUTOLETTURA_RETENTION_MESSAGES_DAYS", 180, minimum=1)
+AUTOLETTURA_RETENTION_DISCARDED_PHOTOS_DAYS = envint(
+    "AUTOLETTURA_RETENTION_DISCARDED_PHOTOS_DAYS", 180, minimum=1
+)
+# Rows changed in one transaction: short transactions, never a long lock on busy tables.
+AUTOLETTURA_RETENTION_BATCH = envint("AUTOLETTURA_RETENTION_BATCH", 1000, minimum=1)
+# A reading removed at its horizon takes its inbound message with it: that message must be
+# past its own (shorter) time by then.
+if AUTOLETTURA_RETENTION_MESSAGES_DAYS > AUTOLETTURA_RETENTION_READINGS_YEARS * 365:
+    raise ConfigurationError(
+        "AUTOLETTURA_RETENTION_MESSAGES_DAYS must not be longer than "
+        "AUTOLETTURA_RETENTION_READINGS_YEARS"
+    )
+
 CELERY_BEAT_SCHEDULE = {
     # Sends what a worker never got (a broker outage) and retries failed sends.
     "outbox-flush": {
@@ -448,5 +466,10 @@ CELERY_BEAT_SCHEDULE = {
     "email-fetch": {
         "task": "autolettura.channels.tasks.email_fetch_task",
         "schedule": float(AUTOLETTURA_IMAP_POLL_SECONDS),
+    },
+    # Removes or anonymises what is past its retention (autolettura.lifecycle), at night.
+    "retention-run": {
+        "task": "autolettura.lifecycle.tasks.retention_run_task",
+        "schedule": _crontab(hour=3, minute=30),
     },
 }

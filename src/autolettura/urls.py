@@ -16,6 +16,8 @@ urlpatterns = [
     path("metrics", metrics_view),
     # The operators' back office: search, counter, review queue, faults, dashboard.
     path("backoffice/", include("autolettura.backoffice.urls")),
+    # Who looked at a customer's data (administrators).
+    path("backoffice/", include("autolettura.lifecycle.urls")),
     # Providers' webhooks: the phone line, WhatsApp, SMS.
     path("channels/", include("autolettura.channels.urls")),
     # The Sportello Online: public pages at the root, the customer area under /area-clienti/.

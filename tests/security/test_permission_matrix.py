@@ -266,6 +266,10 @@ MATRIX: dict[str, Row] = {
         "/backoffice/cruscotto/review-backlog.csv",
         backoffice(counter=403, call=403, billing=200, admin=200),
     ),
+    "backoffice/clienti/<str:customer_code>/accessi/": Row(
+        "/backoffice/clienti/{customer}/accessi/",
+        backoffice(counter=403, call=403, billing=403, admin=200),  # lifecycle.view_accessentry
+    ),
     # --- The JSON API ------------------------------------------------------------------------
     "api/v1/": Row("/api/v1/", everyone(404)),
     "api/v1/openapi.json": Row("/api/v1/openapi.json", everyone(200)),

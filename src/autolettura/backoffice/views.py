@@ -27,6 +27,8 @@ from autolettura import clock
 from autolettura.backoffice import charts, forms, selectors, services, words
 from autolettura.billing import pdf
 from autolettura.billing.models import Bill
+from autolettura.lifecycle.models import AccessKind
+from autolettura.lifecycle.views import access_recorded
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import error_message, outcome_message
 from autolettura.readings.models import Reading
@@ -112,6 +114,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @operator_required("search_customers")
 @require_GET
+@access_recorded(AccessKind.SUPPLY_VIEWED)
 def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
     supply = selectors.supply_by_code(supply_code)
     if supply is None:
@@ -138,6 +141,7 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
 
 @operator_required("search_customers")
 @require_GET
+@access_recorded(AccessKind.PHOTO_DOWNLOADED)
 def reading_photo(request: HttpRequest, receipt: str) -> FileResponse:
     reading = _reading(receipt)
     if not reading.photo:
@@ -148,6 +152,7 @@ def reading_photo(request: HttpRequest, receipt: str) -> FileResponse:
 
 @operator_required("view_bills")
 @require_GET
+@access_recorded(AccessKind.BILL_DOWNLOADED)
 def bill_pdf(request: HttpRequest, supply_code: str, year: int, sequence: int) -> HttpResponse:
     bill = get_object_or_404(Bill, supply__supply_code=supply_code, year=year, sequence=sequence)
     response = HttpResponse(pdf.bill_pdf(bill), content_type="application/pdf")

@@ -1,0 +1,103 @@
+"""The data's lifecycle: what each retention run removed or anonymised, and who looked at
+a customer's data."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RetentionKind(models.TextChoices):
+    """What a retention run removes (R) or anonymises (A), one kind at a time."""
+
+    INBOUND_MESSAGES = "inbound_messages", "inbound messages anonymised"
+    PHONE_CALLS = "phone_calls", "phone calls anonymised"
+    WHATSAPP_CONVERSATIONS = "whatsapp_conversations", "WhatsApp conversations removed"
+    OUTBOUND_MESSAGES = "outbound_messages", "outbound messages anonymised"
+    DISCARDED_PHOTOS = "discarded_photos", "photos of discarded or voided readings removed"
+    READING_PHOTOS = "reading_photos", "photos of readings past their time removed"
+    BILLS = "bills", "bills removed"
+    READINGS = "readings", "readings removed"
+
+
+class RetentionRun(models.Model):
+    """One run of the retention task, with how many items of each kind it handled
+    (`counts`, by RetentionKind value). Kept: the metrics add them up."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["started_at"], name="retention_run_started")]
+
+    def __str__(self) -> str:
+        return f"retention run {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class AppendOnly(Exception):
+    """Raised on any attempt to change or remove an access entry."""
+
+
+class AccessEntryQuerySet(models.QuerySet["AccessEntry"]):
+    """Refuses bulk changes: who looked at what is only ever appended to (a Python guard;
+    the database's trigger of migration 0003 stops raw SQL on PostgreSQL)."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("access entries cannot be changed")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnly("access entries cannot be deleted")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("access entries cannot be changed")
+
+
+class AccessKind(models.TextChoices):
+    SUPPLY_VIEWED = "SUPPLY_VIEWED", _("opened the supply's page")
+    BILL_DOWNLOADED = "BILL_DOWNLOADED", _("downloaded a bill")
+    PHOTO_DOWNLOADED = "PHOTO_DOWNLOADED", _("downloaded a reading's photo")
+
+
+class AccessEntry(models.Model):
+    """An operator looked at a customer's data in the back office: who, what, when. Written
+    by access_record, never changed nor deleted; an administrator lists them by customer."""
+
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=AccessKind.choices)
+    # The holder when it happened: a later change of holder does not move the entry.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    supply = models.ForeignKey(
+        "customers.Supply", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # Which bill (2026/000001) or which reading's photo (its receipt); empty for the page.
+    item = models.CharField(max_length=40, blank=True)
+
+    objects = AccessEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "access entries"
+        indexes = [models.Index(fields=["customer", "at"], name="access_customer_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=AccessKind.values), name="access_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.supply_id} by {self.by_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnly("access entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("access entries cannot be deleted")

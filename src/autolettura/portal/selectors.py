@@ -23,7 +23,7 @@ from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.portal import charts
 from autolettura.readings import policy
 from autolettura.readings import selectors as reading_selectors
-from autolettura.readings.messages import reason_label
+from autolettura.readings.messages import reading_text, reason_label
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rules.window import Window, rome_today
 from autolettura.service import messages as service_messages
@@ -140,12 +140,6 @@ def info_line(now: datetime) -> InfoLine:
 # --- Pages -----------------------------------------------------------------------------------
 
 
-def register_text(value: int, meter: Meter | None) -> str:
-    """A register value as the meter shows it, with its leading zeros."""
-    digits = meter.digits if meter is not None else 5
-    return f"{value:0{digits}d}"
-
-
 @dataclass(frozen=True)
 class SupplyCard:
     supply: Supply
@@ -157,13 +151,14 @@ class SupplyCard:
 def dashboard(user: AnyUser, now: datetime) -> list[SupplyCard]:
     cards = []
     for supply in account_supplies(user):
-        last = reading_selectors.readings_of(supply).select_related("meter").first()
+        # The last valid reading: a discarded or voided one is never "the last reading".
+        last = reading_selectors.holder_last_reading(supply)
         cards.append(
             SupplyCard(
                 supply=supply,
                 note=window_note(now, supply),
                 last_reading=last,
-                last_reading_text=register_text(last.value, last.meter) if last else "",
+                last_reading_text=reading_text(last) if last else "",
             )
         )
     return cards
@@ -183,7 +178,7 @@ class ReadingRow:
 def reading_row(reading: Reading) -> ReadingRow:
     return ReadingRow(
         reading=reading,
-        value_text=register_text(reading.value, reading.meter),
+        value_text=reading_text(reading),
         source_label=str(Source(reading.source).label),
         channel_label=str(Channel(reading.channel).label),
         status_label=str(Status(reading.status).label),

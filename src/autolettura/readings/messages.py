@@ -13,11 +13,18 @@ from django.utils.translation import gettext as _
 
 from autolettura.readings.models import Reading, Status
 from autolettura.rules.errors import FieldError
+from autolettura.rules.parsing import register_text
 from autolettura.rules.window import Window
 
 
 def format_day(day: date) -> str:
     return day.strftime("%d/%m/%Y")
+
+
+def reading_text(reading: Reading) -> str:
+    """The reading as its meter's register shows it, leading zeros kept (`01404`): the one
+    way every page, message, PDF and API answer shows a reading (`register_text`)."""
+    return register_text(reading.value, reading.meter.digits)
 
 
 def field_label(field: str) -> str:

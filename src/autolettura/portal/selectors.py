@@ -93,12 +93,19 @@ def _own_customer(user: AnyUser) -> Customer | None:
 class WindowNote:
     window: Window  # the window open now, or the next one
     open_now: bool
+    # The lenient policy (R5) takes readings outside the window too: then no page may say
+    # that such a reading is not used.
+    lenient: bool = False
 
 
 def window_note(now: datetime, supply: Supply | None = None) -> WindowNote:
     """Whether a self-reading window is open now (for `supply`, if given), and which."""
     window = reading_selectors.current_window(now, supply)
-    return WindowNote(window=window, open_now=window.contains(rome_today(now)))
+    return WindowNote(
+        window=window,
+        open_now=window.contains(rome_today(now)),
+        lenient=policy.window_policy().lenient,
+    )
 
 
 @dataclass(frozen=True)

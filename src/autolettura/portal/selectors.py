@@ -194,6 +194,20 @@ def reading_row(reading: Reading) -> ReadingRow:
     )
 
 
+def outcome_sent_texts(reading: Reading) -> list[str]:
+    """Where the reading's outcome was sent, in words ("We sent you the outcome at ...")."""
+    texts = {
+        "EMAIL": _("We sent you the outcome at %(recipient)s."),
+        "SMS": _("We sent you the outcome by SMS to %(recipient)s."),
+        "WHATSAPP": _("We sent you the outcome on WhatsApp to %(recipient)s."),
+    }
+    return [
+        texts[route] % {"recipient": recipient}
+        for route, recipient in reading_selectors.outcome_notices(reading)
+        if route in texts
+    ]
+
+
 @dataclass(frozen=True)
 class ChartRow:
     start: date

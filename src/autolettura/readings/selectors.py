@@ -229,6 +229,16 @@ def readings_of(supply: Supply) -> QuerySet[Reading]:
     return readings.order_by("-read_on", "-submitted_at", "-id")
 
 
+def outcome_notices(reading: Reading) -> list[tuple[str, str]]:
+    """(route, recipient) of each message that told the customer this reading's outcome,
+    in the order they were queued, each pair once (`notifications.reading_notify`)."""
+    from autolettura.outbox.models import OutboundMessage
+
+    sent = OutboundMessage.objects.filter(dedupe_key__startswith=f"reading:{reading.pk}:")
+    pairs = sent.order_by("created_at", "id").values_list("route", "recipient")
+    return list(dict.fromkeys(pairs))
+
+
 def reading_by_receipt(receipt: str) -> Reading | None:
     return (
         Reading.objects.select_related("supply", "supply__holder", "meter")

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -438,7 +439,7 @@ def _customers_apply_chunk(
             table = Customer._meta.db_table
             # An address confirmed in the customer area (the account's, own or added)
             # wins over the one on file: a new import must not send outcomes back to it.
-            links = Customer._meta.get_field("portal_link").related_model._meta.db_table
+            links = apps.get_model("portal", "LinkedCustomer")._meta.db_table
             execute(
                 f"UPDATE {table} SET name = u.name, email = CASE WHEN {table}.user_id IS NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {links} l WHERE l.customer_id = {table}.id) "

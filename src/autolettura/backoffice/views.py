@@ -259,6 +259,7 @@ def review_decide(request: HttpRequest, receipt: str) -> HttpResponse:
             by=_operator(request),
             now=clock.now(),
             note=form.cleaned_data["note"],
+            reason=form.cleaned_data["reason"] or None,
         )
     except ReadingActionRefused:
         _flash(request, "warning", _("%(receipt)s was already decided.") % {"receipt": receipt})

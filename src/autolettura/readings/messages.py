@@ -188,7 +188,7 @@ def reading_details(reading: Reading) -> str:
         [
             _("Supply: %(code)s, %(address)s")
             % {"code": supply.supply_code, "address": supply.address},
-            _("Reading: %(value)s m³ of %(day)s")
+            _("Reading: %(value)s m³ on %(day)s")
             % {"value": reading_text(reading), "day": format_day(reading.read_on)},
             _("Receipt: %(receipt)s") % {"receipt": reading.receipt or ""},
         ]

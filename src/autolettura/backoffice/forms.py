@@ -61,7 +61,10 @@ class ReviewForm(forms.Form):
         choices=[("accept", _("Accept")), ("discard", _("Discard"))], widget=forms.HiddenInput
     )
     reason = forms.ChoiceField(
-        label=_("Why it is discarded (the customer is told)"), choices=[], required=False
+        label=_("Why it is discarded (the customer is told)"),
+        choices=[],
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     note = forms.CharField(
         label=_("Note for the audit trail (not sent to the customer)"),

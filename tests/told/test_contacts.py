@@ -16,6 +16,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.test import Client
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from autolettura.customers.imports import customers_import
 from autolettura.customers.models import Customer, Supply
@@ -209,6 +211,41 @@ class TestChangingTheAddress:
 
         assert mail.outbox == []
         assert Customer.objects.get(pk=supply.holder_id).email == CONFIRMED
+
+
+class TestTheLinkIsNoOtherKey:
+    def test_a_link_sent_to_a_mistyped_address_cannot_reset_the_password(
+        self, client: Client, supply: Supply, clock: Clock
+    ) -> None:
+        sign_up_and_confirm(client)
+        TestChangingTheAddress().change(client, "giulia@exampel.org")
+        token = link_in(mail.outbox[-1], "/area-clienti/preferenze/conferma-email/").split("/")[-2]
+        user = User.objects.get(username=CONFIRMED)
+        uid = urlsafe_base64_encode(force_bytes(user.pk))
+
+        stranger = Client()
+        page = stranger.get(f"/password/nuova/{uid}/{token}/", follow=True)
+        stranger.post(
+            page.redirect_chain[-1][0] if page.redirect_chain else f"/password/nuova/{uid}/x/",
+            {"new_password1": "una-password-nuova-1", "new_password2": "una-password-nuova-1"},
+        )
+
+        user.refresh_from_db()
+        assert user.check_password(PASSWORD)
+        assert "new_password1" not in page.content.decode()  # the "link not valid" page
+
+    def test_new_addresses_are_throttled_per_account(
+        self, client: Client, supply: Supply, clock: Clock, settings: Any
+    ) -> None:
+        settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS = 2
+        sign_up_and_confirm(client)
+        mail.outbox.clear()
+        change = TestChangingTheAddress().change
+
+        answers = [change(client, f"giulia{n}@example.net").status_code for n in range(3)]
+
+        assert answers == [302, 302, 429]
+        assert len(mail.outbox) == 2
 
 
 def test_a_signed_in_operator_does_not_matter_to_the_link(client: Client) -> None:

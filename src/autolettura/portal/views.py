@@ -405,6 +405,21 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST)
     if not form.is_valid():
         return _render_form(request, "portal/preferences.html", form, customer=customer)
+    new_email = form.cleaned_data["email"].strip()
+    if new_email and new_email.casefold() != customer.email.casefold():
+        # Each new address gets an e-mail: bounded per account, like sign-ups per address.
+        try:
+            throttle(
+                "email-change-account",
+                str(request.user.pk),
+                limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
+                period=HOUR,
+            )
+        except Throttled as exc:
+            form.add_error("email", throttled_message(exc.retry_after))
+            return _render_form(
+                request, "portal/preferences.html", form, status=429, customer=customer
+            )
     try:
         saved = services.preferences_update(
             user=_user(request), site_url=_site_url(request), **form.cleaned_data

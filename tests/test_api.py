@@ -70,7 +70,7 @@ class TestSubmitAReading:
             "consumption_m3": 12,
             "window": DECEMBER,
             "supply_code": supply.supply_code,
-            "reading": 12,
+            "reading": "00012",
             "read_on": "2026-12-20",
             "source": "self",
             "channel": "app",
@@ -786,6 +786,7 @@ class TestMySupplies:
                     "installed_on": "2024-01-01",
                 },
                 "window": DECEMBER,
+                "last_reading": None,
             }
             for s in sorted([supply, second], key=lambda s: s.supply_code)
         ]
@@ -807,7 +808,7 @@ class TestMySupplies:
             {
                 "receipt": second["receipt"],
                 "read_on": "2026-12-21",
-                "reading": 9,
+                "reading": "00009",
                 "source": "self",
                 "channel": "app",
                 "status": "discarded",
@@ -819,7 +820,7 @@ class TestMySupplies:
             {
                 "receipt": first["receipt"],
                 "read_on": "2026-12-18",
-                "reading": 10,
+                "reading": "00010",
                 "source": "self",
                 "channel": "app",
                 "status": "accepted",

@@ -417,6 +417,9 @@ AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = envstr("AUTOLETTURA_WHATSAPP_PHONE_NUMBER
 # Empty: the webhook refuses everything.
 AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = envstr("AUTOLETTURA_WHATSAPP_VERIFY_TOKEN", "")
 AUTOLETTURA_WHATSAPP_APP_SECRET = envstr("AUTOLETTURA_WHATSAPP_APP_SECRET", "")
+# The approved template that tells an outcome after the customer's 24 hours (Meta's rule);
+# empty: such outcomes go by e-mail instead (readings/notifications.py).
+AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE", "")
 
 # --- The phone line (IVR): Twilio voice webhooks ---------------------------------------------
 # The address the providers call this app at, as they sign it (no trailing slash): webhook

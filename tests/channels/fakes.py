@@ -120,6 +120,8 @@ class FakeGraphApi(FakeProvider):
         self.token = token
         self.phone_number_id = phone_number_id
         self.media: dict[str, tuple[bytes, str]] = {}
+        # The approved message templates: (name, language code) -> body parameters.
+        self.templates: dict[tuple[str, str], int] = {}
         self._ids = itertools.count(1)
 
     def __enter__(self) -> FakeGraphApi:
@@ -143,6 +145,47 @@ class FakeGraphApi(FakeProvider):
         """(recipient, text) of each text message sent, in order."""
         return [(m["to"], m["text"]["body"]) for m in self.sent() if m.get("type") == "text"]
 
+    def sent_templates(self) -> list[dict[str, Any]]:
+        """The bodies of the template messages sent, in order."""
+        return [m for m in self.sent() if m.get("type") == "template"]
+
+    def _message_error(self, message: dict[str, Any]) -> str | None:
+        """What the Cloud API would refuse in a message (None: it takes it). Texts need a
+        body of at most 4,096 characters; templates must be approved in that language and
+        get exactly their body parameters, each a text with no new line, no tab and no
+        more than four spaces in a row."""
+        kind = message.get("type", "text")
+        if kind == "text":
+            body = (message.get("text") or {}).get("body")
+            ok = isinstance(body, str) and 0 < len(body) <= 4096
+            return None if ok else "(#100) Invalid parameter: text.body"
+        if kind != "template":
+            return f"(#100) Unsupported message type: {kind}"
+        template = message.get("template")
+        if not isinstance(template, dict) or not isinstance(template.get("name"), str):
+            return "(#100) The parameter template['name'] is required."
+        language = template.get("language")
+        code = language.get("code") if isinstance(language, dict) else None
+        if not isinstance(code, str):
+            return "(#100) The parameter template['language']['code'] is required."
+        expected = self.templates.get((template["name"], code))
+        if expected is None:
+            return "(#132001) Template name does not exist in the translation"
+        parameters: list[Any] = []
+        for component in template.get("components") or []:
+            if not isinstance(component, dict) or component.get("type") != "body":
+                return "(#132012) Parameter format does not match format in the created template"
+            parameters.extend(component.get("parameters") or [])
+        if len(parameters) != expected:
+            return "(#132000) Number of parameters does not match the expected number of params"
+        for parameter in parameters:
+            text = parameter.get("text") if isinstance(parameter, dict) else None
+            if parameter.get("type") != "text" or not isinstance(text, str) or not text:
+                return "(#132012) Parameter format does not match format in the created template"
+            if "\n" in text or "\t" in text or "     " in text or len(text) > 1024:
+                return "(#132018) There's an issue with the parameters in your template"
+        return None
+
     def answer(self, request: Recorded) -> tuple[int, str, bytes]:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _json(401, {"error": {"message": "Invalid OAuth access token.", "code": 190}})
@@ -157,6 +200,9 @@ class FakeGraphApi(FakeProvider):
             message = request.json()
             if message.get("messaging_product") != "whatsapp" or not message.get("to"):
                 return _json(400, {"error": {"message": "Invalid parameter", "code": 100}})
+            refused = self._message_error(message)
+            if refused is not None:
+                return _json(400, {"error": {"message": refused, "code": 100}})
             return _json(
                 200,
                 {

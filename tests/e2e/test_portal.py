@@ -79,6 +79,8 @@ class TestSignUpToHistory:
         assert re.fullmatch(r"AL-2026-\d{6}", receipt)
         assert f"protocollo {receipt} e accettata" in outcome
         assert "26 m³" in outcome  # 446 - 420
+        # Where the outcome went: the address just confirmed.
+        assert "Ti abbiamo inviato l'esito a giulia@example.org." in page.inner_text("main")
         screenshot(page, "ricevuta")
 
         page.click("text=Vedi le letture di questa utenza")
@@ -97,7 +99,7 @@ class TestSignUpToHistory:
         # The outcome also goes by e-mail, as the customer chose at sign-up (the outbox
         # sends it when it is due: the pinned clock is ahead of the real one).
         assert OutboundMessage.objects.get(recipient="giulia@example.org").subject == (
-            f"La tua lettura del contatore {receipt}"
+            f"Lettura {receipt} accettata"
         )
 
 

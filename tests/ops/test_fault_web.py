@@ -269,7 +269,7 @@ def test_every_answered_receipt_survives_a_kill_9_and_a_retry_gets_its_first_rec
             s.value,
             s.read_on,
         )
-        assert (s.answer["supply_code"], s.answer["reading"]) == (s.supply_code, s.value)
+        assert (s.answer["supply_code"], int(s.answer["reading"])) == (s.supply_code, s.value)
     receipts = Counter(r.receipt for r in readings)
     assert None not in receipts and set(receipts.values()) == {1}
 

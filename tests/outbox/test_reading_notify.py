@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.readings.models import Channel
 from autolettura.readings.notifications import reading_notify, reading_outcome_notify
@@ -39,7 +41,21 @@ class TestReadingOutcomeNotify:
         assert reading.receipt in message.body  # type: ignore[attr-defined]
         assert "accettata" in message.body  # Italian, the holder's language
 
-    def test_answers_an_app_reading_on_the_customers_chosen_routes(self, db: None) -> None:
+    @pytest.mark.parametrize(
+        ("channel", "expected"),
+        [
+            # The app answers by e-mail, like the customer area.
+            (Channel.APP, {(Route.EMAIL, "anna@example.org")}),
+            # The counter has no address of its own: the customer's chosen routes.
+            (
+                Channel.COUNTER,
+                {(Route.EMAIL, "anna@example.org"), (Route.SMS, "+393470000001")},
+            ),
+        ],
+    )
+    def test_answers_an_app_or_counter_reading_by_e_mail_or_on_the_chosen_routes(
+        self, db: None, channel: str, expected: set[tuple[str, str]]
+    ) -> None:
         supply = make_supply()
         holder = supply.holder
         holder.email, holder.phone = "anna@example.org", "+393470000001"
@@ -47,7 +63,7 @@ class TestReadingOutcomeNotify:
         holder.language = "en"
         holder.save()
         reading = reading_submit(
-            channel=Channel.APP,
+            channel=channel,
             reading="00010",
             read_on="20/12/2026",
             supply_code=supply.supply_code,
@@ -57,10 +73,7 @@ class TestReadingOutcomeNotify:
 
         messages = reading_outcome_notify(reading=reading, now=NOW)
 
-        assert {(m.route, m.recipient) for m in messages} == {
-            (Route.EMAIL, "anna@example.org"),
-            (Route.SMS, "+393470000001"),
-        }
+        assert {(m.route, m.recipient) for m in messages} == expected
         assert all("accepted" in m.body for m in messages)
 
     def test_the_same_outcome_is_told_once(self, db: None) -> None:

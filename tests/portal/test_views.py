@@ -403,7 +403,8 @@ class TestSendTheReading:
         (queued,) = OutboundMessage.objects.all()
         assert (queued.route, queued.recipient) == (Route.EMAIL, "giulia@example.org")
         assert reading.receipt in queued.subject
-        assert queued.body == page.context["message"]
+        assert page.context["message"] in queued.body
+        assert "Ti abbiamo inviato l&#x27;esito a giulia@example.org." in page.content.decode()
 
     def test_format_errors_are_told_beside_their_fields_keeping_what_was_typed(
         self, owner: Client, mine: Supply

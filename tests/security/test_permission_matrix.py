@@ -203,6 +203,10 @@ MATRIX: dict[str, Row] = {
     ),
     "area-clienti/aggiungi-utenza/": Row("/area-clienti/aggiungi-utenza/", area_page()),
     "area-clienti/preferenze/": Row("/area-clienti/preferenze/", area_page()),
+    # Followed from a mailbox, maybe on another device: the signed link is the credential.
+    "area-clienti/preferenze/conferma-email/<str:payload>/<str:token>/": Row(
+        "/area-clienti/preferenze/conferma-email/bm9ib2R5/not-a-token/", everyone(400)
+    ),
     # --- The back office (roles.py) ------------------------------------------------------------
     "backoffice/": Row("/backoffice/", backoffice(counter=200, call=200, billing=200, admin=200)),
     "backoffice/accedi/": Row("/backoffice/accedi/", everyone(200)),

@@ -8,7 +8,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from autolettura.readings.messages import reason_label
 from autolettura.readings.models import Channel
+from autolettura.rules.outcomes import REVIEW_DISCARD_REASONS, Reason
 from autolettura.service.models import FaultStatus
 
 
@@ -52,19 +54,41 @@ class CounterReadingForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
+    """Accept, or discard with the reason the customer is told (in the words of
+    readings.messages); the note stays in the audit trail."""
+
     decision = forms.ChoiceField(
         choices=[("accept", _("Accept")), ("discard", _("Discard"))], widget=forms.HiddenInput
     )
+    reason = forms.ChoiceField(
+        label=_("Why it is discarded (the customer is told)"),
+        choices=[],
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
     note = forms.CharField(
-        label=_("Note (required to discard: the reason)"),
+        label=_("Note for the audit trail (not sent to the customer)"),
         max_length=1000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reason_field = self.fields["reason"]
+        assert isinstance(reason_field, forms.ChoiceField)
+        reason_field.choices = [("", _("Choose the reason"))] + [
+            (reason.value, reason_label(reason.value)) for reason in REVIEW_DISCARD_REASONS
+        ]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("decision") == "discard" and not (data.get("note") or "").strip():
+        if data.get("decision") != "discard":
+            return data
+        reason = data.get("reason")
+        if not reason:
+            self.add_error("reason", _("Choose why the reading is discarded."))
+        elif reason == Reason.OPERATOR_DISCARDED and not (data.get("note") or "").strip():
             self.add_error("note", _("Say why the reading is discarded."))
         return data
 

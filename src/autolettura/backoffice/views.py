@@ -106,10 +106,17 @@ def _reading(receipt: str) -> Reading:
 def home(request: HttpRequest) -> HttpResponse:
     form = forms.SearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = None
+    page, rows = None, []
     if query:
         page = Paginator(selectors.supply_search(query), 25).get_page(request.GET.get("page"))
-    return render(request, "backoffice/home.html", {"form": form, "query": query, "page": page})
+        # Each supply with its last valid reading, never a discarded or voided one.
+        last = reading_selectors.latest_valid_readings(supply.pk for supply in page)
+        rows = [(supply, last.get(supply.pk)) for supply in page]
+    return render(
+        request,
+        "backoffice/home.html",
+        {"form": form, "query": query, "page": page, "rows": rows},
+    )
 
 
 @operator_required("search_customers")
@@ -127,6 +134,7 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
             "supply": supply,
             "meters": supply.meters.order_by("-installed_on"),
             "readings": selectors.supply_readings(supply)[:100],
+            "last_reading": reading_selectors.latest_valid_reading(supply),
             "cma": profile.cma,
             "chart": charts.history_svg(
                 profile.segments, title=_("Litres a day between valid readings")
@@ -258,6 +266,7 @@ def review_decide(request: HttpRequest, receipt: str) -> HttpResponse:
             by=_operator(request),
             now=clock.now(),
             note=form.cleaned_data["note"],
+            reason=form.cleaned_data["reason"] or None,
         )
     except ReadingActionRefused:
         _flash(request, "warning", _("%(receipt)s was already decided.") % {"receipt": receipt})

@@ -48,7 +48,7 @@ from autolettura.db import storable
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings import photos
-from autolettura.readings.messages import error_message, format_day, outcome_message
+from autolettura.readings.messages import error_message, format_day, outcome_email_body
 from autolettura.readings.models import Channel, InboundMessage, Reading
 from autolettura.readings.services import (
     InboundOutcome,
@@ -438,21 +438,21 @@ def _reply_body(
     photo_note: str,
 ) -> str:
     """The reply, in the active language: the outcome, or what to fix and what is missing."""
-    paragraphs = [_("Dear customer,")]
     if outcome.submission is not None:
+        # The outcome e-mail every channel sends, with this mail's own notes in it.
         reading = outcome.submission.reading
-        paragraphs.append(outcome_message(reading, outcome.submission.window))
+        notes = []
         if parsed.read_on_defaulted:
-            paragraphs.append(
+            notes.append(
                 _("Your e-mail gave no reading date, so we took the day it was sent, %(day)s.")
                 % {"day": format_day(reading.read_on)}
             )
         if photo_note:
-            paragraphs.append(_("We could not keep the photo: %(why)s") % {"why": photo_note})
+            notes.append(_("We could not keep the photo: %(why)s") % {"why": photo_note})
         elif photo_kept:
-            paragraphs.append(_("The photo of the meter is kept with the reading."))
-    else:
-        paragraphs.extend(_what_to_fix(outcome.errors, parsed, day))
+            notes.append(_("The photo of the meter is kept with the reading."))
+        return outcome_email_body(reading, outcome.submission.window, extra=notes)
+    paragraphs = [_("Dear customer,"), *_what_to_fix(outcome.errors, parsed, day)]
     paragraphs.append(
         _("%(utility)s, meter reading service") % {"utility": settings.AUTOLETTURA_UTILITY_NAME}
     )

@@ -15,6 +15,7 @@ from autolettura.customers import selectors
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.apis import WindowOut
+from autolettura.readings.messages import reading_text
 from autolettura.schemas import ErrorsOut, Text
 
 router = Router(tags=["me"], auth=CustomerToken())
@@ -26,6 +27,16 @@ class MeterOut(Schema):
     installed_on: date
 
 
+class LastReadingOut(Schema):
+    """The supply's last valid reading: never a discarded or voided one."""
+
+    receipt: str | None
+    read_on: date
+    reading: str  # as the register shows it, leading zeros kept
+    source: str
+    channel: str
+
+
 class SupplyOut(Schema):
     supply_code: str
     address: str
@@ -33,12 +44,13 @@ class SupplyOut(Schema):
     household_members: int
     meter: MeterOut | None
     window: WindowOut
+    last_reading: LastReadingOut | None
 
 
 class ReadingRowOut(Schema):
     receipt: str | None
     read_on: date
-    reading: int
+    reading: str  # as the register shows it, leading zeros kept
     source: str
     channel: str
     status: str
@@ -77,6 +89,7 @@ def my_supplies(request: HttpRequest) -> list[SupplyOut]:
     for supply in selectors.supplies_of(customer):
         meter = selectors.meter_current(supply)
         window = reading_selectors.current_window(now, supply)
+        last = reading_selectors.holder_last_reading(supply)
         result.append(
             SupplyOut(
                 supply_code=supply.supply_code,
@@ -85,6 +98,17 @@ def my_supplies(request: HttpRequest) -> list[SupplyOut]:
                 household_members=supply.household_members,
                 meter=MeterOut.from_orm(meter) if meter else None,
                 window=WindowOut(start=window.start, end=window.end),
+                last_reading=(
+                    None
+                    if last is None
+                    else LastReadingOut(
+                        receipt=last.receipt,
+                        read_on=last.read_on,
+                        reading=reading_text(last),
+                        source=last.source.lower(),
+                        channel=last.channel.lower(),
+                    )
+                ),
             )
         )
     return result
@@ -100,7 +124,7 @@ def my_readings(request: HttpRequest, supply_code: Text) -> list[ReadingRowOut]:
         ReadingRowOut(
             receipt=r.receipt,
             read_on=r.read_on,
-            reading=r.value,
+            reading=reading_text(r),
             source=r.source.lower(),
             channel=r.channel.lower(),
             status=r.status.lower(),
@@ -109,7 +133,7 @@ def my_readings(request: HttpRequest, supply_code: Text) -> list[ReadingRowOut]:
             submitted_at=r.submitted_at,
             voided=r.voided_at is not None,
         )
-        for r in reading_selectors.readings_of(supply)
+        for r in reading_selectors.readings_of(supply).select_related("meter")
     ]
 
 

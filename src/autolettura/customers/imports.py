@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -444,10 +445,16 @@ def _customers_apply_chunk(
         if changed:
             execute(f"DELETE FROM {_CUSTOMER_UPDATE}")
             bulk_write(_CUSTOMER_UPDATE, ("customer_code", "name", "email", "phone"), changed)
+            table = Customer._meta.db_table
+            # An address confirmed in the customer area (the account's, own or added)
+            # wins over the one on file: a new import must not send outcomes back to it.
+            links = apps.get_model("portal", "LinkedCustomer")._meta.db_table
             execute(
-                f"UPDATE {Customer._meta.db_table} SET name = u.name, email = u.email, "
+                f"UPDATE {table} SET name = u.name, email = CASE WHEN {table}.user_id IS NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {links} l WHERE l.customer_id = {table}.id) "
+                f"THEN u.email ELSE {table}.email END, "
                 f"phone = u.phone FROM {_CUSTOMER_UPDATE} u "
-                f"WHERE {Customer._meta.db_table}.customer_code = u.customer_code"
+                f"WHERE {table}.customer_code = u.customer_code"
             )
         result.customers_created += len(created)
         result.customers_updated += len(changed)

@@ -12,11 +12,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from autolettura import clock
 from autolettura.outbox.models import OutboundMessage, Route
 
 
@@ -89,20 +91,43 @@ def send_sms(message: OutboundMessage) -> str:
     return str(answer.get("sid", ""))
 
 
+def whatsapp_payload(message: OutboundMessage, *, now: datetime) -> dict[str, Any]:
+    """The Cloud API's message for `message`: its text, or the template its headers name
+    (`whatsapp_template`: name, language and body parameters) once the customer's 24 hours
+    (`whatsapp_session_ends_at`) are over, or when no such time is given with it."""
+    base = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    base["to"] = message.recipient.lstrip("+")
+    template = message.headers.get("whatsapp_template")
+    ends = message.headers.get("whatsapp_session_ends_at")
+    if isinstance(template, dict) and (not ends or now >= datetime.fromisoformat(str(ends))):
+        return {
+            **base,
+            "type": "template",
+            "template": {
+                "name": template["name"],
+                "language": {"code": template["language"]},
+                "components": [
+                    {
+                        "type": "body",
+                        "parameters": [
+                            {"type": "text", "text": str(text)} for text in template["parameters"]
+                        ],
+                    }
+                ],
+            },
+        }
+    return {**base, "type": "text", "text": {"body": message.body}}
+
+
 def send_whatsapp(message: OutboundMessage) -> str:
-    """WhatsApp Business Cloud API: a text message through the Graph API."""
+    """WhatsApp Business Cloud API: a text or template message through the Graph API."""
     token = settings.AUTOLETTURA_WHATSAPP_TOKEN
     phone_id = settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID
     if not token or not phone_id:
         raise SendFailed("WhatsApp is not configured (AUTOLETTURA_WHATSAPP_*)")
     answer = post_json(
         f"{settings.AUTOLETTURA_WHATSAPP_API_URL.rstrip('/')}/{phone_id}/messages",
-        {
-            "messaging_product": "whatsapp",
-            "to": message.recipient.lstrip("+"),
-            "type": "text",
-            "text": {"body": message.body},
-        },
+        whatsapp_payload(message, now=clock.now()),
         headers={"Authorization": f"Bearer {token}"},
     )
     messages = answer.get("messages") or [{}]

@@ -220,6 +220,10 @@ class PreferencesForm(PortalForm):
         label=_("E-mail for reminders and outcomes"),
         max_length=254,
         required=False,
+        help_text=_(
+            "A new address takes effect once you open the link we send to it: until then we "
+            "keep writing to this one."
+        ),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     phone = forms.CharField(

@@ -29,6 +29,14 @@ def account_error_message(error: FieldError) -> str:
         "link_invalid": _(
             "The confirmation link is not valid or has expired: sign up again to get a new one."
         ),
+        "email_link_invalid": _(
+            "The link is not valid or has expired: write the new address in your preferences "
+            "again to get a new one."
+        ),
+        "email_taken": _(
+            "Another account already uses this e-mail address: choose another one in your "
+            "preferences."
+        ),
         "email_required": _("To get reminders and outcomes by e-mail, write your e-mail address."),
         "email_invalid": _("The e-mail address is not valid: check it."),
         "phone_required": _("To get messages by SMS or WhatsApp, write your mobile phone number."),

@@ -23,7 +23,7 @@ from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.portal import charts
 from autolettura.readings import policy
 from autolettura.readings import selectors as reading_selectors
-from autolettura.readings.messages import reason_label
+from autolettura.readings.messages import reading_text, reason_label
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rules.window import Window, rome_today
 from autolettura.service import messages as service_messages
@@ -93,12 +93,19 @@ def _own_customer(user: AnyUser) -> Customer | None:
 class WindowNote:
     window: Window  # the window open now, or the next one
     open_now: bool
+    # The lenient policy (R5) takes readings outside the window too: then no page may say
+    # that such a reading is not used.
+    lenient: bool = False
 
 
 def window_note(now: datetime, supply: Supply | None = None) -> WindowNote:
     """Whether a self-reading window is open now (for `supply`, if given), and which."""
     window = reading_selectors.current_window(now, supply)
-    return WindowNote(window=window, open_now=window.contains(rome_today(now)))
+    return WindowNote(
+        window=window,
+        open_now=window.contains(rome_today(now)),
+        lenient=policy.window_policy().lenient,
+    )
 
 
 @dataclass(frozen=True)
@@ -140,12 +147,6 @@ def info_line(now: datetime) -> InfoLine:
 # --- Pages -----------------------------------------------------------------------------------
 
 
-def register_text(value: int, meter: Meter | None) -> str:
-    """A register value as the meter shows it, with its leading zeros."""
-    digits = meter.digits if meter is not None else 5
-    return f"{value:0{digits}d}"
-
-
 @dataclass(frozen=True)
 class SupplyCard:
     supply: Supply
@@ -157,13 +158,14 @@ class SupplyCard:
 def dashboard(user: AnyUser, now: datetime) -> list[SupplyCard]:
     cards = []
     for supply in account_supplies(user):
-        last = reading_selectors.readings_of(supply).select_related("meter").first()
+        # The last valid reading: a discarded or voided one is never "the last reading".
+        last = reading_selectors.holder_last_reading(supply)
         cards.append(
             SupplyCard(
                 supply=supply,
                 note=window_note(now, supply),
                 last_reading=last,
-                last_reading_text=register_text(last.value, last.meter) if last else "",
+                last_reading_text=reading_text(last) if last else "",
             )
         )
     return cards
@@ -183,13 +185,27 @@ class ReadingRow:
 def reading_row(reading: Reading) -> ReadingRow:
     return ReadingRow(
         reading=reading,
-        value_text=register_text(reading.value, reading.meter),
+        value_text=reading_text(reading),
         source_label=str(Source(reading.source).label),
         channel_label=str(Channel(reading.channel).label),
         status_label=str(Status(reading.status).label),
         reason_text=reason_label(reading.reason),
         voided=reading.voided_at is not None,
     )
+
+
+def outcome_sent_texts(reading: Reading) -> list[str]:
+    """Where the reading's outcome was sent, in words ("We sent you the outcome at ...")."""
+    texts = {
+        "EMAIL": _("We sent you the outcome at %(recipient)s."),
+        "SMS": _("We sent you the outcome by SMS to %(recipient)s."),
+        "WHATSAPP": _("We sent you the outcome on WhatsApp to %(recipient)s."),
+    }
+    return [
+        texts[route] % {"recipient": recipient}
+        for route, recipient in reading_selectors.outcome_notices(reading)
+        if route in texts
+    ]
 
 
 @dataclass(frozen=True)

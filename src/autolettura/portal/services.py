@@ -11,7 +11,7 @@ from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import signing
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -175,9 +175,10 @@ def account_confirm(*, payload: str, token: str, now: datetime) -> User:
             LinkedCustomer.objects.create(user=user, customer=customer, linked_at=now)
         else:
             customer.user = user
-            if not customer.email:
-                customer.email = user.email
-            customer.save(update_fields=["user", "email"])
+        # The address just confirmed is the customer's contact from now on, over whatever
+        # older one the customer record held: outcomes go where the customer confirmed.
+        customer.email = user.email
+        customer.save(update_fields=["user", "email"])
         if not user.is_active:
             user.is_active = True
             user.save(update_fields=["is_active"])
@@ -203,7 +204,10 @@ def account_supply_add(
             LinkedCustomer.objects.create(user=user, customer=customer, linked_at=now)
         else:
             customer.user = user
-            customer.save(update_fields=["user"])
+        # One account, one confirmed address: the added customer's news goes there too.
+        if user.email:
+            customer.email = user.email
+        customer.save(update_fields=["user", "email"])
     return supply
 
 
@@ -223,6 +227,27 @@ def phone_normalize(raw: str) -> str:
     return phone
 
 
+EMAIL_CHANGE_SALT = "autolettura.portal.email-change"
+
+
+class EmailChangeTokenGenerator(PasswordResetTokenGenerator):
+    """Tokens of e-mail change links: a salt of their own, so that a link sent to a
+    mistyped address can never serve as a password reset token for the account. Like
+    those, a token ends once the account's address or password changes."""
+
+    key_salt = "autolettura.portal.services.EmailChangeTokenGenerator"
+
+
+email_change_tokens = EmailChangeTokenGenerator()
+
+
+@dataclass(frozen=True)
+class PreferencesSaved:
+    """`email_pending`: a new address waiting for its confirmation link to be followed."""
+
+    email_pending: str | None
+
+
 def preferences_update(
     *,
     user: User,
@@ -232,11 +257,16 @@ def preferences_update(
     notify_by_email: bool,
     notify_by_sms: bool,
     notify_by_whatsapp: bool,
-) -> None:
+    site_url: str = "",
+) -> PreferencesSaved:
     """Save the language, contact data and channels for reminders and outcomes of every
-    customer the account acts for. Raises AccountRejected with every problem found: a
-    channel chosen without the address or number it needs, a malformed one, a language the
-    portal does not speak."""
+    customer the account acts for.
+
+    The e-mail address is the account's confirmed one: a new address takes effect only
+    once the link e-mailed to it is followed (`account_email_confirm`); until then news
+    keeps going to the confirmed address. An empty address leaves it as it is. Raises
+    AccountRejected with every problem found: a channel chosen without the address or
+    number it needs, a malformed one, a language the portal does not speak."""
     errors: list[FieldError] = []
     if language not in dict(settings.LANGUAGES):
         errors.append(FieldError("language", "language_invalid"))
@@ -257,14 +287,66 @@ def preferences_update(
             errors.append(FieldError("phone", "phone_required"))
     if errors:
         raise AccountRejected(errors)
+    current = selectors.account_preferences(user)
+    confirmed = current.email if current is not None else ""
+    pending = email if email and email.casefold() != confirmed.casefold() else None
     selectors.account_customers(user).update(
         language=language,
-        email=email,
         phone=phone,
         notify_by_email=notify_by_email,
         notify_by_sms=notify_by_sms,
         notify_by_whatsapp=notify_by_whatsapp,
     )
+    if pending is not None:
+        _email_change_send(user=user, email=pending, site_url=site_url, language=language)
+    return PreferencesSaved(email_pending=pending)
+
+
+def _email_change_send(*, user: User, email: str, site_url: str, language: str) -> None:
+    """The link that confirms `email` as the account's address, sent to that address."""
+    payload = signing.dumps({"user": user.pk, "email": email}, salt=EMAIL_CHANGE_SALT)
+    link = reverse(
+        "portal:email_confirm",
+        kwargs={"payload": payload, "token": email_change_tokens.make_token(user)},
+    )
+    _mail(
+        to=email,
+        template="email_change",
+        context={"confirm_url": site_url.rstrip("/") + link, "email": email},
+        language=language,
+    )
+    logger.info("e-mail change asked for account %s", user.pk)
+
+
+def account_email_confirm(*, payload: str, token: str) -> str:
+    """Make the address of an e-mailed change link the account's, and the contact of every
+    customer it acts for. Returns the address. The token ends with the change it confirms
+    (it depends on the account's address and password), so a link works once. Raises
+    AccountRejected `email_link_invalid` for a link that is altered, expired or used, and
+    `email_taken` when another account signs in with that address meanwhile."""
+    invalid = AccountRejected([FieldError("link", "email_link_invalid")])
+    try:
+        data = signing.loads(
+            payload, salt=EMAIL_CHANGE_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT
+        )
+    except signing.BadSignature:
+        raise invalid from None
+    user = User.objects.filter(pk=data.get("user"), is_active=True).first()
+    email = data.get("email")
+    if user is None or not isinstance(email, str) or not email:
+        raise invalid
+    if not email_change_tokens.check_token(user, token):
+        raise invalid
+    with transaction.atomic():
+        others = User.objects.filter(email__iexact=email, is_active=True).exclude(pk=user.pk)
+        if others.exists():
+            # Signing in by e-mail needs the address to be one account's only.
+            raise AccountRejected([FieldError("email", "email_taken")])
+        user.email = email
+        user.save(update_fields=["email"])
+        selectors.account_customers(user).update(email=email)
+    logger.info("e-mail change confirmed for account %s", user.pk)
+    return email
 
 
 def language_set(*, user: User | None, language: str) -> str:

@@ -58,4 +58,9 @@ urlpatterns = [
     ),
     path("area-clienti/aggiungi-utenza/", views.supply_add, name="supply_add"),
     path("area-clienti/preferenze/", views.preferences, name="preferences"),
+    path(
+        "area-clienti/preferenze/conferma-email/<str:payload>/<str:token>/",
+        views.email_confirm,
+        name="email_confirm",
+    ),
 ]

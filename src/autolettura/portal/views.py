@@ -342,7 +342,7 @@ def reading_new(request: HttpRequest) -> HttpResponse:
         )
     receipt = sent.submission.reading.receipt
     target = reverse("portal:reading_receipt", kwargs={"receipt": receipt})
-    return redirect(f"{target}?new=1" + ("&emailed=1" if sent.emailed else ""))
+    return redirect(f"{target}?new=1")
 
 
 @login_required
@@ -370,7 +370,7 @@ def reading_receipt(request: HttpRequest, receipt: str) -> HttpResponse:
             "row": selectors.reading_row(reading),
             "message": outcome_message(reading, window),
             "new": request.GET.get("new") == "1",
-            "emailed": request.GET.get("emailed") == "1",
+            "sent_to": selectors.outcome_sent_texts(reading),
         },
     )
 
@@ -425,14 +425,40 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST)
     if not form.is_valid():
         return _render_form(request, "portal/preferences.html", form, customer=customer)
+    new_email = form.cleaned_data["email"].strip()
+    if new_email and new_email.casefold() != customer.email.casefold():
+        # Each new address gets an e-mail: bounded per account, like sign-ups per address.
+        try:
+            throttle(
+                "email-change-account",
+                str(request.user.pk),
+                limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
+                period=HOUR,
+            )
+        except Throttled as exc:
+            form.add_error("email", throttled_message(exc.retry_after))
+            return _render_form(
+                request, "portal/preferences.html", form, status=429, customer=customer
+            )
     try:
-        services.preferences_update(user=_user(request), **form.cleaned_data)
+        saved = services.preferences_update(
+            user=_user(request), site_url=_site_url(request), **form.cleaned_data
+        )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
         return _render_form(request, "portal/preferences.html", form, customer=customer)
     # The message is shown on the next page, in the language just chosen.
     with translation.override(form.cleaned_data["language"]):
         messages.success(request, _("Preferences saved."))
+        if saved.email_pending:
+            messages.info(
+                request,
+                _(
+                    "To change your e-mail address, open the link we sent to %(new)s. Until "
+                    "then we keep writing to %(current)s."
+                )
+                % {"new": saved.email_pending, "current": customer.email or "—"},
+            )
     return _with_language(redirect("portal:preferences"), form.cleaned_data["language"])
 
 
@@ -548,3 +574,22 @@ def _fault_follow_page(request: HttpRequest, report: FaultReport) -> HttpRespons
             "history": list(fault_selectors.fault_history(report)),
         },
     )
+
+
+@require_GET
+def email_confirm(request: HttpRequest, payload: str, token: str) -> HttpResponse:
+    """The link e-mailed to a new address: it becomes the account's from now on."""
+    try:
+        email = services.account_email_confirm(payload=payload, token=token)
+    except services.AccountRejected as exc:
+        return render(
+            request,
+            "portal/email_invalid.html",
+            {"errors": [account_error_message(e) for e in exc.errors]},
+            status=400,
+        )
+    messages.success(
+        request,
+        _("Your e-mail address is now %(email)s: we will write to you there.") % {"email": email},
+    )
+    return redirect("portal:preferences" if request.user.is_authenticated else "portal:login")

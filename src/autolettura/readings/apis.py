@@ -19,7 +19,7 @@ from autolettura import clock
 from autolettura.accounts.apis import optional_customer
 from autolettura.customers.models import Customer
 from autolettura.readings import selectors, services
-from autolettura.readings.messages import outcome_message
+from autolettura.readings.messages import outcome_message, reading_text
 from autolettura.readings.models import Reading
 from autolettura.rules import parsing
 from autolettura.rules.errors import FormatError
@@ -55,7 +55,8 @@ class ReadingOut(Schema):
     consumption_m3: int | None
     window: WindowOut
     supply_code: str
-    reading: int
+    # The string the register shows, leading zeros kept ("01404"): DESIGN.md section 7.
+    reading: str
     read_on: date
     source: str
     channel: str
@@ -70,7 +71,7 @@ def reading_out(reading: Reading, window: Window) -> ReadingOut:
         consumption_m3=reading.consumption_m3,
         window=WindowOut(start=window.start, end=window.end),
         supply_code=reading.supply.supply_code,
-        reading=reading.value,
+        reading=reading_text(reading),
         read_on=reading.read_on,
         source=reading.source.lower(),
         channel=reading.channel.lower(),

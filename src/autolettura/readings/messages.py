@@ -13,11 +13,18 @@ from django.utils.translation import gettext as _
 
 from autolettura.readings.models import Reading, Status
 from autolettura.rules.errors import FieldError
+from autolettura.rules.parsing import register_text
 from autolettura.rules.window import Window
 
 
 def format_day(day: date) -> str:
     return day.strftime("%d/%m/%Y")
+
+
+def reading_text(reading: Reading) -> str:
+    """The reading as its meter's register shows it, leading zeros kept (`01404`): the one
+    way every page, message, PDF and API answer shows a reading (`register_text`)."""
+    return register_text(reading.value, reading.meter.digits)
 
 
 def field_label(field: str) -> str:
@@ -127,6 +134,24 @@ def outcome_message(reading: Reading, window: Window) -> str:
             "Reading received with receipt %(receipt)s was checked by our staff and not "
             "accepted. Consumption will be estimated until a new valid reading arrives."
         ),
+        # The reasons an operator gives on review (R7), said to the customer as they are.
+        "digits_misread": _(
+            "Reading %(receipt)s was checked by our staff and not accepted: the value does "
+            "not look like your meter's register, perhaps a digit too many or the red digits "
+            "copied too. Read the black digits again, from left to right, and send the "
+            "reading again; until then consumption will be estimated."
+        ),
+        "photo_mismatch": _(
+            "Reading %(receipt)s was checked by our staff and not accepted: the value is not "
+            "the one the photo of your meter shows. Check the black digits and send the "
+            "reading again; until then consumption will be estimated."
+        ),
+        "wrong_meter": _(
+            "Reading %(receipt)s was checked by our staff and not accepted: it seems to be "
+            "the reading of another meter, not the one of this supply. Check the serial "
+            "number printed on your meter and send the reading of the right one; until then "
+            "consumption will be estimated."
+        ),
     }
     return reasons.get(reading.reason or "", reasons["operator_discarded"]) % params
 
@@ -140,5 +165,71 @@ def reason_label(reason: str | None) -> str:
         "implausible": _("more consumption than the meter can measure"),
         "high_consumption": _("consumption much higher than usual: being checked"),
         "operator_discarded": _("not accepted after a check by our staff"),
+        "digits_misread": _("the value does not look like the meter's register"),
+        "photo_mismatch": _("the value is not the one the photo shows"),
+        "wrong_meter": _("the reading of another meter"),
     }
     return labels.get(reason or "", "")
+
+
+# --- Outcome e-mails -----------------------------------------------------------------------
+
+
+def greeting(name: str) -> str:
+    """The e-mail's first line, with the customer's name when it is known."""
+    name = " ".join(name.split())
+    return _("Dear %(name)s,") % {"name": name} if name else _("Dear customer,")
+
+
+def reading_details(reading: Reading) -> str:
+    """The supply, the value and date, and the receipt, one a line, to repeat in a message."""
+    supply = reading.supply
+    return "\n".join(
+        [
+            _("Supply: %(code)s, %(address)s")
+            % {"code": supply.supply_code, "address": supply.address},
+            _("Reading: %(value)s m³ on %(day)s")
+            % {"value": reading_text(reading), "day": format_day(reading.read_on)},
+            _("Receipt: %(receipt)s") % {"receipt": reading.receipt or ""},
+        ]
+    )
+
+
+def supply_page_url(reading: Reading) -> str:
+    """The supply's page in the customer area, at the public address."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    path = reverse("portal:supply_detail", kwargs={"supply_code": reading.supply.supply_code})
+    return f"{settings.AUTOLETTURA_PUBLIC_BASE_URL}{path}"
+
+
+def outcome_email_subject(reading: Reading) -> str:
+    params = {"receipt": reading.receipt or ""}
+    if reading.voided_at is not None:
+        return _("Reading %(receipt)s cancelled") % params
+    subjects = {
+        Status.ACCEPTED: _("Reading %(receipt)s accepted"),
+        Status.UNDER_REVIEW: _("Reading %(receipt)s being checked"),
+        Status.DISCARDED: _("Reading %(receipt)s not accepted"),
+    }
+    return subjects[Status(reading.status)] % params
+
+
+def outcome_email_body(reading: Reading, window: Window, *, extra: list[str] | None = None) -> str:
+    """An outcome e-mail (R7): the customer greeted by name, the outcome and what to do
+    next, the supply, value, date and receipt, and the link to the supply's page. `extra`
+    paragraphs (a channel's own notes) go after the outcome."""
+    from django.conf import settings
+
+    paragraphs = [
+        greeting(reading.supply.holder.name),
+        outcome_message(reading, window),
+        *(extra or []),
+        reading_details(reading),
+        _("Your readings, consumption and bills for this supply are in your customer area:")
+        + "\n"
+        + supply_page_url(reading),
+        _("%(utility)s, meter reading service") % {"utility": settings.AUTOLETTURA_UTILITY_NAME},
+    ]
+    return "\n\n".join(paragraphs) + "\n"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 
 from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
@@ -48,6 +48,38 @@ def last_valid_reading(meter: Meter) -> LastReading:
     if reading is None:
         return LastReading(meter.installed_on, meter.initial_reading)
     return LastReading(reading.read_on, reading.value)
+
+
+def latest_valid_reading(supply: Supply, *, since: date | None = None) -> Reading | None:
+    """The supply's last valid reading (on any of its meters, from `since` if given): the
+    "last reading" every page and the API show. A discarded, voided or still-under-review
+    reading is never it (R8 order on a day)."""
+    readings = valid_readings(supply).select_related("meter")
+    if since is not None:
+        readings = readings.filter(read_on__gte=since)
+    return readings.order_by("-read_on", "source_rank", "-id").first()
+
+
+def holder_last_reading(supply: Supply) -> Reading | None:
+    """`latest_valid_reading` among the readings its current holder may see."""
+    return latest_valid_reading(supply, since=customer_selectors.holder_since(supply))
+
+
+def latest_valid_readings(supply_ids: Iterable[int]) -> dict[int, Reading]:
+    """`latest_valid_reading` of each supply, in two queries (for a page of search results)."""
+    newest = (
+        Reading.objects.filter(supply=OuterRef("pk"), status=Status.ACCEPTED, voided_at=None)
+        .annotate(source_rank=_SOURCE_RANK)
+        .order_by("-read_on", "source_rank", "-id")
+        .values("pk")[:1]
+    )
+    ids = (
+        Supply.objects.filter(pk__in=list(supply_ids))
+        .annotate(last_id=Subquery(newest))
+        .values_list("last_id", flat=True)
+    )
+    found = Reading.objects.filter(pk__in=[pk for pk in ids if pk is not None])
+    return {reading.supply_id: reading for reading in found.select_related("meter")}
 
 
 def meters_of(supply: Supply) -> list[Meter]:
@@ -195,6 +227,16 @@ def readings_of(supply: Supply) -> QuerySet[Reading]:
     if since is not None:
         readings = readings.filter(read_on__gte=since)
     return readings.order_by("-read_on", "-submitted_at", "-id")
+
+
+def outcome_notices(reading: Reading) -> list[tuple[str, str]]:
+    """(route, recipient) of each message that told the customer this reading's outcome,
+    in the order they were queued, each pair once (`notifications.reading_notify`)."""
+    from autolettura.outbox.models import OutboundMessage
+
+    sent = OutboundMessage.objects.filter(dedupe_key__startswith=f"reading:{reading.pk}:")
+    pairs = sent.order_by("created_at", "id").values_list("route", "recipient")
+    return list(dict.fromkeys(pairs))
 
 
 def reading_by_receipt(receipt: str) -> Reading | None:

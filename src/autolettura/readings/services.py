@@ -360,32 +360,43 @@ class ReadingActionRefused(Exception):
 
 
 def reading_review(
-    *, reading: Reading, accept: bool, by: User, now: datetime, note: str = ""
+    *,
+    reading: Reading,
+    accept: bool,
+    by: User,
+    now: datetime,
+    note: str = "",
+    reason: str | None = None,
 ) -> Reading:
-    """R7: an operator turns a reading UNDER_REVIEW into ACCEPTED or DISCARDED (reason
-    `operator_discarded`), records it in the audit trail and tells the customer, all in one
-    transaction. A discard needs a `note` saying why.
+    """R7: an operator turns a reading UNDER_REVIEW into ACCEPTED or DISCARDED, records it
+    in the audit trail and tells the customer on the channel the reading came from, all in
+    one transaction. A discard gives its `reason`, one of REVIEW_DISCARD_REASONS, which the
+    customer is told in plain words; without one it is `operator_discarded`, which needs a
+    `note` saying why (the note stays in the audit trail).
 
     Raises ReadingActionRefused when the reading is no longer under review (someone else
-    decided first), is voided, or a discard has no note.
+    decided first), is voided, or a discard has no reason it can give.
     """
     from autolettura.backoffice.models import AuditAction, AuditEntry
     from autolettura.readings.models import Status
     from autolettura.readings.notifications import reading_outcome_notify
-    from autolettura.rules.outcomes import Reason
+    from autolettura.rules.outcomes import REVIEW_DISCARD_REASONS, Reason
 
     note = note.strip()
+    reason = reason or Reason.OPERATOR_DISCARDED.value
     with transaction.atomic():
         # Two operators on the same reading: the second finds it decided and is refused.
         current = Reading.objects.select_for_update().get(pk=reading.pk)
         if current.status != Status.UNDER_REVIEW or current.voided_at is not None:
             raise ReadingActionRefused(current, "not under review")
-        if not accept and not note:
+        if not accept and reason not in REVIEW_DISCARD_REASONS:
+            raise ReadingActionRefused(current, f"not a reason to discard on review: {reason}")
+        if not accept and reason == Reason.OPERATOR_DISCARDED and not note:
             raise ReadingActionRefused(current, "a discard needs a reason")
         before = current.status
         current.status = Status.ACCEPTED if accept else Status.DISCARDED
         # An accepted reading has no reason; the one it was held for stays in the trail.
-        current.reason = None if accept else Reason.OPERATOR_DISCARDED.value
+        current.reason = None if accept else reason
         current.reviewed_at = now
         current.reviewed_by = by
         current.save(update_fields=["status", "reason", "reviewed_at", "reviewed_by"])

@@ -44,6 +44,13 @@ def normalize_code(raw: object, *, field: str) -> str:
     return code.upper()
 
 
+def register_text(value: int, digits: int) -> str:
+    """R2 the other way round: a reading as the meter's register shows it, zero-padded to
+    its `digits` (01404 on a five-digit register), whether it was typed with its leading
+    zeros or without. Every page, message, PDF and API answer shows a reading this way."""
+    return f"{value:0{digits}d}"
+
+
 def parse_reading_value(raw: object, *, digits: int | None = None) -> int:
     """R2: the register value in whole m³.
 

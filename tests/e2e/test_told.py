@@ -57,7 +57,7 @@ class TestADiscardedReading:
         assert "Nella foto" not in told.body
 
         page.goto(f"/backoffice/utenze/{supply.supply_code}/")
-        assert "00420 m³, 20/10/2026" in page.locator("#last-reading").inner_text()
+        assert "00420 m³, 20 ottobre 2026" in page.locator("#last-reading").inner_text()
 
         page.context.clear_cookies()
         sign_in(page, "giulia@example.org", PASSWORD)

@@ -104,7 +104,7 @@ class TestBackOffice:
         page = client.get(f"/backoffice/utenze/{supply.supply_code}/").content.decode()
 
         start = page.index('id="last-reading"')
-        assert "00420 m³, 20/10/2026" in page[start : start + 200]
+        assert "00420 m³, 20 ottobre 2026" in page[start : start + 200]
 
     def test_search_results_show_the_last_valid_reading(
         self, client: Client, supply: Supply
@@ -113,6 +113,6 @@ class TestBackOffice:
 
         page = client.get("/backoffice/", {"q": supply.supply_code}).content.decode()
 
-        assert "00420 m³, 20/10/2026" in page
+        assert "00420 m³, 20 ottobre 2026" in page
         for value in ("00100", "00431", "00990"):
             assert value not in page

@@ -84,7 +84,7 @@ class TestBackOffice:
         counter = Reading.objects.get(channel="COUNTER")
         receipt = client.get(f"/backoffice/letture/{counter.receipt}/ricevuta/").content.decode()
 
-        assert "<td>00420</td>" in supply_page and "<td>00600</td>" in supply_page
+        assert ">00420 m³</td>" in supply_page and ">00600 m³</td>" in supply_page
         assert f"{held.receipt}" in queue and "00600 m³" in queue
         assert "00446 m³" in receipt
 

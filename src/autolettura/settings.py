@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: times the whole request for /metrics.
     "autolettura.metrics.MetricsMiddleware",
+    # Every error under /api/v1/ in the API's JSON format (an unknown address, a 405, a 500).
+    "autolettura.api.ApiErrorsMiddleware",
     # A database that cannot be reached: 503 with Retry-After ("not recorded, send it again").
     "autolettura.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -19,6 +19,10 @@ from django.core.mail import EmailMessage
 
 from autolettura.outbox.models import OutboundMessage, Route
 
+# Said on every call to a provider: some (Meta's media servers) refuse Python's default, and
+# the provider's logs then name who called.
+USER_AGENT = "Autolettura/0.1 (meter self-reading service)"
+
 
 class SendFailed(Exception):
     """The provider did not take the message; `permanent` when retrying cannot help."""
@@ -39,7 +43,10 @@ def post_json(
         data = json.dumps(payload).encode()
         content_type = "application/json"
     request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": content_type, **headers}
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": content_type, "User-Agent": USER_AGENT, **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=settings.AUTOLETTURA_PROVIDER_TIMEOUT) as r:

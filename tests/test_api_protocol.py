@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 from openapi_spec_validator import validate
 
@@ -62,6 +63,7 @@ class TestTheOpenApiDocument:
             }
         assert "WWW-Authenticate" in submit["401"]["headers"]
         assert document["components"]["headers"]["RetryAfter"]["schema"]["type"] == "integer"
+        assert "413" in submit
         supplies = document["paths"]["/api/v1/me/supplies"]["get"]["responses"]
         assert "WWW-Authenticate" in supplies["401"]["headers"]
 
@@ -140,6 +142,31 @@ class TestEveryErrorIsJson:
         (error,) = errors_of(response)
         assert error["code"] == "server_error"
         assert "a bug" not in response.content.decode()
+
+    def test_a_body_too_large_is_413_in_json(self, client: Client, settings: Any) -> None:
+        response = client.post(
+            "/api/v1/readings",
+            "{}",
+            content_type="application/json",
+            CONTENT_LENGTH=str(settings.AUTOLETTURA_REQUEST_MAX_MB * 1024 * 1024 + 1),
+        )
+
+        assert response.status_code == 413
+        assert errors_of(response)[0]["code"] == "request_too_large"
+
+    def test_a_database_that_cannot_be_reached_is_503_in_json_with_retry_after(
+        self, client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def down(now: object) -> None:
+            raise OperationalError("connection refused")
+
+        monkeypatch.setattr("autolettura.service.selectors.info_line_status", down)
+
+        response = client.get("/api/v1/service-hours")
+
+        assert response.status_code == 503
+        assert response["Retry-After"] == "120"
+        assert errors_of(response)[0]["code"] == "service_unavailable"
 
     def test_a_page_outside_the_api_keeps_its_html(self, client: Client) -> None:
         response = client.get("/no/such/page/")

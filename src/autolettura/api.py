@@ -80,7 +80,8 @@ class AutoletturaApi(NinjaAPI):
 def document_headers(schema: dict[str, Any]) -> None:
     """Add to every operation the headers it honours (Accept-Language, Idempotency-Key) and
     to its answers the ones they carry (Retry-After on 429 and 503, WWW-Authenticate on
-    401), and the 503 every operation answers while the database cannot be reached."""
+    401), the 503 every operation answers while the database cannot be reached, and the
+    413 of a body over AUTOLETTURA_REQUEST_MAX_MB."""
     components = schema.setdefault("components", {})
     components.setdefault("parameters", {}).update(_HEADER_PARAMETERS)
     components.setdefault("headers", {}).update(_RESPONSE_HEADERS)
@@ -99,6 +100,14 @@ def document_headers(schema: dict[str, Any]) -> None:
                     **_ERRORS_REF,
                 },
             )
+            if "requestBody" in operation:
+                responses.setdefault(
+                    413,
+                    {
+                        "description": "The request is larger than the site accepts.",
+                        **_ERRORS_REF,
+                    },
+                )
             for status, response in responses.items():
                 if int(status) in {429, 503}:
                     response.setdefault("headers", {}).update(retry_after)

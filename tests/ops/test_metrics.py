@@ -230,6 +230,26 @@ class TestEmailReadings:
             == 1
         )
 
+    def test_a_reading_reviewed_since_still_counts_as_taken_under_review(
+        self, client: Client
+    ) -> None:
+        from autolettura.readings.services import reading_review
+        from tests.backoffice.support import operator, supply_with_history, under_review
+
+        reading = under_review(supply_with_history())
+        before = scrape(client)
+
+        reading_review(reading=reading, accept=True, by=operator("Sportello"), now=NOW)
+
+        after = scrape(client)
+        name = "autolettura_readings_submitted_total"
+        # A counter never goes down: the review changes the reading, not how it was taken.
+        for outcome in ("under_review", "accepted"):
+            assert value(after, name, channel="web", outcome=outcome) == value(
+                before, name, channel="web", outcome=outcome
+            )
+        assert value(after, name, channel="web", outcome="under_review") >= 1
+
 
 class TestMetricsAccess:
     def test_without_a_token_are_served_to_this_machine_only(self, client: Client) -> None:

@@ -41,6 +41,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from kombu.exceptions import KombuError
 
 from autolettura import clock
 from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
@@ -249,7 +250,7 @@ def whatsapp_message_take(*, message: WhatsAppMessage, now: datetime) -> None:
 
     try:
         whatsapp_message_task.delay(message.raw, now.isoformat())
-    except Exception:  # the broker is down
+    except (KombuError, ConnectionError):  # the broker is down
         logger.warning("broker unavailable: WhatsApp message %s taken now", message.message_id)
         whatsapp_message_receive(message=message, now=now)
 

@@ -9,6 +9,7 @@ APPEND, `autolettura fetch-email` reads them, and the replies are read off the S
 from __future__ import annotations
 
 import email
+import io
 import itertools
 import os
 import pwd
@@ -410,6 +411,28 @@ class TestWhatMailProgramsSend:
         reading = Reading.objects.get()
         with reading.photo.open("rb") as kept:
             assert kept.read()[:3] == b"\xff\xd8\xff"
+        assert "La foto del contatore è conservata" in OutboundMessage.objects.get().body
+
+    def test_an_iphones_heic_photo_sent_as_application_octet_stream_is_kept(
+        self, supply: Supply
+    ) -> None:
+        pillow_heif = pytest.importorskip("pillow_heif")
+        if not METER_PHOTO.exists():
+            pytest.skip(f"{METER_PHOTO} is missing")
+        from PIL import Image
+
+        pillow_heif.register_heif_opener()
+        heic = io.BytesIO()
+        Image.open(METER_PHOTO).save(heic, format="HEIF")
+        receive(
+            make_mail(
+                codes_text(supply),
+                attachments=[(heic.getvalue(), "application/octet-stream", "IMG_0412.HEIC")],
+            )
+        )
+
+        reading = Reading.objects.get()
+        assert reading.photo
         assert "La foto del contatore è conservata" in OutboundMessage.objects.get().body
 
 

@@ -594,6 +594,23 @@ class TestWhatElseTheCustomerMaySend:
         assert phone.reply().startswith("Fatto: ricorderemo questo numero.")
         assert WhatsAppConversation.objects.get().remembered_customer == supply.holder
 
+    def test_a_flows_answer_without_a_title_gets_one_line_not_the_welcome(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        phone.post(
+            whatsapp_message(
+                "wamid.FLOW",
+                CUSTOMER_PHONE,
+                "interactive",
+                {
+                    "type": "nfm_reply",
+                    "nfm_reply": {"name": "flow", "body": "Sent", "response_json": "{}"},
+                },
+            )
+        )
+
+        assert phone.reply() == ONLY_TEXT_AND_PHOTOS
+
     def test_a_templates_quick_reply_is_read_as_its_text(
         self, phone: Phone, supply: Supply
     ) -> None:

@@ -111,7 +111,9 @@ class WhatsAppMessage:
     @property
     def conversational(self) -> bool:
         """Whether it moves the conversation on (text, a photo, a button's answer)."""
-        return self.kind in {"text", "button", "interactive"} or bool(self.media_id)
+        if self.kind in {"button", "interactive"}:
+            return bool(self.text.strip())  # a flow's form, say, has no title to read
+        return self.kind == "text" or bool(self.media_id)
 
 
 def signature_valid(body: bytes, header: str | None, secret: str) -> bool:

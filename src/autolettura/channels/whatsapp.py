@@ -4,7 +4,8 @@ Meta calls the webhook with GET once, to verify it (the handshake), and with POS
 message and delivery status, signed with the app secret (`X-Hub-Signature-256`, an
 HMAC-SHA256 of the raw body). Each message is stored in the inbound log under its WhatsApp
 id, together with what it did to the conversation, so a retried webhook finds it and
-changes nothing; every reply goes through the outbox.
+changes nothing; every reply goes through the outbox. Meta wants its 200 at once: a photo,
+which must be fetched from the Graph API first, is taken by a Celery task after the answer.
 
 The conversation asks for whatever is still missing, one thing at a time: the supply code,
 the customer code, the reading, the date. Once a reading is taken in charge with the codes,

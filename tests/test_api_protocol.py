@@ -168,6 +168,16 @@ class TestEveryErrorIsJson:
         assert response["Retry-After"] == "120"
         assert errors_of(response)[0]["code"] == "service_unavailable"
 
+    def test_a_post_without_the_csrf_token_to_the_docs_says_so_in_json(self) -> None:
+        client = Client(enforce_csrf_checks=True)
+
+        response = client.post("/api/v1/docs", {}, headers={"Accept-Language": "en"})
+
+        assert response.status_code == 403
+        (error,) = errors_of(response)
+        assert error["code"] == "csrf_failed"
+        assert "CSRF" in error["message"]
+
     def test_a_page_outside_the_api_keeps_its_html(self, client: Client) -> None:
         response = client.get("/no/such/page/")
 

@@ -290,6 +290,11 @@ def _error_for(request: HttpRequest, response: HttpResponse) -> tuple[str, str]:
         ) % {"method": request.method, "allowed": allowed}
     if status == 400:
         return "body_invalid", body_invalid_message()
+    if status == 403 and b"CSRF" in response.content:
+        # Django's CSRF check, on the API's pages that are not endpoints (its docs).
+        return "csrf_failed", _(
+            "Refused: a request that changes something needs the site's CSRF token."
+        )
     if status == 403:
         return "forbidden", _("This request is not allowed.")
     if status >= 500:

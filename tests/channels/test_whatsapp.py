@@ -342,6 +342,39 @@ class TestConversation:
         phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
         assert Reading.objects.get(supply=supply).photo.name.endswith(".jpg")
 
+    def test_a_photo_arriving_just_after_its_reading_is_added_to_it(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, clock: Clock
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("556", JPEG)
+        # Sent together; the text is taken first, the photo fetched after.
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+        clock.now = DECEMBER_20 + timedelta(minutes=1)
+
+        phone.post(whatsapp_image("wamid.PHOTOLATE", CUSTOMER_PHONE, "556"))
+
+        reading = Reading.objects.get(supply=supply)
+        assert reading.photo.name.endswith(".jpg")
+        assert phone.reply() == (
+            f"Foto ricevuta: l'abbiamo aggiunta alla lettura {reading.receipt}."
+        )
+        # The offer to remember the number still stands.
+        assert phone.ask("si").startswith("Fatto: ricorderemo questo numero.")
+
+    def test_a_photo_long_after_a_reading_starts_a_new_one(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, clock: Clock
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("557", JPEG)
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+        phone.ask("no")
+        clock.now = DECEMBER_20 + timedelta(hours=2)
+
+        phone.post(whatsapp_image("wamid.PHOTONEXT", CUSTOMER_PHONE, "557"))
+
+        assert not Reading.objects.get(supply=supply).photo
+        assert phone.reply().endswith(SUPPLY_PROMPT)
+
     def test_a_photo_that_cannot_be_downloaded_does_not_stop_the_reading(
         self, phone: Phone, supply: Supply, graph: FakeGraphApi
     ) -> None:

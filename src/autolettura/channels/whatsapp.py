@@ -293,7 +293,18 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
             conversation.step = WhatsAppStep.IDLE
         turn = _Turn()
         payload: dict[str, Any] = {"message": message.raw, "photo": photo}
-        outcome = _converse(conversation, message, photo, turn, payload, now)
+        late = _reading_awaiting_photo(conversation, message, photo, now)
+        if late is not None:
+            outcome = None
+            _photo_attach(late, photo)
+            turn.language = late.supply.holder.language
+            with translation.override(turn.language):
+                turn.notes.append(
+                    _("Photo received: we have added it to the reading %(receipt)s.")
+                    % {"receipt": late.receipt}
+                )
+        else:
+            outcome = _converse(conversation, message, photo, turn, payload, now)
         if outcome is None:
             inbound, _created = inbound_message_record(
                 channel=Channel.WHATSAPP,
@@ -327,6 +338,38 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
             dedupe_key=f"whatsapp:{message.message_id}",
             now=now,
         )
+
+
+# A photo arriving this soon after a reading taken without one is that reading's: sent
+# together, a text and a photo arrive in either order (the photo is fetched after).
+LATE_PHOTO = timedelta(minutes=15)
+
+
+def _reading_awaiting_photo(
+    conversation: WhatsAppConversation, message: WhatsAppMessage, photo: str, now: datetime
+) -> Reading | None:
+    """The reading this number sent moments ago without a photo, when a photo comes alone
+    (no caption) and no other reading is being asked for; else None."""
+    if not photo or message.text.strip():
+        return None
+    if conversation.step not in (WhatsAppStep.IDLE, WhatsAppStep.REMEMBER):
+        return None
+    # The customer's supplies first: the readings table is searched through its index.
+    customer = conversation.remembered_customer or conversation.identified_customer
+    if customer is None:
+        return None
+    return (
+        Reading.objects.select_related("supply__holder")
+        .filter(
+            supply__in=customer_selectors.supplies_of(customer),
+            channel=Channel.WHATSAPP,
+            inbound_message__sender=message.phone,
+            submitted_at__gte=now - LATE_PHOTO,
+            photo="",
+        )
+        .order_by("-submitted_at")
+        .first()
+    )
 
 
 def _aside_receive(message: WhatsAppMessage, now: datetime) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from autolettura.accounts.apis import router as auth_router
 from autolettura.billing.apis import router as billing_router
@@ -24,7 +28,96 @@ from autolettura.service.messages import fault_error_message
 from autolettura.service.services import FaultReportRejected
 from autolettura.throttling import Throttled
 
-api = NinjaAPI(
+# The headers a client sends or reads, as the OpenAPI document names them.
+_HEADER_PARAMETERS: dict[str, dict[str, Any]] = {
+    "AcceptLanguage": {
+        "name": "Accept-Language",
+        "in": "header",
+        "required": False,
+        "description": "The language of the messages: Italian by default, `en` for English.",
+        "schema": {"type": "string", "example": "en"},
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Any unique string chosen by the client for this request. Sent again with the "
+            "same body by the same caller, it returns the first answer instead of taking "
+            "the reading a second time."
+        ),
+        "schema": {"type": "string", "maxLength": 200},
+    },
+}
+_RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "RetryAfter": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "WWWAuthenticate": {
+        "description": "`Bearer`: send a token from POST /api/v1/auth/token.",
+        "schema": {"type": "string"},
+    },
+}
+# Which operations take an Idempotency-Key: (path, method) as in the document.
+_IDEMPOTENT = {("/api/v1/readings", "post")}
+_ERRORS_REF = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorsOut"}}}
+}
+
+
+class AutoletturaApi(NinjaAPI):
+    """NinjaAPI whose document also names the headers the API reads and sets."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_headers(schema)
+        return schema
+
+
+def document_headers(schema: dict[str, Any]) -> None:
+    """Add to every operation the headers it honours (Accept-Language, Idempotency-Key) and
+    to its answers the ones they carry (Retry-After on 429 and 503, WWW-Authenticate on
+    401), the 503 every operation answers while the database cannot be reached, and the
+    413 of a body over AUTOLETTURA_REQUEST_MAX_MB."""
+    components = schema.setdefault("components", {})
+    components.setdefault("parameters", {}).update(_HEADER_PARAMETERS)
+    components.setdefault("headers", {}).update(_RESPONSE_HEADERS)
+    retry_after = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            parameters = operation.setdefault("parameters", [])
+            parameters.append({"$ref": "#/components/parameters/AcceptLanguage"})
+            if (path, method) in _IDEMPOTENT:
+                parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                503,
+                {
+                    "description": "The service is temporarily unavailable: nothing was recorded.",
+                    **_ERRORS_REF,
+                },
+            )
+            if "requestBody" in operation:
+                responses.setdefault(
+                    413,
+                    {
+                        "description": "The request is larger than the site accepts.",
+                        **_ERRORS_REF,
+                    },
+                )
+            for status, response in responses.items():
+                if int(status) in {429, 503}:
+                    response.setdefault("headers", {}).update(retry_after)
+                elif int(status) == 401:
+                    response.setdefault("headers", {})["WWW-Authenticate"] = {
+                        "$ref": "#/components/headers/WWWAuthenticate"
+                    }
+
+
+api = AutoletturaApi(
     title="Autolettura API",
     version="1",
     description="Self-readings of water meters: submit a reading, follow it, see your supplies.",
@@ -109,27 +202,49 @@ def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     return response
 
 
+def _bearer_challenge(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    # RFC 6750: a 401 names the scheme; when a token was sent and refused, also why.
+    challenge = 'Bearer realm="api"'
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        challenge += ', error="invalid_token"'
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
 @api.exception_handler(AuthenticationError)
 def on_unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = _("Sign in again: the token is missing, expired or not valid.")
-    return api.create_response(
+    response = api.create_response(
         request,
         {"errors": [{"field": None, "code": "unauthorized", "message": message}]},
         status=401,
     )
+    return _bearer_challenge(request, response)
 
 
 _HTTP_ERROR_CODES = {400: "body_invalid", 401: "unauthorized", 404: "not_found"}
 
 
+def body_invalid_message() -> str:
+    return _(
+        "We could not read the request body: check that it is valid JSON, or a well-formed "
+        "form where a photo is sent."
+    )
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = _HTTP_ERROR_CODES.get(exc.status_code, "error")
-    return api.create_response(
+    # django-ninja's own words for a body it cannot parse are English only.
+    message = body_invalid_message() if str(exc) == UNREADABLE_BODY else str(exc)
+    response = api.create_response(
         request,
-        {"errors": [{"field": None, "code": code, "message": str(exc)}]},
+        {"errors": [{"field": None, "code": code, "message": message}]},
         status=exc.status_code,
     )
+    if exc.status_code == 401:
+        _bearer_challenge(request, response)
+    return response
 
 
 @api.exception_handler(MultiPartParserError)
@@ -154,3 +269,76 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         {"errors": [{"field": None, "code": "not_found", "message": message}]},
         status=404,
     )
+
+
+# --- Errors answered outside the API's views ---------------------------------------------------
+
+API_PREFIX = "/api/v1/"
+
+
+def _error_for(request: HttpRequest, response: HttpResponse) -> tuple[str, str]:
+    """(code, message) for an error answer Django or django-ninja made in their own format."""
+    status = response.status_code
+    if status == 404:
+        return "not_found", _(
+            "There is nothing at this address of the API: the list of endpoints is at /api/v1/docs."
+        )
+    if status == 405:
+        allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",") if m))
+        return "method_not_allowed", _(
+            "This address does not take %(method)s requests: use %(allowed)s."
+        ) % {"method": request.method, "allowed": allowed}
+    if status == 400:
+        return "body_invalid", body_invalid_message()
+    if status == 403 and b"CSRF" in response.content:
+        # Django's CSRF check, on the API's pages that are not endpoints (its docs).
+        return "csrf_failed", _(
+            "Refused: a request that changes something needs the site's CSRF token."
+        )
+    if status == 403:
+        return "forbidden", _("This request is not allowed.")
+    if status >= 500:
+        return "server_error", _(
+            "Something went wrong on our side. Please try again in a few minutes; what you "
+            "sent may not have been recorded."
+        )
+    return "error", _("The request could not be handled (HTTP %(status)s).") % {"status": status}
+
+
+class ApiErrorsMiddleware:
+    """Every error under /api/v1/ in the API's format, `{"errors": [{field, code, message}]}`,
+    in the request's language: also those made before or after the API's views (an unknown
+    address, a method an address does not take, Django's own 400, 403 and 500 pages).
+
+    Outermost but for the metrics, so that it sees the answers of every other middleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path_info.startswith(API_PREFIX)
+            or response.get("Content-Type", "").startswith("application/json")
+            or response.streaming
+        ):
+            return response
+        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
+            request
+        )
+        with translation.override(language):
+            code, message = _error_for(request, response)
+        converted = JsonResponse(
+            {"errors": [{"field": None, "code": code, "message": message}]},
+            status=response.status_code,
+            content_type="application/json; charset=utf-8",
+            json_dumps_params={"ensure_ascii": False},
+        )
+        # The rest of what was said stays: Allow, Retry-After, the security headers.
+        for header, value in response.items():
+            if header.lower() not in {"content-type", "content-length", "content-language"}:
+                converted[header] = value
+        converted["Content-Language"] = language
+        return converted

@@ -1,13 +1,16 @@
 """Prometheus metrics, served at GET /metrics.
 
-In-process: readings taken in charge by channel and outcome (counted by `reading_submit`),
-HTTP latency and responses by URL pattern (the submission endpoint is `api/v1/readings`).
-Computed from the database at each scrape: the outbox's queue and the running bill runs.
-
-Each process counts for itself. Under gunicorn with several workers, set
+In-process: HTTP latency and responses by URL pattern (the submission endpoint is
+`api/v1/readings`). Each process counts for itself: under gunicorn with several workers, set
 PROMETHEUS_MULTIPROC_DIR to an empty folder private to the web service (deploy/ does) and
 every scrape adds up all the workers; without it a scrape sees one worker's counts.
-Submissions taken in a Celery worker (the e-mail channel) are counted there, not here.
+
+Computed from the database at each scrape: readings taken in charge by channel and outcome,
+the outbox's queue and the running bill runs. Readings are counted there, not in the process
+that took them, because e-mail readings (and WhatsApp readings whose photo is fetched) are
+taken in a Celery worker, whose counters no scrape would see; and a reading counted only
+once its transaction has committed is one that exists. These are counts for the whole
+installation: every web machine reports the same figures.
 """
 
 from __future__ import annotations
@@ -32,16 +35,11 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from autolettura.lifecycle.metrics import RetentionCollector
 
-SUBMISSIONS = Counter(
-    "autolettura_readings_submitted",
-    "Readings taken in charge with a receipt, by channel and outcome.",
-    ["channel", "outcome"],
-)
 REQUEST_SECONDS = Histogram(
     "autolettura_http_request_duration_seconds",
     "Time to answer an HTTP request, by method and URL pattern.",
@@ -57,11 +55,6 @@ RESPONSES = Counter(
 
 # Labels come from a bounded set: a client must not create series by inventing methods.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def reading_submitted(*, channel: str, outcome: str) -> None:
-    """Count a reading just stored by `reading_submit` (ACCEPTED, UNDER_REVIEW, DISCARDED)."""
-    SUBMISSIONS.labels(channel=channel.lower(), outcome=outcome.lower()).inc()
 
 
 class MetricsMiddleware:
@@ -84,9 +77,19 @@ class MetricsMiddleware:
 class DatabaseCollector(Collector):
     """Gauges read from the database when scraped, so they are right whichever process asks."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         from autolettura.billing.models import BillRun, BillRunChunk
         from autolettura.outbox.models import OutboundMessage
+        from autolettura.readings.selectors import readings_taken_by_channel
+
+        submitted = CounterMetricFamily(
+            "autolettura_readings_submitted",
+            "Readings taken in charge with a receipt, by channel and first outcome.",
+            labels=["channel", "outcome"],
+        )
+        for (channel, outcome), n in sorted(readings_taken_by_channel().items()):
+            submitted.add_metric([channel.lower(), outcome.lower()], n)
+        yield submitted
 
         outbox = GaugeMetricFamily(
             "autolettura_outbox_messages",

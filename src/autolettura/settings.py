@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: times the whole request for /metrics.
     "autolettura.metrics.MetricsMiddleware",
+    # Every error under /api/v1/ in the API's JSON format (an unknown address, a 405, a 500).
+    "autolettura.api.ApiErrorsMiddleware",
     # A database that cannot be reached: 503 with Retry-After ("not recorded, send it again").
     "autolettura.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -230,6 +232,18 @@ DEFAULT_FROM_EMAIL = envstr(
 )
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ConfigurationError("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
+# The domain of the Message-ID of every mail sent; empty: DEFAULT_FROM_EMAIL's domain.
+AUTOLETTURA_EMAIL_DOMAIN = envstr("AUTOLETTURA_EMAIL_DOMAIN", "")
+
+# OAuth 2.0 for the mail servers (XOAUTH2), for IMAP (AUTOLETTURA_IMAP_AUTH=xoauth2) and SMTP
+# (EMAIL_BACKEND=autolettura.mail_oauth.OAuth2SmtpBackend): Microsoft 365 takes no password.
+# A static access token, or a refresh token exchanged at the provider's token endpoint.
+AUTOLETTURA_EMAIL_OAUTH_ACCESS_TOKEN = envstr("AUTOLETTURA_EMAIL_OAUTH_ACCESS_TOKEN", "")
+AUTOLETTURA_EMAIL_OAUTH_TOKEN_URL = envstr("AUTOLETTURA_EMAIL_OAUTH_TOKEN_URL", "")
+AUTOLETTURA_EMAIL_OAUTH_CLIENT_ID = envstr("AUTOLETTURA_EMAIL_OAUTH_CLIENT_ID", "")
+AUTOLETTURA_EMAIL_OAUTH_CLIENT_SECRET = envstr("AUTOLETTURA_EMAIL_OAUTH_CLIENT_SECRET", "")
+AUTOLETTURA_EMAIL_OAUTH_REFRESH_TOKEN = envstr("AUTOLETTURA_EMAIL_OAUTH_REFRESH_TOKEN", "")
+AUTOLETTURA_EMAIL_OAUTH_SCOPE = envstr("AUTOLETTURA_EMAIL_OAUTH_SCOPE", "")
 
 # --- E-mail channel: the readings mailbox, polled over IMAP ----------------------------------
 # Empty host: no mailbox is read. SSL is IMAP over TLS (port 993); without it, STARTTLS on
@@ -243,11 +257,26 @@ AUTOLETTURA_IMAP_PORT = envint(
 )
 AUTOLETTURA_IMAP_USER = envstr("AUTOLETTURA_IMAP_USER", "")
 AUTOLETTURA_IMAP_PASSWORD = envstr("AUTOLETTURA_IMAP_PASSWORD", "")
+AUTOLETTURA_IMAP_AUTH = envchoice("AUTOLETTURA_IMAP_AUTH", "password", ("password", "xoauth2"))
 AUTOLETTURA_IMAP_FOLDER = envstr("AUTOLETTURA_IMAP_FOLDER", "INBOX")
 AUTOLETTURA_IMAP_POLL_SECONDS = envint("AUTOLETTURA_IMAP_POLL_SECONDS", 60, minimum=10)
 if AUTOLETTURA_IMAP_SSL and AUTOLETTURA_IMAP_STARTTLS:
     raise ConfigurationError(
         "AUTOLETTURA_IMAP_SSL and AUTOLETTURA_IMAP_STARTTLS cannot both be true"
+    )
+if (AUTOLETTURA_IMAP_AUTH == "xoauth2" or EMAIL_BACKEND.endswith(".OAuth2SmtpBackend")) and not (
+    AUTOLETTURA_EMAIL_OAUTH_ACCESS_TOKEN
+    or (
+        AUTOLETTURA_EMAIL_OAUTH_TOKEN_URL
+        and AUTOLETTURA_EMAIL_OAUTH_CLIENT_ID
+        and AUTOLETTURA_EMAIL_OAUTH_REFRESH_TOKEN
+    )
+):
+    raise ConfigurationError(
+        "OAuth 2.0 for the mail servers (AUTOLETTURA_IMAP_AUTH=xoauth2 or the OAuth2 SMTP "
+        "backend) needs AUTOLETTURA_EMAIL_OAUTH_ACCESS_TOKEN, or "
+        "AUTOLETTURA_EMAIL_OAUTH_TOKEN_URL, AUTOLETTURA_EMAIL_OAUTH_CLIENT_ID and "
+        "AUTOLETTURA_EMAIL_OAUTH_REFRESH_TOKEN"
     )
 
 # --- Internationalisation ------------------------------------------------------------------

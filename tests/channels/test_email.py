@@ -9,6 +9,7 @@ APPEND, `autolettura fetch-email` reads them, and the replies are read off the S
 from __future__ import annotations
 
 import email
+import io
 import itertools
 import os
 import pwd
@@ -360,6 +361,81 @@ class TestEmailReceive:
         assert OutboundMessage.objects.get().subject == "RE: Lettura contatore"
 
 
+# A real photo of a meter, as a phone takes it.
+METER_PHOTO = Path(__file__).resolve().parents[2] / "../shared/meter-photos/530.07077.jpg"
+
+
+@pytest.mark.django_db
+class TestWhatMailProgramsSend:
+    def test_the_reply_goes_to_the_senders_reply_to(self, supply: Supply) -> None:
+        receive(
+            make_mail(
+                codes_text(supply),
+                headers={"Reply-To": "Mario Rossi (casa) <mario.casa@example.net>"},
+            )
+        )
+
+        assert OutboundMessage.objects.get().recipient == "mario.casa@example.net"
+        # The reading's sender stays who wrote it.
+        assert InboundMessage.objects.get().sender == "mario.rossi@example.org"
+
+    def test_a_reply_to_our_own_address_is_not_followed(self, supply: Supply) -> None:
+        receive(
+            make_mail(codes_text(supply), headers={"Reply-To": "letture@acquedivalmora.example"})
+        )
+
+        assert OutboundMessage.objects.get().recipient == "mario.rossi@example.org"
+
+    def test_a_reply_to_that_is_no_address_is_not_followed(self, supply: Supply) -> None:
+        receive(make_mail(codes_text(supply), headers={"Reply-To": "undisclosed-recipients:;"}))
+
+        assert OutboundMessage.objects.get().recipient == "mario.rossi@example.org"
+
+    def test_a_photo_sent_as_application_octet_stream_is_recognised_by_its_content(
+        self, supply: Supply
+    ) -> None:
+        if not METER_PHOTO.exists():
+            pytest.skip(f"{METER_PHOTO} is missing")
+        photo = METER_PHOTO.read_bytes()
+        # As Apple Mail sends an iPhone's photo; and another file of no declared type.
+        receive(
+            make_mail(
+                codes_text(supply),
+                attachments=[
+                    (photo, "application/octet-stream", "IMG_0412.HEIC"),
+                    (b"PK\x03\x04" + bytes(64_000), "application/octet-stream", "docs.zip"),
+                ],
+            )
+        )
+
+        reading = Reading.objects.get()
+        with reading.photo.open("rb") as kept:
+            assert kept.read()[:3] == b"\xff\xd8\xff"
+        assert "La foto del contatore è conservata" in OutboundMessage.objects.get().body
+
+    def test_an_iphones_heic_photo_sent_as_application_octet_stream_is_kept(
+        self, supply: Supply
+    ) -> None:
+        pillow_heif = pytest.importorskip("pillow_heif")
+        if not METER_PHOTO.exists():
+            pytest.skip(f"{METER_PHOTO} is missing")
+        from PIL import Image
+
+        pillow_heif.register_heif_opener()
+        heic = io.BytesIO()
+        Image.open(METER_PHOTO).save(heic, format="HEIF")
+        receive(
+            make_mail(
+                codes_text(supply),
+                attachments=[(heic.getvalue(), "application/octet-stream", "IMG_0412.HEIC")],
+            )
+        )
+
+        reading = Reading.objects.get()
+        assert reading.photo
+        assert "La foto del contatore è conservata" in OutboundMessage.objects.get().body
+
+
 # --- End to end: Dovecot and aiosmtpd on loopback ---------------------------------------------
 
 DOVECOT = Path("/usr/sbin/dovecot")
@@ -489,11 +565,14 @@ class SmtpServer:
         from aiosmtpd.controller import Controller
 
         self.received: list[Message] = []
+        self.raw: list[bytes] = []
         self.controller = Controller(self, hostname="127.0.0.1", port=_free_port())
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content or envelope.content)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.raw.append(raw)
         self.received.append(message)
         return "250 OK"
 
@@ -525,6 +604,7 @@ def mailbox_user(
     """A fresh mailbox, the app pointed at both servers, and the clock pinned at NOW."""
     user = f"letture{next(imap_server.users)}"
     smtp_server.received.clear()
+    smtp_server.raw.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.controller.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
@@ -696,6 +776,44 @@ class TestFetchEmail:
         with pytest.raises(CommandError, match=r"IMAP 127\.0\.0\.1"):
             fetch()
         assert email_fetch_task() == 0
+
+    def test_the_reply_has_a_message_id_on_the_utilitys_domain_kept_in_the_outbox(
+        self, imap_server: ImapServer, smtp_server: SmtpServer, mailbox_user: str
+    ) -> None:
+        imap_server.deliver(mailbox_user, make_mail(codes_text(make_supply())))
+
+        fetch()
+
+        [reply] = smtp_server.received
+        assert reply["Message-ID"].endswith("@acquedivalmora.example>")
+        assert OutboundMessage.objects.get().provider_message_id == reply["Message-ID"]
+
+    def test_the_reply_is_quoted_printable_and_seven_bit_clean(
+        self, imap_server: ImapServer, smtp_server: SmtpServer, mailbox_user: str
+    ) -> None:
+        imap_server.deliver(mailbox_user, make_mail(codes_text(make_supply())))
+
+        fetch()
+
+        [reply] = smtp_server.received
+        raw = smtp_server.raw[0]
+        assert reply["Content-Transfer-Encoding"] == "quoted-printable"
+        assert max(raw) < 0x80, "an 8-bit byte sent to a server that may not take it"
+        assert "il consumo dalla lettura precedente è di 350 m³" in body_of(reply)
+
+    def test_the_reply_goes_to_the_reply_to(
+        self, imap_server: ImapServer, smtp_server: SmtpServer, mailbox_user: str
+    ) -> None:
+        imap_server.deliver(
+            mailbox_user,
+            make_mail(codes_text(make_supply()), headers={"Reply-To": "mario.casa@example.net"}),
+        )
+
+        fetch()
+
+        [reply] = smtp_server.received
+        assert reply["X-Envelope-To"] == "mario.casa@example.net"
+        assert reply["To"] == "mario.casa@example.net"
 
 
 class TestNotConfigured:

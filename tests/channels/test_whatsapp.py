@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
+from autolettura.channels import tasks
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
@@ -341,6 +342,39 @@ class TestConversation:
         phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
         assert Reading.objects.get(supply=supply).photo.name.endswith(".jpg")
 
+    def test_a_photo_arriving_just_after_its_reading_is_added_to_it(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, clock: Clock
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("556", JPEG)
+        # Sent together; the text is taken first, the photo fetched after.
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+        clock.now = DECEMBER_20 + timedelta(minutes=1)
+
+        phone.post(whatsapp_image("wamid.PHOTOLATE", CUSTOMER_PHONE, "556"))
+
+        reading = Reading.objects.get(supply=supply)
+        assert reading.photo.name.endswith(".jpg")
+        assert phone.reply() == (
+            f"Foto ricevuta: l'abbiamo aggiunta alla lettura {reading.receipt}."
+        )
+        # The offer to remember the number still stands.
+        assert phone.ask("si").startswith("Fatto: ricorderemo questo numero.")
+
+    def test_a_photo_long_after_a_reading_starts_a_new_one(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, clock: Clock
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("557", JPEG)
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+        phone.ask("no")
+        clock.now = DECEMBER_20 + timedelta(hours=2)
+
+        phone.post(whatsapp_image("wamid.PHOTONEXT", CUSTOMER_PHONE, "557"))
+
+        assert not Reading.objects.get(supply=supply).photo
+        assert phone.reply().endswith(SUPPLY_PROMPT)
+
     def test_a_photo_that_cannot_be_downloaded_does_not_stop_the_reading(
         self, phone: Phone, supply: Supply, graph: FakeGraphApi
     ) -> None:
@@ -377,14 +411,6 @@ class TestConversation:
         assert phone.ask(other.supply_code) == DATE_PROMPT
         assert phone.ask("oggi").startswith("Lettura ricevuta con protocollo")
         assert Reading.objects.get(supply=other).value == 45
-
-    def test_a_voice_message_gets_told_what_can_be_read(self, phone: Phone, supply: Supply) -> None:
-        phone.post(whatsapp_message("wamid.VOICE", CUSTOMER_PHONE, "audio", {"id": "77"}))
-
-        reply = phone.reply()
-
-        assert "Possiamo leggere solo messaggi di testo e foto del contatore." in reply
-        assert InboundMessage.objects.filter(provider_message_id="wamid.VOICE").exists()
 
     def test_a_remembered_number_can_be_forgotten(self, phone: Phone, supply: Supply) -> None:
         supply_code, customer_code = codes_of(supply)
@@ -478,3 +504,315 @@ class TestRetriesAndRefusals:
         assert status == 400
         assert not InboundMessage.objects.exists()
         assert "WhatsApp webhook malformed" in caplog.text
+
+
+VOICE_ANSWER = (
+    "Non possiamo ascoltare i messaggi vocali: scrivi la lettura, oppure invia una foto del "
+    "contatore."
+)
+ONLY_TEXT_AND_PHOTOS = "Possiamo leggere solo messaggi di testo e foto del contatore."
+VOICE_NOTE = {"mime_type": "audio/ogg; codecs=opus", "sha256": "x", "id": "77", "voice": True}
+
+
+class TestWhatElseTheCustomerMaySend:
+    """The Cloud API's other message types, in Meta's documented webhook shapes: a short
+    answer that fits, or none; never the welcome; the conversation left where it was."""
+
+    def test_a_voice_note_gets_a_short_answer_and_not_the_welcome(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        phone.post(whatsapp_message("wamid.VOICE", CUSTOMER_PHONE, "audio", VOICE_NOTE))
+
+        assert phone.reply() == VOICE_ANSWER
+        assert InboundMessage.objects.filter(provider_message_id="wamid.VOICE").exists()
+
+    def test_a_voice_note_in_the_middle_repeats_the_open_question(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        phone.ask(supply.supply_code)
+
+        phone.post(whatsapp_message("wamid.VOICE2", CUSTOMER_PHONE, "audio", VOICE_NOTE))
+
+        assert phone.reply() == f"{VOICE_ANSWER}\n\n{CUSTOMER_PROMPT}"
+        conversation = WhatsAppConversation.objects.get()
+        assert (conversation.supply_code, conversation.step) == (
+            supply.supply_code,
+            "CUSTOMER_CODE",
+        )
+        assert phone.ask(supply.holder.customer_code) == READING_PROMPT
+
+    @pytest.mark.parametrize(
+        ("kind", "content"),
+        [
+            ("reaction", {"message_id": "wamid.OUT00000001", "emoji": "\U0001f44d"}),
+            ("reaction", {"message_id": "wamid.OUT00000001"}),  # a reaction taken back
+            (
+                "sticker",
+                {"mime_type": "image/webp", "sha256": "x", "id": "88", "animated": False},
+            ),
+            (
+                "system",
+                {
+                    "body": "Cliente changed their phone number from 393471234567 to 393471234568",
+                    "wa_id": "393471234568",
+                    "type": "user_changed_number",
+                },
+            ),
+        ],
+    )
+    def test_a_reaction_a_sticker_or_a_notice_gets_no_answer(
+        self, phone: Phone, supply: Supply, kind: str, content: dict[str, Any]
+    ) -> None:
+        status, _body = phone.post(whatsapp_message("wamid.QUIET", CUSTOMER_PHONE, kind, content))
+
+        assert status == 200
+        assert phone.replies() == []
+        assert InboundMessage.objects.filter(provider_message_id="wamid.QUIET").exists()
+        assert not WhatsAppConversation.objects.exists()
+
+    @pytest.mark.parametrize(
+        ("kind", "content"),
+        [
+            ("location", {"latitude": 44.91, "longitude": 8.61, "name": "Casa"}),
+            (
+                "contacts",
+                [{"name": {"formatted_name": "Mario Rossi"}, "phones": [{"phone": "+39347"}]}],
+            ),
+            ("video", {"mime_type": "video/mp4", "sha256": "x", "id": "99"}),
+            (
+                "document",
+                {"mime_type": "application/pdf", "sha256": "x", "id": "98", "filename": "a.pdf"},
+            ),
+        ],
+    )
+    def test_what_cannot_be_read_gets_one_line_saying_what_can(
+        self, phone: Phone, supply: Supply, kind: str, content: Any
+    ) -> None:
+        phone.post(whatsapp_message("wamid.OTHER1", CUSTOMER_PHONE, kind, content))
+
+        assert phone.reply() == ONLY_TEXT_AND_PHOTOS
+
+    def test_a_message_whatsapp_could_not_deliver_gets_one_line_too(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        payload = whatsapp_message("wamid.UNSUP", CUSTOMER_PHONE, "unsupported", {})
+        message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        del message["unsupported"]
+        message["errors"] = [
+            {
+                "code": 131051,
+                "title": "Message type unknown",
+                "message": "Message type unknown",
+                "error_data": {"details": "Message type is currently not supported."},
+            }
+        ]
+
+        phone.post(payload)
+
+        assert phone.reply() == ONLY_TEXT_AND_PHOTOS
+
+    def test_a_reply_button_is_read_as_its_title(self, phone: Phone, supply: Supply) -> None:
+        supply_code, customer_code = codes_of(supply)
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+
+        phone.post(
+            whatsapp_message(
+                "wamid.BUTTON",
+                CUSTOMER_PHONE,
+                "interactive",
+                {"type": "button_reply", "button_reply": {"id": "remember-yes", "title": "Sì"}},
+            )
+        )
+
+        assert phone.reply().startswith("Fatto: ricorderemo questo numero.")
+        assert WhatsAppConversation.objects.get().remembered_customer == supply.holder
+
+    def test_a_flows_answer_without_a_title_gets_one_line_not_the_welcome(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        phone.post(
+            whatsapp_message(
+                "wamid.FLOW",
+                CUSTOMER_PHONE,
+                "interactive",
+                {
+                    "type": "nfm_reply",
+                    "nfm_reply": {"name": "flow", "body": "Sent", "response_json": "{}"},
+                },
+            )
+        )
+
+        assert phone.reply() == ONLY_TEXT_AND_PHOTOS
+
+    def test_a_templates_quick_reply_is_read_as_its_text(
+        self, phone: Phone, supply: Supply
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        phone.ask(f"{supply_code}#{customer_code}#120#20/12/2026")
+
+        phone.post(
+            whatsapp_message(
+                "wamid.QUICK", CUSTOMER_PHONE, "button", {"payload": "N", "text": "No"}
+            )
+        )
+
+        assert phone.reply() == "Va bene: non ricorderemo questo numero."
+
+    def test_a_picture_sent_as_a_document_is_the_photo_of_the_meter(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("4242", JPEG)
+
+        phone.post(
+            whatsapp_message(
+                "wamid.DOC",
+                CUSTOMER_PHONE,
+                "document",
+                {
+                    "caption": f"{supply_code}#{customer_code}#120#20/12/2026",
+                    "filename": "IMG_0001.JPG",
+                    "mime_type": "image/jpeg",
+                    "sha256": "x",
+                    "id": "4242",
+                },
+            )
+        )
+
+        reading = Reading.objects.get(supply=supply)
+        assert reading.photo.name.endswith(".jpg")
+        assert phone.reply().startswith("Foto ricevuta: la terremo insieme alla lettura.")
+
+
+class TestPhotosAreFetchedAfterTheAnswer:
+    def test_the_webhook_answers_before_the_photo_is_fetched_by_the_task(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("777", JPEG)
+        queued: list[tuple[Any, ...]] = []
+        # A broker that keeps the task for a worker, as Redis does.
+        monkeypatch.setattr(tasks.whatsapp_message_task, "delay", lambda *a: queued.append(a))
+
+        status, body = phone.post(
+            whatsapp_image(
+                "wamid.LATER",
+                CUSTOMER_PHONE,
+                "777",
+                caption=f"{supply_code}#{customer_code}#120#20/12/2026",
+            )
+        )
+
+        assert (status, body) == (200, b"ok")
+        assert graph.requests == []
+        assert not Reading.objects.exists()
+        (arguments,) = queued
+        # The worker, later: a JSON round trip, as the broker carries it.
+        tasks.whatsapp_message_task(*json.loads(json.dumps(arguments)))
+        reading = Reading.objects.get(supply=supply)
+        assert reading.photo.name.endswith(".jpg")
+        assert phone.reply().startswith("Foto ricevuta: la terremo insieme alla lettura.")
+
+    def test_a_broker_that_cannot_be_reached_does_not_lose_the_photo(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("778", JPEG)
+
+        def broker_down(*arguments: Any) -> None:
+            raise ConnectionRefusedError("redis://127.0.0.1:6390")
+
+        monkeypatch.setattr(tasks.whatsapp_message_task, "delay", broker_down)
+
+        phone.post(
+            whatsapp_image(
+                "wamid.NOBROKER",
+                CUSTOMER_PHONE,
+                "778",
+                caption=f"{supply_code}#{customer_code}#120#20/12/2026",
+            )
+        )
+
+        assert Reading.objects.get(supply=supply).photo.name.endswith(".jpg")
+
+    def test_every_call_to_the_graph_api_says_who_calls(
+        self, phone: Phone, supply: Supply, graph: FakeGraphApi
+    ) -> None:
+        supply_code, customer_code = codes_of(supply)
+        graph.add_media("779", JPEG)
+
+        phone.post(
+            whatsapp_image(
+                "wamid.AGENT",
+                CUSTOMER_PHONE,
+                "779",
+                caption=f"{supply_code}#{customer_code}#120#20/12/2026",
+            )
+        )
+        phone.reply()
+
+        calls = [(r.method, r.path.split("/")[1]) for r in graph.requests]
+        assert calls == [("GET", "v21.0"), ("GET", "download"), ("POST", "v21.0")]
+        for request in graph.requests:
+            assert request.headers["User-Agent"].startswith("Autolettura/"), request.path
+
+
+class TestEnglish:
+    def test_an_english_customers_photo_reply_is_all_in_english(
+        self, phone: Phone, graph: FakeGraphApi, db: None
+    ) -> None:
+        customer = Customer.objects.create(customer_code="U900002", name="Jane", language="en")
+        supply = make_supply(customer=customer)
+        graph.add_media("880", JPEG)
+
+        phone.post(
+            whatsapp_image(
+                "wamid.EN1",
+                CUSTOMER_PHONE,
+                "880",
+                caption=f"{supply.supply_code}#{customer.customer_code}#120#20/12/2026",
+            )
+        )
+
+        reading = Reading.objects.get(supply=supply)
+        assert phone.reply().startswith(
+            "Photo received: we will keep it with the reading.\n\n"
+            f"Reading received with receipt {reading.receipt} and accepted"
+        )
+
+    def test_a_photo_that_cannot_be_downloaded_is_told_in_english_too(
+        self, phone: Phone, graph: FakeGraphApi, db: None
+    ) -> None:
+        customer = Customer.objects.create(customer_code="U900003", name="John", language="en")
+        supply = make_supply(customer=customer)
+
+        phone.post(
+            whatsapp_image(
+                "wamid.EN2",
+                CUSTOMER_PHONE,
+                "404404",
+                caption=f"{supply.supply_code}#{customer.customer_code}#120#20/12/2026",
+            )
+        )
+
+        assert phone.reply().startswith(
+            "We could not download the photo: you can send the reading without it.\n\n"
+            "Reading received with receipt"
+        )
+
+    def test_a_stranger_writing_english_with_a_photo_is_answered_in_english(
+        self, phone: Phone, graph: FakeGraphApi, supply: Supply
+    ) -> None:
+        graph.add_media("881", JPEG)
+
+        phone.post(
+            whatsapp_image(
+                "wamid.EN3", CUSTOMER_PHONE, "881", caption="Hello, here is the photo of my meter"
+            )
+        )
+
+        assert phone.reply() == (
+            "Hello! Here you can send the reading of your water meter to Acque di Valmora."
+            "\n\nPhoto received: we will keep it with the reading."
+            "\n\nWrite the supply code printed on page 1 of your bill."
+        )

@@ -4,18 +4,25 @@ for a bearer of the token or (with none set) this machine only."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from imap_tools.message import MailMessage
 from prometheus_client.parser import text_string_to_metric_families
 
 from autolettura.billing.models import BillRun, BillRunChunk
+from autolettura.channels.email import email_receive
 from autolettura.customers.models import Supply
 from autolettura.logformat import JsonFormatter
 from autolettura.outbox.models import OutboundMessage
-from tests.api_helpers import Clock, submit
+from tests.api_helpers import Clock, requires_postgres, submit
 from tests.conftest import rome
 
 pytestmark = pytest.mark.django_db
@@ -137,6 +144,111 @@ class TestMetrics:
         assert not any(route and "AL-2026" in route for route in routes)
         assert "other" in methods
         assert "BREW" not in methods
+
+
+def reading_mail(supply: Supply, reading: str, message_id: str) -> bytes:
+    return (
+        f"From: Giulia Ferrari <giulia@example.org>\r\nTo: letture@example.org\r\n"
+        f"Subject: Lettura\r\nMessage-ID: <{message_id}@example.org>\r\n"
+        "Date: Sun, 20 Dec 2026 09:00:00 +0100\r\n\r\n"
+        f"codice utenza {supply.supply_code}, codice utente {supply.holder.customer_code}, "
+        f"lettura {reading} del 20/12/2026\r\n"
+    ).encode()
+
+
+# What a Celery worker does with a mail, in a process of its own (as in production).
+WORKER = """
+import sys
+from datetime import datetime
+import django
+django.setup()
+from imap_tools.message import MailMessage
+from autolettura.channels.email import email_receive
+outcome = email_receive(
+    message=MailMessage.from_bytes(sys.stdin.buffer.read()),
+    now=datetime.fromisoformat(sys.argv[1]),
+)
+assert outcome.reading is not None, outcome
+"""
+
+
+class TestEmailReadings:
+    @requires_postgres
+    @pytest.mark.django_db(transaction=True)
+    def test_an_e_mail_reading_taken_by_a_worker_process_is_counted(
+        self, client: Client, supply: Supply
+    ) -> None:
+        before = scrape(client)
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        }
+
+        subprocess.run(
+            [sys.executable, "-c", WORKER, NOW.isoformat()],
+            input=reading_mail(supply, "123", "worker-1"),
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            check=True,
+            timeout=120,
+        )
+
+        after = scrape(client)
+        name, labels = "autolettura_readings_submitted_total", {"channel": "email"}
+        assert (
+            value(after, name, outcome="accepted", **labels)
+            - value(before, name, outcome="accepted", **labels)
+            == 1
+        )
+
+    def test_an_e_mail_reading_rolled_back_is_not_counted(
+        self, client: Client, supply: Supply
+    ) -> None:
+        before = scrape(client)
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outcome = email_receive(
+                message=MailMessage.from_bytes(reading_mail(supply, "123", "rolled-back")),
+                now=NOW,
+            )
+            assert outcome.reading is not None
+            raise RuntimeError("the database lost the transaction")
+        taken = email_receive(
+            message=MailMessage.from_bytes(reading_mail(supply, "124", "kept")), now=NOW
+        )
+
+        after = scrape(client)
+        assert taken.reading is not None
+        name, labels = "autolettura_readings_submitted_total", {"channel": "email"}
+        assert (
+            value(after, name, outcome="accepted", **labels)
+            - value(before, name, outcome="accepted", **labels)
+            == 1
+        )
+
+    def test_a_reading_reviewed_since_still_counts_as_taken_under_review(
+        self, client: Client
+    ) -> None:
+        from autolettura.readings.services import reading_review
+        from tests.backoffice.support import operator, supply_with_history, under_review
+
+        reading = under_review(supply_with_history())
+        before = scrape(client)
+
+        reading_review(reading=reading, accept=True, by=operator("Sportello"), now=NOW)
+
+        after = scrape(client)
+        name = "autolettura_readings_submitted_total"
+        # A counter never goes down: the review changes the reading, not how it was taken.
+        for outcome in ("under_review", "accepted"):
+            assert value(after, name, channel="web", outcome=outcome) == value(
+                before, name, channel="web", outcome=outcome
+            )
+        assert value(after, name, channel="web", outcome="under_review") >= 1
 
 
 class TestMetricsAccess:

@@ -44,6 +44,7 @@ from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencr
 from imap_tools.errors import ImapToolsError
 from imap_tools.message import MailMessage
 
+from autolettura import mail_oauth
 from autolettura.db import storable
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.outbox.services import outbox_enqueue
@@ -64,6 +65,9 @@ logger = logging.getLogger(__name__)
 # At most this many mails a poll: a flood waits for the next one instead of one long run.
 FETCH_LIMIT = 200
 PHOTO_TYPES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/heic", "image/heif"}
+# What mail programs call a file whose type they do not know: Apple Mail sends an iPhone's
+# HEIC photo so. Its content, not its declared type, says whether it is a photo.
+UNTYPED = {"application/octet-stream", "application/x-octet-stream", ""}
 # What the inbound log keeps of a mail's text (the reply quotes none of it).
 TEXT_KEPT = 20_000
 _ID_MAX = 200  # InboundMessage.provider_message_id
@@ -98,7 +102,24 @@ def mail_hash(message: Message) -> str:
 
 def sender_address(message: Message) -> str:
     """The From address, or "" when there is none that could be written back to."""
-    _name, address = parseaddr(str(message.get("From", "")))
+    return _address(message.get("From"))
+
+
+def reply_address(message: Message, *, own_addresses: Iterable[str] = ()) -> str:
+    """Where the sender asked to be answered: the first Reply-To address (RFC 5322, 3.6.2),
+    or the From address when there is none that could be written to (or it is ours)."""
+    raw = str(message.get("Reply-To", "") or "")
+    own = {address.lower() for address in own_addresses}
+    for _name, candidate in getaddresses([raw]) if raw else []:
+        address = _address(candidate)
+        if address and address.lower() not in own:
+            return address
+    return sender_address(message)
+
+
+def _address(value: object) -> str:
+    """A header's address, or "" when it is none that could be written back to."""
+    _name, address = parseaddr(str(value or ""))
     address = address.strip()
     if (
         not address
@@ -264,12 +285,17 @@ def sent_on(message: Message, *, arrived_at: datetime) -> date:
 
 def meter_photo(message: MailMessage) -> tuple[bytes, str] | None:
     """The largest JPEG, PNG or HEIC picture attached to (or inline in) the mail: a
-    signature's logo is small, a photo of the meter is not."""
+    signature's logo is small, a photo of the meter is not. A file of no declared type
+    counts when its first bytes are a picture's; the photo check has the last word."""
     pictures = [
         # The name goes to the inbound log.
         (attachment.payload, storable(attachment.filename))
         for attachment in message.attachments
         if attachment.content_type.lower() in PHOTO_TYPES
+        or (
+            attachment.content_type.lower() in UNTYPED
+            and photos.photo_kind(attachment.payload[:32]) is not None
+        )
     ]
     pictures = [(data, name) for data, name in pictures if data]
     if not pictures:
@@ -353,7 +379,7 @@ def email_receive(
         reply = _reply(
             message=obj,
             message_id=message_id,
-            recipient=sender,
+            recipient=reply_address(obj, own_addresses=own_addresses()) if sender else "",
             subject=subject,
             language=_language(outcome, text, subject),
             body=lambda: _reply_body(outcome, parsed, day, photo_kept, photo_note),
@@ -588,12 +614,15 @@ def _mailbox() -> Iterator[BaseMailBox]:
             mailbox = MailBoxStartTls(host, port, timeout=timeout)
         else:
             mailbox = MailBoxUnencrypted(host, port, timeout=timeout)
-        mailbox.login(
-            settings.AUTOLETTURA_IMAP_USER,
-            settings.AUTOLETTURA_IMAP_PASSWORD,
-            initial_folder=settings.AUTOLETTURA_IMAP_FOLDER,
-        )
-    except _IMAP_ERRORS as exc:
+        if settings.AUTOLETTURA_IMAP_AUTH == "xoauth2":
+            _xoauth2_login(mailbox, settings.AUTOLETTURA_IMAP_USER)
+        else:
+            mailbox.login(
+                settings.AUTOLETTURA_IMAP_USER,
+                settings.AUTOLETTURA_IMAP_PASSWORD,
+                initial_folder=settings.AUTOLETTURA_IMAP_FOLDER,
+            )
+    except (*_IMAP_ERRORS, mail_oauth.TokenUnavailable) as exc:
         raise MailboxUnavailable(f"IMAP {host}:{port}: {exc}") from exc
     try:
         yield mailbox
@@ -602,6 +631,20 @@ def _mailbox() -> Iterator[BaseMailBox]:
             mailbox.logout()
         except _IMAP_ERRORS:  # already broken off: nothing left to close
             logger.debug("IMAP logout failed", exc_info=True)
+
+
+def _xoauth2_login(mailbox: BaseMailBox, user: str) -> None:
+    """Log in with an OAuth 2.0 access token (SASL XOAUTH2), then open the folder. A refused
+    token is dropped from the cache, so that the next poll asks for a new one."""
+    token = mail_oauth.access_token()
+    response = mail_oauth.xoauth2_response(user, token).encode()
+    try:
+        # A refusal comes as a challenge carrying a JSON error, to be answered empty.
+        mailbox.client.authenticate("XOAUTH2", lambda challenge: b"" if challenge else response)
+    except imaplib.IMAP4.error:
+        mail_oauth.forget_access_token()
+        raise
+    mailbox.folder.set(settings.AUTOLETTURA_IMAP_FOLDER)
 
 
 _UID = re.compile(rb"\bUID (\d+)")

@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from autolettura import clock
 
@@ -28,3 +31,19 @@ def email_fetch_task() -> int:
     except MailboxUnavailable as exc:
         logger.warning("readings mailbox unavailable, tried again at the next poll: %s", exc)
         return 0
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def whatsapp_message_task(raw: dict[str, Any], received_at: str) -> None:
+    """Take a WhatsApp message with a photo: fetch the photo from the Graph API, then move
+    the conversation on. Queued by the webhook, which has already answered Meta; a retry
+    after a database outage finds the message in the inbound log if it was taken."""
+    from autolettura.channels.whatsapp import whatsapp_message_from, whatsapp_message_receive
+
+    whatsapp_message_receive(
+        message=whatsapp_message_from(raw), now=datetime.fromisoformat(received_at)
+    )

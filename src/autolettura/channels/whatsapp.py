@@ -4,7 +4,8 @@ Meta calls the webhook with GET once, to verify it (the handshake), and with POS
 message and delivery status, signed with the app secret (`X-Hub-Signature-256`, an
 HMAC-SHA256 of the raw body). Each message is stored in the inbound log under its WhatsApp
 id, together with what it did to the conversation, so a retried webhook finds it and
-changes nothing; every reply goes through the outbox.
+changes nothing; every reply goes through the outbox. Meta wants its 200 at once: a photo,
+which must be fetched from the Graph API first, is taken by a Celery task after the answer.
 
 The conversation asks for whatever is still missing, one thing at a time: the supply code,
 the customer code, the reading, the date. Once a reading is taken in charge with the codes,
@@ -41,6 +42,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from kombu.exceptions import KombuError
 
 from autolettura import clock
 from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
@@ -48,6 +50,7 @@ from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer
 from autolettura.db import storable
 from autolettura.outbox.models import Route
+from autolettura.outbox.senders import USER_AGENT
 from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings import photos
 from autolettura.readings.messages import error_message, format_day, outcome_message
@@ -79,7 +82,12 @@ YES = {"si", "sì", "yes", "s", "y"}
 NO = {"no", "n"}
 FORGET = {"dimentica", "forget"}
 TODAY = {"oggi", "today"}
-SUPPORTED_TYPES = {"text", "image"}
+# What the customer can send (Cloud API message types) and what each gets back. Text, a
+# photo (an image, or a picture sent as a document to keep it sharp) and the answer to a
+# button go into the conversation. Reactions, stickers and notices from WhatsApp itself
+# need no answer; the rest a short one saying what we can read. None gets the welcome.
+SILENT_TYPES = {"reaction", "sticker", "system", "ephemeral"}
+VOICE_TYPES = {"audio", "voice"}
 _WA_ID = re.compile(r"\d{6,15}", re.ASCII)
 
 
@@ -96,10 +104,17 @@ class WhatsAppMessage:
 
     message_id: str
     phone: str  # the sender, E.164 (+393471234567)
-    kind: str  # text, image, or a type this channel does not read
-    text: str  # a text's body or an image's caption
-    media_id: str = ""
+    kind: str  # the Cloud API's type: text, image, interactive, audio, reaction...
+    text: str  # a text's body, a photo's caption, the title of the button pressed
+    media_id: str = ""  # a photo's (an image, or a document that is a picture)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conversational(self) -> bool:
+        """Whether it moves the conversation on (text, a photo, a button's answer)."""
+        if self.kind in {"button", "interactive"}:
+            return bool(self.text.strip())  # a flow's form, say, has no title to read
+        return self.kind == "text" or bool(self.media_id)
 
 
 def signature_valid(body: bytes, header: str | None, secret: str) -> bool:
@@ -153,13 +168,27 @@ def _message_from(raw: object) -> WhatsAppMessage:
         if not isinstance(body, str):
             raise MalformedWebhook("a text message without a body")
         text = body
-    elif kind == "image":
+    elif kind == "image" or (kind == "document" and _is_picture(content)):
         media = content.get("id") if isinstance(content, dict) else None
         caption = content.get("caption", "") if isinstance(content, dict) else ""
         if not isinstance(media, str) or not media or not isinstance(caption, str):
-            raise MalformedWebhook("an image message without a media id")
+            raise MalformedWebhook(f"an {kind} message without a media id")
         text, media_id = caption, media
+    elif kind == "interactive":
+        # A reply button or a list row the customer pressed: its title is their answer.
+        chosen = content.get(content.get("type", "")) if isinstance(content, dict) else None
+        title = chosen.get("title") if isinstance(chosen, dict) else None
+        text = title if isinstance(title, str) else ""
+    elif kind == "button":
+        # A template's quick-reply button.
+        label = content.get("text") if isinstance(content, dict) else None
+        text = label if isinstance(label, str) else ""
     return WhatsAppMessage(message_id, f"+{sender}", kind, text, media_id, raw)
+
+
+def _is_picture(content: object) -> bool:
+    mime_type = content.get("mime_type", "") if isinstance(content, dict) else ""
+    return isinstance(mime_type, str) and mime_type.lower().startswith("image/")
 
 
 class MediaUnavailable(Exception):
@@ -181,8 +210,13 @@ def media_fetch(media_id: str) -> bytes:
 
 
 def _graph_get(url: str, *, limit: int) -> bytes:
+    # An explicit User-Agent: Meta's media servers refuse Python's default one.
     request = urllib.request.Request(
-        url, headers={"Authorization": f"Bearer {settings.AUTOLETTURA_WHATSAPP_TOKEN}"}
+        url,
+        headers={
+            "Authorization": f"Bearer {settings.AUTOLETTURA_WHATSAPP_TOKEN}",
+            "User-Agent": USER_AGENT,
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=settings.AUTOLETTURA_PROVIDER_TIMEOUT) as r:
@@ -201,6 +235,32 @@ class _Turn:
 
     notes: list[str] = field(default_factory=list)
     language: str = ""
+    photo_received: bool = False
+    greeted: bool = False
+
+
+def whatsapp_message_take(*, message: WhatsAppMessage, now: datetime) -> None:
+    """What the webhook does with one message: a photo is fetched from the Graph API in a
+    background task (the webhook answers Meta at once); anything else is taken here.
+
+    Without a broker the task runs in this process; with one that cannot be reached, the
+    message is taken here too, rather than lost after Meta was told it arrived.
+    """
+    if not message.media_id:
+        whatsapp_message_receive(message=message, now=now)
+        return
+    from autolettura.channels.tasks import whatsapp_message_task
+
+    try:
+        whatsapp_message_task.delay(message.raw, now.isoformat())
+    except (KombuError, ConnectionError):  # the broker is down
+        logger.warning("broker unavailable: WhatsApp message %s taken now", message.message_id)
+        whatsapp_message_receive(message=message, now=now)
+
+
+def whatsapp_message_from(raw: dict[str, Any]) -> WhatsAppMessage:
+    """A message as `messages_from` read it, from its logged form (for the background task)."""
+    return _message_from(raw)
 
 
 def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None:
@@ -210,11 +270,16 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
     nothing. When the conversation has everything, the reading goes to
     `inbound_reading_submit`, and the reply is its receipt and outcome or what to fix.
     A photo is fetched from the Graph API before anything is locked; one that cannot be had
-    is mentioned in the reply, and the reading goes on without it.
+    is mentioned in the reply, and the reading goes on without it. A message that is not
+    for the conversation (a reaction, a voice note, a location...) gets a short answer or
+    none, and leaves the conversation as it was.
     """
     if _logged(message.message_id):
         return
-    photo, photo_notes = _photo_keep(message) if message.media_id else ("", [])
+    if not message.conversational:
+        _aside_receive(message, now)
+        return
+    photo, photo_problem = _photo_keep(message) if message.media_id else ("", None)
     with transaction.atomic():
         conversation, _created = WhatsAppConversation.objects.select_for_update().get_or_create(
             phone=message.phone, defaults={"updated_at": now}
@@ -226,9 +291,20 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
         if conversation.updated_at < now - CONVERSATION_TTL:
             _draft_clear(conversation)
             conversation.step = WhatsAppStep.IDLE
-        turn = _Turn(notes=photo_notes)
+        turn = _Turn()
         payload: dict[str, Any] = {"message": message.raw, "photo": photo}
-        outcome = _converse(conversation, message, photo, turn, payload, now)
+        late = _reading_awaiting_photo(conversation, message, photo, now)
+        if late is not None:
+            outcome = None
+            _photo_attach(late, photo)
+            turn.language = late.supply.holder.language
+            with translation.override(turn.language):
+                turn.notes.append(
+                    _("Photo received: we have added it to the reading %(receipt)s.")
+                    % {"receipt": late.receipt}
+                )
+        else:
+            outcome = _converse(conversation, message, photo, turn, payload, now)
         if outcome is None:
             inbound, _created = inbound_message_record(
                 channel=Channel.WHATSAPP,
@@ -240,15 +316,111 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
             InboundMessage.objects.filter(pk=inbound.pk).update(processed_at=now)
         conversation.updated_at = now
         conversation.save()
-        language = turn.language or _language(conversation)
+        language = turn.language or _language(conversation, message)
+        notes = turn.notes
+        # What became of the photo comes first, in the language of the rest of the reply,
+        # known only now (the codes in the caption may have named the customer).
+        with translation.override(language):
+            photo_note = (
+                _photo_problem_text(photo_problem)
+                if photo_problem is not None
+                else _("Photo received: we will keep it with the reading.")
+                if turn.photo_received
+                else ""
+            )
+        if photo_note:
+            notes.insert(1 if turn.greeted else 0, photo_note)
         outbox_enqueue(
             route=Route.WHATSAPP,
             recipient=message.phone,
-            body="\n\n".join(turn.notes),
+            body="\n\n".join(notes),
             language=language,
             dedupe_key=f"whatsapp:{message.message_id}",
             now=now,
         )
+
+
+# A photo arriving this soon after a reading taken without one is that reading's: sent
+# together, a text and a photo arrive in either order (the photo is fetched after).
+LATE_PHOTO = timedelta(minutes=15)
+
+
+def _reading_awaiting_photo(
+    conversation: WhatsAppConversation, message: WhatsAppMessage, photo: str, now: datetime
+) -> Reading | None:
+    """The reading this number sent moments ago without a photo, when a photo comes alone
+    (no caption) and no other reading is being asked for; else None."""
+    if not photo or message.text.strip():
+        return None
+    if conversation.step not in (WhatsAppStep.IDLE, WhatsAppStep.REMEMBER):
+        return None
+    # The customer's supplies first: the readings table is searched through its index.
+    customer = conversation.remembered_customer or conversation.identified_customer
+    if customer is None:
+        return None
+    return (
+        Reading.objects.select_related("supply__holder")
+        .filter(
+            supply__in=customer_selectors.supplies_of(customer),
+            channel=Channel.WHATSAPP,
+            inbound_message__sender=message.phone,
+            submitted_at__gte=now - LATE_PHOTO,
+            photo="",
+        )
+        .order_by("-submitted_at")
+        .first()
+    )
+
+
+def _aside_receive(message: WhatsAppMessage, now: datetime) -> None:
+    """A message that does not move the conversation on: logged, and answered briefly (a
+    voice note, a location, contacts, a type WhatsApp could not deliver) or not at all (a
+    reaction, a sticker, a notice from WhatsApp), with the question still open, if any."""
+    conversation = WhatsAppConversation.objects.filter(phone=message.phone).first()
+    with transaction.atomic():
+        inbound, created = inbound_message_record(
+            channel=Channel.WHATSAPP,
+            provider_message_id=message.message_id,
+            payload={"message": message.raw},
+            now=now,
+            sender=message.phone,
+        )
+        if not created:
+            return
+        InboundMessage.objects.filter(pk=inbound.pk).update(processed_at=now)
+        if message.kind in SILENT_TYPES:
+            logger.info("WhatsApp %s from %s: not answered", message.kind, message.phone)
+            return
+        language = _language(conversation, message) if conversation else settings.LANGUAGE_CODE
+        with translation.override(language):
+            if message.kind in VOICE_TYPES:
+                notes = [
+                    _(
+                        "We cannot listen to voice messages: please write the reading, or "
+                        "send a photo of the meter."
+                    )
+                ]
+            else:
+                notes = [_("We can read only text messages and photos of the meter.")]
+            pending = _pending_step(conversation, now)
+            if pending is not None and conversation is not None:
+                notes.append(_prompt(conversation, pending))
+        outbox_enqueue(
+            route=Route.WHATSAPP,
+            recipient=message.phone,
+            body="\n\n".join(notes),
+            language=language,
+            dedupe_key=f"whatsapp:{message.message_id}",
+            now=now,
+        )
+
+
+def _pending_step(conversation: WhatsAppConversation | None, now: datetime) -> WhatsAppStep | None:
+    """The question the customer has yet to answer, while the conversation is fresh."""
+    if conversation is None or conversation.updated_at < now - CONVERSATION_TTL:
+        return None
+    step = WhatsAppStep(conversation.step)
+    return step if step in STEP_FIELDS else None
 
 
 def _logged(message_id: str) -> bool:
@@ -268,7 +440,7 @@ def _converse(
     """Apply one message to the conversation and write the reply into `turn`. Returns the
     outcome when the message completed a submission, else None."""
     word = _word(message.text)
-    with translation.override(_language(conversation)):
+    with translation.override(_language(conversation, message)):
         if word in FORGET:
             conversation.remembered_customer = None
             conversation.remembered_at = None
@@ -296,8 +468,6 @@ def _converse(
                 return None
             # Anything else is a new message: the offer lapses.
         started = conversation.step == WhatsAppStep.IDLE
-        if message.kind not in SUPPORTED_TYPES:
-            turn.notes.append(_("We can read only text messages and photos of the meter."))
         # A bare value opening a conversation is the supply code, as it would be asked
         # first; from a remembered number it is the reading ("just send the reading").
         first = None
@@ -310,13 +480,14 @@ def _converse(
             setattr(conversation, name, value)
         if photo:
             conversation.photo = photo
-            turn.notes.append(_("Photo received: we will keep it with the reading."))
+            turn.photo_received = True
         errors = _draft_check(conversation, rome_today(now))
-    with translation.override(_language(conversation)):
+    with translation.override(_language(conversation, message)):
         turn.notes.extend(error_message(error) for error in errors)
         step = _next_step(conversation)
         if step is not None:
             if started and not found and not errors:
+                turn.greeted = True
                 turn.notes.insert(
                     0,
                     _("Hello! Here you can send the reading of your water meter to %(utility)s.")
@@ -347,7 +518,7 @@ def _submit(
         sender=message.phone,
     )
     if outcome.submission is None:
-        with translation.override(_language(conversation)):
+        with translation.override(_language(conversation, message)):
             turn.notes.extend(error_message(error) for error in outcome.errors)
             for error in outcome.errors:
                 _field_clear(conversation, error.field)
@@ -539,27 +710,39 @@ def _remembered(conversation: WhatsAppConversation) -> Customer | None:
     return customer
 
 
-def _language(conversation: WhatsAppConversation) -> str:
+def _language(conversation: WhatsAppConversation, message: WhatsAppMessage | None = None) -> str:
+    """The customer's own language once the number or the codes say who they are; else the
+    language the message is written in, when it has words; else the default."""
     customer = conversation.remembered_customer or conversation.identified_customer
-    return customer.language if customer is not None else settings.LANGUAGE_CODE
+    if customer is not None:
+        return customer.language
+    if message is not None and re.search(r"[^\W\d_]{2}", message.text):
+        return freetext.guess_language(message.text)
+    return settings.LANGUAGE_CODE
 
 
 # --- Photos -------------------------------------------------------------------------------------
 
 
-def _photo_keep(message: WhatsAppMessage) -> tuple[str, list[str]]:
+def _photo_keep(message: WhatsAppMessage) -> tuple[str, FieldError | None]:
     """Fetch an image's media and keep it, checked, in the default storage (private, under
-    MEDIA_ROOT). Returns its path, or "" and a note for the reply saying why not."""
+    MEDIA_ROOT). Returns its path, or "" and what went wrong (the reply says it)."""
     try:
         data = media_fetch(message.media_id)
         checked = photos.photo_check(io.BytesIO(data))
     except MediaUnavailable as exc:
         logger.warning("WhatsApp message %s: photo not fetched: %s", message.message_id, exc)
-        return "", [_("We could not download the photo: you can send the reading without it.")]
+        return "", FieldError("photo", "photo_unavailable")
     except FormatError as exc:
-        return "", [photos.photo_error_message(exc.errors[0])]
+        return "", exc.errors[0]
     name = f"channels/whatsapp/{uuid.uuid4().hex}{PurePosixPath(checked.name or '').suffix}"
-    return default_storage.save(name, checked), []
+    return default_storage.save(name, checked), None
+
+
+def _photo_problem_text(problem: FieldError) -> str:
+    if problem.code == "photo_unavailable":
+        return _("We could not download the photo: you can send the reading without it.")
+    return photos.photo_error_message(problem)
 
 
 def _photo_attach(reading: Reading, path: str) -> None:
@@ -603,7 +786,7 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("malformed webhook", content_type="text/plain")
     now = clock.now()
     for message in messages:
-        whatsapp_message_receive(message=message, now=now)
+        whatsapp_message_take(message=message, now=now)
     return HttpResponse("ok", content_type="text/plain")
 
 

@@ -7,12 +7,15 @@ SendFailed. Every HTTP call has a timeout.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime
+from email.charset import QP, Charset
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +23,10 @@ from django.core.mail import EmailMessage
 
 from autolettura import clock
 from autolettura.outbox.models import OutboundMessage, Route
+
+# Said on every call to a provider: some (Meta's media servers) refuse Python's default, and
+# the provider's logs then name who called.
+USER_AGENT = "Autolettura/0.1 (meter self-reading service)"
 
 
 class SendFailed(Exception):
@@ -41,7 +48,10 @@ def post_json(
         data = json.dumps(payload).encode()
         content_type = "application/json"
     request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": content_type, **headers}
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": content_type, "User-Agent": USER_AGENT, **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=settings.AUTOLETTURA_PROVIDER_TIMEOUT) as r:
@@ -60,19 +70,46 @@ def post_json(
     return answer
 
 
+# Quoted-printable bodies: 7-bit clean, so they pass any server, also one that does not
+# offer 8BITMIME (Django would send accented text as 8bit whatever the server offers).
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def message_id_domain() -> str:
+    """The utility's mail domain: AUTOLETTURA_EMAIL_DOMAIN, else DEFAULT_FROM_EMAIL's."""
+    configured: str = settings.AUTOLETTURA_EMAIL_DOMAIN
+    if configured:
+        return configured
+    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return address.rpartition("@")[2] or "localhost"
+
+
+def outbound_message_id(message: OutboundMessage) -> str:
+    """The Message-ID of an outbound mail: on the utility's domain (not the machine's name,
+    which spam filters hold against it), and the same at every attempt, so that a mail the
+    server took once but did not confirm is recognised as one by the recipient's server."""
+    key = hashlib.sha256(message.dedupe_key.encode()).hexdigest()[:16]
+    return f"<autolettura.{message.pk}.{key}@{message_id_domain()}>"
+
+
 def send_email(message: OutboundMessage) -> str:
+    """Send by SMTP (EMAIL_BACKEND). Returns the Message-ID it was sent with."""
+    headers = {str(k): str(v) for k, v in message.headers.items()}
+    headers.setdefault("Message-ID", outbound_message_id(message))
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.recipient],
-        headers={str(k): str(v) for k, v in message.headers.items()},
+        headers=headers,
     )
+    email.encoding = _UTF8_QP
     try:
         email.send(fail_silently=False)
     except (OSError, ValueError) as exc:
         raise SendFailed(f"SMTP: {exc}") from exc
-    return str(email.extra_headers.get("Message-ID", ""))
+    return headers["Message-ID"]
 
 
 def send_sms(message: OutboundMessage) -> str:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 
 from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
@@ -293,3 +293,20 @@ def current_window(now: datetime, supply: Supply | None = None) -> Window:
     if supply is None:
         return policy.window_policy().current_or_next(today)
     return window_verdict(supply=supply, read_on=today, now=now).window
+
+
+def readings_taken_by_channel() -> dict[tuple[str, str], int]:
+    """How many readings each channel has taken in charge with a receipt, by their first
+    outcome (a reading reviewed since was UNDER_REVIEW when taken), for /metrics: counts
+    that only grow, whichever process took the readings. One grouped count of the table."""
+    first_outcome = Case(
+        When(reviewed_at__isnull=False, then=Value(Status.UNDER_REVIEW.value)),
+        default="status",
+    )
+    rows = (
+        Reading.objects.filter(receipt__isnull=False)
+        .values_list("channel", first_outcome)
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(channel, outcome): n for channel, outcome, n in rows}

@@ -11,7 +11,7 @@ from typing import IO, Any
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-from autolettura import db, metrics
+from autolettura import db
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import photos, policy, selectors
@@ -160,7 +160,6 @@ def reading_submit(
         status,
         reason,
     )
-    metrics.reading_submitted(channel=channel, outcome=status)
     return Submission(stored, created=True, window=window.window)
 
 

@@ -204,13 +204,10 @@ X_FRAME_OPTIONS = "DENY"
 # Preloading is a commitment for the whole domain, made by its owner at hstspreload.org: off
 # unless asked for, and then check --deploy need not remind us.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Sign-ups and added supplies an hour, per client address and per customer code (R1 codes
-# must not be guessable by trying), and password-reset requests an hour per address.
+# Sign-ups and added supplies an hour per client address, and password-reset requests an
+# hour per address (each sends an e-mail). Wrong codes are counted as failures, below.
 AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS", 20, minimum=1
-)
-AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER = envint(
-    "AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER", 10, minimum=1
 )
 
 # --- E-mail (sign-up confirmation, password reset, outcomes) ---------------------------------
@@ -347,7 +344,13 @@ AUTOLETTURA_REQUEST_MAX_MB = envint(
 
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
-AUTOLETTURA_THROTTLE_PER_SUPPLY = envint("AUTOLETTURA_THROTTLE_PER_SUPPLY", 10, minimum=1)
+# Failed attempts at a secret an hour (wrong codes on any channel or at sign-up, a wrong
+# password for an API token, a wrong contact for a fault ticket): a source (an address, a
+# phone number, an e-mail address) is stopped after FAILURES_PER_SOURCE of them; a target (a
+# supply code, an account, a ticket) with FAILURES_PER_TARGET of them is closed to the
+# sources that failed on it, never to one that has not (autolettura.throttling.FailureLimit).
+AUTOLETTURA_FAILURES_PER_SOURCE = envint("AUTOLETTURA_FAILURES_PER_SOURCE", 10, minimum=1)
+AUTOLETTURA_FAILURES_PER_TARGET = envint("AUTOLETTURA_FAILURES_PER_TARGET", 10, minimum=1)
 AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS", 10, minimum=1
 )

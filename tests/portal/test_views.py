@@ -199,7 +199,7 @@ class TestSignUp:
     def test_repeated_tries_are_throttled(
         self, client: Client, mine: Supply, settings: SettingsWrapper
     ) -> None:
-        settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER = 3
+        settings.AUTOLETTURA_FAILURES_PER_SOURCE = 3
         for _attempt in range(3):
             client.post("/registrati/", signup_data(supply_code="000000001"))
 

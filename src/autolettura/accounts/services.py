@@ -12,6 +12,8 @@ from django.http import HttpRequest
 
 from autolettura.accounts.models import ApiToken
 from autolettura.customers.models import Customer
+from autolettura.portal.backends import account_key
+from autolettura.throttling import FailureLimit
 
 
 class InvalidCredentials(Exception):
@@ -23,15 +25,30 @@ def _digest(key: str) -> str:
 
 
 def token_create(
-    *, username: str, password: str, now: datetime, request: HttpRequest | None = None
+    *,
+    username: str,
+    password: str,
+    now: datetime,
+    request: HttpRequest | None = None,
+    source: str = "",
 ) -> tuple[str, ApiToken]:
     """A new token for a customer's own data. Returns (the key, shown once; the token).
 
-    Raises InvalidCredentials for a wrong password, an inactive user or a user who is not a
-    customer, without saying which.
+    Wrong passwords are counted against `source` (who asks) and the account the username
+    names, however it was written (backends.account_key). Raises InvalidCredentials for a
+    wrong password, an inactive user or a user who is not a customer, without saying which;
+    autolettura.throttling.Throttled past the limit, before the password is checked.
     """
+    failures = FailureLimit(
+        "password",
+        per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
+        per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+    )
+    target = account_key(username)
+    failures.check(source=source, target=target)
     user = authenticate(request, username=username, password=password)
     if user is None or not Customer.objects.filter(user=user).exists():
+        failures.record(source=source, target=target)
         raise InvalidCredentials()
     key = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

@@ -37,8 +37,6 @@ from autolettura.portal.messages import (
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
-from autolettura.rules import parsing
-from autolettura.rules.errors import FormatError
 from autolettura.rules.window import rome_today
 from autolettura.throttling import Throttled, client_address, throttle
 
@@ -70,23 +68,13 @@ def _with_language(response: HttpResponse, language: str | None) -> HttpResponse
     return response
 
 
-def _throttle_codes(request: HttpRequest, customer_code: str) -> None:
-    """Sign-ups and added supplies, an hour: per address and per customer code (R1 codes
-    must not be guessed by trying)."""
+def _throttle_codes(request: HttpRequest) -> None:
+    """Sign-ups and added supplies, an hour per address (each may send an e-mail). Wrong
+    codes are counted by the services themselves, per address and supply code."""
     throttle(
         "signup-address",
         client_address(request),
         limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
-        period=HOUR,
-    )
-    try:
-        code = parsing.normalize_code(customer_code, field="customer_code")
-    except FormatError:
-        return
-    throttle(
-        "signup-customer",
-        code,
-        limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER,
         period=HOUR,
     )
 
@@ -179,7 +167,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return _render_form(request, "portal/signup.html", SignupForm())
     form = SignupForm(request.POST)
     try:
-        _throttle_codes(request, request.POST.get("customer_code", ""))
+        _throttle_codes(request)
     except Throttled as exc:
         form.add_error(None, throttled_message(exc.retry_after))
         return _render_form(request, "portal/signup.html", form, status=429)
@@ -193,10 +181,14 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"],
             site_url=_site_url(request),
             now=clock.now(),
+            source=f"address:{client_address(request)}",
         )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
         return _render_form(request, "portal/signup.html", form)
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/signup.html", form, status=429)
     request.session["signup_email"] = form.cleaned_data["email"]
     return redirect("portal:signup_sent")
 
@@ -362,7 +354,7 @@ def supply_add(request: HttpRequest) -> HttpResponse:
         return _render_form(request, "portal/supply_add.html", SupplyAddForm())
     form = SupplyAddForm(request.POST)
     try:
-        _throttle_codes(request, request.POST.get("customer_code", ""))
+        _throttle_codes(request)
     except Throttled as exc:
         form.add_error(None, throttled_message(exc.retry_after))
         return _render_form(request, "portal/supply_add.html", form, status=429)
@@ -374,10 +366,14 @@ def supply_add(request: HttpRequest) -> HttpResponse:
             customer_code=form.cleaned_data["customer_code"],
             supply_code=form.cleaned_data["supply_code"],
             now=clock.now(),
+            source=f"address:{client_address(request)}",
         )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
         return _render_form(request, "portal/supply_add.html", form)
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/supply_add.html", form, status=429)
     messages.success(
         request, _("Supply %(code)s added to your account.") % {"code": supply.supply_code}
     )

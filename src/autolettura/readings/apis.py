@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import StrictFloat, StrictInt
+from pydantic import Field, StrictInt
 
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
@@ -21,11 +21,9 @@ from autolettura.customers.models import Customer
 from autolettura.readings import selectors, services
 from autolettura.readings.messages import outcome_message
 from autolettura.readings.models import Reading
-from autolettura.rules import parsing
-from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
-from autolettura.schemas import ErrorsOut, StrictText, Text
-from autolettura.throttling import client_address, throttle
+from autolettura.schemas import ErrorsOut, FiniteFloat, StrictText, Text
+from autolettura.throttling import Throttled, client_address, throttle
 
 router = Router(tags=["readings"])
 
@@ -35,11 +33,14 @@ class ReadingIn(Schema):
     customer_code: Text | None = None
     # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
     # Strict: JSON true must not become the reading 1.
-    reading: StrictText | StrictInt | StrictFloat | None = None
+    reading: StrictText | StrictInt | FiniteFloat | None = None
     read_on: Text | None = None
-    channel: Literal[
-        "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
-    ] = "app"
+    # The API is the app's (or a web client's): the operators' channels (counter, call
+    # centre) and the other providers' exist only behind their own doors, so a caller
+    # cannot pass its reading off as one of theirs. Anything else is a 422.
+    channel: Literal["app", "web"] = Field(
+        "app", description="`app` (the default) or `web`; any other value is refused (422)."
+    )
 
 
 class WindowOut(Schema):
@@ -104,12 +105,6 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
         )
-        try:
-            code = parsing.normalize_code(payload.supply_code, field="supply_code")
-        except FormatError:
-            code = ""
-        if code:
-            throttle("submit-supply", code, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
     body = payload.dict()
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
@@ -120,6 +115,10 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
         sender=client_address(request),
     )
     if outcome.submission is None:
+        # Wrong codes are counted by the service, on every channel; past the limit, a 429.
+        for error in outcome.errors:
+            if error.code == "too_many_attempts":
+                raise Throttled(error.params["retry_after"])
         raise services.SubmissionRejected(outcome.errors)
     status = 201 if outcome.submission.created else 200
     return Status(status, reading_out(outcome.submission.reading, outcome.submission.window))

@@ -47,7 +47,7 @@ def fault_error_message(error: FieldError) -> str:
             "Choose the kind of fault: leak, no water, low pressure, water quality, damaged "
             "meter or other."
         ),
-        "channel_invalid": _("The channel is not one this service knows."),
+        "channel_invalid": _("The channel must be app or web: leave it out for the app."),
         "description_required": _("Describe the fault: what you see, and since when."),
         "too_long": _("The %(field)s is too long: at most %(max)s characters."),
         "photo_type": _("The photo must be a picture: JPEG, PNG, WebP or HEIC."),

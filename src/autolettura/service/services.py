@@ -31,8 +31,33 @@ from autolettura.service.models import (
     NotificationRoute,
     Urgency,
 )
+from autolettura.throttling import FailureLimit
 
 logger = logging.getLogger(__name__)
+
+
+def fault_report_follow(*, ticket: str, contact: str, source: str) -> FaultReport | None:
+    """The report a reporter follows with its ticket and contact, or None; a wrong pair is
+    counted against `source` and the ticket (as typed, normalised as the lookup does), so
+    contacts cannot be guessed, and a reporter whose own source has not failed is never
+    locked out by someone else's failures.
+
+    Raises autolettura.throttling.Throttled past the limit, before looking anything up.
+    """
+    from autolettura.service import selectors  # selectors use this module's phone_key
+
+    failures = FailureLimit(
+        "fault-contact",
+        per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
+        per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+    )
+    target = selectors.ticket_normalize(ticket)
+    failures.check(source=source, target=target)
+    report = selectors.fault_report_for_contact(ticket=ticket, contact=contact)
+    if report is None:
+        failures.record(source=source, target=target)
+    return report
+
 
 # Leaks and a supply with no water are emergencies (the regulator's pronto intervento); water
 # that may not be safe to drink comes next. An operator may change a report's urgency.

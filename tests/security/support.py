@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from autolettura.accounts import services as account_services
+from autolettura.accounts.models import ApiToken
 from autolettura.backoffice.models import AuditEntry, ReminderSent
 from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
 from autolettura.billing.models import Bill, Tariff
@@ -228,6 +229,7 @@ def build_world() -> World:
         "fault_pk": report.pk,
         "audit_pk": audit.pk,
         "reminder_pk": reminder.pk,
+        "token_pk": ApiToken.objects.filter(user=owner).values_list("pk", flat=True).get(),
     }
     return World(values=values, users=users, tokens=tokens)
 

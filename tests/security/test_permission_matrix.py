@@ -41,6 +41,7 @@ from tests.channels.fakes import twilio_sms_params, whatsapp_text
 from tests.security.support import (
     ACTORS,
     ANONYMOUS,
+    OWNER,
     SUPERUSER,
     Outcome,
     Redirect,
@@ -198,6 +199,10 @@ MATRIX: dict[str, Row] = {
     ),
     "area-clienti/aggiungi-utenza/": Row("/area-clienti/aggiungi-utenza/", area_page()),
     "area-clienti/preferenze/": Row("/area-clienti/preferenze/", area_page()),
+    "area-clienti/preferenze/accessi/<int:token_id>/revoca/": Row(
+        "/area-clienti/preferenze/accessi/{token_pk}/revoca/",
+        area(405, 404),  # a POST form
+    ),
     # --- The back office (roles.py) ------------------------------------------------------------
     "backoffice/": Row("/backoffice/", backoffice(counter=200, call=200, billing=200, admin=200)),
     "backoffice/accedi/": Row("/backoffice/accedi/", everyone(200)),
@@ -428,6 +433,9 @@ ACTIONS: dict[str, Action] = {
     "area-clienti/preferenze/": Action(
         lambda v: {"language": "en", "email": "intruder@example.org", "notify_by_email": "on"},
         SIGNED_IN,
+    ),
+    "area-clienti/preferenze/accessi/<int:token_id>/revoca/": Action(
+        lambda v: {}, frozenset({OWNER})
     ),
     "backoffice/sportello/": Action(
         lambda v: {

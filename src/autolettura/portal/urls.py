@@ -59,4 +59,9 @@ urlpatterns = [
     ),
     path("area-clienti/aggiungi-utenza/", views.supply_add, name="supply_add"),
     path("area-clienti/preferenze/", views.preferences, name="preferences"),
+    path(
+        "area-clienti/preferenze/accessi/<int:token_id>/revoca/",
+        views.token_revoke,
+        name="token_revoke",
+    ),
 ]

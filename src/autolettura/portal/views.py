@@ -11,7 +11,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
@@ -20,6 +26,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from autolettura import clock
+from autolettura.accounts import selectors as account_selectors
+from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
@@ -397,16 +405,36 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 "notify_by_whatsapp": customer.notify_by_whatsapp,
             }
         )
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     form = PreferencesForm(request.POST)
     if not form.is_valid():
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     try:
         services.preferences_update(user=_user(request), **form.cleaned_data)
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     # The message is shown on the next page, in the language just chosen.
     with translation.override(form.cleaned_data["language"]):
         messages.success(request, _("Preferences saved."))
     return _with_language(redirect("portal:preferences"), form.cleaned_data["language"])
+
+
+def _preferences(request: HttpRequest) -> dict[str, Any]:
+    """What the preferences page shows besides its form: the apps signed in (API tokens)."""
+    return {
+        "customer": selectors.account_preferences(request.user),
+        "tokens": account_selectors.tokens_of(_user(request), now=clock.now()),
+    }
+
+
+@login_required
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    # Whose token it is before the method: another's answers 404 whatever is asked.
+    if not account_selectors.token_held(_user(request), token_id):
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    account_services.token_revoke(user=_user(request), token_id=token_id)
+    messages.success(request, _("Access ended: that app will have to sign in again."))
+    return redirect("portal:preferences")

@@ -197,12 +197,9 @@ def account_confirm(*, payload: str, token: str, now: datetime) -> User:
 
 
 def _account_activate(user: User) -> None:
-    """A confirmed sign-up becomes an account named by its address; the other sign-ups
-    still waiting for that address are dropped (their links die with them)."""
+    """A confirmed sign-up becomes an account named by its address. Other sign-ups still
+    waiting for that address stay inactive: their links add their customers to this one."""
     username = user.email.lower()
-    User.objects.filter(email__iexact=user.email, is_active=False).exclude(pk=user.pk).filter(
-        username__startswith=PENDING_PREFIX
-    ).delete()
     if User.objects.filter(username=username).exclude(pk=user.pk).exists():
         username = user.username  # an older account holds that name: keep the pending one
     user.username = username

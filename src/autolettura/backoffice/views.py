@@ -134,7 +134,12 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
             "chart": charts.history_svg(
                 profile.segments, title=_("Litres a day between valid readings")
             ),
-            "bills": selectors.supply_bills(supply)[:24],
+            # Bills and their amounts only for the roles that may see bills (roles.py).
+            "bills": (
+                selectors.supply_bills(supply)[:24]
+                if request.user.has_perm("backoffice.view_bills")
+                else []
+            ),
             "messages_sent": selectors.customer_messages(supply),
             "audit": selectors.supply_audit(supply)[:50],
             "void_form": forms.VoidForm(),

@@ -335,6 +335,9 @@ AUTOLETTURA_PHONE_TOLL_FREE = envstr("AUTOLETTURA_PHONE_TOLL_FREE", "800 000 222
 # R13: fault reports. Tickets are PREFIX-YYYY-NNNNNN; a report's photo is at most this big.
 AUTOLETTURA_FAULT_TICKET_PREFIX = envstr("AUTOLETTURA_FAULT_TICKET_PREFIX", "GU")
 AUTOLETTURA_FAULT_PHOTO_MAX_MB = envint("AUTOLETTURA_FAULT_PHOTO_MAX_MB", 10, minimum=1)
+# The most pixels a photo may have, in millions, judged before it is decoded (a small file
+# can claim a huge picture); phones take up to about 50.
+AUTOLETTURA_PHOTO_MAX_MEGAPIXELS = envint("AUTOLETTURA_PHOTO_MAX_MEGAPIXELS", 64, minimum=1)
 # The largest request body, judged by its Content-Length before any of it is read
 # (autolettura.request_limits): the largest photo and the form around it. nginx's
 # client_max_body_size (docs/deploy.md) is the same.

@@ -27,6 +27,7 @@ from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings.models import InboundMessage
 from autolettura.readings.services import inbound_reading_submit
 from autolettura.service import services as fault_services
+from tests import pictures
 from tests.backoffice.support import BACKEND, operator, under_review
 from tests.portal.support import (
     DECEMBER_20,
@@ -37,7 +38,7 @@ from tests.portal.support import (
     with_history,
 )
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
+JPEG = pictures.JPEG
 
 # The secrets the webhooks check their signatures with, and the metrics' token: set, so
 # that it is the signature or the token (not a missing configuration) that refuses a request.

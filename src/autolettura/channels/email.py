@@ -269,7 +269,9 @@ def meter_photo(message: MailMessage) -> tuple[bytes, str] | None:
         # The name goes to the inbound log.
         (attachment.payload, storable(attachment.filename))
         for attachment in message.attachments
+        # By content too: a HEIC often arrives as application/octet-stream.
         if attachment.content_type.lower() in PHOTO_TYPES
+        or photos.photo_kind(attachment.payload[:32]) in photos.READING_KINDS
     ]
     pictures = [(data, name) for data, name in pictures if data]
     if not pictures:

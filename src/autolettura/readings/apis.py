@@ -96,7 +96,10 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
 
     Identify with both codes, or with a customer token (then the codes may be left out).
     An `Idempotency-Key` header makes a retried request (the same body from the same caller)
-    return the first answer.
+    return the first answer. `channel` is `app` (the default) or `web`. Wrong codes are
+    counted per client address and per supply code, as on every channel: past the limit the
+    answer is 429 with `Retry-After`, whether the codes are right or not; a client address
+    that has not sent wrong codes is never stopped by others' failures.
     """
     customer = optional_customer(request)
     if customer is None:

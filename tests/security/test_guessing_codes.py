@@ -201,3 +201,38 @@ class TestLockingTheHolderOutOverTheApi:
             return response.status_code, response.json()
 
         assert answer("2000001") == answer(CUSTOMER_CODE)
+
+
+class TestGuessingCodesByFollowingAReceipt:
+    def test_wrong_codes_on_a_receipt_count_like_any_other(
+        self, mine: Supply, clock: Clock
+    ) -> None:
+        inbound_reading_submit(
+            channel=Channel.APP,
+            provider_message_id="first",
+            payload={
+                "supply_code": SUPPLY_CODE,
+                "customer_code": CUSTOMER_CODE,
+                "reading": "00012",
+                "read_on": "20/12/2026",
+            },
+            now=clock(),
+            sender="198.51.100.1",
+        )
+        api = Client()
+        receipt = "/api/v1/readings/AL-2026-000001"
+        answers = [
+            api.get(receipt, {"supply_code": SUPPLY_CODE, "customer_code": code}).status_code
+            for code in guesses(10)
+        ]
+
+        right = api.get(receipt, {"supply_code": SUPPLY_CODE, "customer_code": CUSTOMER_CODE})
+        elsewhere = api.get(
+            receipt,
+            {"supply_code": SUPPLY_CODE, "customer_code": CUSTOMER_CODE},
+            REMOTE_ADDR="198.51.100.2",
+        )
+
+        assert answers == [404] * 10
+        assert right.status_code == 429
+        assert elsewhere.status_code == 200

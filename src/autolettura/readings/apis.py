@@ -18,9 +18,12 @@ from pydantic import Field, StrictInt
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
 from autolettura.customers.models import Customer
+from autolettura.customers.services import codes_failures
 from autolettura.readings import selectors, services
 from autolettura.readings.messages import outcome_message
 from autolettura.readings.models import Reading
+from autolettura.rules import parsing
+from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
 from autolettura.schemas import ErrorsOut, FiniteFloat, StrictText, Text
 from autolettura.throttling import Throttled, client_address, throttle
@@ -157,15 +160,29 @@ def reading_detail(
 ) -> ReadingOut:
     """The reading with this receipt, for its supply's holder (codes or token)."""
     customer = optional_customer(request)
+    failures, source, target = codes_failures(), "", ""
     if customer is None:
         throttle(
             "submit-address",
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
         )
+        # Receipts follow one another: wrong codes here count as on every channel.
+        source = f"address:{client_address(request)}"
+        target = _code_or_empty(supply_code)
+        failures.check(source=source, target=target)
     reading = selectors.reading_for_holder(
         receipt=receipt, customer=customer, supply_code=supply_code, customer_code=customer_code
     )
     if reading is None:
+        if customer is None:
+            failures.record(source=source, target=target)
         raise HttpError(404, _("No reading with this receipt for these codes."))
     return reading_out(reading, selectors.current_window(clock.now(), reading.supply))
+
+
+def _code_or_empty(raw: object) -> str:
+    try:
+        return parsing.normalize_code(raw, field="supply_code")
+    except FormatError:
+        return ""

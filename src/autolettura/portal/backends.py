@@ -72,13 +72,14 @@ def account_for(identifier: str) -> User | None:
 
 
 def account_key(identifier: str) -> str:
-    """What failed sign-ins are counted under: the account the identifier names, so that the
-    username, the e-mail address and either with spaces or capitals count as one; a name
-    that is no account's, as typed without spaces or case."""
+    """What failed sign-ins are counted under: the username of the account the identifier
+    names, so that the username, the e-mail address and either with spaces or capitals
+    count as one (and the lockout's records name the account in words); a name that is no
+    account's, as typed without spaces or case."""
     user = account_for(identifier)
     if user is not None:
-        return f"account:{user.pk}"
-    return "name:" + identifier.strip().casefold()
+        return str(user.get_username())
+    return identifier.strip().casefold()
 
 
 def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:

@@ -15,16 +15,20 @@ spelling it uses.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
-from tests.portal.support import PASSWORD, customer_with_supply, with_account
+from autolettura.throttling import FailureLimit, Throttled
+from tests.api_helpers import Clock
+from tests.ops.processes import REDIS_SERVER, PrivateRedis
+from tests.portal.support import DECEMBER_20, PASSWORD, customer_with_supply, with_account
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +194,29 @@ class TestSignInLockout:
         )
 
         assert right.status_code == 302
+
+
+@pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (Debian: redis-server)")
+def test_failures_are_counted_in_redis_as_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Production shares the counters between web processes through Redis (CACHE_URL).
+    monkeypatch.setattr("autolettura.clock.now", Clock(DECEMBER_20))
+    failures = FailureLimit("codes", per_source=3, per_target=2)
+    with PrivateRedis(tmp_path) as redis_server:
+        backend = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_server.url(3),
+        }
+        with override_settings(CACHES={"default": backend}):
+            for source in ("address:203.0.113.1", "address:203.0.113.2"):
+                failures.check(source=source, target="400120734")
+                failures.record(source=source, target="400120734")
+
+            with pytest.raises(Throttled):
+                failures.check(source="address:203.0.113.1", target="400120734")
+            failures.check(source="address:198.51.100.7", target="400120734")
+            for target in ("S1", "S2", "S3"):
+                failures.record(source="address:198.51.100.7", target=target)
+            with pytest.raises(Throttled):
+                failures.check(source="address:198.51.100.7", target="S4")

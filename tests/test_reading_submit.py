@@ -215,13 +215,22 @@ class TestFormatErrors:
         ]
 
     def test_reports_every_format_error_at_once(self, supply: Supply) -> None:
-        errors = rejected(supply, "12,5", "31/02/2026", customer_code="U999999")
+        errors = rejected(supply, "12,5", "31/02/2026", customer_code="U99 99!")
 
         assert errors == [
-            ("codes", "codes_mismatch"),
+            ("customer_code", "code_invalid"),
             ("reading", "decimals_not_allowed"),
             ("read_on", "date_invalid"),
         ]
+
+    def test_does_not_look_the_codes_up_while_anything_else_is_malformed(
+        self, supply: Supply
+    ) -> None:
+        # Otherwise a malformed date would tell right codes from wrong ones, storing nothing.
+        wrong = rejected(supply, "12,5", "31/02/2026", customer_code="U999999")
+        right = rejected(supply, "12,5", "31/02/2026")
+
+        assert wrong == right == [("reading", "decimals_not_allowed"), ("read_on", "date_invalid")]
 
     def test_refuses_an_unknown_channel(self, supply: Supply) -> None:
         assert rejected(supply, "12", channel="FAX") == [("channel", "channel_invalid")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AfterValidator, StrictStr
+from pydantic import AfterValidator, AllowInfNan, StrictFloat, StrictStr
 
 # django-ninja's own words for a body it cannot parse; a form Django cannot parse gets the same.
 UNREADABLE_BODY = "Cannot parse request body"
@@ -23,6 +23,9 @@ def _without_nul(value: str) -> str:
 # Every string the API takes (body, path, query, form): no NUL characters.
 Text = Annotated[str, AfterValidator(_without_nul)]
 StrictText = Annotated[StrictStr, AfterValidator(_without_nul)]
+# A JSON number that is a number: Python's json reads NaN, Infinity and 1e999 (infinity) as
+# floats, which no reading or coordinate can be (and which used to reach the rules: a 500).
+FiniteFloat = Annotated[StrictFloat, AllowInfNan(False)]
 
 
 class ErrorOut(Schema):

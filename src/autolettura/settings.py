@@ -208,13 +208,10 @@ X_FRAME_OPTIONS = "DENY"
 # Preloading is a commitment for the whole domain, made by its owner at hstspreload.org: off
 # unless asked for, and then check --deploy need not remind us.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
-# Sign-ups and added supplies an hour, per client address and per customer code (R1 codes
-# must not be guessable by trying), and password-reset requests an hour per address.
+# Sign-ups and added supplies an hour per client address, and password-reset requests an
+# hour per address (each sends an e-mail). Wrong codes are counted as failures, below.
 AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS", 20, minimum=1
-)
-AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER = envint(
-    "AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER", 10, minimum=1
 )
 
 # --- E-mail (sign-up confirmation, password reset, outcomes) ---------------------------------
@@ -385,6 +382,9 @@ AUTOLETTURA_PHONE_TOLL_FREE = envstr("AUTOLETTURA_PHONE_TOLL_FREE", "800 000 222
 # R13: fault reports. Tickets are PREFIX-YYYY-NNNNNN; a report's photo is at most this big.
 AUTOLETTURA_FAULT_TICKET_PREFIX = envstr("AUTOLETTURA_FAULT_TICKET_PREFIX", "GU")
 AUTOLETTURA_FAULT_PHOTO_MAX_MB = envint("AUTOLETTURA_FAULT_PHOTO_MAX_MB", 10, minimum=1)
+# The most pixels a photo may have, in millions, judged before it is decoded (a small file
+# can claim a huge picture); phones take up to about 50.
+AUTOLETTURA_PHOTO_MAX_MEGAPIXELS = envint("AUTOLETTURA_PHOTO_MAX_MEGAPIXELS", 64, minimum=1)
 # The largest request body, judged by its Content-Length before any of it is read
 # (autolettura.request_limits): the largest photo and the form around it. nginx's
 # client_max_body_size (docs/deploy.md) is the same.
@@ -394,7 +394,13 @@ AUTOLETTURA_REQUEST_MAX_MB = envint(
 
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
-AUTOLETTURA_THROTTLE_PER_SUPPLY = envint("AUTOLETTURA_THROTTLE_PER_SUPPLY", 10, minimum=1)
+# Failed attempts at a secret an hour (wrong codes on any channel or at sign-up, a wrong
+# password for an API token, a wrong contact for a fault ticket): a source (an address, a
+# phone number, an e-mail address) is stopped after FAILURES_PER_SOURCE of them; a target (a
+# supply code, an account, a ticket) with FAILURES_PER_TARGET of them is closed to the
+# sources that failed on it, never to one that has not (autolettura.throttling.FailureLimit).
+AUTOLETTURA_FAILURES_PER_SOURCE = envint("AUTOLETTURA_FAILURES_PER_SOURCE", 10, minimum=1)
+AUTOLETTURA_FAILURES_PER_TARGET = envint("AUTOLETTURA_FAILURES_PER_TARGET", 10, minimum=1)
 AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS", 10, minimum=1
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -29,21 +30,77 @@ def throttle(scope: str, key: str, *, limit: int, period: int = 60) -> None:
     """Count one request for (scope, key); raise Throttled past `limit` in `period` seconds."""
     now = clock.now().timestamp()
     slot = int(now // period)
+    count = _count(_cache_key(f"throttle:{scope}", key, slot), timeout=period + 1)
+    if count > limit:
+        raise Throttled(_retry_after(now, slot, period))
+
+
+@dataclass(frozen=True)
+class FailureLimit:
+    """Failed attempts at a secret (codes, a password, a ticket's contact), counted per
+    (source, target): who tries (a client address, a phone number, an e-mail address) and
+    what they try it on (a supply code, an account, a ticket).
+
+    A source is stopped after `per_source` failures in `period` seconds, whatever it tries.
+    A target with `per_target` failures (from anywhere) is closed to every source that has
+    failed on it, and only to those: a customer whose own source has not failed always gets
+    through with the right credential, so nobody can lock them out by failing on purpose.
+    Both counts run in fixed windows of `period` seconds.
+    """
+
+    scope: str
+    per_source: int
+    per_target: int
+    period: int = 3600
+
+    def check(self, *, source: str, target: str) -> None:
+        """Raise Throttled when this source may not try this target now. Counts nothing."""
+        now = clock.now().timestamp()
+        slot = int(now // self.period)
+        keys = self._keys(source, target, slot)
+        counts = cache.get_many(list(keys.values()))
+        failed = {kind: int(counts.get(key) or 0) for kind, key in keys.items()}
+        if failed["source"] >= self.per_source or (
+            failed["target"] >= self.per_target and failed["pair"] > 0
+        ):
+            raise Throttled(_retry_after(now, slot, self.period))
+
+    def record(self, *, source: str, target: str) -> None:
+        """Count one failure of this source on this target."""
+        slot = int(clock.now().timestamp() // self.period)
+        for key in self._keys(source, target, slot).values():
+            _count(key, timeout=self.period + 1)
+
+    def _keys(self, source: str, target: str, slot: int) -> dict[str, str]:
+        prefix = f"failures:{self.scope}"
+        return {
+            "source": _cache_key(f"{prefix}:source", source, slot),
+            "target": _cache_key(f"{prefix}:target", target, slot),
+            "pair": _cache_key(f"{prefix}:pair", f"{source}\x00{target}", slot),
+        }
+
+
+def _cache_key(prefix: str, key: str, slot: int) -> str:
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"throttle:{scope}:{digest}:{slot}"
+    return f"{prefix}:{digest}:{slot}"
+
+
+def _retry_after(now: float, slot: int, period: int) -> int:
+    return max(1, math.ceil((slot + 1) * period - now))
+
+
+def _count(cache_key: str, *, timeout: int) -> int:
+    """Add one to a counter and return its new value."""
     # The proxy `cache` hides the backend's class.
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        count = _count_in_redis(backend, cache_key, timeout=period + 1)
-    else:
-        cache.add(cache_key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.set(cache_key, 1, timeout=period + 1)
-            count = 1
-    if count > limit:
-        raise Throttled(max(1, math.ceil((slot + 1) * period - now)))
+        return _count_in_redis(backend, cache_key, timeout=timeout)
+    cache.add(cache_key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(cache_key))
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=timeout)
+        return 1
 
 
 # A redis-py client for each cache client, made once: the cache's get_client builds a new one

@@ -19,6 +19,7 @@ from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
 from autolettura.outbox.services import outbox_flush
 from autolettura.readings.models import Channel, InboundMessage, Reading, Status
+from tests import pictures
 from tests.api_helpers import Clock
 from tests.channels.fakes import (
     FakeGraphApi,
@@ -39,7 +40,7 @@ ACCESS_TOKEN = "test-access-token"
 PHONE_NUMBER_ID = "109876543210"
 CUSTOMER_PHONE = "393471234567"
 DECEMBER_20 = rome(2026, 12, 20, 10, 0)
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200
+JPEG = pictures.JPEG
 
 SUPPLY_PROMPT = "Scrivi il codice utenza che trovi sulla prima pagina della bolletta."
 CUSTOMER_PROMPT = "Ora scrivi il codice utente, anch'esso sulla prima pagina della bolletta."
@@ -321,7 +322,7 @@ class TestConversation:
         reading = Reading.objects.get(supply=supply)
         assert reading.photo.name.endswith(".jpg")
         with default_storage.open(reading.photo.name, "rb") as stored:
-            assert stored.read() == JPEG
+            assert pictures.describe(stored.read()) == pictures.describe(JPEG)
         assert phone.reply().startswith(
             "Foto ricevuta: la terremo insieme alla lettura.\n\n"
             f"Lettura ricevuta con protocollo {reading.receipt}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
@@ -14,12 +15,13 @@ from autolettura.readings.models import Reading
 from autolettura.readings.photos import MAX_BYTES, photo_check, photo_kind
 from autolettura.readings.services import SubmissionRejected, reading_submit
 from autolettura.rules.errors import FormatError
+from tests import pictures
 from tests.api_helpers import codes
 from tests.portal.support import DECEMBER_20
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+JPEG = pictures.JPEG
+PNG = pictures.PNG
+HEIC = pictures.HEIC
 
 
 class TestPhotoKind:
@@ -46,7 +48,8 @@ class TestPhotoCheck:
         stored = photo_check(SimpleUploadedFile("IMG_0001.txt", PNG, content_type="text/plain"))
 
         assert stored.name == "meter.png"
-        assert stored.read() == PNG
+        with Image.open(stored) as kept:
+            assert (kept.format, kept.size) == ("PNG", (64, 48))
 
     def test_refuses_a_file_renamed_as_a_picture(self) -> None:
         with pytest.raises(FormatError) as caught:
@@ -55,9 +58,10 @@ class TestPhotoCheck:
         assert [(e.field, e.code) for e in caught.value.errors] == [("photo", "photo_type_invalid")]
 
     def test_refuses_more_than_5_mb_and_takes_exactly_5(self) -> None:
+        # A real picture padded after its end: decoded, and kept as the picture alone.
         at_limit = JPEG + b"\x00" * (MAX_BYTES - len(JPEG))
 
-        assert len(photo_check(io.BytesIO(at_limit)).read()) == MAX_BYTES
+        assert photo_check(io.BytesIO(at_limit)).name == "meter.jpg"
         with pytest.raises(FormatError) as caught:
             photo_check(io.BytesIO(at_limit + b"\x00"))
         (error,) = caught.value.errors
@@ -84,9 +88,11 @@ class TestReadingWithPhoto:
 
         photo = submission.reading.photo
         assert photo.name.startswith("readings/photos/2026/12/")
-        assert photo.name.endswith(".heic")
+        # Kept as a JPEG, which every browser shows (HEIC is decoded, never stored as sent).
+        assert photo.name.endswith(".jpg")
         assert "passwd" not in photo.name
-        assert (tmp_path / photo.name).read_bytes() == HEIC
+        with Image.open(tmp_path / photo.name) as kept:
+            assert (kept.format, kept.size) == ("JPEG", (64, 48))
 
     def test_a_bad_photo_is_a_format_error_told_with_the_others(self, supply: Supply) -> None:
         with pytest.raises(SubmissionRejected) as caught:

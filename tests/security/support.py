@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from autolettura.accounts import services as account_services
+from autolettura.accounts.models import ApiToken
 from autolettura.backoffice.models import AuditEntry, ReminderSent
 from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
 from autolettura.billing.models import Bill, Tariff
@@ -26,6 +27,7 @@ from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings.models import InboundMessage
 from autolettura.readings.services import inbound_reading_submit
 from autolettura.service import services as fault_services
+from tests import pictures
 from tests.backoffice.support import BACKEND, operator, under_review
 from tests.portal.support import (
     DECEMBER_20,
@@ -36,7 +38,7 @@ from tests.portal.support import (
     with_history,
 )
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
+JPEG = pictures.JPEG
 
 # The secrets the webhooks check their signatures with, and the metrics' token: set, so
 # that it is the signature or the token (not a missing configuration) that refuses a request.
@@ -228,6 +230,7 @@ def build_world() -> World:
         "fault_pk": report.pk,
         "audit_pk": audit.pk,
         "reminder_pk": reminder.pk,
+        "token_pk": ApiToken.objects.filter(user=owner).values_list("pk", flat=True).get(),
     }
     return World(values=values, users=users, tokens=tokens)
 

@@ -31,6 +31,7 @@ from schemathesis.checks import (
 from autolettura.billing.models import Bill
 from autolettura.customers.models import Supply
 from autolettura.readings.models import Reading
+from tests import pictures
 from tests.api_helpers import token_for
 from tests.portal.support import customer_with_supply, with_bills, with_history
 
@@ -41,11 +42,11 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler())
 
 THROTTLES = (
     "AUTOLETTURA_THROTTLE_PER_ADDRESS",
-    "AUTOLETTURA_THROTTLE_PER_SUPPLY",
+    "AUTOLETTURA_FAILURES_PER_SOURCE",
+    "AUTOLETTURA_FAILURES_PER_TARGET",
     "AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS",
     "AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS",
     "AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS",
-    "AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER",
 )
 
 
@@ -252,7 +253,7 @@ def test_a_nul_character_is_refused_within_the_schema(
 
 
 def test_a_nul_character_in_a_photos_contact_is_refused(mine: Supply) -> None:
-    photo = SimpleUploadedFile("leak.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg")
+    photo = SimpleUploadedFile("leak.jpg", pictures.JPEG, "image/jpeg")
 
     response = Client().post(
         "/api/v1/faults/GU-2026-000001/photo", {"contact": f"a{NUL}", "photo": photo}

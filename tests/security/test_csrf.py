@@ -66,6 +66,7 @@ FORMS = {
     "area-clienti/comunica-la-lettura/",
     "area-clienti/aggiungi-utenza/",
     "area-clienti/preferenze/",
+    "area-clienti/preferenze/accessi/<int:token_id>/revoca/",
     "backoffice/accedi/",
     "backoffice/esci/",
     "backoffice/sportello/",

@@ -36,11 +36,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from autolettura.backoffice.roles import ADMINISTRATOR, CALL_CENTRE, COUNTER
+from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
+from autolettura.billing.models import Bill
 from tests.channels.fakes import twilio_sms_params, whatsapp_text
 from tests.security.support import (
     ACTORS,
     ANONYMOUS,
+    OWNER,
     SUPERUSER,
     Outcome,
     Redirect,
@@ -206,6 +208,10 @@ MATRIX: dict[str, Row] = {
     # Followed from a mailbox, maybe on another device: the signed link is the credential.
     "area-clienti/preferenze/conferma-email/<str:payload>/<str:token>/": Row(
         "/area-clienti/preferenze/conferma-email/bm9ib2R5/not-a-token/", everyone(400)
+    ),
+    "area-clienti/preferenze/accessi/<int:token_id>/revoca/": Row(
+        "/area-clienti/preferenze/accessi/{token_pk}/revoca/",
+        area(405, 404),  # a POST form
     ),
     # --- The back office (roles.py) ------------------------------------------------------------
     "backoffice/": Row("/backoffice/", backoffice(counter=200, call=200, billing=200, admin=200)),
@@ -430,6 +436,78 @@ def test_each_actor_gets_what_the_matrix_says(world: World, actor: str) -> None:
     assert wrong == [], "\n".join(wrong)
 
 
+# --- What a page shows ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shows:
+    """Data a page must show to `seen_by` and must not show to the other actors it answers
+    200: a status code alone does not say that a role's page leaves out what it may not see."""
+
+    url: str
+    what: Callable[[dict[str, Any]], list[str]]  # texts that are there only with the data
+    seen_by: frozenset[str]
+
+
+def bill_amounts(v: dict[str, Any]) -> list[str]:
+    bill = Bill.objects.get(pk=v["bill_pk"])
+    # As the Italian pages write it: 60,96.
+    return [bill.number, str(bill.total_eur).replace(".", ","), "€"]
+
+
+BILL_VIEWERS = frozenset({COUNTER, BILLING, ADMINISTRATOR, SUPERUSER})
+
+SHOWS: dict[str, Shows] = {
+    # The README's role table: bills and their amounts, not for the call centre.
+    "back-office supply page: bills and their amounts": Shows(
+        "/backoffice/utenze/{supply}/", bill_amounts, BILL_VIEWERS
+    ),
+    "back-office supply page: a bill's PDF": Shows(
+        "/backoffice/utenze/{supply}/",
+        lambda v: [f"/backoffice/utenze/{v['supply']}/bollette/{v['year']}/"],
+        BILL_VIEWERS,
+    ),
+    "customer area: the owner's supply": Shows(
+        "/area-clienti/", lambda v: [f"/area-clienti/utenze/{v['supply']}/"], frozenset({OWNER})
+    ),
+    "customer area: the owner's contacts": Shows(
+        "/area-clienti/preferenze/", lambda v: ["giulia@example.org"], frozenset({OWNER})
+    ),
+    "API: the owner's supplies": Shows(
+        "/api/v1/me/supplies", lambda v: [v["supply"]], frozenset({OWNER})
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SHOWS))
+def test_each_actor_sees_only_what_its_role_allows(world: World, name: str) -> None:
+    shows = SHOWS[name]
+    expected = shows.what(world.values)
+    wrong = []
+    for actor in ACTORS:
+        response = world.client(actor).get(shows.url.format(**world.values))
+        if response.status_code != 200:
+            continue  # refused: the matrix above says by whom
+        page = response.content.decode()
+        if actor in shows.seen_by:
+            missing = [text for text in expected if text not in page]
+            if missing:
+                wrong.append(f"{actor}: does not see {missing}")
+        else:
+            shown = [text for text in expected if text in page]
+            if shown:
+                wrong.append(f"{actor}: sees {shown}")
+    answered = [
+        a
+        for a in ACTORS
+        if world.client(a).get(shows.url.format(**world.values)).status_code == 200
+    ]
+
+    assert wrong == [], "\n".join(wrong)
+    # Not vacuous: those who should see it are among those the page answers.
+    assert shows.seen_by <= set(answered)
+
+
 # --- Refused POSTs change nothing -------------------------------------------------------------
 
 
@@ -456,6 +534,9 @@ ACTIONS: dict[str, Action] = {
     "area-clienti/preferenze/": Action(
         lambda v: {"language": "en", "email": "intruder@example.org", "notify_by_email": "on"},
         SIGNED_IN,
+    ),
+    "area-clienti/preferenze/accessi/<int:token_id>/revoca/": Action(
+        lambda v: {}, frozenset({OWNER})
     ),
     "backoffice/sportello/": Action(
         lambda v: {

@@ -11,13 +11,14 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.service.models import FaultReport
 from autolettura.service.services import fault_report_create
+from tests import pictures
 from tests.conftest import rome
 
 APRIL_15 = rome(2026, 4, 15, 10, 0)  # a Wednesday, the info line open
 
 # The smallest files each format is recognised by.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+JPEG = pictures.JPEG
+PNG = pictures.PNG
 
 
 def fault_fields(**overrides: Any) -> dict[str, Any]:

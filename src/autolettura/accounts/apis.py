@@ -39,9 +39,8 @@ class TokenOut(Schema):
     auth=None,
 )
 def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
-    limit = settings.AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS
-    throttle("token-address", client_address(request), limit=limit)
-    throttle("token-user", payload.username.lower(), limit=limit)
+    address = client_address(request)
+    throttle("token-address", address, limit=settings.AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS)
     _refuse_unreadable_form(request)
     try:
         key, token = services.token_create(
@@ -49,6 +48,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> TokenOut:
             password=payload.password,
             now=clock.now(),
             request=request,  # so that repeated failures count towards the lockout
+            source=f"address:{address}",
         )
     except services.InvalidCredentials:
         raise HttpError(401, _("The username or the password is not correct.")) from None

@@ -14,6 +14,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The account's password as it was when the token was issued (Django's session hash of
+    # it): a token ends when the password is changed or reset, as the sessions do.
+    password_stamp = models.CharField(max_length=128, default="")
 
     def __str__(self) -> str:
         return f"token of {self.user_id} until {self.expires_at:%Y-%m-%d}"

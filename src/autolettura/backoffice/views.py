@@ -16,7 +16,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -30,7 +37,7 @@ from autolettura.billing.models import Bill
 from autolettura.lifecycle.models import AccessKind
 from autolettura.lifecycle.views import access_recorded
 from autolettura.readings import selectors as reading_selectors
-from autolettura.readings.messages import error_message, outcome_message
+from autolettura.readings.messages import error_message, format_day, outcome_message
 from autolettura.readings.models import Reading
 from autolettura.readings.services import (
     ReadingActionRefused,
@@ -139,7 +146,12 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
             "chart": charts.history_svg(
                 profile.segments, title=_("Litres a day between valid readings")
             ),
-            "bills": selectors.supply_bills(supply)[:24],
+            # Bills and their amounts only for the roles that may see bills (roles.py).
+            "bills": (
+                selectors.supply_bills(supply)[:24]
+                if request.user.has_perm("backoffice.view_bills")
+                else []
+            ),
             "messages_sent": selectors.customer_messages(supply),
             "audit": selectors.supply_audit(supply)[:50],
             "void_form": forms.VoidForm(),
@@ -403,19 +415,45 @@ def fault_advance(request: HttpRequest, ticket: str) -> HttpResponse:
 # --- Dashboard ------------------------------------------------------------------------------------
 
 
+# The dashboard's longest period, and how far from today it may reach: wider ranges say
+# nothing an operator can use and cost whole-table scans (9999-12-31 made a 500).
+DASHBOARD_MAX_DAYS = 3 * 366
+DASHBOARD_REACH_YEARS = 20
+
+
+class PeriodInvalid(Exception):
+    """A dashboard period that cannot be shown; the message says what to change."""
+
+
 def _period(request: HttpRequest, today: date) -> tuple[date, date]:
-    """`start` and `end` from the query (ISO days), the last 30 days by default."""
+    """`start` and `end` from the query (ISO days), the last 30 days by default.
+
+    Raises PeriodInvalid for a day that is not one, a day too far from today, or a period
+    longer than DASHBOARD_MAX_DAYS."""
     try:
-        end = date.fromisoformat(request.GET.get("end", "")) if request.GET.get("end") else today
+        end = date.fromisoformat(request.GET["end"]) if request.GET.get("end") else today
         start = (
             date.fromisoformat(request.GET["start"])
             if request.GET.get("start")
             else end - timedelta(days=29)
         )
-    except ValueError:
-        end, start = today, today - timedelta(days=29)
+    except (ValueError, OverflowError):
+        raise PeriodInvalid(
+            _("Write both days as year-month-day, for example 2026-12-01.")
+        ) from None
     if start > end:
         start, end = end, start
+    earliest = today.replace(year=today.year - DASHBOARD_REACH_YEARS, day=1)
+    latest = today.replace(year=today.year + 1, day=1)
+    if start < earliest or end > latest:
+        raise PeriodInvalid(
+            _("Choose days between %(earliest)s and %(latest)s.")
+            % {"earliest": format_day(earliest), "latest": format_day(latest)}
+        )
+    if (end - start).days + 1 > DASHBOARD_MAX_DAYS:
+        raise PeriodInvalid(
+            _("Choose a period of at most %(days)s days.") % {"days": DASHBOARD_MAX_DAYS}
+        )
     return start, end
 
 
@@ -423,7 +461,15 @@ def _period(request: HttpRequest, today: date) -> tuple[date, date]:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     today = rome_today(clock.now())
-    start, end = _period(request, today)
+    try:
+        start, end = _period(request, today)
+    except PeriodInvalid as exc:
+        return render(
+            request,
+            "backoffice/dashboard.html",
+            {"tables": [], "error": str(exc), "start": None, "end": None},
+            status=400,
+        )
     tables = selectors.dashboard_tables(start=start, end=end, today=today)
     return render(
         request,
@@ -436,7 +482,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     today = rome_today(clock.now())
-    start, end = _period(request, today)
+    try:
+        start, end = _period(request, today)
+    except PeriodInvalid as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     tables = {t.slug: t for t in selectors.dashboard_tables(start=start, end=end, today=today)}
     table = tables.get(slug)
     if table is None:

@@ -65,9 +65,6 @@ logger = logging.getLogger(__name__)
 # At most this many mails a poll: a flood waits for the next one instead of one long run.
 FETCH_LIMIT = 200
 PHOTO_TYPES = {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/heic", "image/heif"}
-# What mail programs call a file whose type they do not know: Apple Mail sends an iPhone's
-# HEIC photo so. Its content, not its declared type, says whether it is a photo.
-UNTYPED = {"application/octet-stream", "application/x-octet-stream", ""}
 # What the inbound log keeps of a mail's text (the reply quotes none of it).
 TEXT_KEPT = 20_000
 _ID_MAX = 200  # InboundMessage.provider_message_id
@@ -291,11 +288,9 @@ def meter_photo(message: MailMessage) -> tuple[bytes, str] | None:
         # The name goes to the inbound log.
         (attachment.payload, storable(attachment.filename))
         for attachment in message.attachments
+        # By content too: a HEIC often arrives as application/octet-stream.
         if attachment.content_type.lower() in PHOTO_TYPES
-        or (
-            attachment.content_type.lower() in UNTYPED
-            and photos.photo_kind(attachment.payload[:32]) is not None
-        )
+        or photos.photo_kind(attachment.payload[:32]) in photos.READING_KINDS
     ]
     pictures = [(data, name) for data, name in pictures if data]
     if not pictures:

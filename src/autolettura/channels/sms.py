@@ -25,13 +25,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from autolettura import clock
-from autolettura.customers import selectors as customer_selectors
 from autolettura.db import storable
 from autolettura.readings.messages import error_message, outcome_message
 from autolettura.readings.models import Channel
 from autolettura.readings.services import inbound_reading_submit
-from autolettura.rules import freetext, parsing
-from autolettura.rules.errors import FormatError
+from autolettura.rules import freetext
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +140,8 @@ def sms_reading_receive(*, sms: InboundSms, now: datetime) -> str:
         reading = outcome.submission.reading
         with translation.override(reading.supply.holder.language):
             return sms_text(outcome_message(reading, outcome.submission.window))
-    with translation.override(_language(payload)):
+    language = outcome.supply.holder.language if outcome.supply else settings.LANGUAGE_CODE
+    with translation.override(language):
         texts = [error_message(error) for error in outcome.errors]
         if any(error.code in {"required", "code_invalid"} for error in outcome.errors):
             texts.append(
@@ -153,20 +152,6 @@ def sms_reading_receive(*, sms: InboundSms, now: datetime) -> str:
                 % {"example": EXAMPLE}
             )
         return sms_text(" ".join(texts))
-
-
-def _language(payload: dict[str, object]) -> str:
-    """The language of the customer the codes name, when they name one."""
-    try:
-        supply = customer_selectors.supply_identify(
-            supply_code=parsing.normalize_code(payload.get("supply_code"), field="supply_code"),
-            customer_code=parsing.normalize_code(
-                payload.get("customer_code"), field="customer_code"
-            ),
-        )
-    except FormatError:
-        supply = None
-    return supply.holder.language if supply is not None else settings.LANGUAGE_CODE
 
 
 def sms_text(text: str, *, limit: int = SMS_MAX_CHARS) -> str:

@@ -47,6 +47,7 @@ from kombu.exceptions import KombuError
 from autolettura import clock
 from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
 from autolettura.customers import selectors as customer_selectors
+from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer
 from autolettura.db import storable
 from autolettura.outbox.models import Route
@@ -58,12 +59,15 @@ from autolettura.readings.models import Channel, InboundMessage, Reading
 from autolettura.readings.services import (
     CODES_MISMATCH,
     InboundOutcome,
+    caller_of,
     inbound_message_record,
     inbound_reading_submit,
+    too_many_attempts,
 )
 from autolettura.rules import freetext, parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
+from autolettura.throttling import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -616,11 +620,20 @@ def _draft_check(conversation: WhatsAppConversation, today: date) -> list[FieldE
                 setattr(conversation, name, "")
     remembered = _remembered(conversation)
     if "supply_code" in codes and "customer_code" in codes:
-        supply = customer_selectors.supply_identify(
-            supply_code=codes["supply_code"], customer_code=codes["customer_code"]
-        )
+        # Counted as wrong codes are everywhere: asking early must not be a free guess.
+        try:
+            supply = customer_services.supply_identify_guarded(
+                supply_code=codes["supply_code"],
+                customer_code=codes["customer_code"],
+                source=caller_of(Channel.WHATSAPP, conversation.phone),
+            )
+        except Throttled as exc:
+            errors.append(too_many_attempts(exc.retry_after))
+            supply = None
+        else:
+            if supply is None:
+                errors.append(CODES_MISMATCH)
         if supply is None:
-            errors.append(CODES_MISMATCH)
             conversation.supply_code = conversation.customer_code = ""
         else:
             conversation.identified_customer = supply.holder

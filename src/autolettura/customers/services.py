@@ -4,11 +4,45 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from autolettura.billing.models import Bill
+from autolettura.customers import selectors
 from autolettura.customers.models import Customer, HolderChange, Supply
 from autolettura.rules.window import rome_today
+from autolettura.throttling import FailureLimit
+
+
+def codes_failures() -> FailureLimit:
+    """Wrong codes, counted on every channel alike (the API, SMS, WhatsApp, e-mail, the
+    phone line, sign-up): switching channel gives no more guesses at a supply's codes."""
+    return FailureLimit(
+        "codes",
+        per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
+        per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+    )
+
+
+def supply_identify_guarded(
+    *, supply_code: str, customer_code: str, source: str, for_update: bool = False
+) -> Supply | None:
+    """R1 for someone not signed in: the supply both (normalised) codes name, or None, with
+    each wrong pair counted against `source` (who tries: `address:...`, `phone:...`,
+    `email:...`) and the supply code.
+
+    Raises autolettura.throttling.Throttled, before looking anything up, when that source
+    has failed too often, in general or on this supply: the answer is then the same whether
+    the codes are right or not.
+    """
+    failures = codes_failures()
+    failures.check(source=source, target=supply_code)
+    supply = selectors.supply_identify(
+        supply_code=supply_code, customer_code=customer_code, for_update=for_update
+    )
+    if supply is None:
+        failures.record(source=source, target=supply_code)
+    return supply
 
 
 class HolderChangeInvalid(Exception):

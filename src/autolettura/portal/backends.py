@@ -8,6 +8,7 @@ from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 UserModel = get_user_model()
@@ -47,13 +48,7 @@ class EmailOrUsernameBackend(ModelBackend):
             username = kwargs.get(UserModel.USERNAME_FIELD)
         if not username or password is None:
             return None
-        identifier = username.strip()
-        user = UserModel._default_manager.filter(username=identifier).first()
-        if user is None and "@" in identifier:
-            matches = list(
-                UserModel._default_manager.filter(email__iexact=identifier, is_active=True)[:2]
-            )
-            user = matches[0] if len(matches) == 1 else None
+        user = account_for(username)
         if user is None:
             # Hash anyway, so that the time taken does not tell whether the account exists.
             UserModel().set_password(password)
@@ -63,9 +58,33 @@ class EmailOrUsernameBackend(ModelBackend):
         return None
 
 
+def account_for(identifier: str) -> User | None:
+    """The account a sign-in names: the username as typed (spaces around it left out), or
+    else the e-mail address of exactly one active account."""
+    identifier = identifier.strip()
+    user = UserModel._default_manager.filter(username=identifier).first()
+    if user is None and "@" in identifier:
+        matches = list(
+            UserModel._default_manager.filter(email__iexact=identifier, is_active=True)[:2]
+        )
+        user = matches[0] if len(matches) == 1 else None
+    return user
+
+
+def account_key(identifier: str) -> str:
+    """What failed sign-ins are counted under: the username of the account the identifier
+    names, so that the username, the e-mail address and either with spaces or capitals
+    count as one (and the lockout's records name the account in words); a name that is no
+    account's, as typed without spaces or case."""
+    user = account_for(identifier)
+    if user is not None:
+        return str(user.get_username())
+    return identifier.strip().casefold()
+
+
 def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
-    """The name axes counts failures under: as typed, without spaces or case."""
+    """The name axes counts failures under: the account, whatever identifier was typed."""
     raw = (credentials or {}).get("username")
     if raw is None and request is not None:
         raw = request.POST.get("username", "")
-    return str(raw or "").strip().casefold()
+    return account_key(str(raw or ""))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import signing
@@ -22,7 +24,7 @@ from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
-from autolettura.customers import selectors as customer_selectors
+from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import Route
 from autolettura.outbox.services import outbox_enqueue
@@ -45,6 +47,8 @@ from autolettura.service.services import FaultReportRejected, fault_report_creat
 logger = logging.getLogger(__name__)
 
 SIGNUP_SALT = "autolettura.portal.signup"
+# The username of an account waiting for its sign-up to be confirmed.
+PENDING_PREFIX = "pending-"
 
 
 class AccountRejected(Exception):
@@ -59,9 +63,10 @@ class AccountRejected(Exception):
 # --- Sign-up --------------------------------------------------------------------------------
 
 
-def _identify(*, customer_code: object, supply_code: object) -> Supply:
+def _identify(*, customer_code: object, supply_code: object, source: str) -> Supply:
     """R1, as the API does it: a bad code beside its field, a mismatch as one generic error
-    whichever code is wrong."""
+    whichever code is wrong, counted against `source` and the supply code like wrong codes
+    on every channel (autolettura.throttling.Throttled past the limit)."""
     errors: list[FieldError] = []
     codes: dict[str, str] = {}
     for field, raw in (("customer_code", customer_code), ("supply_code", supply_code)):
@@ -71,8 +76,8 @@ def _identify(*, customer_code: object, supply_code: object) -> Supply:
             errors.extend(exc.errors)
     if errors:
         raise AccountRejected(errors)
-    supply = customer_selectors.supply_identify(
-        supply_code=codes["supply_code"], customer_code=codes["customer_code"]
+    supply = customer_services.supply_identify_guarded(
+        supply_code=codes["supply_code"], customer_code=codes["customer_code"], source=source
     )
     if supply is None:
         raise AccountRejected([CODES_MISMATCH])
@@ -105,6 +110,7 @@ def account_signup(
     password: str,
     site_url: str,
     now: datetime,
+    source: str,
 ) -> None:
     """Start a sign-up with the codes on page 1 of the bill: an inactive account, and an
     e-mail with the link that confirms it (and links the customer to it).
@@ -114,12 +120,15 @@ def account_signup(
     Raises AccountRejected for codes that are malformed or do not match (R1, one generic
     error) and for a customer who already has an account.
     """
-    supply = _identify(customer_code=customer_code, supply_code=supply_code)
+    supply = _identify(customer_code=customer_code, supply_code=supply_code, source=source)
     customer = supply.holder
     if _has_account(customer):
         raise AccountRejected([FieldError("codes", "account_exists")])
     address = User.objects.normalize_email(email.strip())
     language = translation.get_language() or settings.LANGUAGE_CODE
+    # The password is hashed on both paths, and each sends one e-mail: the time taken (the
+    # hash is most of it) must not tell a registered address from a new one.
+    hashed = make_password(password)
     if User.objects.filter(email__iexact=address, is_active=True).exists():
         _mail(
             to=address,
@@ -128,13 +137,14 @@ def account_signup(
             language=language,
         )
         return
-    with transaction.atomic():
-        user = User.objects.filter(username=address.lower(), is_active=False).first()
-        if user is None:
-            user = User(username=address.lower(), email=address, is_active=False)
-        user.email = address
-        user.set_password(password)
-        user.save()
+    # Each sign-up waits in an inactive account of its own until its link is followed:
+    # signing up again with someone's address never changes the password of theirs.
+    user = User.objects.create(
+        username=f"{PENDING_PREFIX}{uuid.uuid4().hex}",
+        email=address,
+        password=hashed,
+        is_active=False,
+    )
     payload = signing.dumps({"user": user.pk, "customer": customer.pk}, salt=SIGNUP_SALT)
     link = reverse(
         "portal:signup_confirm",
@@ -166,7 +176,16 @@ def account_confirm(*, payload: str, token: str, now: datetime) -> User:
         customer = Customer.objects.select_for_update().filter(pk=data.get("customer")).first()
         if customer is None:
             raise invalid
-        if customer.user_id == user.pk:
+        if not user.is_active:
+            # The address confirmed another sign-up first: that account is the address's
+            # (its owner proved it), and this customer joins it.
+            confirmed = User.objects.filter(email__iexact=user.email, is_active=True).first()
+            if confirmed is not None:
+                user = confirmed
+        if (
+            customer.user_id == user.pk
+            or LinkedCustomer.objects.filter(user=user, customer=customer).exists()
+        ):
             return user  # confirmed already
         if _has_account(customer):
             raise AccountRejected([FieldError("codes", "account_exists")])
@@ -180,19 +199,30 @@ def account_confirm(*, payload: str, token: str, now: datetime) -> User:
         customer.email = user.email
         customer.save(update_fields=["user", "email"])
         if not user.is_active:
-            user.is_active = True
-            user.save(update_fields=["is_active"])
+            _account_activate(user)
     logger.info("sign-up confirmed for customer %s", customer.customer_code)
     return user
 
 
+def _account_activate(user: User) -> None:
+    """A confirmed sign-up becomes an account named by its address. Other sign-ups still
+    waiting for that address stay inactive: their links add their customers to this one."""
+    username = user.email.lower()
+    if User.objects.filter(username=username).exclude(pk=user.pk).exists():
+        username = user.username  # an older account holds that name: keep the pending one
+    user.username = username
+    user.is_active = True
+    user.save(update_fields=["username", "is_active"])
+
+
 def account_supply_add(
-    *, user: User, customer_code: object, supply_code: object, now: datetime
+    *, user: User, customer_code: object, supply_code: object, now: datetime, source: str
 ) -> Supply:
     """Add a supply to the account with the codes on its bill (R1). Its holder's other
     supplies come along. Raises AccountRejected for codes that are malformed or do not
-    match, for a supply already in the account and for one registered to another account."""
-    supply = _identify(customer_code=customer_code, supply_code=supply_code)
+    match, for a supply already in the account and for one registered to another account;
+    Throttled after too many wrong codes from `source`."""
+    supply = _identify(customer_code=customer_code, supply_code=supply_code, source=source)
     customer = supply.holder
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)

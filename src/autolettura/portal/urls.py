@@ -63,4 +63,9 @@ urlpatterns = [
         views.email_confirm,
         name="email_confirm",
     ),
+    path(
+        "area-clienti/preferenze/accessi/<int:token_id>/revoca/",
+        views.token_revoke,
+        name="token_revoke",
+    ),
 ]

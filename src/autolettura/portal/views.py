@@ -11,7 +11,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
@@ -20,6 +26,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from autolettura import clock
+from autolettura.accounts import selectors as account_selectors
+from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
@@ -42,10 +50,10 @@ from autolettura.portal.messages import (
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
-from autolettura.rules import parsing
-from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.errors import FieldError
 from autolettura.rules.window import rome_today
 from autolettura.service import selectors as fault_selectors
+from autolettura.service import services as fault_services
 from autolettura.service.messages import (
     fault_error_message,
     fault_received_message,
@@ -83,23 +91,13 @@ def _with_language(response: HttpResponse, language: str | None) -> HttpResponse
     return response
 
 
-def _throttle_codes(request: HttpRequest, customer_code: str) -> None:
-    """Sign-ups and added supplies, an hour: per address and per customer code (R1 codes
-    must not be guessed by trying)."""
+def _throttle_codes(request: HttpRequest) -> None:
+    """Sign-ups and added supplies, an hour per address (each may send an e-mail). Wrong
+    codes are counted by the services themselves, per address and supply code."""
     throttle(
         "signup-address",
         client_address(request),
         limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS,
-        period=HOUR,
-    )
-    try:
-        code = parsing.normalize_code(customer_code, field="customer_code")
-    except FormatError:
-        return
-    throttle(
-        "signup-customer",
-        code,
-        limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_CUSTOMER,
         period=HOUR,
     )
 
@@ -192,7 +190,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return _render_form(request, "portal/signup.html", SignupForm())
     form = SignupForm(request.POST)
     try:
-        _throttle_codes(request, request.POST.get("customer_code", ""))
+        _throttle_codes(request)
     except Throttled as exc:
         form.add_error(None, throttled_message(exc.retry_after))
         return _render_form(request, "portal/signup.html", form, status=429)
@@ -206,10 +204,14 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"],
             site_url=_site_url(request),
             now=clock.now(),
+            source=f"address:{client_address(request)}",
         )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
         return _render_form(request, "portal/signup.html", form)
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/signup.html", form, status=429)
     request.session["signup_email"] = form.cleaned_data["email"]
     return redirect("portal:signup_sent")
 
@@ -382,7 +384,7 @@ def supply_add(request: HttpRequest) -> HttpResponse:
         return _render_form(request, "portal/supply_add.html", SupplyAddForm())
     form = SupplyAddForm(request.POST)
     try:
-        _throttle_codes(request, request.POST.get("customer_code", ""))
+        _throttle_codes(request)
     except Throttled as exc:
         form.add_error(None, throttled_message(exc.retry_after))
         return _render_form(request, "portal/supply_add.html", form, status=429)
@@ -394,10 +396,14 @@ def supply_add(request: HttpRequest) -> HttpResponse:
             customer_code=form.cleaned_data["customer_code"],
             supply_code=form.cleaned_data["supply_code"],
             now=clock.now(),
+            source=f"address:{client_address(request)}",
         )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
         return _render_form(request, "portal/supply_add.html", form)
+    except Throttled as exc:
+        form.add_error(None, throttled_message(exc.retry_after))
+        return _render_form(request, "portal/supply_add.html", form, status=429)
     messages.success(
         request, _("Supply %(code)s added to your account.") % {"code": supply.supply_code}
     )
@@ -421,10 +427,10 @@ def preferences(request: HttpRequest) -> HttpResponse:
                 "notify_by_whatsapp": customer.notify_by_whatsapp,
             }
         )
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     form = PreferencesForm(request.POST)
     if not form.is_valid():
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     new_email = form.cleaned_data["email"].strip()
     if new_email and new_email.casefold() != customer.email.casefold():
         # Each new address gets an e-mail: bounded per account, like sign-ups per address.
@@ -438,7 +444,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         except Throttled as exc:
             form.add_error("email", throttled_message(exc.retry_after))
             return _render_form(
-                request, "portal/preferences.html", form, status=429, customer=customer
+                request, "portal/preferences.html", form, status=429, **_preferences(request)
             )
     try:
         saved = services.preferences_update(
@@ -446,7 +452,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         )
     except services.AccountRejected as exc:
         form.add_service_errors(exc.errors, account_error_message)
-        return _render_form(request, "portal/preferences.html", form, customer=customer)
+        return _render_form(request, "portal/preferences.html", form, **_preferences(request))
     # The message is shown on the next page, in the language just chosen.
     with translation.override(form.cleaned_data["language"]):
         messages.success(request, _("Preferences saved."))
@@ -531,7 +537,7 @@ def fault_new(request: HttpRequest) -> HttpResponse:
 def fault_follow(request: HttpRequest) -> HttpResponse:
     """A report's status and history: at once for the reports sent from this browser,
     otherwise for whoever gives its ticket and the contact left with it."""
-    ticket = request.GET.get("ticket", "").strip().upper()
+    ticket = fault_selectors.ticket_normalize(request.GET.get("ticket", ""))
     if request.method != "POST":
         report = None
         if ticket and ticket in request.session.get("fault_tickets", []):
@@ -543,21 +549,15 @@ def fault_follow(request: HttpRequest) -> HttpResponse:
     form = FaultFollowForm(request.POST)
     if not form.is_valid():
         return _render_form(request, "portal/fault_follow.html", form)
-    ticket = form.cleaned_data["ticket"].strip().upper()
     try:
-        # The same buckets as the API's GET /faults/{ticket}: one limit, whichever way.
-        throttle(
-            "fault-address",
-            client_address(request),
-            limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
+        report = fault_services.fault_report_follow(
+            ticket=form.cleaned_data["ticket"],
+            contact=form.cleaned_data["contact"],
+            source=client_address(request),
         )
-        throttle("fault-ticket", ticket, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
     except Throttled as exc:
         form.add_error(None, throttled_message(exc.retry_after))
         return _render_form(request, "portal/fault_follow.html", form, status=429)
-    report = fault_selectors.fault_report_for_contact(
-        ticket=ticket, contact=form.cleaned_data["contact"]
-    )
     if report is None:
         form.add_error(None, fault_error_message(FieldError("contact", "contact_mismatch")))
         return _render_form(request, "portal/fault_follow.html", form, status=404)
@@ -593,3 +593,23 @@ def email_confirm(request: HttpRequest, payload: str, token: str) -> HttpRespons
         _("Your e-mail address is now %(email)s: we will write to you there.") % {"email": email},
     )
     return redirect("portal:preferences" if request.user.is_authenticated else "portal:login")
+
+
+def _preferences(request: HttpRequest) -> dict[str, Any]:
+    """What the preferences page shows besides its form: the apps signed in (API tokens)."""
+    return {
+        "customer": selectors.account_preferences(request.user),
+        "tokens": account_selectors.tokens_of(_user(request), now=clock.now()),
+    }
+
+
+@login_required
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    # Whose token it is before the method: another's answers 404 whatever is asked.
+    if not account_selectors.token_held(_user(request), token_id):
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    account_services.token_revoke(user=_user(request), token_id=token_id)
+    messages.success(request, _("Access ended: that app will have to sign in again."))
+    return redirect("portal:preferences")

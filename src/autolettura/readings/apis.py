@@ -13,19 +13,20 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import StrictFloat, StrictInt
+from pydantic import Field, StrictInt
 
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
 from autolettura.customers.models import Customer
+from autolettura.customers.services import codes_failures
 from autolettura.readings import selectors, services
 from autolettura.readings.messages import outcome_message, reading_text
 from autolettura.readings.models import Reading
 from autolettura.rules import parsing
 from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
-from autolettura.schemas import ErrorsOut, StrictText, Text
-from autolettura.throttling import client_address, throttle
+from autolettura.schemas import ErrorsOut, FiniteFloat, StrictText, Text
+from autolettura.throttling import Throttled, client_address, throttle
 
 router = Router(tags=["readings"])
 
@@ -35,11 +36,14 @@ class ReadingIn(Schema):
     customer_code: Text | None = None
     # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
     # Strict: JSON true must not become the reading 1.
-    reading: StrictText | StrictInt | StrictFloat | None = None
+    reading: StrictText | StrictInt | FiniteFloat | None = None
     read_on: Text | None = None
-    channel: Literal[
-        "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
-    ] = "app"
+    # The API is the app's (or a web client's): the operators' channels (counter, call
+    # centre) and the other providers' exist only behind their own doors, so a caller
+    # cannot pass its reading off as one of theirs. Anything else is a 422.
+    channel: Literal["app", "web"] = Field(
+        "app", description="`app` (the default) or `web`; any other value is refused (422)."
+    )
 
 
 class WindowOut(Schema):
@@ -96,7 +100,10 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
 
     Identify with both codes, or with a customer token (then the codes may be left out).
     An `Idempotency-Key` header makes a retried request (the same body from the same caller)
-    return the first answer.
+    return the first answer. `channel` is `app` (the default) or `web`. Wrong codes are
+    counted per client address and per supply code, as on every channel: past the limit the
+    answer is 429 with `Retry-After`, whether the codes are right or not; a client address
+    that has not sent wrong codes is never stopped by others' failures.
     """
     customer = optional_customer(request)
     if customer is None:
@@ -105,12 +112,6 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
         )
-        try:
-            code = parsing.normalize_code(payload.supply_code, field="supply_code")
-        except FormatError:
-            code = ""
-        if code:
-            throttle("submit-supply", code, limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
     body = payload.dict()
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
@@ -121,6 +122,10 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
         sender=client_address(request),
     )
     if outcome.submission is None:
+        # Wrong codes are counted by the service, on every channel; past the limit, a 429.
+        for error in outcome.errors:
+            if error.code == "too_many_attempts":
+                raise Throttled(error.params["retry_after"])
         raise services.SubmissionRejected(outcome.errors)
     status = 201 if outcome.submission.created else 200
     return Status(status, reading_out(outcome.submission.reading, outcome.submission.window))
@@ -156,15 +161,29 @@ def reading_detail(
 ) -> ReadingOut:
     """The reading with this receipt, for its supply's holder (codes or token)."""
     customer = optional_customer(request)
+    failures, source, target = codes_failures(), "", ""
     if customer is None:
         throttle(
             "submit-address",
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
         )
+        # Receipts follow one another: wrong codes here count as on every channel.
+        source = f"address:{client_address(request)}"
+        target = _code_or_empty(supply_code)
+        failures.check(source=source, target=target)
     reading = selectors.reading_for_holder(
         receipt=receipt, customer=customer, supply_code=supply_code, customer_code=customer_code
     )
     if reading is None:
+        if customer is None:
+            failures.record(source=source, target=target)
         raise HttpError(404, _("No reading with this receipt for these codes."))
     return reading_out(reading, selectors.current_window(clock.now(), reading.supply))
+
+
+def _code_or_empty(raw: object) -> str:
+    try:
+        return parsing.normalize_code(raw, field="supply_code")
+    except FormatError:
+        return ""

@@ -72,7 +72,12 @@ def error_message(error: FieldError) -> str:
         "date_before_meter": _(
             "The reading date is before the meter was installed: check the date."
         ),
-        "channel_invalid": _("The channel is not one this service knows."),
+        "channel_invalid": _("The channel must be app or web: leave it out for the app."),
+        "too_many_attempts": _(
+            "Too many attempts with codes that do not match: please try again in "
+            "%(minutes)s minutes, with the supply code and the customer code on page 1 of "
+            "your bill."
+        ),
     }
     return texts.get(error.code, _("The %(field)s is not valid.")) % params
 

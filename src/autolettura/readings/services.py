@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
@@ -13,6 +14,7 @@ from django.db import connection, transaction
 
 from autolettura import db
 from autolettura.customers import selectors as customer_selectors
+from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import photos, policy, selectors
 from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
@@ -20,6 +22,7 @@ from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.plausibility import assess_reading
 from autolettura.rules.window import Window, rome_today
+from autolettura.throttling import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +34,12 @@ class SubmissionRejected(Exception):
     can say everything that must be fixed at once.
     """
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    def __init__(self, errors: list[FieldError], *, supply: Supply | None = None) -> None:
         super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
         self.errors = errors
+        # The supply the codes named, when they were right: only then may a channel answer
+        # in its holder's language (before that, the language would tell the codes apart).
+        self.supply = supply
 
 
 CODES_MISMATCH = FieldError("codes", "codes_mismatch")
@@ -61,6 +67,7 @@ def reading_submit(
     submitted_by: User | None = None,
     inbound_message: InboundMessage | None = None,
     photo: IO[bytes] | None = None,
+    caller: str | None = None,
 ) -> Submission:
     """Identify the supply, check a reading against R1 to R6 and take it in charge (R4).
 
@@ -69,14 +76,20 @@ def reading_submit(
     reading with its receipt and outcome; a repeat of the same supply, date and value
     returns the first one. `photo` is an optional picture of the meter, stored with a new
     reading as evidence (ignored on a repeat). `inbound_message`, the channel's logged
-    message, is marked answered with the reading in the same transaction. Raises
-    SubmissionRejected with every format error found, a photo that is not a JPEG, PNG or
-    HEIC of at most 5 MB included.
+    message, is marked answered with the reading in the same transaction. `caller` is who
+    tries the codes (see `caller_of`): wrong codes are counted against it and the supply
+    code, and past the limit the answer is `too_many_attempts`, whether the codes are right
+    or not. Without a caller (an operator, an import) codes are not counted.
+
+    Raises SubmissionRejected with every format error found, a photo that is not a JPEG, PNG
+    or HEIC of at most 5 MB included. The codes are looked up only once everything else is
+    well formed, so that which errors come back never says whether the codes are right.
     """
     if channel not in Channel.values:
         raise SubmissionRejected([FieldError("channel", "channel_invalid")])
     today = rome_today(now)
     errors: list[FieldError] = []
+    codes = _codes_parse(supply_code, customer_code, customer, errors)
     # The syntax now; the number of digits below, against the meter's own register.
     value_errors: list[FieldError] = []
     _collect(value_errors, parsing.parse_reading_value, reading)
@@ -88,26 +101,29 @@ def reading_submit(
     if day is not None:
         _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
     stored_photo = _collect(errors, photos.photo_check, photo) if photo is not None else None
+    if errors or day is None:
+        # Before any lookup: a malformed date must not tell right codes from wrong ones.
+        raise SubmissionRejected(errors)
 
     with transaction.atomic():
         # One submission at a time per supply: the last valid reading cannot change under us.
         # The lookup by the codes takes the row's lock itself, rather than a second query.
-        code_errors: list[FieldError] = []
-        supply = _identify(supply_code, customer_code, customer, code_errors)
-        errors = code_errors + errors
-        if errors or supply is None or day is None:
+        supply = _identify(codes, customer, caller, errors)
+        if errors or supply is None:
             raise SubmissionRejected(errors or [CODES_MISMATCH])
         # All the supply's meters in one query: R6/R9 need them below, not only this one.
         meters = selectors.meters_of(supply)
         meter = _meter_current(meters) if source == Source.SELF else _meter_in_service(meters, day)
         if meter is None:
-            raise SubmissionRejected([FieldError("read_on", "date_before_meter", {})])
+            raise SubmissionRejected(
+                [FieldError("read_on", "date_before_meter", {})], supply=supply
+            )
         value = _collect(errors, parsing.parse_reading_value, reading, digits=meter.digits)
         _collect(
             errors, parsing.check_read_on, day, today=today, meter_installed_on=meter.installed_on
         )
         if errors or value is None:
-            raise SubmissionRejected(errors)
+            raise SubmissionRejected(errors, supply=supply)
 
         window = selectors.window_verdict(supply=supply, read_on=day, now=now)
         known = selectors.submission_readings(
@@ -163,37 +179,87 @@ def reading_submit(
     return Submission(stored, created=True, window=window.window)
 
 
-def _identify(
+def _codes_parse(
     supply_code: object, customer_code: object, customer: Customer | None, errors: list[FieldError]
-) -> Supply | None:
-    """R1. A signed-in customer names one of their own supplies (or none if they hold one).
-
-    Called inside the submission's transaction: the supply found is locked."""
+) -> tuple[str, str] | None:
+    """The codes' format (R1): (supply code, customer code) normalised, the customer code ""
+    for a signed-in customer, the supply code "" when they leave it out. None when one is
+    malformed, its error added to `errors`."""
     if customer is not None:
-        supplies = customer_selectors.supplies_of(customer).select_for_update()
         if supply_code is None or supply_code == "":
-            only = list(supplies[:2])
-            if len(only) == 1:
-                return only[0]
-            errors.append(FieldError("supply_code", "required"))
-            return None
+            return "", ""
         code = _collect(errors, parsing.normalize_code, supply_code, field="supply_code")
-        found = supplies.filter(supply_code=code).first() if code else None
-        if code and found is None:
-            errors.append(CODES_MISMATCH)
-        return found
+        return (code, "") if code else None
     codes = (
         _collect(errors, parsing.normalize_code, supply_code, field="supply_code"),
         _collect(errors, parsing.normalize_code, customer_code, field="customer_code"),
     )
     if codes[0] is None or codes[1] is None:
         return None
-    found = customer_selectors.supply_identify(
-        supply_code=codes[0], customer_code=codes[1], for_update=True
-    )
+    return codes[0], codes[1]
+
+
+def _identify(
+    codes: tuple[str, str] | None,
+    customer: Customer | None,
+    caller: str | None,
+    errors: list[FieldError],
+) -> Supply | None:
+    """R1. A signed-in customer names one of their own supplies (or none if they hold one).
+
+    Called inside the submission's transaction: the supply found is locked."""
+    if codes is None:
+        return None
+    supply_code, customer_code = codes
+    if customer is not None:
+        supplies = customer_selectors.supplies_of(customer).select_for_update()
+        if not supply_code:
+            only = list(supplies[:2])
+            if len(only) == 1:
+                return only[0]
+            errors.append(FieldError("supply_code", "required"))
+            return None
+        found = supplies.filter(supply_code=supply_code).first()
+        if found is None:
+            errors.append(CODES_MISMATCH)
+        return found
+    if caller is None:
+        found = customer_selectors.supply_identify(
+            supply_code=supply_code, customer_code=customer_code, for_update=True
+        )
+    else:
+        try:
+            found = customer_services.supply_identify_guarded(
+                supply_code=supply_code,
+                customer_code=customer_code,
+                source=caller,
+                for_update=True,
+            )
+        except Throttled as exc:
+            errors.append(too_many_attempts(exc.retry_after))
+            return None
     if found is None:
         errors.append(CODES_MISMATCH)
     return found
+
+
+def too_many_attempts(retry_after: int) -> FieldError:
+    """The error of a caller stopped for trying too many wrong codes."""
+    return FieldError(
+        "codes",
+        "too_many_attempts",
+        {"retry_after": retry_after, "minutes": max(1, -(-retry_after // 60))},
+    )
+
+
+def caller_of(channel: str, sender: str) -> str:
+    """Who tries the codes, as the failures are counted: the same phone number whether it
+    texts, writes on WhatsApp or calls, and an e-mail address in any case."""
+    if channel in (Channel.SMS, Channel.WHATSAPP, Channel.PHONE):
+        return "phone:" + re.sub(r"\D", "", sender)
+    if channel == Channel.EMAIL:
+        return "email:" + sender.strip().casefold()
+    return "address:" + sender
 
 
 def _meter_current(meters: list[Meter]) -> Meter | None:
@@ -294,6 +360,8 @@ class InboundOutcome:
 
     submission: Submission | None
     errors: list[FieldError]
+    # With errors: the supply the codes named, when they were right (SubmissionRejected).
+    supply: Supply | None = None
 
 
 def inbound_reading_submit(
@@ -335,13 +403,14 @@ def inbound_reading_submit(
             customer=customer,
             now=now,
             inbound_message=message,
+            caller=caller_of(channel, sender),
         )
     except SubmissionRejected as exc:
         InboundMessage.objects.filter(pk=message.pk).update(
             processed_at=now,
             errors=[{"field": e.field, "code": e.code} for e in exc.errors],
         )
-        return InboundOutcome(None, exc.errors)
+        return InboundOutcome(None, exc.errors, exc.supply)
     return InboundOutcome(submission, [])
 
 

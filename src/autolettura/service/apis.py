@@ -16,12 +16,12 @@ from django.utils import translation
 from ninja import File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
-from pydantic import StrictFloat, StrictInt
+from pydantic import Field, StrictInt
 
 from autolettura import clock
 from autolettura.rules.errors import FieldError
 from autolettura.rules.window import ROME
-from autolettura.schemas import ErrorsOut, StrictText, Text
+from autolettura.schemas import ErrorsOut, FiniteFloat, StrictText, Text
 from autolettura.service import policy, selectors, services
 from autolettura.service.messages import (
     fault_error_message,
@@ -36,7 +36,7 @@ from autolettura.throttling import client_address, throttle
 faults_router = Router(tags=["faults"])
 hours_router = Router(tags=["service hours"])
 
-Coordinate = StrictFloat | StrictInt | StrictText | None
+Coordinate = FiniteFloat | StrictInt | StrictText | None
 
 
 class FaultIn(Schema):
@@ -48,9 +48,10 @@ class FaultIn(Schema):
     contact_name: StrictText | None = None
     contact_phone: StrictText | None = None
     contact_email: StrictText | None = None
-    channel: Literal[
-        "app", "web", "phone", "counter", "call_centre", "email", "whatsapp", "sms"
-    ] = "app"
+    # As for readings: the operators' and providers' channels are not the API's to claim.
+    channel: Literal["app", "web"] = Field(
+        "app", description="`app` (the default) or `web`; any other value is refused (422)."
+    )
 
 
 class FaultOut(Schema):
@@ -119,9 +120,9 @@ def _report_for(request: HttpRequest, ticket: str, contact: str) -> FaultReport:
     throttle(
         "fault-address", client_address(request), limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS
     )
-    # Per ticket too: many addresses guessing the contact of one ticket are stopped as well.
-    throttle("fault-ticket", ticket.upper(), limit=settings.AUTOLETTURA_THROTTLE_PER_SUPPLY)
-    report = selectors.fault_report_for_contact(ticket=ticket, contact=contact)
+    report = services.fault_report_follow(
+        ticket=ticket, contact=contact, source=f"address:{client_address(request)}"
+    )
     if report is None:
         raise HttpError(404, fault_error_message(FieldError("contact", "contact_mismatch")))
     return report

@@ -49,11 +49,15 @@ def fault_error_message(error: FieldError) -> str:
             "Choose the kind of fault: leak, no water, low pressure, water quality, damaged "
             "meter or other."
         ),
-        "channel_invalid": _("The channel is not one this service knows."),
+        "channel_invalid": _("The channel must be app or web: leave it out for the app."),
         "description_required": _("Describe the fault: what you see, and since when."),
         "too_long": _("The %(field)s is too long: at most %(max)s characters."),
         "photo_type": _("The photo must be a picture: JPEG, PNG, WebP or HEIC."),
         "photo_too_large": _("The photo is too large: at most %(max_mb)s MB."),
+        "photo_too_many_pixels": _(
+            "The photo has more than %(megapixels)s million pixels: send a smaller one, or no "
+            "photo at all."
+        ),
         "photo_already_attached": _("This report already has a photo."),
         "report_resolved": _("This report is already resolved: make a new report."),
         "contact_mismatch": _(

@@ -49,8 +49,13 @@ def fault_queue() -> QuerySet[FaultReport]:
     )
 
 
+def ticket_normalize(ticket: str) -> str:
+    """A ticket as stored, whatever its spaces and case: GU-2026-000042."""
+    return (ticket or "").strip().upper()
+
+
 def fault_report_by_ticket(ticket: str) -> FaultReport | None:
-    return FaultReport.objects.filter(ticket=ticket.strip().upper()).first()
+    return FaultReport.objects.filter(ticket=ticket_normalize(ticket)).first()
 
 
 def fault_search(*, state: str, query: str) -> QuerySet[FaultReport]:
@@ -84,7 +89,7 @@ def fault_report_for_contact(*, ticket: str, contact: str) -> FaultReport | None
     tickets nor contacts can be probed.
     """
     contact = (contact or "").strip()
-    report = FaultReport.objects.filter(ticket=ticket.strip().upper()).first()
+    report = FaultReport.objects.filter(ticket=ticket_normalize(ticket)).first()
     if report is None or not contact:
         return None
     if "@" in contact:

@@ -12,12 +12,14 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import transaction
 
 from autolettura import db
 from autolettura.customers.models import Supply
-from autolettura.rules.errors import FieldError
+from autolettura.readings import photos
+from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
 from autolettura.service.models import (
     Category,
@@ -31,8 +33,33 @@ from autolettura.service.models import (
     NotificationRoute,
     Urgency,
 )
+from autolettura.throttling import FailureLimit
 
 logger = logging.getLogger(__name__)
+
+
+def fault_report_follow(*, ticket: str, contact: str, source: str) -> FaultReport | None:
+    """The report a reporter follows with its ticket and contact, or None; a wrong pair is
+    counted against `source` and the ticket (as typed, normalised as the lookup does), so
+    contacts cannot be guessed, and a reporter whose own source has not failed is never
+    locked out by someone else's failures.
+
+    Raises autolettura.throttling.Throttled past the limit, before looking anything up.
+    """
+    from autolettura.service import selectors  # selectors use this module's phone_key
+
+    failures = FailureLimit(
+        "fault-contact",
+        per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
+        per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+    )
+    target = selectors.ticket_normalize(ticket)
+    failures.check(source=source, target=target)
+    report = selectors.fault_report_for_contact(ticket=ticket, contact=contact)
+    if report is None:
+        failures.record(source=source, target=target)
+    return report
+
 
 # Leaks and a supply with no water are emergencies (the regulator's pronto intervento); water
 # that may not be safe to drink comes next. An operator may change a report's urgency.
@@ -66,16 +93,6 @@ _ROUTES_BY_CHANNEL = {
     FaultChannel.APP: (NotificationRoute.EMAIL, NotificationRoute.SMS),
 }
 _DEFAULT_ROUTES = (NotificationRoute.SMS, NotificationRoute.EMAIL)
-
-# Magic numbers of the pictures a phone takes, and the extension each is stored with.
-_PHOTO_TYPES: tuple[tuple[str, bytes, int], ...] = (
-    (".jpg", b"\xff\xd8\xff", 0),
-    (".png", b"\x89PNG\r\n\x1a\n", 0),
-    (".webp", b"WEBP", 8),  # after "RIFF" and the size
-    (".heic", b"ftypheic", 4),
-    (".heic", b"ftypheix", 4),
-    (".heic", b"ftypmif1", 4),
-)
 
 
 class FaultReportRejected(Exception):
@@ -159,7 +176,7 @@ def fault_report_create(
     if not contact_phone and not contact_email:
         errors.append(FieldError("contact", "contact_required"))
 
-    extension = _check_photo(errors, photo) if photo is not None else None
+    checked = _check_photo(errors, photo) if photo is not None else None
     if errors:
         raise FaultReportRejected(errors)
 
@@ -182,9 +199,9 @@ def fault_report_create(
             supply=supply,
             received_at=now,
         )
-        if photo is not None:
+        if checked is not None:
             # Our own name, never the uploader's: it says which report the file belongs to.
-            report.photo.save(f"{report.ticket}{extension}", photo, save=False)
+            report.photo.save(f"{report.ticket}{_suffix(checked)}", checked, save=False)
         report.save(force_insert=True)
         FaultEvent.objects.create(
             report=report,
@@ -204,16 +221,16 @@ def fault_report_attach_photo(*, report: FaultReport, photo: File) -> FaultRepor
     report, as a separate upload). Raises FaultReportRejected when the photo is not a
     picture or is too large, when the report already has one, or when it is resolved."""
     errors: list[FieldError] = []
-    extension = _check_photo(errors, photo)
+    checked = _check_photo(errors, photo)
     with transaction.atomic():
         current = FaultReport.objects.select_for_update().get(pk=report.pk)
         if current.photo:
             errors.append(FieldError("photo", "photo_already_attached"))
         elif current.status == FaultStatus.RESOLVED:
             errors.append(FieldError("photo", "report_resolved"))
-        if errors:
+        if errors or checked is None:
             raise FaultReportRejected(errors)
-        current.photo.save(f"{current.ticket}{extension}", photo, save=False)
+        current.photo.save(f"{current.ticket}{_suffix(checked)}", checked, save=False)
         current.save(update_fields=["photo"])
     return current
 
@@ -364,22 +381,24 @@ def phone_key(phone: str) -> str:
     return "39" + digits
 
 
-def _check_photo(errors: list[FieldError], photo: File) -> str | None:
-    maximum = settings.AUTOLETTURA_FAULT_PHOTO_MAX_MB * 1024 * 1024
-    if photo.size is not None and photo.size > maximum:
-        errors.append(
-            FieldError(
-                "photo", "photo_too_large", {"max_mb": settings.AUTOLETTURA_FAULT_PHOTO_MAX_MB}
-            )
+def _check_photo(errors: list[FieldError], photo: File) -> ContentFile[bytes] | None:
+    """The photo decoded and encoded anew by `readings.photos.photo_check`, as every photo
+    is; WebP too, within AUTOLETTURA_FAULT_PHOTO_MAX_MB."""
+    try:
+        return photos.photo_check(
+            photo,
+            max_bytes=settings.AUTOLETTURA_FAULT_PHOTO_MAX_MB * 1024 * 1024,
+            kinds=(*photos.READING_KINDS, "webp"),
         )
+    except FormatError as exc:
+        for error in exc.errors:
+            # The fault's own word for a file that is no picture of the kinds it takes.
+            errors.append(
+                FieldError("photo", "photo_type") if error.code == "photo_type_invalid" else error
+            )
         return None
-    photo.seek(0)
-    head = photo.read(16)
-    photo.seek(0)
-    for extension, magic, offset in _PHOTO_TYPES:
-        if head[offset : offset + len(magic)] == magic:
-            if extension == ".webp" and not head.startswith(b"RIFF"):
-                continue
-            return extension
-    errors.append(FieldError("photo", "photo_type"))
-    return None
+
+
+def _suffix(checked: ContentFile[bytes]) -> str:
+    name = checked.name or ""
+    return name[name.rfind(".") :] if "." in name else ""

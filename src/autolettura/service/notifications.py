@@ -103,6 +103,7 @@ def sendable_phone(phone: str) -> str:
     """A phone number as the providers take it (E.164), or "" when it cannot be one:
     `347 123 4567` becomes `+393471234567`, a number kept as given only when it has its
     country code."""
+    # Imported here: services imports this module to queue the messages.
     from autolettura.service.services import phone_key
 
     if not phone:
@@ -112,6 +113,8 @@ def sendable_phone(phone: str) -> str:
 
 
 def _whatsapp_open(phone: str, now: datetime) -> bool:
+    """Whether a free text may still be sent to `phone` now (Meta's 24 hours, less the
+    margin the outbox needs to send it), as for readings' outcomes."""
     from autolettura.channels.selectors import whatsapp_last_message_at
 
     last = whatsapp_last_message_at(phone)

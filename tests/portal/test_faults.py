@@ -102,7 +102,8 @@ class TestReportAFault:
         message = OutboundMessage.objects.get(recipient="giulia@example.org")
         assert message.subject == f"Segnalazione guasto {report.ticket} ricevuta"
         assert f"Segnalazione ricevuta con il numero {report.ticket}" in message.body
-        link = re.search(r"http://testserver(/\S+)", message.body)
+        # The service's public address, never the Host the request came with.
+        link = re.search(r"http://127\.0\.0\.1:8000(/\S+)", message.body)
         assert link is not None, message.body
         stranger = Client()
         asked = stranger.get(link.group(1))
@@ -113,9 +114,14 @@ class TestReportAFault:
         )
         assert "Via Roma 12, Valmora" in text(shown)
 
-    def test_without_an_email_no_confirmation_is_queued(self, client: Client) -> None:
+    def test_without_an_email_the_confirmation_goes_by_sms(self, client: Client) -> None:
         client.post("/segnala-un-guasto/", LEAK)
-        assert OutboundMessage.objects.count() == 0
+        report = FaultReport.objects.get()
+
+        message = OutboundMessage.objects.get()
+        assert (message.route, message.recipient) == ("SMS", "+393471234567")
+        assert f"Segnalazione ricevuta con il numero {report.ticket}" in message.body
+        assert f"/segnala-un-guasto/segui/?ticket={report.ticket}" in message.body
 
     def test_a_signed_in_customer_finds_their_contacts_filled_in(self, client: Client) -> None:
         supply: Supply = customer_with_supply()

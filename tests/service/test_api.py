@@ -73,6 +73,7 @@ class TestReportAFault:
                 "the fault line 800 000 111, free, 24 hours a day."
             ),
             "received_at": "2026-04-15T10:00:00+02:00",
+            "follow_url": ("http://127.0.0.1:8000/segnala-un-guasto/segui/?ticket=GU-2026-000001"),
         }
         report = FaultReport.objects.get()
         assert (report.channel, report.language) == ("APP", "en")

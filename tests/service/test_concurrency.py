@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 
-from autolettura.service.models import FaultEvent, FaultNotification, FaultReport
+from autolettura.outbox.models import OutboundMessage
+from autolettura.service.models import FaultEvent, FaultReport
 from autolettura.service.services import FaultTransitionRefused, fault_report_advance
 from tests.api_helpers import requires_postgres, run_together
 from tests.service.conftest import APRIL_15, report_fault
@@ -42,4 +43,4 @@ class TestInParallel:
 
         assert sorted(outcomes) == [False, True]
         assert FaultEvent.objects.filter(status="DISPATCHED").count() == 1
-        assert FaultNotification.objects.count() == 1
+        assert OutboundMessage.objects.filter(dedupe_key__endswith=":DISPATCHED").count() == 1

@@ -12,12 +12,12 @@ from django.db import IntegrityError, transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
+from autolettura.outbox.models import OutboundMessage
 from autolettura.rules.errors import FieldError
 from autolettura.service import selectors
 from autolettura.service.models import (
     EventKind,
     FaultEvent,
-    FaultNotification,
     FaultReport,
     FaultStatus,
     Urgency,
@@ -88,14 +88,16 @@ class TestFaultReportCreate:
     def test_derives_the_urgency_from_the_category(self, category: str, urgency: str) -> None:
         assert report_fault(category=category).urgency == urgency
 
-    def test_records_the_received_event_without_telling_anyone(self) -> None:
+    def test_records_the_received_event_and_tells_the_reporter(self) -> None:
         report = report_fault()
 
         (event,) = report.events.all()
         assert (event.kind, event.status, event.urgency) == ("STATUS", "RECEIVED", "EMERGENCY")
         assert event.at == APRIL_15
         assert event.by is None
-        assert not FaultNotification.objects.exists()
+        (message,) = OutboundMessage.objects.all()
+        assert (message.route, message.recipient) == ("SMS", "+393471234567")
+        assert f"Segnalazione ricevuta con il numero {report.ticket}" in message.body
 
     def test_takes_a_position_without_an_address(self) -> None:
         report = report_fault(address="", latitude="44,912345", longitude=8.6154)
@@ -345,34 +347,43 @@ class TestFaultReportAdvance:
 
 
 class TestReporterToldOfEachChange:
-    def test_leaves_a_notification_for_each_step_after_received(self, operator: User) -> None:
+    def test_one_message_for_each_status(self, operator: User) -> None:
         report = advance_all(report_fault(), operator)
 
-        notifications = FaultNotification.objects.filter(report=report).order_by("created_at")
-        assert [n.event.status for n in notifications] == ["DISPATCHED", "ON_SITE", "RESOLVED"]
-        assert {(n.route, n.recipient) for n in notifications} == {("SMS", "347 1234567")}
-        assert all(n.sent_at is None for n in notifications)
+        messages = OutboundMessage.objects.order_by("created_at", "id")
+        assert [m.dedupe_key for m in messages] == [
+            f"fault:{report.ticket}:{status}"
+            for status in ("RECEIVED", "DISPATCHED", "ON_SITE", "RESOLVED")
+        ]
+        assert {(m.route, m.recipient) for m in messages} == {("SMS", "+393471234567")}
+        follow = f"/segnala-un-guasto/segui/?ticket={report.ticket}"
+        assert all(follow in m.body for m in messages)
+        assert "abbiamo inviato una squadra" in messages[1].body
+        assert "la squadra è arrivata sul posto" in messages[2].body
+        assert "il guasto è stato risolto" in messages[3].body
 
     @pytest.mark.parametrize(
         ("channel", "phone", "email", "route", "recipient"),
         [
             ("APP", "347 1234567", "maria@example.it", "EMAIL", "maria@example.it"),
-            ("WEB", "347 1234567", "", "SMS", "347 1234567"),
-            ("WHATSAPP", "347 1234567", "maria@example.it", "WHATSAPP", "347 1234567"),
-            ("PHONE", "347 1234567", "maria@example.it", "SMS", "347 1234567"),
-            ("PHONE", "", "maria@example.it", "EMAIL", "maria@example.it"),
+            ("WEB", "347 1234567", "", "SMS", "+393471234567"),
+            ("WEB", "+41 79 123 45 67", "", "SMS", "+41791234567"),
+            # No WhatsApp conversation open with this number: SMS, not the e-mail.
+            ("WHATSAPP", "+39 347 1234567", "maria@example.it", "SMS", "+393471234567"),
+            ("PHONE", "347 1234567", "maria@example.it", "EMAIL", "maria@example.it"),
+            ("PHONE", "0131 234567", "", "SMS", "+390131234567"),
             ("EMAIL", "", "maria@example.it", "EMAIL", "maria@example.it"),
         ],
     )
-    def test_on_the_way_the_reporter_can_be_reached(
+    def test_on_the_contact_the_reporter_left(
         self, operator: User, channel: str, phone: str, email: str, route: str, recipient: str
     ) -> None:
         report = report_fault(channel=channel, contact_phone=phone, contact_email=email)
 
         fault_report_advance(report=report, to_status="DISPATCHED", by=operator, now=APRIL_15)
 
-        notification = FaultNotification.objects.get(report=report)
-        assert (notification.route, notification.recipient) == (route, recipient)
+        message = OutboundMessage.objects.get(dedupe_key=f"fault:{report.ticket}:DISPATCHED")
+        assert (message.route, message.recipient) == (route, recipient)
 
     def test_a_refused_move_tells_no_one(self, operator: User) -> None:
         report = report_fault()
@@ -380,7 +391,46 @@ class TestReporterToldOfEachChange:
         with pytest.raises(FaultTransitionRefused):
             fault_report_advance(report=report, to_status="RESOLVED", by=operator, now=APRIL_15)
 
-        assert not FaultNotification.objects.exists()
+        assert list(OutboundMessage.objects.values_list("dedupe_key", flat=True)) == [
+            f"fault:{report.ticket}:RECEIVED"
+        ]
+
+    def test_a_step_rolled_back_tells_no_one(self, operator: User) -> None:
+        report = report_fault()
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            fault_report_advance(report=report, to_status="DISPATCHED", by=operator, now=APRIL_15)
+            raise RuntimeError("the caller's transaction fails after the step")
+
+        assert not OutboundMessage.objects.filter(dedupe_key__endswith=":DISPATCHED").exists()
+
+    def test_a_repeated_step_is_refused_and_told_once(self, operator: User) -> None:
+        report = report_fault()
+        fault_report_advance(report=report, to_status="DISPATCHED", by=operator, now=APRIL_15)
+
+        with pytest.raises(FaultTransitionRefused):
+            fault_report_advance(report=report, to_status="DISPATCHED", by=operator, now=APRIL_15)
+
+        assert OutboundMessage.objects.filter(dedupe_key__endswith=":DISPATCHED").count() == 1
+
+    def test_a_report_with_no_address_to_write_to_tells_no_one(self) -> None:
+        # The caller id a network gives for a withheld number, and no e-mail: the report is
+        # taken (the crew can still go), and nothing is queued for a recipient that is none.
+        report = report_fault(channel="PHONE", contact_phone="+266696687")
+
+        assert report.status == FaultStatus.RECEIVED
+        assert not OutboundMessage.objects.exists()
+
+    def test_in_the_reporters_language(self, operator: User) -> None:
+        report = report_fault(contact_email="mary@example.org", language="en")
+        fault_report_advance(report=report, to_status="DISPATCHED", by=operator, now=APRIL_15)
+
+        message = OutboundMessage.objects.get(dedupe_key=f"fault:{report.ticket}:DISPATCHED")
+        assert message.language == "en"
+        assert message.subject == f"Fault report {report.ticket}: a crew is on the way"
+        assert message.body.startswith("Dear Maria Rossi,\n\n")
+        assert f"Report {report.ticket}: a crew has been sent." in message.body
+        assert f"/segnala-un-guasto/segui/?ticket={report.ticket}" in message.body
 
 
 class TestFaultReportSetUrgency:
@@ -394,7 +444,8 @@ class TestFaultReportSetUrgency:
         assert report.urgency == Urgency.EMERGENCY
         event = report.events.get(kind=EventKind.URGENCY)
         assert (event.urgency, event.by, event.note) == ("EMERGENCY", operator, "ospedale")
-        assert not FaultNotification.objects.exists()
+        # The crew's progress is news to the reporter; an internal change of urgency is not.
+        assert OutboundMessage.objects.count() == 1
 
     def test_needs_a_reason(self, operator: User) -> None:
         with pytest.raises(ValueError, match="why"):

@@ -22,12 +22,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
-from django.utils.translation import gettext
 
 from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import Route
-from autolettura.outbox.services import outbox_enqueue
 from autolettura.portal import selectors
 from autolettura.portal.models import LinkedCustomer
 from autolettura.readings import photos
@@ -40,7 +38,6 @@ from autolettura.readings.services import (
 )
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
-from autolettura.service.messages import fault_follow_text, fault_received_message
 from autolettura.service.models import FaultChannel, FaultReport
 from autolettura.service.services import FaultReportRejected, fault_report_create
 
@@ -446,13 +443,12 @@ def web_fault_report(
     contact_phone: str,
     contact_email: str,
     photo: IO[bytes] | None,
-    site_url: str,
     language: str,
     now: datetime,
 ) -> FaultReport:
     """A fault reported from the portal (R13): the photo checked by its content as every
-    channel's is, the report taken by `fault_report_create`, and, when an e-mail was left,
-    its confirmation queued in the same transaction with the link to follow it.
+    channel's is, the report taken by `fault_report_create`, which queues the reporter's
+    confirmation with the link to follow it (service.notifications).
 
     Raises FaultReportRejected with every problem found, the photo's included.
     """
@@ -465,43 +461,20 @@ def web_fault_report(
             errors.extend(exc.errors)
     if errors:
         raise FaultReportRejected(errors)
-    with transaction.atomic():
-        report = fault_report_create(
-            category=category,
-            description=description,
-            address=address,
-            latitude=None,
-            longitude=None,
-            contact_name=contact_name,
-            contact_phone=contact_phone,
-            contact_email=contact_email,
-            channel=FaultChannel.WEB,
-            now=now,
-            photo=checked,
-            language=language,
-        )
-        if report.contact_email:
-            url = f"{site_url.rstrip('/')}{fault_follow_path(report.ticket)}"
-            with translation.override(report.language):
-                body = "\n\n".join(
-                    [
-                        gettext("Hello,"),
-                        fault_received_message(report),
-                        fault_follow_text(url),
-                        settings.AUTOLETTURA_UTILITY_NAME,
-                    ]
-                )
-                subject = gettext("Fault report %(ticket)s received") % {"ticket": report.ticket}
-            outbox_enqueue(
-                route=Route.EMAIL,
-                recipient=report.contact_email,
-                subject=subject,
-                body=body,
-                dedupe_key=f"fault-received-{report.ticket}",
-                language=report.language,
-                now=now,
-            )
-    return report
+    return fault_report_create(
+        category=category,
+        description=description,
+        address=address,
+        latitude=None,
+        longitude=None,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        contact_email=contact_email,
+        channel=FaultChannel.WEB,
+        now=now,
+        photo=checked,
+        language=language,
+    )
 
 
 def fault_follow_path(ticket: str) -> str:

@@ -515,7 +515,6 @@ def fault_new(request: HttpRequest) -> HttpResponse:
             contact_phone=data["contact_phone"],
             contact_email=data["contact_email"],
             photo=data["photo"],
-            site_url=_site_url(request),
             language=translation.get_language() or settings.LANGUAGE_CODE,
             now=clock.now(),
         )

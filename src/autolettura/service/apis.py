@@ -31,6 +31,7 @@ from autolettura.service.messages import (
     opening_text,
 )
 from autolettura.service.models import FaultReport
+from autolettura.service.notifications import fault_follow_url
 from autolettura.throttling import client_address, throttle
 
 faults_router = Router(tags=["faults"])
@@ -61,6 +62,8 @@ class FaultOut(Schema):
     urgency: str
     message: str
     received_at: datetime
+    # The portal's page to follow the report on, with its ticket filled in.
+    follow_url: str
 
 
 class FaultEventOut(Schema):
@@ -81,6 +84,7 @@ def fault_out(report: FaultReport, message: str) -> FaultOut:
         message=message,
         # Instants in Rome time, as the service hours give them.
         received_at=report.received_at.astimezone(ROME),
+        follow_url=fault_follow_url(report.ticket),
     )
 
 
@@ -93,8 +97,10 @@ def fault_out(report: FaultReport, message: str) -> FaultOut:
 def fault_create(request: HttpRequest, payload: FaultIn) -> Status[FaultOut]:
     """Report a leak, no water, low pressure, a water quality problem, a damaged meter or
     anything else. Say where (an `address`, or `latitude` and `longitude`) and how to reach
-    you (`contact_phone` or `contact_email`). Answers 201 with the ticket to follow it by;
-    a photo can then be sent to `/faults/{ticket}/photo`."""
+    you (`contact_phone` or `contact_email`). Answers 201 with the ticket to follow it by
+    and `follow_url`, the page to follow it on; a photo can then be sent to
+    `/faults/{ticket}/photo`. The reporter is told on the contact left when the report is
+    received and at each change of its status."""
     throttle(
         "fault-address",
         client_address(request),

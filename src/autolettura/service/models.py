@@ -1,8 +1,8 @@
 """Fault reports (segnalazioni guasti, R13): 24/7, with a ticket the reporter can follow.
 
 A report moves RECEIVED -> DISPATCHED -> ON_SITE -> RESOLVED, one step at a time, each step
-stamping its instant. Every change is an append-only FaultEvent (who, when, why); each one
-the reporter must hear about also leaves a FaultNotification for the outbox to send.
+stamping its instant. Every change is an append-only FaultEvent (who, when, why); each change
+of status is told to the reporter through the outbox (service.notifications).
 """
 
 from __future__ import annotations
@@ -221,40 +221,3 @@ class FaultEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id} {self.kind} {self.status} {self.urgency} {self.at}"
-
-
-class NotificationRoute(models.TextChoices):
-    SMS = "SMS", _("SMS")
-    EMAIL = "EMAIL", _("e-mail")
-    WHATSAPP = "WHATSAPP", _("WhatsApp")
-
-
-class FaultNotification(models.Model):
-    """A message the reporter must get about an event, waiting for the outbox to send it.
-
-    Written in the same transaction as its event, so no change is ever left untold. The
-    outbox claims a row by setting `sent_at` with a conditional UPDATE (`sent_at IS NULL`),
-    renders `messages.fault_status_message(ticket=report.ticket, status=event.status)` in
-    the report's `language` and sends it on `route` to `recipient`.
-    """
-
-    event = models.OneToOneField(FaultEvent, on_delete=models.PROTECT, related_name="notification")
-    report = models.ForeignKey(FaultReport, on_delete=models.PROTECT, related_name="notifications")
-    route = models.CharField(max_length=16, choices=NotificationRoute.choices)
-    recipient = models.CharField(max_length=254)
-    created_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["sent_at", "created_at"], name="fault_notification_pending")
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(route__in=NotificationRoute.values), name="fault_notification_route"
-            ),
-            models.CheckConstraint(condition=~Q(recipient=""), name="fault_notification_recipient"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.report_id} {self.route} {self.recipient} sent={self.sent_at}"

@@ -26,13 +26,12 @@ from autolettura.service.models import (
     EventKind,
     FaultChannel,
     FaultEvent,
-    FaultNotification,
     FaultReport,
     FaultStatus,
     FaultTicketCounter,
-    NotificationRoute,
     Urgency,
 )
+from autolettura.service.notifications import fault_notify
 from autolettura.throttling import FailureLimit
 
 logger = logging.getLogger(__name__)
@@ -83,16 +82,6 @@ MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 300
 MAX_NAME = 200
 MAX_EMAIL = 254
-# What the reporter is told about: the crew's progress, not internal changes of urgency.
-_NOTIFIED_STATUSES = {FaultStatus.DISPATCHED, FaultStatus.ON_SITE, FaultStatus.RESOLVED}
-# By the channel a report came from, the ways to tell the reporter, best first.
-_ROUTES_BY_CHANNEL = {
-    FaultChannel.WHATSAPP: (NotificationRoute.WHATSAPP, NotificationRoute.SMS),
-    FaultChannel.EMAIL: (NotificationRoute.EMAIL, NotificationRoute.SMS),
-    FaultChannel.WEB: (NotificationRoute.EMAIL, NotificationRoute.SMS),
-    FaultChannel.APP: (NotificationRoute.EMAIL, NotificationRoute.SMS),
-}
-_DEFAULT_ROUTES = (NotificationRoute.SMS, NotificationRoute.EMAIL)
 
 
 class FaultReportRejected(Exception):
@@ -133,7 +122,8 @@ def fault_report_create(
     language: str = "it",
 ) -> FaultReport:
     """Take a fault report in charge (R13): a ticket such as GU-2026-000042, status RECEIVED,
-    urgency from the category, and a RECEIVED event in its audit trail.
+    urgency from the category, a RECEIVED event in its audit trail, and the reporter's
+    confirmation queued in the outbox (service.notifications).
 
     The fault must be located (an address, or a latitude and longitude, or both) and the
     reporter reachable (a phone number or an e-mail address, or both). The photo, if any,
@@ -210,6 +200,8 @@ def fault_report_create(
             urgency=report.urgency,
             at=now,
         )
+        # Told in the same transaction: a report rolled back tells no one.
+        fault_notify(report=report, now=now)
     logger.info(
         "fault %s category=%s urgency=%s channel=%s", report.ticket, category, urgency, channel
     )
@@ -239,8 +231,8 @@ def fault_report_advance(
     *, report: FaultReport, to_status: str, by: User | None, now: datetime, note: str = ""
 ) -> FaultReport:
     """Move a report one step on (RECEIVED -> DISPATCHED -> ON_SITE -> RESOLVED), stamping
-    the step's instant with `now`, appending an event, and leaving a notification for the
-    reporter. Returns the report as saved.
+    the step's instant with `now`, appending an event, and queueing the reporter's message
+    (service.notifications). Returns the report as saved.
 
     Raises FaultTransitionRefused for any other move (a skipped step, a step back, the same
     status again, a move after RESOLVED) or when `now` is before the previous step.
@@ -259,7 +251,7 @@ def fault_report_advance(
         current.status = to_status
         setattr(current, _INSTANT_FIELD[FaultStatus(to_status)], now)
         current.save(update_fields=["status", _INSTANT_FIELD[FaultStatus(to_status)]])
-        event = FaultEvent.objects.create(
+        FaultEvent.objects.create(
             report=current,
             kind=EventKind.STATUS,
             status=current.status,
@@ -268,8 +260,7 @@ def fault_report_advance(
             by=by,
             note=note.strip(),
         )
-        if to_status in _NOTIFIED_STATUSES:
-            _notification_record(current, event, now)
+        fault_notify(report=current, now=now)
     logger.info("fault %s %s by=%s", current.ticket, to_status, by.pk if by else None)
     return current
 
@@ -318,21 +309,6 @@ def ticket_next(now: datetime, *, prefix: str | None = None) -> str:
 def _last_instant(report: FaultReport) -> datetime:
     instants = [report.received_at, report.dispatched_at, report.on_site_at, report.resolved_at]
     return max(i for i in instants if i is not None)
-
-
-def _notification_record(report: FaultReport, event: FaultEvent, now: datetime) -> None:
-    addresses = {
-        NotificationRoute.SMS: report.contact_phone,
-        NotificationRoute.WHATSAPP: report.contact_phone,
-        NotificationRoute.EMAIL: report.contact_email,
-    }
-    routes = _ROUTES_BY_CHANNEL.get(FaultChannel(report.channel), _DEFAULT_ROUTES)
-    for route in (*routes, *_DEFAULT_ROUTES):
-        if addresses[route]:
-            FaultNotification.objects.create(
-                event=event, report=report, route=route, recipient=addresses[route], created_at=now
-            )
-            return
 
 
 def _check_length(errors: list[FieldError], field: str, value: str, maximum: int) -> None:

@@ -130,7 +130,7 @@ def reading_submit(
             supply=supply, meter=meter, meters=meters, read_on=day, value=value, source=source
         )
         if known.repeat_id is not None:
-            existing = Reading.objects.get(pk=known.repeat_id)
+            existing = Reading.objects.select_related("meter").get(pk=known.repeat_id)
             _message_answered(inbound_message, existing, now)
             return Submission(existing, created=False, window=window.window)
 
@@ -386,7 +386,7 @@ def inbound_reading_submit(
         sender=sender,
     )
     if message.reading_id is not None:
-        reading = Reading.objects.select_related("supply").get(pk=message.reading_id)
+        reading = Reading.objects.select_related("supply", "meter").get(pk=message.reading_id)
         window = selectors.window_verdict(
             supply=reading.supply, read_on=reading.read_on, now=now
         ).window

@@ -1,0 +1,361 @@
+"""The optical part of reading a meter: find the register in a photo and read its wheels.
+
+Runs the PP-OCRv4 text detector and recogniser shipped inside the `rapidocr-onnxruntime`
+wheel, on ONNX Runtime, on the CPU; nothing is fetched at run time. What it returns is what
+the wheels show, wheel by wheel with every digit's probability; which reading to believe is
+decided by the pure rules in `autolettura.rules.register`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import rapidocr_onnxruntime
+from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
+
+from autolettura.rules.register import Wheel
+
+MODELS = Path(rapidocr_onnxruntime.__file__).parent / "models"
+DET_MODEL = MODELS / "ch_PP-OCRv4_det_infer.onnx"
+REC_MODEL = MODELS / "ch_PP-OCRv4_rec_infer.onnx"
+
+# A phone photo is 12 megapixels; the register needs far fewer. Larger images are scaled
+# down before anything else, which bounds both time and memory whatever is sent.
+MAX_SIDE = 1600
+# The detector sees the photo with its shorter side at DET_SHORT pixels (the detector's own
+# default: smaller loses the register's outer wheels), its longer at most DET_LONG.
+DET_SHORT = 736
+DET_LONG = 1280
+REC_HEIGHT = 48
+MAX_PIXELS = 50_000_000  # refuse to decode a "decompression bomb"
+
+
+MARK = "mMnh"  # how the recogniser reads the "m" of "m³"
+LOOKALIKES = {0: "OoQDU\u3007", 1: "Il|]!", 2: "Zz", 5: "Ss", 6: "Gb", 8: "B", 9: "gq"}
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One character the recogniser read: a digit (or -1 for any other) and its columns."""
+
+    digit: int
+    char: str  # what the recogniser read there with every character allowed
+    first: int
+    last: int
+    probs: np.ndarray  # the ten digits' probabilities at its most certain column
+
+
+class ImageUnreadable(Exception):
+    """The bytes are not an image this reader can decode."""
+
+
+@dataclass(frozen=True)
+class RegisterImage:
+    """What the wheels show, left to right, and where the register is in the photo."""
+
+    wheels: tuple[Wheel, ...]
+    box: tuple[tuple[int, int], ...]  # the register's corners in the photo's pixels
+    text: str  # what the recogniser read on the register's line, for diagnosis
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """The photo as a BGR array, scaled so that its longer side is at most MAX_SIDE.
+
+    Raises ImageUnreadable for bytes that are no image, or too large an image.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if buffer.size == 0:
+        raise ImageUnreadable("empty")
+    header = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_COLOR_8)
+    if header is None:
+        raise ImageUnreadable("not an image")
+    if header.shape[0] * header.shape[1] * 64 > MAX_PIXELS:
+        raise ImageUnreadable("too many pixels")
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageUnreadable("not an image")
+    height, width = image.shape[:2]
+    scale = MAX_SIDE / max(height, width)
+    if scale < 1:
+        image = cv2.resize(
+            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+        )
+    return image
+
+
+class RegisterReader:
+    """One loaded detector and recogniser; thread-safe, meant to be made once a process."""
+
+    def __init__(self, *, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        self._det = ort.InferenceSession(str(DET_MODEL), options, providers=providers)
+        self._rec = ort.InferenceSession(str(REC_MODEL), options, providers=providers)
+        meta = self._rec.get_modelmeta().custom_metadata_map
+        self._chars = ["", *meta["character"].splitlines(), " "]
+        self._digit_index = np.array([self._chars.index(str(d)) for d in range(10)])
+        self._det_mean = np.float32(0.5)
+        self._det_post = DBPostProcess(
+            thresh=0.3,
+            box_thresh=0.5,
+            max_candidates=200,
+            unclip_ratio=1.6,
+            use_dilation=True,
+            score_mode="fast",
+        )
+        self._lookalikes = {
+            digit: np.array([self._chars.index(c) for c in letters if c in self._chars])
+            for digit, letters in LOOKALIKES.items()
+        }
+
+    # -- detection ---------------------------------------------------------------------
+
+    def detect(self, image: np.ndarray, short_side: int = DET_SHORT) -> list[np.ndarray]:
+        """Text lines as quadrilaterals (4 by 2 float arrays, clockwise from top left)."""
+        height, width = image.shape[:2]
+        ratio = min(short_side / min(height, width), DET_LONG / max(height, width))
+        size = (max(32, round(width * ratio / 32) * 32), max(32, round(height * ratio / 32) * 32))
+        resized = cv2.resize(image, size).astype(np.float32) / 255
+        batch = ((resized - self._det_mean) / self._det_mean).transpose(2, 0, 1)[np.newaxis]
+        prediction = self._det.run(None, {self._det.get_inputs()[0].name: batch})[0]
+        boxes, _scores = self._det_post(prediction, image.shape[:2])
+        return [np.asarray(box, dtype=np.float32) for box in boxes]
+
+    # -- recognition -------------------------------------------------------------------
+
+    def recognise(self, strips: list[np.ndarray]) -> list[np.ndarray]:
+        """The recogniser's per-column probabilities (columns by classes) for each strip."""
+        if not strips:
+            return []
+        widths = [max(1, round(s.shape[1] * REC_HEIGHT / s.shape[0])) for s in strips]
+        width = max(max(widths), 320)
+        batch = np.zeros((len(strips), 3, REC_HEIGHT, width), dtype=np.float32)
+        for i, (strip, w) in enumerate(zip(strips, widths, strict=True)):
+            resized = cv2.resize(strip, (w, REC_HEIGHT)).astype(np.float32)
+            batch[i, :, :, :w] = (resized.transpose(2, 0, 1) / 255 - 0.5) / 0.5
+        output = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]
+        # Columns past a strip's own width saw only padding.
+        return [
+            output[i, : max(1, math.ceil(output.shape[1] * w / width))]
+            for i, w in enumerate(widths)
+        ]
+
+    def digits(self, probs: np.ndarray) -> list[Glyph]:
+        """CTC decoding over the digits alone: every other character is "other".
+
+        Letters a wheel's digit is often taken for (O, Q, D for 0; I, l for 1; S for 5; B
+        for 8...) count for that digit: the register holds nothing but digits.
+        """
+        digits = probs[:, self._digit_index].copy()
+        for digit, indices in self._lookalikes.items():
+            digits[:, digit] += probs[:, indices].sum(axis=1)
+        blank = probs[:, 0]
+        other = np.clip(1 - blank - digits.sum(axis=1), 0, 1)
+        classes = np.column_stack([blank, other, digits])  # 0 blank, 1 other, 2.. digits
+        best = classes.argmax(axis=1)
+        glyphs: list[Glyph] = []
+        previous = -1
+        for column, index in enumerate(best):
+            if index >= 1 and index != previous:
+                char = self._chars[int(probs[column].argmax())]
+                glyphs.append(Glyph(int(index) - 2, char, column, column, classes[column, 2:]))
+            elif index >= 1 and glyphs:
+                last = glyphs[-1]
+                keep = (
+                    classes[column, 2:]
+                    if classes[column, 2:].max() > last.probs.max()
+                    else last.probs
+                )
+                glyphs[-1] = Glyph(last.digit, last.char, last.first, column, keep)
+            previous = index
+        return glyphs
+
+    def other_text(self, probs: np.ndarray) -> str:
+        """Plain CTC decoding, for diagnosis and for the "m³" mark."""
+        best = probs.argmax(axis=1)
+        previous = -1
+        chars = []
+        for index in best:
+            if index != previous and index != 0:
+                chars.append(self._chars[index])
+            previous = index
+        return "".join(chars)
+
+    # -- the register ------------------------------------------------------------------
+
+    def read(self, image: np.ndarray, *, meter_digits: int | None = None) -> RegisterImage | None:
+        """What the register's wheels show, or None where no register is found."""
+        for short_side in (DET_SHORT, 960, 544):
+            line = self._register_line(image, self.detect(image, short_side))
+            if line is not None:
+                break
+        else:
+            return None
+        quad, glyphs = line
+        pitch = _width(quad) / max(1, len([g for g in glyphs if g.digit >= 0]))
+        # The detector often stops short of a wheel caught turning, and of the leading
+        # zeros' edge: read a strip reaching a wheel further right and half one left.
+        wide = _extend(quad, left=0.5 * pitch, right=1.3 * pitch)
+        strips = [warp(image, wide, shift=shift) for shift in SHIFTS]
+        decoded = [self.digits(p) for p in self.recognise(strips)]
+        tolerance = self._columns(strips[0]) * 0.04
+        wheels: list[Wheel] = []
+        unreadable = 0
+        for glyph in decoded[0]:
+            if glyph.char in MARK and wheels:
+                # "m³": the register ends there. A wheel read as neither a digit nor a turning
+                # wheel just before it is still a wheel: kept, as a digit of unknown value, so
+                # that the register is not read one digit short with full confidence.
+                wheels.extend([UNKNOWN] * min(unreadable, 1))
+                break
+            column = (glyph.first + glyph.last) / 2
+            wheel = _wheel(glyph, [_nearest(other, column, tolerance) for other in decoded[1:]])
+            if wheel is not None:
+                wheels.append(wheel)
+            elif wheels:
+                unreadable += 1
+        return RegisterImage(
+            wheels=tuple(wheels),
+            box=tuple((round(x), round(y)) for x, y in wide),
+            text=self.other_text(self.recognise([strips[0]])[0]),
+        )
+
+    def _columns(self, strip: np.ndarray) -> int:
+        return math.ceil(strip.shape[1] * REC_HEIGHT / strip.shape[0] / 8)
+
+    def _register_line(
+        self, image: np.ndarray, boxes: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[Glyph]] | None:
+        """The text line that reads as the most digits in a row (at least three)."""
+        lines = [b for b in boxes if _width(b) >= 1.5 * _height(b)]
+        if not lines:
+            return None
+        best: tuple[float, np.ndarray, list[Glyph]] | None = None
+        for quad, probs in zip(lines, self.recognise([warp(image, q) for q in lines]), strict=True):
+            glyphs = self.digits(probs)
+            run = _longest_digit_run(glyphs)
+            # The register's digits are the largest text on the meter: a longer run of
+            # smaller digits (a dial's "x0.0001") is not it.
+            score = min(run, 8) * _height(quad)
+            if run >= 3 and (best is None or score > best[0]):
+                best = (score, quad, glyphs)
+        return None if best is None else (best[1], best[2])
+
+
+UNKNOWN = Wheel(tuple([0.1] * 10))
+
+# The register's line is read again in windows moved up by these fractions of its height:
+# a wheel caught turning shows its outgoing digit there.
+SHIFTS = (0.0, -0.3, -0.6)
+
+
+def _longest_digit_run(glyphs: list[Glyph]) -> int:
+    best = current = 0
+    for glyph in glyphs:
+        current = current + 1 if glyph.digit >= 0 else 0
+        best = max(best, current)
+    return best
+
+
+def _nearest(glyphs: list[Glyph], column: float, tolerance: float) -> Glyph | None:
+    near = [
+        g
+        for g in glyphs
+        if g.digit >= 0 and abs((g.first + g.last) / 2 - column) <= max(tolerance, 1.5)
+    ]
+    return min(near, key=lambda g: abs((g.first + g.last) / 2 - column), default=None)
+
+
+def _wheel(glyph: Glyph, above: list[Glyph | None]) -> Wheel | None:
+    """A wheel from its digit in the centred window and in the windows moved up; None for
+    a character that is no digit in any of them (the "m³" mark)."""
+    seen_above = [g for g in above if g is not None and float(g.probs.max()) >= 0.6]
+    if glyph.digit < 0:
+        # Two half digits the centred window took for something else: a wheel turning,
+        # when a window above sees a digit there.
+        if not seen_above:
+            return None
+        outgoing = max(seen_above, key=lambda g: float(g.probs.max()))
+        probs = outgoing.probs / max(float(outgoing.probs.sum()), 1e-6)
+        return Wheel(
+            tuple(float(p) for p in probs), between=(outgoing.digit, (outgoing.digit + 1) % 10)
+        )
+    probs = glyph.probs / max(float(glyph.probs.sum()), 1e-6)
+    centre = int(np.argmax(probs))
+    between = None
+    if seen_above:
+        outgoing = max(seen_above, key=lambda g: float(g.probs.max()))
+        if outgoing.digit == (centre - 1) % 10:
+            between = (outgoing.digit, centre)
+        elif probs[centre] < 0.8 and outgoing.digit != centre:
+            # The centred window saw two half digits and read neither well; the window
+            # above saw the outgoing one.
+            between = (outgoing.digit, (outgoing.digit + 1) % 10)
+            probs = outgoing.probs / max(float(outgoing.probs.sum()), 1e-6)
+    return Wheel(tuple(float(p) for p in probs), between=between)
+
+
+def _axes(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    top_left, top_right, bottom_right, bottom_left = quad
+    across = (top_right - top_left + bottom_right - bottom_left) / 2
+    down = (bottom_left - top_left + bottom_right - top_right) / 2
+    width = float(np.linalg.norm(across))
+    height = float(np.linalg.norm(down))
+    return across / max(width, 1e-6), down / max(height, 1e-6), width, height
+
+
+def _width(quad: np.ndarray) -> float:
+    return _axes(quad)[2]
+
+
+def _height(quad: np.ndarray) -> float:
+    return _axes(quad)[3]
+
+
+def _extend(quad: np.ndarray, *, left: float, right: float) -> np.ndarray:
+    across, _down, _w, _h = _axes(quad)
+    tl, tr, br, bl = quad
+    corners = [tl - across * left, tr + across * right, br + across * right, bl - across * left]
+    return np.array(corners, dtype=np.float32)
+
+
+def warp(
+    image: np.ndarray, quad: np.ndarray, *, shift: float = 0.0, pad: float = 0.15
+) -> np.ndarray:
+    """The quadrilateral's content as an upright strip REC_HEIGHT pixels high, moved down by
+    `shift` heights (up when negative)."""
+    across, down, width, height = _axes(quad)
+    centre = quad.mean(axis=0) + down * shift * height
+    half_width = width / 2 + pad * height
+    half_height = height / 2 * (1 + pad)
+    source = np.array(
+        [
+            centre - across * half_width - down * half_height,
+            centre + across * half_width - down * half_height,
+            centre + across * half_width + down * half_height,
+            centre - across * half_width + down * half_height,
+        ],
+        dtype=np.float32,
+    )
+    out_width = max(8, round(REC_HEIGHT * half_width / half_height))
+    target = np.array(
+        [[0, 0], [out_width, 0], [out_width, REC_HEIGHT], [0, REC_HEIGHT]], dtype=np.float32
+    )
+    matrix = cv2.getPerspectiveTransform(source, target)
+    return cv2.warpPerspective(
+        image,
+        matrix,
+        (out_width, REC_HEIGHT),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REPLICATE,
+    )

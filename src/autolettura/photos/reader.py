@@ -204,8 +204,8 @@ class RegisterReader:
         quad, glyphs = line
         pitch = _width(quad) / max(1, len([g for g in glyphs if g.digit >= 0]))
         # The detector often stops short of a wheel caught turning, and of the leading
-        # zeros' edge: read a strip reaching a wheel further right and half one left.
-        wide = _extend(quad, left=0.5 * pitch, right=1.3 * pitch)
+        # zeros' edge: read a strip reaching a wheel further right.
+        wide = _extend(quad, left=0.0, right=1.3 * pitch)
         strips = [warp(image, wide, shift=shift) for shift in SHIFTS]
         decoded = [self.digits(p) for p in self.recognise(strips)]
         tolerance = self._columns(strips[0]) * 0.04
@@ -221,7 +221,8 @@ class RegisterReader:
             column = (glyph.first + glyph.last) / 2
             wheel = _wheel(glyph, [_nearest(other, column, tolerance) for other in decoded[1:]])
             if wheel is not None:
-                wheels.append(wheel)
+                red = _red_share(strips[0], glyph) >= RED_SHARE
+                wheels.append(Wheel(wheel.probabilities, wheel.between, red=red))
             elif wheels:
                 unreadable += 1
         return RegisterImage(
@@ -249,7 +250,27 @@ class RegisterReader:
             score = min(run, 8) * _height(quad)
             if run >= 3 and (best is None or score > best[0]):
                 best = (score, quad, glyphs)
-        return None if best is None else (best[1], best[2])
+        if best is None:
+            return None
+        return _merge_line(best[1], boxes), best[2]
+
+
+# The recogniser sees a strip in columns of this many pixels (its width / its time steps).
+STRIDE = 8
+# A wheel is a decimal one when at least this share of its window is red.
+RED_SHARE = 0.2
+
+
+def _red_share(strip: np.ndarray, glyph: Glyph) -> float:
+    """The share of red pixels (the decimals' wheels or digits) in a glyph's columns."""
+    left = max(0, glyph.first * STRIDE - STRIDE // 2)
+    right = min(strip.shape[1], (glyph.last + 1) * STRIDE + STRIDE // 2)
+    if right <= left:
+        return 0.0
+    hsv = cv2.cvtColor(strip[:, left:right], cv2.COLOR_BGR2HSV)
+    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    red = ((hue <= 10) | (hue >= 165)) & (saturation >= 90) & (value >= 60)
+    return float(red.mean())
 
 
 UNKNOWN = Wheel(tuple([0.1] * 10))
@@ -257,6 +278,41 @@ UNKNOWN = Wheel(tuple([0.1] * 10))
 # The register's line is read again in windows moved up by these fractions of its height:
 # a wheel caught turning shows its outgoing digit there.
 SHIFTS = (0.0, -0.3, -0.6)
+
+
+def _merge_line(quad: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
+    """The register's line grown over the boxes beside it on the same line.
+
+    The detector splits a register where a wheel is caught turning, or where the black
+    wheels meet the red ones; the pieces line up and nearly touch.
+    """
+    across, down, _width_, height = _axes(quad)
+    origin = quad.mean(axis=0)
+    left, right = -_width_ / 2, _width_ / 2
+    grown = True
+    while grown:
+        grown = False
+        for box in boxes:
+            offsets = box - origin
+            along = offsets @ across
+            aside = (box.mean(axis=0) - origin) @ down
+            box_height = _height(box)
+            if abs(aside) > 0.4 * height or not 0.6 * height <= box_height <= 1.5 * height:
+                continue
+            low, high = float(along.min()), float(along.max())
+            near = low <= right + 1.5 * height and high >= left - 1.5 * height
+            if near and (low < left - 0.5 or high > right + 0.5):
+                left, right, grown = min(left, low), max(right, high), True
+    top, bottom = -height / 2, height / 2
+    return np.array(
+        [
+            origin + across * left + down * top,
+            origin + across * right + down * top,
+            origin + across * right + down * bottom,
+            origin + across * left + down * bottom,
+        ],
+        dtype=np.float32,
+    )
 
 
 def _longest_digit_run(glyphs: list[Glyph]) -> int:

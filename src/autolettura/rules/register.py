@@ -77,19 +77,25 @@ class RegisterChoice:
 def whole_wheels(wheels: tuple[Wheel, ...], meter_digits: int | None) -> tuple[Wheel, ...] | None:
     """The wheels that show whole m³: the black ones left of the first red one.
 
-    With the meter's number of digits known, a longer run is cut to that many from the
-    left (decimal wheels whose red did not show); a shorter one is no register. Without
-    it, only a plausible register length is accepted.
+    With the meter's number of digits known, a longer run is cut to that many: those just
+    left of the red wheels when there are some, else the first ones (decimal wheels whose
+    red did not show); a shorter run is no register. Without it, only a plausible register
+    length is accepted.
     """
     black: list[Wheel] = []
     for wheel in wheels:
         if wheel.red:
             break
         black.append(wheel)
+    decimals_follow = len(black) < len(wheels)
     if meter_digits is None:
         return tuple(black) if MIN_WHEELS <= len(black) <= MAX_WHEELS else None
     if len(black) < meter_digits:
         return None
+    if decimals_follow:
+        # The whole m³ end where the red decimals start: anything further left is the
+        # register's frame or print taken for a digit.
+        return tuple(black[len(black) - meter_digits :])
     return tuple(black[:meter_digits])
 
 

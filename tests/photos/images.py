@@ -59,10 +59,16 @@ def _wheel(
     """One wheel's window at (x, y): the digit, or two half digits while turning."""
     window = Image.new("RGB", (DIGIT_W, DIGIT_H), paper)
     pen = ImageDraw.Draw(window)
-    pitch = DIGIT_H * 0.8  # the digits' spacing on the drum
+    _left, top, _right, bottom = font.getbbox("0", anchor="ls")
+    glyph_height = bottom - top
+    # The digits' spacing on the drum: at rest only one digit shows, half-way round the
+    # bottom half of one and the top half of the next.
+    pitch = glyph_height + (DIGIT_H - glyph_height) / 2 + 4
     for k, d in ((0, digit), (1, (digit + 1) % 10)):
-        top = DIGIT_H / 2 + (k - turning) * pitch
-        pen.text((DIGIT_W / 2, top), str(d), font=font, fill=ink, anchor="mm")
+        centre = DIGIT_H / 2 + (k - turning) * pitch
+        pen.text(
+            (DIGIT_W / 2, centre - (top + bottom) / 2), str(d), font=font, fill=ink, anchor="ms"
+        )
     face.paste(window, (x, y))
 
 

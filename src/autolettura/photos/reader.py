@@ -107,7 +107,7 @@ class RegisterReader:
         self._det_mean = np.float32(0.5)
         self._det_post = DBPostProcess(
             thresh=0.3,
-            box_thresh=0.5,
+            box_thresh=0.3,
             max_candidates=200,
             unclip_ratio=1.6,
             use_dilation=True,
@@ -205,30 +205,45 @@ class RegisterReader:
         pitch = _width(quad) / max(1, len([g for g in glyphs if g.digit >= 0]))
         # The detector often stops short of a wheel caught turning, and of the leading
         # zeros' edge: read a strip reaching a wheel further right.
-        wide = _extend(quad, left=0.0, right=1.3 * pitch)
+        wide = _extend(quad, left=0.1 * pitch, right=1.3 * pitch)
         strips = [warp(image, wide, shift=shift) for shift in SHIFTS]
-        decoded = [self.digits(p) for p in self.recognise(strips)]
+        recognised = self.recognise(strips)
+        decoded = [self.digits(p) for p in recognised]
         tolerance = self._columns(strips[0]) * 0.04
-        wheels: list[Wheel] = []
-        unreadable = 0
+        # Each wheel with the columns it was read in.
+        read: list[tuple[Wheel, Glyph]] = []
+        ended = False
         for glyph in decoded[0]:
-            if glyph.char in MARK and wheels:
-                # "m³": the register ends there. A wheel read as neither a digit nor a turning
-                # wheel just before it is still a wheel: kept, as a digit of unknown value, so
-                # that the register is not read one digit short with full confidence.
-                wheels.extend([UNKNOWN] * min(unreadable, 1))
+            if glyph.char in MARK and read:
+                ended = True  # "m³": the register ends there
                 break
             column = (glyph.first + glyph.last) / 2
             wheel = _wheel(glyph, [_nearest(other, column, tolerance) for other in decoded[1:]])
             if wheel is not None:
                 red = _red_share(strips[0], glyph) >= RED_SHARE
-                wheels.append(Wheel(wheel.probabilities, wheel.between, red=red))
-            elif wheels:
-                unreadable += 1
+                read.append((Wheel(wheel.probabilities, wheel.between, red=red), glyph))
+            elif read and not read[-1][0].red and read[-1][0] is not UNKNOWN:
+                # Neither a digit nor a wheel seen turning, right after the black wheels:
+                # still a wheel, of unknown digit, so that the register is not read one
+                # digit short with full confidence.
+                read.append((UNKNOWN, glyph))
+        # Something unreadable after the last wheel is a wheel only when the register is
+        # known to go on: the red decimals or the "m³" mark follow it.
+        while read and read[-1][0] is UNKNOWN and not ended:
+            read.pop()
+        read = _evenly_spaced(read)
+        wheels = [wheel for wheel, _glyph in read]
+        black_columns = [c for w, g in read if not w.red for c in (g.first, g.last + 1)]
+        if not black_columns:
+            return None
+        # The box around the black wheels: their columns, half a digit's margin each side.
+        margin = pitch / 2 * strips[0].shape[1] / max(_width(wide), 1.0)
+        left = min(black_columns) * STRIDE - margin
+        right = max(black_columns) * STRIDE + margin
         return RegisterImage(
             wheels=tuple(wheels),
-            box=tuple((round(x), round(y)) for x, y in wide),
-            text=self.other_text(self.recognise([strips[0]])[0]),
+            box=tuple((round(x), round(y)) for x, y in _strip_box(wide, left, right)),
+            text=self.other_text(recognised[0]),
         )
 
     def _columns(self, strip: np.ndarray) -> int:
@@ -247,7 +262,7 @@ class RegisterReader:
             run = _longest_digit_run(glyphs)
             # The register's digits are the largest text on the meter: a longer run of
             # smaller digits (a dial's "x0.0001") is not it.
-            score = min(run, 8) * _height(quad)
+            score = min(run, 9) ** 2 * _height(quad)
             if run >= 3 and (best is None or score > best[0]):
                 best = (score, quad, glyphs)
         if best is None:
@@ -273,11 +288,34 @@ def _red_share(strip: np.ndarray, glyph: Glyph) -> float:
     return float(red.mean())
 
 
+# A wheel's digit counts as confirmed when the window moved up reads it with this
+# probability; an unconfirmed one keeps this share of its probability.
+CONFIRMED = 0.5
+UNCONFIRMED = 0.6
+
 UNKNOWN = Wheel(tuple([0.1] * 10))
 
 # The register's line is read again in windows moved up by these fractions of its height:
 # a wheel caught turning shows its outgoing digit there.
 SHIFTS = (0.0, -0.3, -0.6)
+
+
+def _evenly_spaced(read: list[tuple[Wheel, Glyph]]) -> list[tuple[Wheel, Glyph]]:
+    """The wheels without a leading one out of step with the others.
+
+    Wheels sit at even intervals; the register's frame or a screw beside it, taken for a
+    "1", does not.
+    """
+    centres = [(g.first + g.last) / 2 for _w, g in read]
+    if len(centres) < 4:
+        return read
+    step = float(np.median(np.diff(centres)))
+    while len(read) >= 4:
+        gap = (read[1][1].first + read[1][1].last - read[0][1].first - read[0][1].last) / 2
+        if abs(gap - step) <= 0.3 * step:
+            break
+        read = read[1:]
+    return read
 
 
 def _merge_line(quad: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
@@ -297,7 +335,7 @@ def _merge_line(quad: np.ndarray, boxes: list[np.ndarray]) -> np.ndarray:
             along = offsets @ across
             aside = (box.mean(axis=0) - origin) @ down
             box_height = _height(box)
-            if abs(aside) > 0.4 * height or not 0.6 * height <= box_height <= 1.5 * height:
+            if abs(aside) > 0.4 * height or not 0.2 * height <= box_height <= 1.5 * height:
                 continue
             low, high = float(along.min()), float(along.max())
             near = low <= right + 1.5 * height and high >= left - 1.5 * height
@@ -358,6 +396,15 @@ def _wheel(glyph: Glyph, above: list[Glyph | None]) -> Wheel | None:
             # above saw the outgoing one.
             between = (outgoing.digit, (outgoing.digit + 1) % 10)
             probs = outgoing.probs / max(float(outgoing.probs.sum()), 1e-6)
+    nearest_above = above[0]
+    if between is None and (
+        nearest_above is None
+        or nearest_above.digit != centre
+        or float(nearest_above.probs[centre]) < CONFIRMED
+    ):
+        # A still wheel still reads the same a little higher up; one that does not is
+        # caught turning, or hard to see: its digit is only a guess.
+        probs = probs * UNCONFIRMED
     return Wheel(tuple(float(p) for p in probs), between=between)
 
 
@@ -385,11 +432,11 @@ def _extend(quad: np.ndarray, *, left: float, right: float) -> np.ndarray:
     return np.array(corners, dtype=np.float32)
 
 
-def warp(
-    image: np.ndarray, quad: np.ndarray, *, shift: float = 0.0, pad: float = 0.15
-) -> np.ndarray:
-    """The quadrilateral's content as an upright strip REC_HEIGHT pixels high, moved down by
-    `shift` heights (up when negative)."""
+PAD = 0.15  # the strip's margin around a line, in the line's heights
+
+
+def _strip_source(quad: np.ndarray, shift: float, pad: float) -> tuple[np.ndarray, int]:
+    """The corners in the photo of the strip `warp` makes, and the strip's width."""
     across, down, width, height = _axes(quad)
     centre = quad.mean(axis=0) + down * shift * height
     half_width = width / 2 + pad * height
@@ -403,7 +450,32 @@ def warp(
         ],
         dtype=np.float32,
     )
-    out_width = max(8, round(REC_HEIGHT * half_width / half_height))
+    return source, max(8, round(REC_HEIGHT * half_width / half_height))
+
+
+def _strip_box(quad: np.ndarray, left: float, right: float) -> np.ndarray:
+    """The photo's quadrilateral under columns left..right of the centred strip of `quad`."""
+    source, out_width = _strip_source(quad, 0.0, PAD)
+    top_left, top_right, _bottom_right, bottom_left = source
+    across = (top_right - top_left) / out_width
+    down = bottom_left - top_left
+    left, right = max(0.0, left), min(float(out_width), right)
+    return np.array(
+        [
+            top_left + across * left,
+            top_left + across * right,
+            top_left + across * right + down,
+            top_left + across * left + down,
+        ]
+    )
+
+
+def warp(
+    image: np.ndarray, quad: np.ndarray, *, shift: float = 0.0, pad: float = PAD
+) -> np.ndarray:
+    """The quadrilateral's content as an upright strip REC_HEIGHT pixels high, moved down by
+    `shift` heights (up when negative)."""
+    source, out_width = _strip_source(quad, shift, pad)
     target = np.array(
         [[0, 0], [out_width, 0], [out_width, REC_HEIGHT], [0, REC_HEIGHT]], dtype=np.float32
     )

@@ -22,6 +22,10 @@ OPTION_FLOOR = 0.05
 # At most this many digits are proposed for one wheel, and readings for one photo.
 OPTIONS_PER_WHEEL = 3
 MAX_ALTERNATIVES = 5
+# Without the meter's number of digits, a reading's length cannot be checked (a wheel the
+# reader missed gives a plausible shorter reading): its confidence is scaled by this, so
+# that at the default threshold such a reading is proposed but never acted on alone.
+UNCHECKED_LENGTH = 0.8
 # Registers have 4 to 9 black wheels; fewer digits read is a register not found.
 MIN_WHEELS = 4
 MAX_WHEELS = 9
@@ -169,4 +173,5 @@ def register_choose(
         for c in candidates
         if c.reading != chosen.reading and (c.confidence >= OPTION_FLOOR or c.rank)
     )[:MAX_ALTERNATIVES]
-    return RegisterChoice(chosen.reading, chosen.confidence, alternatives, is_plausible)
+    confidence = chosen.confidence * (UNCHECKED_LENGTH if meter_digits is None else 1.0)
+    return RegisterChoice(chosen.reading, confidence, alternatives, is_plausible)

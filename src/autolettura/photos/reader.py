@@ -232,6 +232,7 @@ class RegisterReader:
         while read and read[-1][0] is UNKNOWN and not ended:
             read.pop()
         read = _evenly_spaced(read)
+        read = _turning_wheels(_tall_strip(image, wide), read)
         wheels = [wheel for wheel, _glyph in read]
         black_columns = [c for w, g in read if not w.red for c in (g.first, g.last + 1)]
         if not black_columns:
@@ -282,10 +283,13 @@ def _red_share(strip: np.ndarray, glyph: Glyph) -> float:
     right = min(strip.shape[1], (glyph.last + 1) * STRIDE + STRIDE // 2)
     if right <= left:
         return 0.0
-    hsv = cv2.cvtColor(strip[:, left:right], cv2.COLOR_BGR2HSV)
-    hue, saturation, value = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    red = ((hue <= 10) | (hue >= 165)) & (saturation >= 90) & (value >= 60)
-    return float(red.mean())
+    cell = strip[:, left:right].astype(np.int16)
+    blue, green, red = cell[..., 0], cell[..., 1], cell[..., 2]
+    others = np.maximum(blue, green)
+    # Red over the other two, by a ratio as well as a margin: glare washes a red wheel out
+    # to pink, and a dark one is red by little in absolute terms.
+    reddish = (red - others >= 25) & (red * 4 >= others * 5)
+    return float(reddish.mean())
 
 
 # A wheel's digit counts as confirmed when the window moved up reads it with this
@@ -433,6 +437,124 @@ def _extend(quad: np.ndarray, *, left: float, right: float) -> np.ndarray:
 
 
 PAD = 0.15  # the strip's margin around a line, in the line's heights
+
+
+DEBUG = False
+# A turning wheel's digit sits at least SHIFTED of a digit's height off the line, with a
+# piece of the next (or previous) digit at least PIECE of a digit's height beside it.
+SHIFTED = 0.2
+PIECE = 0.15
+PLACE_ONLY = 0.9
+WINDOW = 0.9  # the register's window reaches this many digit heights above and below
+TALL = 3  # the tall strip is this many times the strip's height, on the same columns
+
+
+def _tall_strip(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The centred strip of `quad` reaching TALL times as high, column for column the
+    same as `warp`'s: a turning wheel's digits above and below the line show there."""
+    source, out_width = _strip_source(quad, 0.0, PAD)
+    top_left, top_right, bottom_right, bottom_left = source
+    grow = (bottom_left - top_left) * (TALL - 1) / 2
+    source = np.array(
+        [top_left - grow, top_right - grow, bottom_right + grow, bottom_left + grow],
+        dtype=np.float32,
+    )
+    height = REC_HEIGHT * TALL
+    target = np.array([[0, 0], [out_width, 0], [out_width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(source, target)
+    return cv2.warpPerspective(
+        image, matrix, (out_width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _ink_runs(cell: np.ndarray, threshold: float, bright_ink: bool) -> list[tuple[int, int]]:
+    """The rows of a wheel's cell that hold ink, as runs (first row, last row + 1)."""
+    ink = cell > threshold if bright_ink else cell < threshold
+    rows = ink.mean(axis=1) > 0.12
+    runs: list[tuple[int, int]] = []
+    start = None
+    for row, inked in enumerate(rows):
+        if inked and start is None:
+            start = row
+        elif not inked and start is not None:
+            runs.append((start, row))
+            start = None
+    if start is not None:
+        runs.append((start, len(rows)))
+    return runs
+
+
+def _turning_wheels(tall: np.ndarray, read: list[tuple[Wheel, Glyph]]) -> list[tuple[Wheel, Glyph]]:
+    """The wheels, with those caught turning told apart by where their digit sits.
+
+    A still wheel's digit sits on the line, level with the others; a turning wheel's
+    digit sits lower (it is coming in: the wheel shows it and the one before it) or
+    higher (going out). The recogniser read the larger piece; which one it was decides
+    whether that digit is the wheel's lower or upper one.
+    """
+    centres = [(g.first + g.last + 1) / 2 * STRIDE for _w, g in read]
+    if len(read) < 3:
+        return read
+    step = float(np.median(np.diff(centres)))
+    gray = cv2.cvtColor(tall, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    middle = gray[REC_HEIGHT * (TALL - 1) // 2 : REC_HEIGHT * (TALL + 1) // 2]
+    bright_ink = float(np.median(middle)) < float(middle.mean()) + 1e-6
+    threshold = float(cv2.threshold(middle.astype(np.uint8), 0, 255, cv2.THRESH_OTSU)[0])
+    runs_of: list[list[tuple[int, int]]] = []
+    for centre in centres:
+        left, right = round(centre - 0.3 * step), round(centre + 0.3 * step)
+        cell = gray[:, max(0, left) : max(0, right)]
+        runs_of.append(_ink_runs(cell, threshold, bright_ink) if cell.size else [])
+    line_middle = tall.shape[0] / 2
+    # The still wheels' digits: where they sit and how tall they are.
+    mains = []
+    for (wheel, _g), runs in zip(read, runs_of, strict=True):
+        near = [r for r in runs if r[0] <= line_middle <= r[1]]
+        if wheel.between is None and max(wheel.probabilities) >= 0.9 and near:
+            mains.append(near[0])
+    if len(mains) < 2:
+        return read
+    digit_height = float(np.median([b - a for a, b in mains]))
+    level = float(np.median([(a + b) / 2 for a, b in mains]))
+    # Only the units wheel turns on its own; a wheel further left turns only while every
+    # wheel right of it is turning from 9 to 0.
+    out = list(read)
+    for index in range(len(read) - 1, -1, -1):
+        wheel, glyph = read[index]
+        if wheel.red:
+            continue
+        turned = _turning(wheel, runs_of[index], level, digit_height)
+        out[index] = (turned, glyph)
+        if turned.between != (9, 0):
+            break
+    return out
+
+
+def _turning(wheel: Wheel, runs: list[tuple[int, int]], level: float, height: float) -> Wheel:
+    if wheel.between is not None or wheel is UNKNOWN or wheel.red:
+        return wheel
+    # Ink within the register's window only: a run reaching past it is the dial or the
+    # frame around the register, not a digit.
+    top, bottom = level - WINDOW * height, level + WINDOW * height
+    band = [r for r in runs if r[0] > top and r[1] < bottom]
+    if not band:
+        return wheel
+    main = max(band, key=lambda r: r[1] - r[0])
+    if main[1] - main[0] < 0.6 * height:
+        return wheel  # two small pieces: which one the recogniser read is not known
+    offset = ((main[0] + main[1]) / 2 - level) / height
+    above = [r for r in band if r[1] <= main[0] and r[1] - r[0] >= PIECE * height]
+    below = [r for r in band if r[0] >= main[1] and r[1] - r[0] >= PIECE * height]
+    digit = int(np.argmax(wheel.probabilities))
+    if DEBUG:
+        print("turning?", digit, runs, level, height, offset, above, below)
+    # Told by the pieces' places alone, less sure than the recogniser's own word.
+    probabilities = tuple(p * PLACE_ONLY for p in wheel.probabilities)
+    if offset > SHIFTED and above and not below:
+        return Wheel(probabilities, between=((digit - 1) % 10, digit))
+    if offset < -SHIFTED and below and not above:
+        return Wheel(probabilities, between=(digit, (digit + 1) % 10))
+    return wheel
 
 
 def _strip_source(quad: np.ndarray, shift: float, pad: float) -> tuple[np.ndarray, int]:

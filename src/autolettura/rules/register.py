@@ -37,7 +37,8 @@ class Wheel:
 
     `probabilities[d]` is how likely the wheel shows digit d. A wheel caught turning shows
     the bottom of one digit above the top of the next: `between` is then (the digit going
-    out, the digit coming in), and `probabilities` are the outgoing digit's. `red` marks a
+    out, the digit coming in), and `probabilities` are those of the piece the reader read
+    (their largest is how sure it is of what it saw). `red` marks a
     decimal wheel (red digits or a red window), never part of the whole m³.
     """
 
@@ -107,7 +108,7 @@ def _wheel_options(wheel: Wheel) -> list[tuple[str, float, int]]:
     """A wheel's possible digits: (digit, probability, rank penalty)."""
     if wheel.between is not None:
         lower, upper = wheel.between
-        sure = max(wheel.probabilities[lower], 0.0)
+        sure = max(wheel.probabilities)
         return [(str(lower), sure, 0), (str(upper), sure, 1)]
     ranked = sorted(range(10), key=lambda d: -wheel.probabilities[d])[:OPTIONS_PER_WHEEL]
     options = [(str(d), wheel.probabilities[d], 0) for d in ranked]

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +141,30 @@ class TestRealPhotos:
         exact = sum(choice.reading == register for _n, register, _a, choice in real_readings)
         # As measured by benchmarks/photo_reading.py; a change that reads fewer fails here.
         assert exact >= 9, f"{exact} of {len(real_readings)}"
+
+
+OFFLINE_READ = """
+import sys
+from autolettura.photos.reader import RegisterReader, decode_image
+from autolettura.rules.register import register_choose
+seen = RegisterReader().read(decode_image(sys.stdin.buffer.read()))
+print(register_choose(seen.wheels if seen else (), meter_digits=5).reading)
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_reads_in_a_process_with_no_network_at_all() -> None:
+    # The models ship inside the rapidocr-onnxruntime wheel: nothing is fetched at run time.
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("this machine does not allow a network namespace")
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", OFFLINE_READ],
+        input=meter_photo(MeterPhoto(register="06093")),
+        capture_output=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == "06093"

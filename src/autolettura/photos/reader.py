@@ -9,7 +9,9 @@ decided by the pure rules in `autolettura.rules.register`.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -261,7 +263,12 @@ class RegisterReader:
         while read and read[-1][0] is UNKNOWN and not ended:
             read.pop()
         read = _evenly_spaced(read)
-        read = _turning_wheels(_tall_strip(image, wide), read)
+
+        def reread(shift: float, *, column: float) -> Glyph | None:
+            glyphs = self.digits(self.recognise([warp(image, wide, shift=shift)])[0])
+            return _nearest(glyphs, column, tolerance)
+
+        read = _turning_wheels(_tall_strip(image, wide), read, reread)
         wheels = [wheel for wheel, _glyph in read]
         black_columns = [c for w, g in read if not w.red for c in (g.first, g.last + 1)]
         if not black_columns:
@@ -468,10 +475,10 @@ def _extend(quad: np.ndarray, *, left: float, right: float) -> np.ndarray:
 PAD = 0.15  # the strip's margin around a line, in the line's heights
 
 
-DEBUG = False
 # A turning wheel's digit sits at least SHIFTED of a digit's height off the line, with a
 # piece of the next (or previous) digit at least PIECE of a digit's height beside it.
 SHIFTED = 0.2
+FAR_OFF = 0.3
 PIECE = 0.15
 PLACE_ONLY = 0.9
 WINDOW = 0.9  # the register's window reaches this many digit heights above and below
@@ -513,7 +520,11 @@ def _ink_runs(cell: np.ndarray, threshold: float, bright_ink: bool) -> list[tupl
     return runs
 
 
-def _turning_wheels(tall: np.ndarray, read: list[tuple[Wheel, Glyph]]) -> list[tuple[Wheel, Glyph]]:
+def _turning_wheels(
+    tall: np.ndarray,
+    read: list[tuple[Wheel, Glyph]],
+    reread: Callable[..., Glyph | None],
+) -> list[tuple[Wheel, Glyph]]:
     """The wheels, with those caught turning told apart by where their digit sits.
 
     A still wheel's digit sits on the line, level with the others; a turning wheel's
@@ -552,15 +563,24 @@ def _turning_wheels(tall: np.ndarray, read: list[tuple[Wheel, Glyph]]) -> list[t
         wheel, glyph = read[index]
         if wheel.red:
             continue
-        turned = _turning(wheel, runs_of[index], level, digit_height)
+        column = (glyph.first + glyph.last) / 2
+        turned = _turning(
+            wheel, runs_of[index], level, digit_height, functools.partial(reread, column=column)
+        )
         out[index] = (turned, glyph)
         if turned.between != (9, 0):
             break
     return out
 
 
-def _turning(wheel: Wheel, runs: list[tuple[int, int]], level: float, height: float) -> Wheel:
-    if wheel.between is not None or wheel is UNKNOWN or wheel.red:
+def _turning(
+    wheel: Wheel,
+    runs: list[tuple[int, int]],
+    level: float,
+    height: float,
+    reread: Callable[[float], Glyph | None],
+) -> Wheel:
+    if wheel.between is not None or wheel.red:
         return wheel
     # Ink within the register's window only: a run reaching past it is the dial or the
     # frame around the register, not a digit.
@@ -574,16 +594,28 @@ def _turning(wheel: Wheel, runs: list[tuple[int, int]], level: float, height: fl
     offset = ((main[0] + main[1]) / 2 - level) / height
     above = [r for r in band if r[1] <= main[0] and r[1] - r[0] >= PIECE * height]
     below = [r for r in band if r[0] >= main[1] and r[1] - r[0] >= PIECE * height]
-    digit = int(np.argmax(wheel.probabilities))
-    if DEBUG:
-        print("turning?", digit, runs, level, height, offset, above, below)
-    # Told by the pieces' places alone, less sure than the recogniser's own word.
-    probabilities = tuple(p * PLACE_ONLY for p in wheel.probabilities)
-    if offset > SHIFTED and above and not below:
-        return Wheel(probabilities, between=((digit - 1) % 10, digit))
-    if offset < -SHIFTED and below and not above:
-        return Wheel(probabilities, between=(digit, (digit + 1) % 10))
-    return wheel
+    # Off the line by little, a digit turns only with a piece of its neighbour beside it;
+    # by more, it can be nothing but turning.
+    coming_in = offset > SHIFTED and (above or offset > FAR_OFF) and not below
+    going_out = offset < -SHIFTED and (below or offset < -FAR_OFF) and not above
+    if not (coming_in or going_out):
+        return wheel
+    # Read again with the larger piece moved to where the still wheels' digits sit: the
+    # recogniser reads a whole digit better than the half one the line showed.
+    shift = ((main[0] + main[1]) / 2 - level) / REC_HEIGHT * (1 + PAD)
+    again = reread(shift)
+    if again is not None and float(again.probs.max()) >= 0.5:
+        probabilities = again.probs / max(float(again.probs.sum()), 1e-6)
+    elif wheel is not UNKNOWN:
+        probabilities = np.array(wheel.probabilities)
+    else:
+        return wheel
+    digit = int(np.argmax(probabilities))
+    # Told by the pieces' places, less sure than the recogniser's word on a still wheel.
+    sure = tuple(float(p) * PLACE_ONLY for p in probabilities)
+    if coming_in:
+        return Wheel(sure, between=((digit - 1) % 10, digit))
+    return Wheel(sure, between=(digit, (digit + 1) % 10))
 
 
 def _strip_source(quad: np.ndarray, shift: float, pad: float) -> tuple[np.ndarray, int]:

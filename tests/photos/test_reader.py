@@ -82,6 +82,16 @@ class TestRenderedPhotos:
         if choice.reading not in {register, upper}:
             assert choice.confidence < THRESHOLD
 
+    def test_turns_a_photo_as_its_exif_orientation_says(self, reader: RegisterReader) -> None:
+        upright = Image.open(io.BytesIO(meter_photo(MeterPhoto(register="02468"))))
+        # As a phone held sideways stores it: the pixels turned, the tag saying how to show them.
+        stored = upright.transpose(Image.Transpose.ROTATE_90)
+        exif = Image.Exif()
+        exif[0x0112] = 6  # Orientation: turn 90° clockwise to show
+        out = io.BytesIO()
+        stored.save(out, format="JPEG", quality=90, exif=exif)
+        assert read(reader, out.getvalue(), 5).reading == "02468"
+
     def test_a_photo_without_a_meter_has_no_reading(self, reader: RegisterReader) -> None:
         picture = Image.effect_noise((640, 480), 60).convert("RGB")
         out = io.BytesIO()

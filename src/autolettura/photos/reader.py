@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import io
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 import onnxruntime as ort
+import PIL.Image
 import rapidocr_onnxruntime
 from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
 
@@ -72,15 +75,20 @@ def decode_image(data: bytes) -> np.ndarray:
 
     Raises ImageUnreadable for bytes that are no image, or too large an image.
     """
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if buffer.size == 0:
+    if not data:
         raise ImageUnreadable("empty")
-    header = cv2.imdecode(buffer, cv2.IMREAD_REDUCED_COLOR_8)
-    if header is None:
-        raise ImageUnreadable("not an image")
-    if header.shape[0] * header.shape[1] * 64 > MAX_PIXELS:
+    # The size from the header alone, before a pixel is decoded: a few KB of PNG can
+    # claim a gigapixel, which decoding would have to hold in memory.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            width, height = PIL.Image.open(io.BytesIO(data)).size
+    except (OSError, ValueError, PIL.Image.DecompressionBombError) as exc:
+        raise ImageUnreadable("not an image") from exc
+    if width * height > MAX_PIXELS:
         raise ImageUnreadable("too many pixels")
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    # OpenCV turns the photo as its EXIF orientation says, as the phone showed it.
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageUnreadable("not an image")
     height, width = image.shape[:2]

@@ -47,9 +47,16 @@ class TestReadPhotoCommand:
         call_command("read_photo", str(meter), "--digits", "6", stdout=out)
         assert out.getvalue() == f"{meter}\t-\t0.00\n"
 
-    def test_a_missing_file_is_an_error_naming_it(self, tmp_path: Path) -> None:
-        with pytest.raises(CommandError, match=r"missing\.jpg"):
-            call_command("read_photo", str(tmp_path / "missing.jpg"))
+    def test_a_missing_file_gets_its_line_and_the_reason_on_stderr(self, tmp_path: Path) -> None:
+        meter = tmp_path / "meter.jpg"
+        meter.write_bytes(meter_photo(MeterPhoto(register="08126")))
+        missing = tmp_path / "missing.jpg"
+        out, err = io.StringIO(), io.StringIO()
+        call_command("read_photo", str(missing), str(meter), stdout=out, stderr=err)
+        lines = out.getvalue().splitlines()
+        assert lines[0] == f"{missing}\t-\t0.00"
+        assert lines[1].startswith(f"{meter}\t08126\t")
+        assert err.getvalue() == f"{missing}: No such file or directory\n"
 
     def test_digits_out_of_range_are_refused(self, tmp_path: Path) -> None:
         with pytest.raises(CommandError, match="digits"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from autolettura.photos.services import photo_read
@@ -22,7 +22,8 @@ def _digits(raw: str) -> int:
 class Command(BaseCommand):
     help = (
         "Reads the meter's register in each photo and prints FILE<TAB>READING<TAB>CONFIDENCE, "
-        "one line a file ('-' as the reading when none could be read)."
+        "one line a file ('-' as the reading when none could be read; why, on stderr, for a "
+        "file that could not be opened)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,12 +34,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         for name in options["files"]:
+            # One line for every file, whatever happens to it: a file that cannot be read
+            # is a "-" like a photo without a register, with the reason on stderr.
             try:
                 with open(name, "rb") as photo:
                     image = photo.read(MAX_BYTES + 1)
             except OSError as exc:
-                raise CommandError(f"{name}: {exc.strerror or exc}") from exc
+                self.stderr.write(f"{name}: {exc.strerror or exc}")
+                self.stdout.write(f"{name}\t-\t0.00")
+                continue
             if len(image) > MAX_BYTES:
+                self.stderr.write(f"{name}: larger than {MAX_BYTES // 2**20} MB, not read")
                 self.stdout.write(f"{name}\t-\t0.00")
                 continue
             result = photo_read(image=image, meter_digits=options["digits"], now=timezone.now())

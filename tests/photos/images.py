@@ -72,12 +72,30 @@ def _wheel(
     face.paste(window, (x, y))
 
 
+def _layout(spec: MeterPhoto) -> tuple[int, int]:
+    """The face's width and where the register starts on it."""
+    wheels = len(spec.register) + len(spec.decimals)
+    register_w = wheels * (DIGIT_W + GAP) + GAP + (110 if spec.mark else 0)
+    face_w = max(register_w + 200, 900)
+    return face_w, (face_w - register_w) // 2
+
+
+def black_wheels_span(spec: MeterPhoto) -> tuple[float, float]:
+    """Where the black wheels start and end across the photo, in its pixels (for a photo
+    with no tilt and no perspective)."""
+    face_w, x0 = _layout(spec)
+    scale = spec.width / face_w
+    left = x0 + GAP
+    right = left + len(spec.register) * (DIGIT_W + GAP) - GAP
+    return left * scale, right * scale
+
+
 def meter_photo(spec: MeterPhoto) -> bytes:
     """The photo as JPEG bytes."""
     rng = random.Random(spec.seed)
     wheels = len(spec.register) + len(spec.decimals)
     register_w = wheels * (DIGIT_W + GAP) + GAP + (110 if spec.mark else 0)
-    face_w = max(register_w + 200, 900)
+    face_w, _x0 = _layout(spec)
     face = Image.new("RGB", (face_w, 640), (222, 224, 220))
     draw = ImageDraw.Draw(face)
     draw.ellipse((20, 20, face_w - 20, 620), fill=(236, 238, 234), outline=(90, 90, 90), width=6)

@@ -15,7 +15,7 @@ from autolettura.photos.selectors import register_history
 from autolettura.photos.services import ENGINE, photo_read
 from tests.conftest import make_supply, rome
 
-from .images import MeterPhoto, meter_photo
+from .images import MeterPhoto, black_wheels_span, meter_photo
 
 NOW = rome(2026, 12, 16, 10, 0)
 
@@ -65,6 +65,19 @@ class TestPhotoRead:
         assert PhotoReading.objects.count() == 1
         row = PhotoReading.objects.get()
         assert row.sha256 == hashlib.sha256(image).hexdigest()
+
+    def test_gives_the_register_s_box_in_the_photo_s_own_pixels(self) -> None:
+        # Wider than the reader works at: it shrinks its copy, the box must not shrink.
+        spec = MeterPhoto(register="04217", width=2400)
+        image = meter_photo(spec)
+        result = photo_read(image=image, meter_digits=5, now=NOW)
+        assert result.reading == "04217"
+        xs = [x for x, _y in result.box]
+        left, right = black_wheels_span(spec)
+        digit_width = right - left
+        digit_width /= len(spec.register)
+        assert abs(min(xs) - left) < 0.5 * digit_width
+        assert abs(max(xs) - right) < 0.5 * digit_width
 
     def test_a_photo_read_by_an_older_reader_is_read_again(
         self, optical_reads: list[bytes]

@@ -57,6 +57,24 @@ class Glyph:
     probs: np.ndarray  # the ten digits' probabilities at its most certain column
 
 
+@dataclass(frozen=True)
+class _LineRead:
+    read: list[tuple[Wheel, Glyph]]
+    wide: np.ndarray  # the quadrilateral the strip was cut from
+    strip: np.ndarray  # the centred strip
+    text: str
+    # The wheels whose columns (in `strip`) give the register's box; `read` by default.
+    measured: list[tuple[Wheel, Glyph]] | None = None
+
+    @property
+    def geometry(self) -> list[tuple[Wheel, Glyph]]:
+        return self.read if self.measured is None else self.measured
+
+
+def _digit(wheel: Wheel) -> int:
+    return int(np.argmax(wheel.probabilities))
+
+
 class ImageUnreadable(Exception):
     """The bytes are not an image this reader can decode."""
 
@@ -66,15 +84,21 @@ class RegisterImage:
     """What the wheels show, left to right, and where the register is in the photo."""
 
     wheels: tuple[Wheel, ...]
-    box: tuple[tuple[int, int], ...]  # the register's corners in the photo's pixels
+    box: tuple[tuple[int, int], ...]  # the register's corners in the image's pixels
     text: str  # what the recogniser read on the register's line, for diagnosis
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """The photo as a BGR array, scaled so that its longer side is at most MAX_SIDE.
+    """The photo as a BGR array, upright, its longer side at most MAX_SIDE pixels.
 
     Raises ImageUnreadable for bytes that are no image, or too large an image.
     """
+    return decode_photo(data)[0]
+
+
+def decode_photo(data: bytes) -> tuple[np.ndarray, float]:
+    """The photo as `decode_image` gives it, and the scale it was shrunk by (1 at most):
+    a point of the array is at (x / scale, y / scale) in the photo as shown upright."""
     if not data:
         raise ImageUnreadable("empty")
     # The size from the header alone, before a pixel is decoded: a few KB of PNG can
@@ -93,11 +117,12 @@ def decode_image(data: bytes) -> np.ndarray:
         raise ImageUnreadable("not an image")
     height, width = image.shape[:2]
     scale = MAX_SIDE / max(height, width)
-    if scale < 1:
-        image = cv2.resize(
-            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
-        )
-    return image
+    if scale >= 1:
+        return image, 1.0
+    image = cv2.resize(
+        image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+    )
+    return image, scale
 
 
 def _libc() -> Any:
@@ -242,14 +267,48 @@ class RegisterReader:
             return None
         quad, glyphs = line
         pitch = _width(quad) / max(1, len([g for g in glyphs if g.digit >= 0]))
-        # The detector often stops short of a wheel caught turning, and of the leading
-        # zeros' edge: read a strip reaching a wheel further right.
-        wide = _extend(quad, left=0.1 * pitch, right=1.3 * pitch)
+        # The detector often stops short of a wheel caught turning: the strip reaches a
+        # wheel further right.
+        near = self._line_wheels(
+            image, _extend(quad, left=0.1 * pitch, right=1.3 * pitch), frame_edge=False
+        )
+        # It also misses a leading zero beside the register's frame: a strip reaching a
+        # wheel further left too is read, and its first wheel taken when the rest agree.
+        far = self._line_wheels(
+            image, _extend(quad, left=1.0 * pitch, right=1.3 * pitch), frame_edge=True
+        )
+        line_read = near
+        near_black = [w for w, _g in near.read if not w.red]
+        far_black = [w for w, _g in far.read if not w.red]
+        if len(far_black) == len(near_black) + 1 and [_digit(w) for w in far_black[1:]] == [
+            _digit(w) for w in near_black
+        ]:
+            line_read = _LineRead([far.read[0], *near.read], far.wide, far.strip, far.text)
+            # The box is measured on the wider strip, where every wheel was read.
+            line_read = _LineRead(line_read.read, far.wide, far.strip, far.text, far.read)
+        black_columns = [
+            c for w, g in line_read.geometry if not w.red for c in (g.first, g.last + 1)
+        ]
+        if not black_columns:
+            return None
+        # The box around the black wheels: their columns, half a digit's margin each side.
+        wide = line_read.wide
+        margin = pitch / 2 * line_read.strip.shape[1] / max(_width(wide), 1.0)
+        left = min(black_columns) * STRIDE - margin
+        right = max(black_columns) * STRIDE + margin
+        return RegisterImage(
+            wheels=tuple(wheel for wheel, _glyph in line_read.read),
+            box=tuple((round(x), round(y)) for x, y in _strip_box(wide, left, right)),
+            text=line_read.text,
+        )
+
+    def _line_wheels(self, image: np.ndarray, wide: np.ndarray, *, frame_edge: bool) -> _LineRead:
+        """The wheels read on the strip of `wide`, each with the columns it was read in;
+        `frame_edge`: the strip may start on the register's frame."""
         strips = [warp(image, wide, shift=shift) for shift in SHIFTS]
         recognised = self.recognise(strips)
         decoded = [self.digits(p) for p in recognised]
         tolerance = self._columns(strips[0]) * 0.04
-        # Each wheel with the columns it was read in.
         read: list[tuple[Wheel, Glyph]] = []
         ended = False
         for glyph in decoded[0]:
@@ -276,20 +335,8 @@ class RegisterReader:
             glyphs = self.digits(self.recognise([warp(image, wide, shift=shift)])[0])
             return _nearest(glyphs, column, tolerance)
 
-        read = _turning_wheels(_tall_strip(image, wide), read, reread)
-        wheels = [wheel for wheel, _glyph in read]
-        black_columns = [c for w, g in read if not w.red for c in (g.first, g.last + 1)]
-        if not black_columns:
-            return None
-        # The box around the black wheels: their columns, half a digit's margin each side.
-        margin = pitch / 2 * strips[0].shape[1] / max(_width(wide), 1.0)
-        left = min(black_columns) * STRIDE - margin
-        right = max(black_columns) * STRIDE + margin
-        return RegisterImage(
-            wheels=tuple(wheels),
-            box=tuple((round(x), round(y)) for x, y in _strip_box(wide, left, right)),
-            text=self.other_text(recognised[0]),
-        )
+        read = _turning_wheels(_tall_strip(image, wide), read, reread, frame_edge=frame_edge)
+        return _LineRead(read, wide, strips[0], self.other_text(recognised[0]))
 
     def _columns(self, strip: np.ndarray) -> int:
         return math.ceil(strip.shape[1] * REC_HEIGHT / strip.shape[0] / 8)
@@ -532,6 +579,8 @@ def _turning_wheels(
     tall: np.ndarray,
     read: list[tuple[Wheel, Glyph]],
     reread: Callable[..., Glyph | None],
+    *,
+    frame_edge: bool,
 ) -> list[tuple[Wheel, Glyph]]:
     """The wheels, with those caught turning told apart by where their digit sits.
 
@@ -564,6 +613,17 @@ def _turning_wheels(
         return read
     digit_height = float(np.median([b - a for a, b in mains]))
     level = float(np.median([(a + b) / 2 for a, b in mains]))
+    # On a strip that may start on the frame, a leading "digit" with no digit-sized ink
+    # inside the register's window is the frame's edge (it runs past the window).
+    top, bottom = level - WINDOW * digit_height, level + WINDOW * digit_height
+    while (
+        frame_edge
+        and len(read) > 1
+        and not any(
+            r[0] > top and r[1] < bottom and r[1] - r[0] >= 0.5 * digit_height for r in runs_of[0]
+        )
+    ):
+        read, runs_of = read[1:], runs_of[1:]
     # Only the units wheel turns on its own; a wheel further left turns only while every
     # wheel right of it is turning from 9 to 0.
     out = list(read)

@@ -27,7 +27,8 @@ class PhotoRead:
 
     reading: str | None
     confidence: float
-    box: tuple[tuple[int, int], ...]  # the register's corners in the photo; () if not found
+    # The register's corners in the photo's pixels, as shown upright; () if not found.
+    box: tuple[tuple[int, int], ...]
     alternatives: tuple[str, ...]
     sha256: str
     plausible: bool | None = None  # False: the supply's history makes the reading implausible
@@ -48,10 +49,10 @@ def _reader() -> Any:
 
 
 def _optical_read(image: bytes) -> dict[str, Any]:
-    from autolettura.photos.reader import ImageUnreadable, decode_image
+    from autolettura.photos.reader import ImageUnreadable, decode_photo
 
     try:
-        pixels = decode_image(image)
+        pixels, scale = decode_photo(image)
     except ImageUnreadable:
         return {"decoded": False, "wheels": [], "box": []}
     found = _reader().read(pixels)
@@ -62,7 +63,8 @@ def _optical_read(image: bytes) -> dict[str, Any]:
         "wheels": [
             {"p": list(w.probabilities), "between": w.between, "red": w.red} for w in found.wheels
         ],
-        "box": [list(corner) for corner in found.box],
+        # In the photo's own pixels (upright), not in those of the copy the reader shrank.
+        "box": [[round(x / scale), round(y / scale)] for x, y in found.box],
     }
 
 

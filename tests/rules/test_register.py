@@ -76,10 +76,19 @@ class TestRegisterChoose:
     def test_reads_a_wheel_caught_turning_as_its_lower_digit(self, register: str, p: float) -> None:
         wheels = (*wheels_of(register[:-1]), turning(int(register[-1]), p))
         choice = register_choose(wheels, meter_digits=len(register))
-        upper = register[:-1] + str((int(register[-1]) + 1) % 10)
+        upper = f"{(int(register) + 1) % 10 ** len(register):0{len(register)}d}"
         assert choice.reading == register
         assert upper in choice.alternatives
         assert choice.confidence == pytest.approx(p)
+
+    @properties
+    @given(register=registers)
+    def test_a_turning_wheel_read_upwards_carries_like_the_odometer(self, register: str) -> None:
+        wheels = (*wheels_of(register[:-1]), turning(int(register[-1])))
+        choice = register_choose(wheels, meter_digits=len(register))
+        upper = f"{(int(register) + 1) % 10 ** len(register):0{len(register)}d}"
+        assert choice.reading == register
+        assert choice.alternatives[0] == upper
 
     def test_reads_the_upper_digit_when_the_history_rules_out_the_lower(self) -> None:
         wheels = (*wheels_of("0053"), turning(0))

@@ -116,6 +116,22 @@ def _wheel_options(wheel: Wheel) -> list[tuple[str, float, int]]:
     return kept or options[:1]
 
 
+def _reading(combo: tuple[tuple[str, float, int], ...]) -> str:
+    """The reading of one choice per wheel. A turning wheel read as its upper digit moves
+    the register on by one unit of that wheel, carrying like the odometer: 00599 with its
+    last wheel between 9 and 0 reads 00600 upwards, not 00590."""
+    lower = [digit if rank == 0 else "" for digit, _p, rank in combo]
+    if all(lower):
+        return "".join(lower)
+    width = len(combo)
+    value = 0
+    for position, (digit, _p, rank) in enumerate(combo):
+        place = 10 ** (width - 1 - position)
+        # The upper digit is the lower one plus one: count the lower one and the unit.
+        value += ((int(digit) - rank) % 10) * place + rank * place
+    return f"{value % 10**width:0{width}d}"
+
+
 def register_candidates(wheels: tuple[Wheel, ...]) -> list[Candidate]:
     """Every reading the wheels allow, the most likely first (lower digit first on ties)."""
     if not wheels:
@@ -123,7 +139,7 @@ def register_candidates(wheels: tuple[Wheel, ...]) -> list[Candidate]:
     options = [_wheel_options(wheel) for wheel in wheels]
     candidates = [
         Candidate(
-            reading="".join(digit for digit, _p, _r in combo),
+            reading=_reading(combo),
             confidence=math.prod(p for _d, p, _r in combo),
             rank=sum(r for _d, _p, r in combo),
         )

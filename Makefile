@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load messages clean
+.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos messages clean
 
 $(STAMP): pyproject.toml requirements.lock
 	bash scripts/install-system-deps.sh
@@ -60,6 +60,11 @@ bench-reminders: install
 LOAD_SECONDS ?= 10
 bench-api-load: install
 	$(BIN)/python -m benchmarks.api_load --seconds $(LOAD_SECONDS)
+
+## Reading the register from labelled photos (../shared/meter-photos and N rendered), one core.
+SYNTHETIC ?= 60
+bench-photos: install
+	$(BIN)/python -m benchmarks.photo_reading --synthetic $(SYNTHETIC)
 
 ## Compile the translations after editing a .po file.
 messages: install

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "autolettura.channels",
     "autolettura.backoffice",
     "autolettura.lifecycle",
+    "autolettura.photos",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -511,3 +512,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(hour=3, minute=30),
     },
 }
+
+
+# Reading the meter from a photo (issue 12): a reading proposed with at least this
+# confidence (0 to 1) is one the channels may act on; below it they ask for the number.
+def _confidence(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError(raw)
+    return value
+
+
+AUTOLETTURA_PHOTO_CONFIDENCE = envparsed(
+    "AUTOLETTURA_PHOTO_CONFIDENCE", 0.9, _confidence, "a number above 0 and at most 1"
+)
+# CPU threads one photo reading may use (ONNX Runtime's intra-op threads).
+AUTOLETTURA_PHOTO_THREADS = envint("AUTOLETTURA_PHOTO_THREADS", 1, minimum=1)

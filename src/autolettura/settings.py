@@ -409,6 +409,12 @@ AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS = envint(
 AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS", 10, minimum=1
 )
+# Fault reports are anonymous and each one's confirmation goes to the contact typed in: at most
+# this many confirmations a day to one phone number or e-mail address, so the fault line cannot
+# be used to flood somebody with messages (or to run up SMS costs). The reports are all taken.
+AUTOLETTURA_FAULT_CONFIRMATIONS_PER_CONTACT = envint(
+    "AUTOLETTURA_FAULT_CONFIRMATIONS_PER_CONTACT", 5, minimum=1
+)
 # Number of proxies in front of the app whose X-Forwarded-For entries are trusted.
 AUTOLETTURA_TRUSTED_PROXIES = envint("AUTOLETTURA_TRUSTED_PROXIES", 0, minimum=0)
 AUTOLETTURA_TOKEN_TTL_DAYS = envint("AUTOLETTURA_TOKEN_TTL_DAYS", 30, minimum=1)

@@ -257,3 +257,39 @@ class TestReportedOnWhatsApp:
             (Route.WHATSAPP, "+393471234567"),
             (Route.SMS, "+393471234567"),
         ]
+
+
+class TestNobodyIsFloodedThroughTheFaultLine:
+    def test_a_contact_gets_the_days_confirmations_and_every_report_is_taken(
+        self, clock: Clock, settings: Any
+    ) -> None:
+        settings.AUTOLETTURA_FAULT_CONFIRMATIONS_PER_CONTACT = 3
+
+        def report(phone: str) -> FaultReport:
+            return fault_report_create(
+                category="LEAK",
+                description=LEAK["description"],
+                address=LEAK["address"],
+                latitude=None,
+                longitude=None,
+                contact_name="",
+                contact_phone=phone,
+                contact_email="",
+                channel="APP",
+                now=clock.now,
+            )
+
+        flood = [report("347 123 4567") for _ in range(5)]
+        other = report("333 765 4321")
+
+        assert FaultReport.objects.count() == 6
+        to_victim = OutboundMessage.objects.filter(recipient="+393471234567")
+        assert sorted(m.dedupe_key for m in to_victim) == sorted(
+            f"fault:{r.ticket}:RECEIVED" for r in flood[:3]
+        )
+        assert OutboundMessage.objects.filter(recipient="+393337654321").count() == 1
+        # A day later the contact is told again.
+        clock.now = clock.now + timedelta(days=1, minutes=1)
+        report("347 123 4567")
+        assert OutboundMessage.objects.filter(recipient="+393471234567").count() == 4
+        assert other.status == FaultStatus.RECEIVED

@@ -15,7 +15,8 @@ The outbox row is the record of what was queued and of whether it went.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -37,6 +38,8 @@ from autolettura.service.messages import (
     fault_status_message,
 )
 from autolettura.service.models import FaultChannel, FaultReport, FaultStatus
+
+logger = logging.getLogger(__name__)
 
 
 def fault_follow_url(ticket: str) -> str:
@@ -64,6 +67,15 @@ def fault_notify(*, report: FaultReport, now: datetime) -> OutboundMessage | Non
     changed the status; once per report and status, whatever calls it again."""
     route = fault_route(report, now)
     if route is None:
+        return None
+    if report.status == FaultStatus.RECEIVED and _confirmations_spent(route[1], now):
+        # Whoever typed this contact may not be its owner: past the day's limit the report is
+        # kept and handled, but its confirmation is not sent. A crew's news still goes, since
+        # an operator acted on the report.
+        logger.warning(
+            "fault report %s: no confirmation sent, the day's limit for its contact is reached",
+            report.ticket,
+        )
         return None
     url = fault_follow_url(report.ticket)
     with translation.override(report.language):
@@ -97,6 +109,17 @@ def fault_notify(*, report: FaultReport, now: datetime) -> OutboundMessage | Non
         dedupe_key=f"fault:{report.ticket}:{report.status}",
         now=now,
     )
+
+
+def _confirmations_spent(recipient: str, now: datetime) -> bool:
+    """Whether `recipient` has had the day's confirmations of fault reports already."""
+    sent = OutboundMessage.objects.filter(
+        recipient=recipient,
+        dedupe_key__startswith="fault:",
+        dedupe_key__endswith=f":{FaultStatus.RECEIVED}",
+        created_at__gt=now - timedelta(days=1),
+    ).count()
+    return sent >= settings.AUTOLETTURA_FAULT_CONFIRMATIONS_PER_CONTACT
 
 
 def sendable_phone(phone: str) -> str:

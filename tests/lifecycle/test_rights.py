@@ -3,9 +3,6 @@ against the database, and the erasure of a closed account: what stays, what goes
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +35,13 @@ from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import InboundMessage, Reading
 from tests.api_helpers import Clock
 from tests.backoffice.support import operator
-from tests.lifecycle.rights_support import Household, household, inbound_of, open_zip
+from tests.lifecycle.rights_support import (
+    Household,
+    assert_export_matches,
+    household,
+    inbound_of,
+    open_zip,
+)
 from tests.portal.support import DECEMBER_20, PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -74,11 +77,6 @@ def theirs() -> Household:
     )
 
 
-def csv_rows(archive: Any, table: str) -> list[dict[str, str]]:
-    text = archive.read(f"csv/{table}.csv").decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def prepared(user: User, captured: Any) -> DataExport:
     with captured(execute=True):
         export = data_export_request(user=user, now=DECEMBER_20)
@@ -103,79 +101,7 @@ class TestDataExport:
 
         assert export.status == DataExport.Status.READY
         assert export.expires_at == DECEMBER_20 + timedelta(days=7)
-        archive = zip_of(export, settings)
-        bills = list(Bill.objects.filter(customer=mine.supply.holder).order_by("year", "sequence"))
-        assert bills, "the bill run made no bill"
-        tables = [
-            "account",
-            "customers",
-            "supplies",
-            "meters",
-            "readings",
-            "consumption",
-            "bills",
-            "bill_lines",
-            "messages_sent",
-            "messages_received",
-        ]
-        expected_files = {
-            "README.txt",
-            "data.json",
-            *(f"csv/{t}.csv" for t in tables),
-            *(f"bills/bolletta-{b.year}-{b.sequence:06d}.pdf" for b in bills),
-            f"photos/{mine.photographed.receipt}.png"
-            if mine.photographed.receipt
-            else f"photos/reading-{mine.photographed.pk}.png",
-        }
-        assert set(archive.namelist()) == expected_files
-        data = json.loads(archive.read("data.json"))
-        assert list(data) == tables
-        for table in tables:  # the CSV and the JSON say the same
-            assert [{k: str(v) for k, v in row.items()} for row in data[table]] == csv_rows(
-                archive, table
-            ), table
-
-        customer = mine.supply.holder
-        assert data["customers"] == [
-            {
-                "customer_code": customer.customer_code,
-                "name": "Giulia Ferrari",
-                "email": "giulia@example.org",
-                "phone": "+393471234567",
-                "language": "it",
-                "notify_by_email": True,
-                "notify_by_sms": True,
-                "notify_by_whatsapp": False,
-                "created_at": customer.created_at.isoformat(),
-            }
-        ]
-        assert [s["supply_code"] for s in data["supplies"]] == [mine.supply.supply_code]
-        readings = Reading.objects.filter(supply=mine.supply).order_by(
-            "read_on", "submitted_at", "pk"
-        )
-        assert [(r["read_on"], r["reading"], r["status"]) for r in data["readings"]] == [
-            (r.read_on.isoformat(), f"{r.value:05d}", r.status) for r in readings
-        ]
-        assert [b["number"] for b in data["bills"]] == [b.number for b in bills]
-        assert [b["total_eur"] for b in data["bills"]] == [str(b.total_eur) for b in bills]
-        for bill in data["bills"]:
-            assert archive.read(bill["pdf"]).startswith(b"%PDF-")
-        photo_row = next(r for r in data["readings"] if r["photo"])
-        with default_storage.open(mine.photographed.photo.name, "rb") as stored:
-            assert archive.read(photo_row["photo"]) == stored.read()
-        assert data["consumption"][0]["cma_m3"]  # the profile's CMA, then its segments
-        assert len(data["consumption"]) > 1
-        sent = {(m["route"], m["recipient"]) for m in data["messages_sent"]}
-        assert sent == {("SMS", "+393471234567"), ("EMAIL", "giulia@example.org")}
-        received = data["messages_received"]
-        assert {m["receipt"] for m in received} >= {mine.by_sms.receipt}
-        assert any("430" in m["content"] for m in received)
-        # Nothing of the other customer's.
-        everything = json.dumps(data)
-        for foreign in ("Marco Bianchi", "400777001", "marco@example.org", "+393339876543"):
-            assert foreign not in everything
-        readme = archive.read("README.txt").decode()
-        assert "messages_received" in readme and "Acque di Valmora" in readme
+        assert_export_matches(zip_of(export, settings), mine, foreign=theirs)
 
     def test_the_customer_is_told_by_email_when_it_is_ready(
         self,

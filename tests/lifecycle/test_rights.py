@@ -344,3 +344,55 @@ class TestExportFilesSwept:
         assert stray.exists()
         assert services.data_exports_expire(now=DECEMBER_20 + timedelta(days=8)) == 1
         assert not stray.exists()
+
+
+class TestExportFailure:
+    def test_a_failed_export_is_recorded_and_leaves_no_file(
+        self,
+        mine: Household,
+        settings: SettingsWrapper,
+        django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        def broken(bill: Bill) -> bytes:
+            raise OSError("no space left on device")
+
+        monkeypatch.setattr("autolettura.billing.pdf.bill_pdf", broken)
+
+        export = prepared(mine.user, django_capture_on_commit_callbacks)
+
+        assert export.status == DataExport.Status.FAILED
+        assert list(Path(settings.AUTOLETTURA_EXPORT_DIR).iterdir()) == []
+        owner = Client()
+        owner.force_login(mine.user)
+        page = owner.get("/area-clienti/i-miei-dati/").content.decode()
+        assert "Non siamo riusciti a preparare il file" in page
+
+
+class TestPrivacyPage:
+    def test_it_says_how_long_each_kind_of_data_is_kept_from_the_settings(
+        self, settings: SettingsWrapper
+    ) -> None:
+        settings.AUTOLETTURA_RETENTION_READINGS_YEARS = 6
+        settings.AUTOLETTURA_RETENTION_BILLS_YEARS = 11
+        settings.AUTOLETTURA_RETENTION_MESSAGES_DAYS = 90
+        settings.AUTOLETTURA_RETENTION_DISCARDED_PHOTOS_DAYS = 60
+        settings.AUTOLETTURA_EXPORT_DAYS = 3
+
+        page = Client().get("/privacy/").content.decode()
+
+        assert "6 anni dalla data della lettura" in page
+        assert "11 anni dalla fine dell'anno di emissione" in page
+        assert "90 giorni; dopo conserviamo solo la lettura" in page
+        assert "60 giorni dall'invio" in page
+        assert "3 giorni." in page
+        assert 'href="/area-clienti/i-miei-dati/"' in page
+
+    def test_the_rights_page_says_how_to_correct_the_data(self, mine: Household) -> None:
+        owner = Client()
+        owner.force_login(mine.user)
+
+        page = owner.get("/area-clienti/i-miei-dati/").content.decode()
+
+        assert 'href="/area-clienti/preferenze/"' in page
+        assert "800 000 222" in page and "sportello" in page

@@ -432,7 +432,10 @@ def data_export_request(*, user: User, now: datetime) -> DataExport:
         export = DataExport.objects.create(
             user=user, token=secrets.token_urlsafe(24), requested_at=now
         )
-        transaction.on_commit(lambda: data_export_prepare_task.delay(export.pk))
+        # Robust: without a broker the task runs here, and a failure (recorded on the
+        # export, which the page then shows) must not turn the customer's request into an
+        # error page.
+        transaction.on_commit(lambda: data_export_prepare_task.delay(export.pk), robust=True)
     logger.info("data export %s asked for by account %s", export.pk, user.pk)
     return export
 

@@ -170,6 +170,24 @@ class TestDataExport:
         assert refused.value.code == "no_customer"
 
 
+class TestExportThrottle:
+    def test_an_account_asks_at_most_the_limit_in_an_hour(
+        self, mine: Household, settings: SettingsWrapper
+    ) -> None:
+        settings.AUTOLETTURA_EXPORT_PER_HOUR = 2
+        owner = Client()
+        owner.force_login(mine.user)
+
+        answers = [
+            owner.post("/area-clienti/i-miei-dati/scarica/", follow=True).content.decode()
+            for _ in range(3)
+        ]
+
+        assert all("Stiamo preparando i tuoi dati" in a for a in answers[:2])
+        assert "Troppi tentativi" in answers[2]
+        assert DataExport.objects.filter(user=mine.user).count() == 1
+
+
 class TestDownload:
     def test_only_the_account_that_asked_downloads_it(
         self,
@@ -317,6 +335,16 @@ class TestErasure:
             "sent": list(OutboundMessage.objects.filter(recipient="marco@example.org").values()),
             "tokens": ApiToken.objects.filter(user=theirs.user).count(),
         }
+
+    def test_an_export_still_being_prepared_is_never_finished(self, mine: Household) -> None:
+        pending = data_export_request(user=mine.user, now=DECEMBER_20)  # the task not run yet
+        request = erasure_request_create(user=mine.user, password=PASSWORD, now=DECEMBER_20)
+        erasure_carry_out(request_id=request.pk, by=operator(ADMINISTRATOR), now=DECEMBER_20)
+
+        services.data_export_prepare(export_id=pending.pk, now=DECEMBER_20)  # it runs late
+
+        pending.refresh_from_db()
+        assert (pending.status, pending.file_name) == (DataExport.Status.EXPIRED, "")
 
     def test_a_request_is_carried_out_once(self, mine: Household) -> None:
         request = erasure_request_create(user=mine.user, password=PASSWORD, now=DECEMBER_20)

@@ -680,8 +680,14 @@ def erasure_carry_out(*, request_id: int, by: User, now: datetime) -> ErasureReq
             .update(recipient="-")
         )
         counts["api_tokens"] = ApiToken.objects.filter(user=user).delete()[0]
-        exports = list(DataExport.objects.filter(user=user).exclude(file_name=""))
-        files = [e.file_name for e in exports]
+        # Ready ones lose their file; one still being prepared is never finished (the task
+        # leaves an export that is no longer PENDING alone).
+        exports = list(
+            DataExport.objects.filter(
+                user=user, status__in=[DataExport.Status.PENDING, DataExport.Status.READY]
+            )
+        )
+        files = [e.file_name for e in exports if e.file_name]
         DataExport.objects.filter(pk__in=[e.pk for e in exports]).update(
             status=DataExport.Status.EXPIRED, file_name="", expires_at=None
         )

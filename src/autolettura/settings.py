@@ -487,6 +487,12 @@ AUTOLETTURA_RETENTION_DISCARDED_PHOTOS_DAYS = envint(
 )
 # Rows changed in one transaction: short transactions, never a long lock on busy tables.
 AUTOLETTURA_RETENTION_BATCH = envint("AUTOLETTURA_RETENTION_BATCH", 1000, minimum=1)
+# The customer's rights (GDPR): "Scarica i miei dati" prepares a zip kept under
+# AUTOLETTURA_EXPORT_DIR and offered for this many days, then removed by the retention run.
+AUTOLETTURA_EXPORT_DAYS = envint("AUTOLETTURA_EXPORT_DAYS", 7, minimum=1)
+AUTOLETTURA_EXPORT_DIR = Path(envstr("AUTOLETTURA_EXPORT_DIR", str(VAR_DIR / "exports")))
+# Requests for a data export, an hour, per account: each one renders every bill's PDF.
+AUTOLETTURA_EXPORT_PER_HOUR = envint("AUTOLETTURA_EXPORT_PER_HOUR", 3, minimum=1)
 # A reading removed at its horizon takes its inbound message with it: that message must be
 # past its own (shorter) time by then.
 if AUTOLETTURA_RETENTION_MESSAGES_DAYS > AUTOLETTURA_RETENTION_READINGS_YEARS * 365:

@@ -20,6 +20,8 @@ urlpatterns = [
     path("backoffice/", include("autolettura.lifecycle.urls")),
     # Providers' webhooks: the phone line, WhatsApp, SMS.
     path("channels/", include("autolettura.channels.urls")),
+    # The customer's rights: their data export, closing their account (GDPR).
+    path("area-clienti/i-miei-dati/", include("autolettura.lifecycle.portal_urls")),
     # The Sportello Online: public pages at the root, the customer area under /area-clienti/.
     path("", include("autolettura.portal.urls")),
 ]

@@ -20,6 +20,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture(autouse=True)
 def _media(settings: SettingsWrapper, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path
+    settings.AUTOLETTURA_EXPORT_DIR = tmp_path / "exports"
 
 
 @pytest.fixture

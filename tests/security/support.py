@@ -4,13 +4,16 @@ snapshot of the database to show that a refused request changed nothing."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
@@ -22,6 +25,7 @@ from autolettura.accounts.models import ApiToken
 from autolettura.backoffice.models import AuditEntry, ReminderSent
 from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
 from autolettura.billing.models import Bill, Tariff
+from autolettura.lifecycle.models import DataExport, ErasureRequest
 from autolettura.outbox.models import Route
 from autolettura.outbox.services import outbox_enqueue
 from autolettura.readings.models import InboundMessage
@@ -198,6 +202,13 @@ def build_world() -> World:
         dedupe_key="security-world-1",
         now=DECEMBER_20,
     )
+    export = _ready_export(owner)
+    erasure = ErasureRequest.objects.create(  # the other customer asked to be closed
+        user=other,
+        customer_codes=theirs.holder.customer_code,
+        requested_at=DECEMBER_20,
+        due_on=date(2027, 1, 20),
+    )
     inbound = InboundMessage.objects.order_by("pk").first()
     tariff = Tariff.objects.order_by("pk").first()
     assert inbound is not None, "no inbound"
@@ -231,8 +242,29 @@ def build_world() -> World:
         "audit_pk": audit.pk,
         "reminder_pk": reminder.pk,
         "token_pk": ApiToken.objects.filter(user=owner).values_list("pk", flat=True).get(),
+        "export_token": export.token,
+        "erasure_pk": erasure.pk,
     }
     return World(values=values, users=users, tokens=tokens)
+
+
+def _ready_export(user: User) -> DataExport:
+    """A data export ready to download, with a small zip of its own (the contents are the
+    lifecycle's tests' business; who may download it is this one's)."""
+    folder = Path(settings.AUTOLETTURA_EXPORT_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "owner.zip", "w") as archive:
+        archive.writestr("data.json", "{}")
+    return DataExport.objects.create(
+        user=user,
+        token="owner-export-token",
+        status=DataExport.Status.READY,
+        requested_at=DECEMBER_20,
+        ready_at=DECEMBER_20,
+        expires_at=DECEMBER_20 + timedelta(days=7),
+        file_name="owner.zip",
+        size_bytes=(folder / "owner.zip").stat().st_size,
+    )
 
 
 # Sessions change with every sign-in, whatever the request does after it.

@@ -67,12 +67,15 @@ FORMS = {
     "area-clienti/aggiungi-utenza/",
     "area-clienti/preferenze/",
     "area-clienti/preferenze/accessi/<int:token_id>/revoca/",
+    "area-clienti/i-miei-dati/scarica/",
+    "area-clienti/i-miei-dati/chiudi-account/",
     "backoffice/accedi/",
     "backoffice/esci/",
     "backoffice/sportello/",
     "backoffice/letture/<str:receipt>/revisione/",
     "backoffice/letture/<str:receipt>/annulla/",
     "backoffice/guasti/<str:ticket>/avanza/",
+    "backoffice/chiusure-account/<int:pk>/esegui/",
 }
 
 CSRF_SECRET = "a" * 32  # the cookie's secret; the same in the header passes the check

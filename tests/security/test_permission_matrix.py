@@ -39,6 +39,7 @@ from django.test import Client
 from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
 from autolettura.billing.models import Bill
 from tests.channels.fakes import twilio_sms_params, whatsapp_text
+from tests.portal.support import PASSWORD
 from tests.security.support import (
     ACTORS,
     ANONYMOUS,
@@ -213,6 +214,18 @@ MATRIX: dict[str, Row] = {
         "/area-clienti/preferenze/accessi/{token_pk}/revoca/",
         area(405, 404),  # a POST form
     ),
+    # The customer's rights: their own export only; asking and closing are the account's.
+    "area-clienti/i-miei-dati/": Row("/area-clienti/i-miei-dati/", area_page()),
+    "area-clienti/i-miei-dati/scarica/": Row(
+        "/area-clienti/i-miei-dati/scarica/",
+        (SIGN_IN, *(405,) * 7),  # a POST form
+    ),
+    "area-clienti/i-miei-dati/scarica/<str:token>/dati.zip": Row(
+        "/area-clienti/i-miei-dati/scarica/{export_token}/dati.zip", area(200, 404)
+    ),
+    "area-clienti/i-miei-dati/chiudi-account/": Row(
+        "/area-clienti/i-miei-dati/chiudi-account/", area_page()
+    ),
     # --- The back office (roles.py) ------------------------------------------------------------
     "backoffice/": Row("/backoffice/", backoffice(counter=200, call=200, billing=200, admin=200)),
     "backoffice/accedi/": Row("/backoffice/accedi/", everyone(200)),
@@ -279,6 +292,14 @@ MATRIX: dict[str, Row] = {
     "backoffice/clienti/<str:customer_code>/accessi/": Row(
         "/backoffice/clienti/{customer}/accessi/",
         backoffice(counter=403, call=403, billing=403, admin=200),  # lifecycle.view_accessentry
+    ),
+    "backoffice/chiusure-account/": Row(
+        "/backoffice/chiusure-account/",
+        backoffice(counter=403, call=403, billing=403, admin=200),  # handle_erasurerequest
+    ),
+    "backoffice/chiusure-account/<int:pk>/esegui/": Row(
+        "/backoffice/chiusure-account/{erasure_pk}/esegui/",
+        backoffice(counter=403, call=403, billing=403, admin=405, superuser=405),
     ),
     # --- The JSON API ------------------------------------------------------------------------
     "api/v1/": Row("/api/v1/", everyone(404)),
@@ -537,6 +558,13 @@ ACTIONS: dict[str, Action] = {
     ),
     "area-clienti/preferenze/accessi/<int:token_id>/revoca/": Action(
         lambda v: {}, frozenset({OWNER})
+    ),
+    "area-clienti/i-miei-dati/scarica/": Action(lambda v: {}, SIGNED_IN),
+    "area-clienti/i-miei-dati/chiudi-account/": Action(
+        lambda v: {"password": PASSWORD, "understood": "on"}, SIGNED_IN
+    ),
+    "backoffice/chiusure-account/<int:pk>/esegui/": Action(
+        lambda v: {}, frozenset({ADMINISTRATOR, SUPERUSER})
     ),
     "backoffice/sportello/": Action(
         lambda v: {

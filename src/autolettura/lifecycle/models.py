@@ -21,6 +21,7 @@ class RetentionKind(models.TextChoices):
     READING_PHOTOS = "reading_photos", "photos of readings past their time removed"
     BILLS = "bills", "bills removed"
     READINGS = "readings", "readings removed"
+    DATA_EXPORTS = "data_exports", "customers' data exports past their time removed"
 
 
 class RetentionRun(models.Model):
@@ -101,3 +102,101 @@ class AccessEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnly("access entries cannot be deleted")
+
+
+# --- The customer's rights (GDPR articles 15 to 20) ---------------------------------------
+
+
+class DataExport(models.Model):
+    """A customer's "Scarica i miei dati": a zip prepared in the background, offered to the
+    account that asked for it until `expires_at`, then removed (its row stays, as the record
+    that it was given)."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("being prepared")
+        READY = "READY", _("ready")
+        FAILED = "FAILED", _("could not be prepared")
+        EXPIRED = "EXPIRED", _("no longer available")
+
+    # An account removed in the admin takes its export rows along; their files are then
+    # swept by the retention run (data_exports_expire).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports"
+    )
+    # In the download's address: a random name, so that one export's address says nothing
+    # of another's (the account is checked too).
+    token = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField()
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The zip's name under AUTOLETTURA_EXPORT_DIR; empty once removed.
+    file_name = models.CharField(max_length=80, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "requested_at"], name="export_user_requested")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["PENDING", "READY", "FAILED", "EXPIRED"]),
+                name="export_status_known",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="READY")
+                | (models.Q(expires_at__isnull=False) & ~models.Q(file_name="")),
+                name="export_ready_has_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.user_id}: {self.status}"
+
+
+class ErasureRequest(models.Model):
+    """A customer's request to close their online account and erase what the law does not
+    keep (GDPR art. 17), answered by an administrator before `due_on` (art. 12(3): one
+    month). Never deleted: once carried out, it is the record of who did it, when, and
+    what was removed (`counts`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("to be carried out")
+        DONE = "DONE", _("carried out")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The customer codes the account acted for when it asked: the operators' reference,
+    # kept when the account's own data is gone.
+    customer_codes = models.CharField(max_length=400)
+    requested_at = models.DateTimeField()
+    due_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        default_permissions = ("view",)
+        permissions = [
+            ("handle_erasurerequest", "Can close accounts and erase data on request"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="PENDING"),
+                name="erasure_one_open_per_account",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="PENDING")
+                | (models.Q(handled_at__isnull=False) & models.Q(handled_by__isnull=False)),
+                name="erasure_done_says_by_whom",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure {self.pk} ({self.customer_codes}): {self.status}"

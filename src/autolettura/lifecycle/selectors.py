@@ -3,24 +3,28 @@ whole (`autolettura check-restore`)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.db.models import Max, Model, QuerySet
+from django.db.models import Max, Model, Q, QuerySet
 
 from autolettura.billing.models import Bill, BillNumberCounter
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.customers.selectors import holder_since
 from autolettura.env import KEYS_MADE_HERE
-from autolettura.lifecycle.models import AccessEntry
+from autolettura.lifecycle.models import AccessEntry, DataExport, ErasureRequest
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter
+from autolettura.readings.selectors import consumption_profile, readings_of
 from autolettura.rules.retention import (
     RetentionPolicy,
     gaps_text,
@@ -28,6 +32,7 @@ from autolettura.rules.retention import (
     number_gaps,
     receipt_number,
 )
+from autolettura.rules.rights import days_left
 from autolettura.rules.window import rome_today
 from autolettura.service.models import FaultReport
 
@@ -220,4 +225,312 @@ def customer_accesses(customer: Customer) -> QuerySet[AccessEntry]:
         AccessEntry.objects.filter(customer=customer)
         .select_related("by", "supply")
         .order_by("-at", "-id")[:ACCESSES_LISTED]
+    )
+
+
+# --- The customer's rights: what an account's data export holds ---------------------------
+
+Row = dict[str, Any]
+
+
+@dataclass
+class CustomerData:
+    """Everything an export gives, as tables of plain values (the same rows become the JSON
+    and the CSV files), with the files to add: bills to render and photos to copy."""
+
+    tables: dict[str, list[Row]] = field(default_factory=dict)
+    bills: list[tuple[str, Bill]] = field(default_factory=list)  # (name in the zip, bill)
+    photos: list[tuple[str, str]] = field(default_factory=list)  # (name in the zip, storage)
+
+
+def _iso(value: date | datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def _photo_name(reading: Reading) -> str:
+    suffix = PurePosixPath(reading.photo.name).suffix.lower() or ".jpg"
+    return f"photos/{reading.receipt or f'reading-{reading.pk}'}{suffix}"
+
+
+def account_data(user: User) -> CustomerData:
+    """The data of the customers an account acts for (its own and those it added): who
+    they are, their supplies and meters, the readings of their own days on each supply
+    (with the photos), the consumption profile, the bills made out to them (with their
+    PDFs), and the messages sent to them and received from them."""
+    from autolettura.portal.selectors import account_customers
+
+    data = CustomerData()
+    customers = list(account_customers(user))
+    data.tables["account"] = [
+        {
+            "username": user.get_username(),
+            "email": user.email,
+            "date_joined": _iso(user.date_joined),
+            "last_login": _iso(user.last_login),
+        }
+    ]
+    data.tables["customers"] = [
+        {
+            "customer_code": c.customer_code,
+            "name": c.name,
+            "email": c.email,
+            "phone": c.phone,
+            "language": c.language,
+            "notify_by_email": c.notify_by_email,
+            "notify_by_sms": c.notify_by_sms,
+            "notify_by_whatsapp": c.notify_by_whatsapp,
+            "created_at": _iso(c.created_at),
+        }
+        for c in customers
+    ]
+    supplies = list(
+        Supply.objects.filter(holder__in=customers).select_related("holder").order_by("supply_code")
+    )
+    data.tables["supplies"] = [
+        {
+            "supply_code": s.supply_code,
+            "customer_code": s.holder.customer_code,
+            "address": s.address,
+            "usage": s.usage,
+            "household_members": s.household_members,
+            "activated_on": _iso(s.activated_on),
+        }
+        for s in supplies
+    ]
+    meters = Meter.objects.filter(supply__in=supplies).select_related("supply")
+    data.tables["meters"] = [
+        {
+            "supply_code": m.supply.supply_code,
+            "serial": m.serial,
+            "digits": m.digits,
+            "installed_on": _iso(m.installed_on),
+            "initial_reading": m.initial_reading,
+            "removed_on": _iso(m.removed_on),
+            "final_reading": "" if m.final_reading is None else m.final_reading,
+        }
+        for m in meters.order_by("supply__supply_code", "installed_on", "pk")
+    ]
+    readings: list[Reading] = []
+    consumption: list[Row] = []
+    for supply in supplies:
+        readings.extend(reversed(readings_of(supply).select_related("meter")))
+        profile = consumption_profile(supply)
+        since = holder_since(supply)
+        consumption.append(
+            {
+                "supply_code": supply.supply_code,
+                "from": "",
+                "to": "",
+                "consumption_m3": "",
+                "daily_average_m3": "",
+                "cma_m3": str(profile.cma.m3),
+                "cma_from_history": profile.cma.from_history,
+            }
+        )
+        for segment in profile.segments:
+            if since is not None and segment.start < since:
+                continue  # the previous holder's consumption
+            consumption.append(
+                {
+                    "supply_code": supply.supply_code,
+                    "from": _iso(segment.start),
+                    "to": _iso(segment.end),
+                    "consumption_m3": segment.consumption_m3,
+                    "daily_average_m3": str(segment.daily_average_m3),
+                    "cma_m3": "",
+                    "cma_from_history": "",
+                }
+            )
+    codes = {s.pk: s.supply_code for s in supplies}
+    data.tables["readings"] = []
+    for r in readings:
+        photo = _photo_name(r) if r.photo else ""
+        if photo:
+            data.photos.append((photo, r.photo.name))
+        data.tables["readings"].append(
+            {
+                "receipt": r.receipt or "",
+                "supply_code": codes[r.supply_id],
+                "meter_serial": r.meter.serial,
+                "read_on": _iso(r.read_on),
+                "reading": str(r.value).zfill(r.meter.digits),
+                "source": r.source,
+                "channel": r.channel,
+                "status": r.status,
+                "reason": r.reason or "",
+                "consumption_m3": "" if r.consumption_m3 is None else r.consumption_m3,
+                "submitted_at": _iso(r.submitted_at),
+                "voided_at": _iso(r.voided_at),
+                "void_reason": r.void_reason,
+                "photo": photo,
+            }
+        )
+    data.tables["consumption"] = consumption
+    bills = (
+        Bill.objects.filter(customer__in=customers)
+        .select_related("supply")
+        .order_by("year", "sequence")
+    )
+    data.tables["bills"] = []
+    data.tables["bill_lines"] = []
+    for bill in bills:
+        pdf_name = f"bills/bolletta-{bill.year}-{bill.sequence:06d}.pdf"
+        data.bills.append((pdf_name, bill))
+        data.tables["bills"].append(
+            {
+                "number": bill.number,
+                "supply_code": bill.supply.supply_code,
+                "period_start": _iso(bill.period_start),
+                "period_end": _iso(bill.period_end),
+                "issued_on": _iso(bill.issued_on),
+                "due_on": _iso(bill.due_on),
+                "previous_register": bill.previous_register,
+                "previous_register_on": _iso(bill.previous_register_on),
+                "current_register": bill.current_register,
+                "current_register_on": _iso(bill.current_register_on),
+                "effective_m3": bill.effective_m3,
+                "estimated_m3": bill.estimated_m3,
+                "adjustment_m3": bill.adjustment_m3,
+                "billed_m3": bill.billed_m3,
+                "net_eur": str(bill.net_eur),
+                "vat_eur": str(bill.vat_eur),
+                "total_eur": str(bill.total_eur),
+                "pdf": pdf_name,
+            }
+        )
+        for line in bill.lines.order_by("position"):
+            data.tables["bill_lines"].append(
+                {
+                    "bill": bill.number,
+                    "position": line.position,
+                    "description": line.description,
+                    "quantity": str(line.quantity),
+                    "unit_price": str(line.unit_price),
+                    "amount": str(line.amount),
+                }
+            )
+    data.tables["messages_sent"] = [
+        {
+            "created_at": _iso(m.created_at),
+            "sent_at": _iso(m.sent_at),
+            "route": m.route,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "status": m.status,
+        }
+        for m in messages_sent(user, customers, readings)
+    ]
+    by_reading = {r.pk: r.receipt or "" for r in readings}
+    by_message = {r.inbound_message_id: r.receipt or "" for r in readings if r.inbound_message_id}
+    data.tables["messages_received"] = [
+        {
+            "received_at": _iso(m.received_at),
+            "channel": m.channel,
+            "sender": m.sender,
+            "content": json.dumps(m.payload, ensure_ascii=False, sort_keys=True),
+            "receipt": by_reading.get(m.reading_id or 0) or by_message.get(m.pk, ""),
+        }
+        for m in messages_received(customers, readings)
+    ]
+    return data
+
+
+def _contacts(user: User, customers: list[Customer]) -> set[str]:
+    found = {user.email} | {c.email for c in customers} | {c.phone for c in customers}
+    return {c for c in found if c}
+
+
+def messages_sent(
+    user: User, customers: list[Customer], readings: list[Reading]
+) -> QuerySet[OutboundMessage]:
+    """What was sent to the account's addresses and numbers, and every message about one of
+    its readings (`reading:<id>:...`, whatever address it went to)."""
+    wanted = Q(recipient__in=_contacts(user, customers))
+    for reading in readings:
+        wanted |= Q(dedupe_key__startswith=f"reading:{reading.pk}:")
+    return OutboundMessage.objects.filter(wanted).order_by("created_at", "pk")
+
+
+def messages_received(
+    customers: list[Customer], readings: list[Reading]
+) -> QuerySet[InboundMessage]:
+    """The inbound log's messages that made one of the readings, and those whose sender is
+    one of the customers' addresses or numbers."""
+    ids = [r.pk for r in readings]
+    message_ids = [r.inbound_message_id for r in readings if r.inbound_message_id]
+    senders = {c.email for c in customers if c.email} | {c.phone for c in customers if c.phone}
+    return InboundMessage.objects.filter(
+        Q(reading_id__in=ids) | Q(pk__in=message_ids) | Q(sender__in=senders)
+    ).order_by("received_at", "pk")
+
+
+def account_exports(user: User) -> QuerySet[DataExport]:
+    """The account's exports, newest first."""
+    return DataExport.objects.filter(user=user).order_by("-requested_at", "-pk")
+
+
+def account_export(user: User, token: str) -> DataExport | None:
+    """The account's export `token` while it can be downloaded; None for another account's,
+    an expired one and one that does not exist, alike."""
+    return (
+        DataExport.objects.filter(user=user, token=token, status=DataExport.Status.READY)
+        .exclude(file_name="")
+        .first()
+    )
+
+
+def account_erasure_request(user: User) -> ErasureRequest | None:
+    """The account's request to be closed, while it waits."""
+    return ErasureRequest.objects.filter(user=user, status=ErasureRequest.Status.PENDING).first()
+
+
+def erasure_requests_open() -> QuerySet[ErasureRequest]:
+    """Requests waiting for an administrator, the nearest deadline first."""
+    return ErasureRequest.objects.filter(status=ErasureRequest.Status.PENDING).order_by(
+        "due_on", "pk"
+    )
+
+
+ERASURES_DONE_LISTED = 50
+
+
+def erasure_requests_done() -> QuerySet[ErasureRequest]:
+    """The latest requests carried out, with who did it."""
+    return (
+        ErasureRequest.objects.filter(status=ErasureRequest.Status.DONE)
+        .select_related("handled_by")
+        .order_by("-handled_at", "-pk")[:ERASURES_DONE_LISTED]
+    )
+
+
+def erasure_deadlines(today: date) -> list[tuple[ErasureRequest, int, int]]:
+    """The requests waiting, each with the days left before its deadline and the days it
+    is late (one of the two is what the page shows)."""
+    rows = []
+    for request in erasure_requests_open():
+        left = days_left(request.due_on, today=today)
+        rows.append((request, left, -left))
+    return rows
+
+
+@dataclass(frozen=True)
+class RetentionTerms:
+    """How long each kind of data is kept, from the settings the retention run applies: the
+    privacy page says what the code does."""
+
+    readings_years: int
+    bills_years: int
+    messages_days: int
+    discarded_photos_days: int
+    export_days: int
+
+
+def retention_terms() -> RetentionTerms:
+    return RetentionTerms(
+        readings_years=settings.AUTOLETTURA_RETENTION_READINGS_YEARS,
+        bills_years=settings.AUTOLETTURA_RETENTION_BILLS_YEARS,
+        messages_days=settings.AUTOLETTURA_RETENTION_MESSAGES_DAYS,
+        discarded_photos_days=settings.AUTOLETTURA_RETENTION_DISCARDED_PHOTOS_DAYS,
+        export_days=settings.AUTOLETTURA_EXPORT_DAYS,
     )

@@ -152,7 +152,9 @@ def contacts(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/privacy.html")
+    from autolettura.lifecycle.selectors import retention_terms
+
+    return render(request, "portal/privacy.html", {"terms": retention_terms()})
 
 
 @require_POST

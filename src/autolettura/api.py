@@ -18,6 +18,7 @@ from ninja.openapi.schema import OpenAPISchema
 from autolettura.accounts.apis import router as auth_router
 from autolettura.billing.apis import router as billing_router
 from autolettura.customers.apis import router as me_router
+from autolettura.photos.apis import router as meter_photo_router
 from autolettura.readings.apis import router as readings_router
 from autolettura.readings.messages import error_message
 from autolettura.readings.services import SubmissionRejected
@@ -124,6 +125,7 @@ api = AutoletturaApi(
     urls_namespace="api-v1",
 )
 api.add_router("/readings", readings_router)
+api.add_router("/meter-photo", meter_photo_router)
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/me", billing_router)

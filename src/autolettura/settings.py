@@ -405,6 +405,11 @@ AUTOLETTURA_FAILURES_PER_TARGET = envint("AUTOLETTURA_FAILURES_PER_TARGET", 10, 
 AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_TOKEN_PER_ADDRESS", 10, minimum=1
 )
+# Photos of the meter read a minute per client address (POST /api/v1/meter-photo): reading
+# one costs about a second of CPU.
+AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS = envint(
+    "AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS", 6, minimum=1
+)
 # Fault reports a minute per client address (many phones can share one mobile address).
 AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS = envint(
     "AUTOLETTURA_THROTTLE_FAULTS_PER_ADDRESS", 10, minimum=1

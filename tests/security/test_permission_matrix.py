@@ -311,6 +311,7 @@ MATRIX: dict[str, Row] = {
         "/api/v1/readings/{receipt}",
         (404, 200, 404, 404, 404, 404, 404, 404),
     ),
+    "api/v1/meter-photo": Row("/api/v1/meter-photo", everyone(405)),  # POST only
     "api/v1/auth/token": Row("/api/v1/auth/token", everyone(405)),  # POST only
     "api/v1/me/supplies": Row("/api/v1/me/supplies", api_me(200, 200)),
     "api/v1/me/supplies/<supply_code>/readings": Row(

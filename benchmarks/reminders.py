@@ -77,6 +77,7 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
 
@@ -86,6 +87,10 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
     from autolettura.readings import policy
     from autolettura.rules.window import ROME, rome_today
 
+    # As in production: a WhatsApp template is configured, so every chosen route is queued
+    # whatever the customer's 24 hours (without one, those outside them get no WhatsApp).
+    if not settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE:
+        settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = "promemoria_lettura"
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     window = policy.window_policy().next_window(rome_today(datetime.now(ROME)))

@@ -467,6 +467,9 @@ AUTOLETTURA_WHATSAPP_APP_SECRET = envstr("AUTOLETTURA_WHATSAPP_APP_SECRET", "")
 # The approved template that tells an outcome after the customer's 24 hours (Meta's rule);
 # empty: such outcomes go by e-mail instead (readings/notifications.py).
 AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE", "")
+# The approved template that carries a window reminder after the customer's 24 hours;
+# empty: such reminders go by the customer's other routes (backoffice/reminders.py).
+AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE", "")
 
 # --- The phone line (IVR): Twilio voice webhooks ---------------------------------------------
 # The address the providers call this app at, as they sign it (no trailing slash): webhook

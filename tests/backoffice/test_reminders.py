@@ -3,24 +3,41 @@ the second only to those with no reading yet."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
 import pytest
+from django.core import mail
 from django.core.management import call_command
 
 from autolettura.backoffice.models import ReminderSent
 from autolettura.backoffice.reminders import reminders_send
+from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
+from autolettura.outbox.services import outbox_flush
 from autolettura.readings.services import reading_submit
+from tests.channels.fakes import FakeGraphApi
 from tests.conftest import make_supply, rome
 
 pytestmark = pytest.mark.django_db
 
 OPENING_DAY = rome(2026, 12, 15, 8, 30)  # the December window is 15-30
 CLOSING_DAY = rome(2026, 12, 27, 8, 30)  # three days before it closes
+TEMPLATE = "promemoria_lettura"
+
+
+@pytest.fixture(autouse=True)
+def reminder_template(settings: Any) -> None:
+    """A template is configured, so WhatsApp reaches customers whatever their 24 hours."""
+    settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = TEMPLATE
 
 
 def supply_of(code: str, **customer: object) -> Supply:
-    holder = Customer.objects.create(customer_code=code, name=f"Cliente {code}", **customer)
+    customer.setdefault("name", f"Cliente {code}")
+    holder = Customer.objects.create(customer_code=code, **customer)
     return make_supply(customer=holder, supply_code=f"S{code}")
 
 
@@ -120,3 +137,119 @@ class TestCommand:
 
         entry = settings.CELERY_BEAT_SCHEDULE["send-reminders"]
         assert entry["task"] == "autolettura.backoffice.tasks.reminders_send_task"
+
+
+@pytest.fixture
+def graph(settings: Any) -> Iterator[FakeGraphApi]:
+    with FakeGraphApi(token="test-access-token", phone_number_id="1099") as fake:
+        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
+        settings.AUTOLETTURA_WHATSAPP_TOKEN = "test-access-token"
+        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = "1099"
+        fake.templates[(TEMPLATE, "it")] = 4
+        yield fake
+
+
+def flush(at: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outbox sends what is due at `at`, its clock then too (Meta's 24 hours are
+    checked against it)."""
+    monkeypatch.setattr("autolettura.clock.now", lambda: at)
+    outbox_flush(now=at)
+
+
+def wrote_last(phone: str, at: datetime) -> None:
+    """The customer's last WhatsApp message to us came at `at`."""
+    WhatsAppConversation.objects.create(phone=phone, updated_at=at)
+
+
+def whatsapp_only(code: str, **customer: object) -> Supply:
+    return supply_of(
+        code, phone=f"+39333000{code}", notify_by_email=False, notify_by_whatsapp=True, **customer
+    )
+
+
+class TestWhatsApp:
+    """A reminder is business-initiated: Meta takes it as a text only within the customer's
+    24 hours, else only as an approved template."""
+
+    def test_within_the_24_hours_it_goes_as_a_text(
+        self, graph: FakeGraphApi, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        whatsapp_only("2001")
+        wrote_last("+393330002001", OPENING_DAY - timedelta(hours=5))
+
+        reminders_send(now=OPENING_DAY)
+        flush(OPENING_DAY, monkeypatch)
+
+        [(to, text)] = graph.sent_texts()
+        assert to == "393330002001" and "S2001#2001#" in text
+        assert graph.sent_templates() == []
+
+    @pytest.mark.parametrize("last", [None, OPENING_DAY - timedelta(hours=30)])
+    def test_outside_the_24_hours_the_approved_template_goes(
+        self, graph: FakeGraphApi, last: datetime | None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        whatsapp_only("2002", name="Anna\nRossi")
+        if last is not None:
+            wrote_last("+393330002002", last)
+
+        reminders_send(now=OPENING_DAY)
+        flush(OPENING_DAY, monkeypatch)
+
+        assert graph.sent_texts() == []
+        [message] = graph.sent_templates()
+        assert message["to"] == "393330002002"
+        template = message["template"]
+        assert (template["name"], template["language"]) == (TEMPLATE, {"code": "it"})
+        [body] = template["components"]
+        texts = [p["text"] for p in body["parameters"]]
+        assert texts == ["Anna Rossi", "S2002", "15/12/2026", "30/12/2026"]
+        assert OutboundMessage.objects.get().status == OutboundMessage.Status.SENT
+
+    def test_a_text_sent_after_the_24_hours_goes_as_the_template(
+        self, graph: FakeGraphApi, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        whatsapp_only("2003")
+        wrote_last("+393330002003", OPENING_DAY - timedelta(hours=20))
+        reminders_send(now=OPENING_DAY)  # a text: four hours are left
+
+        flush(OPENING_DAY + timedelta(hours=5), monkeypatch)  # the outbox was stuck meanwhile
+
+        assert graph.sent_texts() == []
+        assert len(graph.sent_templates()) == 1
+
+    def test_without_a_template_outside_the_24_hours_other_routes_carry_it(
+        self,
+        graph: FakeGraphApi,
+        settings: Any,
+        caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = ""
+        supply_of("2004", email="bea@example.org", phone="+393330002004", notify_by_whatsapp=True)
+        whatsapp_only("2005", email="carla@example.org")  # chose WhatsApp alone
+        whatsapp_only("2006")  # WhatsApp alone, no e-mail address
+        whatsapp_only("2007")  # wrote an hour ago: a text is fine
+        wrote_last("+393330002007", OPENING_DAY - timedelta(hours=1))
+        mail.outbox.clear()
+
+        with caplog.at_level(logging.WARNING, logger="autolettura.backoffice.reminders"):
+            summary = reminders_send(now=OPENING_DAY)
+        flush(OPENING_DAY, monkeypatch)
+
+        assert sent() == {
+            ("S2004", "OPENING", "EMAIL"),
+            ("S2005", "OPENING", "EMAIL"),
+            ("S2006", "OPENING", "SMS"),
+            ("S2007", "OPENING", "WHATSAPP"),
+        }
+        assert sorted(m.to[0] for m in mail.outbox) == ["bea@example.org", "carla@example.org"]
+        assert [to for to, _text in graph.sent_texts()] == ["393330002007"]
+        assert graph.sent_templates() == []
+        assert summary.whatsapp_skipped == 3
+        [record] = [r for r in caplog.records if "24 hours" in r.getMessage()]
+        assert "3 WhatsApp reminders" in record.getMessage()
+
+        # The next day the customer writes: the reminder they had by e-mail is not repeated.
+        wrote_last("+393330002004", OPENING_DAY + timedelta(hours=20))
+        again = reminders_send(now=OPENING_DAY + timedelta(days=1))
+        assert again.total == 0 and again.whatsapp_skipped == 0

@@ -12,6 +12,14 @@ now) with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so a run repeated the 
 or two runs at once, send nothing twice. The message text is translated once per kind,
 route and language and filled in by the database for each row. The outbox's periodic
 flush (`outbox_flush`) sends them.
+
+WhatsApp follows Meta's rule for business-initiated messages, as outcomes do
+(readings/notifications.py): a text while the customer's 24 hours since their last message
+are open; after them, the approved template `AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE`, whose
+name and parameters go in the message's headers for the sender to use (it also switches a
+text sent late to the template). With no template, the WhatsApp route is left out for those
+customers: their other chosen routes still get the reminder, or, if WhatsApp was their only
+one, e-mail (SMS to the same number without an address).
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ from django.utils.translation import gettext as _
 
 from autolettura.backoffice.models import ReminderKind, ReminderRoute, ReminderSent
 from autolettura.billing.models import Bill
+from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings import policy
 from autolettura.readings.models import Reading, Status
+from autolettura.readings.notifications import WHATSAPP_SESSION, WHATSAPP_SESSION_MARGIN
 from autolettura.rules.window import rome_today
 
 logger = logging.getLogger(__name__)
@@ -58,6 +68,8 @@ _KINDS = (ReminderKind.CLOSING, ReminderKind.OPENING)
 @dataclass
 class ReminderSummary:
     sent: dict[str, int] = field(default_factory=dict)  # "KIND ROUTE" -> messages queued
+    # Reminders whose WhatsApp route was left out: outside the 24 hours, no template.
+    whatsapp_skipped: int = 0
 
     @property
     def total(self) -> int:
@@ -138,13 +150,25 @@ def reminders_send(*, now: datetime, batch_size: int = BATCH_SIZE) -> ReminderSu
     for first_id in range(low, high + 1, batch_size):
         with transaction.atomic():
             for kind, route, count in batch.run(first_id, first_id + batch_size):
-                summary.sent[f"{kind} {route}"] += count
+                if route == _SKIPPED:
+                    summary.whatsapp_skipped += count
+                else:
+                    summary.sent[f"{kind} {route}"] += count
     logger.info("reminders %s", summary.sent)
+    if summary.whatsapp_skipped:
+        logger.warning(
+            "reminders: %d WhatsApp reminders were outside the customer's 24 hours and no "
+            "template is configured (AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE); they went by "
+            "the customer's other routes instead",
+            summary.whatsapp_skipped,
+        )
     return summary
 
 
 # --- The SQL -------------------------------------------------------------------------------
 
+# The route `run` reports WhatsApp reminders left out under (never a real route).
+_SKIPPED = "SKIPPED"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 
 
@@ -177,6 +201,11 @@ class _BatchSql:
         )
         self.languages = list(languages)
         self.link_base = _reading_link("")
+        self.template = settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE
+        # A customer whose last WhatsApp message is later than this can still get a text.
+        self.session_from = ops.adapt_datetimefield_value(
+            now - WHATSAPP_SESSION + WHATSAPP_SESSION_MARGIN
+        )
 
     # Pieces that differ between PostgreSQL and SQLite.
     def _date_text(self, column: str, pattern: str) -> tuple[str, list[Any]]:
@@ -185,6 +214,16 @@ class _BatchSql:
             pg = pattern.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
             return f"to_char({column}, %s)", [pg]
         return f"strftime(%s, {column})", [pattern]
+
+    def _session_ends(self, column: str) -> tuple[str, list[Any]]:
+        """When the 24 hours from `column` (a datetime) end, as ISO 8601 text in UTC."""
+        hours = int(WHATSAPP_SESSION.total_seconds() // 3600)
+        if self.postgresql:
+            return (
+                f"to_char(({column} + interval '{hours} hours') AT TIME ZONE 'UTC', %s)",
+                ['YYYY-MM-DD"T"HH24:MI:SS"+00:00"'],
+            )
+        return f"strftime(%s, {column}, '+{hours} hours')", ["%Y-%m-%dT%H:%M:%S+00:00"]
 
     def _latest_bills(self) -> str:
         """Each supply of the batch with bills: its latest bill's window. Params: lo, hi."""
@@ -208,6 +247,8 @@ class _BatchSql:
         customer_code, language, window_start, window_end, kind, route, recipient)."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
         reading, sent = _q(Reading._meta.db_table), _q(ReminderSent._meta.db_table)
+        conversation = _q(WhatsAppConversation._meta.db_table)
+        ends, ends_params = self._session_ends("wc.updated_at")
         params: list[Any] = [lo, hi]
         latest = self._latest_bills()
         if self.policy_window is None:
@@ -222,9 +263,12 @@ class _BatchSql:
             f"CASE WHEN l.next_window_end >= %s THEN l.next_window_start ELSE {policy_start} "
             "END AS window_start, "
             f"CASE WHEN l.next_window_end >= %s THEN l.next_window_end ELSE {policy_end} "
-            "END AS window_end "
+            "END AS window_end, c.name AS customer_name, "
+            "CASE WHEN wc.updated_at > %s THEN 1 ELSE 0 END AS wa_open, "
+            f"{ends} AS wa_ends "
             f"FROM {supply} s JOIN {customer} c ON c.id = s.holder_id "
             "LEFT JOIN latest l ON l.supply_id = s.id "
+            f"LEFT JOIN {conversation} wc ON wc.phone = c.phone "
             "WHERE s.id >= %s AND s.id < %s AND s.activated_on <= %s"
         )
         params += [self.today]
@@ -233,7 +277,7 @@ class _BatchSql:
         params += [self.today]
         if self.policy_window is not None:
             params.append(self.policy_window[1])
-        params += [lo, hi, self.today]
+        params += [self.session_from, *ends_params, lo, hi, self.today]
         opening, closing = _literal(ReminderKind.OPENING), _literal(ReminderKind.CLOSING)
         statuses = ", ".join(_literal(s) for s in (Status.ACCEPTED, Status.UNDER_REVIEW))
         # A window that applies today calls for exactly one kind of reminder: the opening
@@ -249,16 +293,37 @@ class _BatchSql:
         )
         params += [self.closing_from, self.today, self.today, self.closing_from]
         routes = " UNION ALL ".join(f"SELECT {_literal(route)} AS route" for route in _ROUTES)
+        has = {
+            route: f"(d.{flag} AND d.{contact} <> '')" for route, (flag, contact) in _ROUTES.items()
+        }
+        email, sms, whatsapp = ReminderRoute.EMAIL, ReminderRoute.SMS, ReminderRoute.WHATSAPP
+        wants = dict(has)
+        self.skipped = ""
+        if not self.template:
+            # Outside the 24 hours WhatsApp can send nothing: the other routes, or else
+            # e-mail, or else SMS to the same number. And once the customer had this
+            # reminder another way, a conversation opened later does not repeat it.
+            reminded = (
+                f"EXISTS (SELECT 1 FROM {sent} x WHERE x.supply_id = d.supply_id "
+                "AND x.window_start = d.window_start AND x.kind = d.kind)"
+            )
+            wants[whatsapp] = f"({has[whatsapp]} AND d.wa_open = 1 AND NOT {reminded})"
+            only = (
+                f"({has[whatsapp]} AND d.wa_open = 0 AND NOT {has[email]} AND NOT {has[sms]} "
+                f"AND NOT {reminded})"
+            )
+            wants[email] = f"({has[email]} OR ({only} AND d.email <> ''))"
+            wants[sms] = f"({has[sms]} OR ({only} AND d.email = ''))"
+            self.skipped = f"{has[whatsapp]} AND d.wa_open = 0 AND NOT {reminded}"
         chosen = " OR ".join(
-            f"(r.route = {_literal(route)} AND d.{flag} AND d.{contact} <> '')"
-            for route, (flag, contact) in _ROUTES.items()
+            f"(r.route = {_literal(route)} AND {wants[route]})" for route in _ROUTES
         )
         recipient = " ".join(
             f"WHEN {_literal(route)} THEN d.{contact}" for route, (_f, contact) in _ROUTES.items()
         )
         selection = (
             "SELECT d.supply_id, d.supply_code, d.customer_code, d.language, "
-            "d.window_start, d.window_end, d.kind, r.route, "
+            "d.window_start, d.window_end, d.kind, r.route, d.customer_name, d.wa_ends, "
             f"CASE r.route {recipient} END AS recipient "
             f"FROM due d JOIN ({routes}) r ON ({chosen}) "
             f"WHERE NOT EXISTS (SELECT 1 FROM {sent} x WHERE x.supply_id = d.supply_id "
@@ -299,6 +364,34 @@ class _BatchSql:
                     params += [language, *text_params]
         return f"CASE {' '.join(branches)} ELSE '' END", params
 
+    def _headers_sql(self) -> tuple[str, list[Any]]:
+        """The outbox headers of each row of `sel`: for WhatsApp with a template
+        configured, the template (name, language and body parameters: {{1}} the customer's
+        name, {{2}} the supply code, {{3}} and {{4}} the window's first and last day) and
+        when the customer's 24 hours end (none: they are over), for the sender to choose
+        between text and template as it does for outcomes."""
+        if not self.template:
+            return "'{}'", []
+        build = "jsonb_build_object" if self.postgresql else "json_object"
+        array = "jsonb_build_array" if self.postgresql else "json_array"
+        start, start_params = self._date_text("sel.window_start", "%d/%m/%Y")
+        end, end_params = self._date_text("sel.window_end", "%d/%m/%Y")
+        # As template_parameter: Meta refuses new lines and tabs, and more than 1,024 characters.
+        name = "COALESCE(NULLIF(TRIM(sel.customer_name), ''), '-')"
+        breaks = ["\r", "\n", "\t"]
+        for _break in breaks:
+            name = f"REPLACE({name}, %s, ' ')"
+        template = (
+            f"{build}('name', CAST(%s AS TEXT), 'language', sel.language, 'parameters', "
+            f"{array}(SUBSTR({name}, 1, 1024), sel.supply_code, {start}, {end}))"
+        )
+        sql = (
+            f"CASE WHEN sel.route = {_literal(ReminderRoute.WHATSAPP)} THEN "
+            f"{build}('whatsapp_template', {template}, 'whatsapp_session_ends_at', sel.wa_ends) "
+            "ELSE '{}' END"
+        )
+        return sql, [self.template, *breaks, *start_params, *end_params]
+
     def _writes(self) -> tuple[str, str, list[Any], list[Any]]:
         """(INSERT of ReminderSent, INSERT of the outbox messages, their params), both
         reading `sel`."""
@@ -313,16 +406,24 @@ class _BatchSql:
         body, body_params = self._text_sql(1)
         key_date, key_date_params = self._date_text("sel.window_start", "%Y-%m-%d")
         pending = _literal(OutboundMessage.Status.PENDING)
+        headers, headers_params = self._headers_sql()
         outbox_sql = (
             f"INSERT INTO {_q(outbox)} (route, recipient, subject, body, language, headers, "
             "dedupe_key, status, attempts, next_attempt_at, last_error, "
             "provider_message_id, created_at) "
-            f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, '{{}}', "
+            f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, {headers}, "
             f"'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || {key_date} || ':' || "
             f"sel.kind || ':' || sel.route, {pending}, 0, %s, '', '', %s "
             "FROM sel WHERE 1 = 1 ON CONFLICT DO NOTHING"
         )
-        outbox_params = [*subject_params, *body_params, *key_date_params, self.now, self.now]
+        outbox_params = [
+            *subject_params,
+            *body_params,
+            *headers_params,
+            *key_date_params,
+            self.now,
+            self.now,
+        ]
         return sent_sql, outbox_sql, [self.now], outbox_params
 
     def run(self, lo: int, hi: int) -> list[tuple[str, str, int]]:
@@ -331,8 +432,14 @@ class _BatchSql:
         ctes, params = self._selection(lo, hi)
         sent_sql, outbox_sql, sent_params, outbox_params = self._writes()
         count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
+        skipped_sql = (
+            f"SELECT d.kind, {_literal(_SKIPPED)}, COUNT(*) FROM due d WHERE {self.skipped} "
+            "GROUP BY d.kind"
+        )
         with connection.cursor() as cursor:
             if self.postgresql:
+                if self.skipped:
+                    count_sql += f" UNION ALL {skipped_sql}"
                 # One statement: the selection is computed once and feeds both inserts
                 # (data-modifying CTEs always run to completion).
                 cursor.execute(
@@ -341,6 +448,10 @@ class _BatchSql:
                 )
                 return [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             # SQLite has no INSERT in a CTE: the selection goes to a temporary table.
+            skipped: list[tuple[str, str, int]] = []
+            if self.skipped:
+                cursor.execute(f"{ctes} {skipped_sql}", params)
+                skipped = [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             cursor.execute("DROP TABLE IF EXISTS temp.reminder_batch")
             cursor.execute(f"CREATE TEMP TABLE reminder_batch AS {ctes} SELECT * FROM sel", params)
             with_sel = "WITH sel AS (SELECT * FROM temp.reminder_batch) "
@@ -349,7 +460,7 @@ class _BatchSql:
             cursor.execute(with_sel + count_sql)
             rows = [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             cursor.execute("DROP TABLE temp.reminder_batch")
-            return rows
+            return rows + skipped
 
 
 def _template_sql(template: str, values: dict[str, tuple[str, list[Any]]]) -> tuple[str, list[Any]]:

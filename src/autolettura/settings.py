@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "autolettura.demo",
     "axes",
     "autolettura.portal",
+    "autolettura.webapp",
     "autolettura.service",
     "autolettura.channels",
     "autolettura.backoffice",

@@ -83,10 +83,18 @@ class TestTheChannelsPage:
         for counter in ITALIAN_COUNTERS:
             assert counter in text
 
-    def test_offers_no_app_that_does_not_exist(self, client: Client) -> None:
-        for language in ("it", "en"):
-            text = page_text(client, "/come-comunicare-la-lettura/", language)
-            assert not re.search(r"\bapp\b", text, re.IGNORECASE), language
+    def test_offers_the_app_that_the_site_installs(self, client: Client) -> None:
+        text = page_text(client, "/come-comunicare-la-lettura/")
+        assert "L'app sul telefono" in text
+        assert "«Installa l'app» (o «Aggiungi a schermata Home»" in text
+        # The app offered is this site's own: the page links its manifest.
+        page = client.get("/come-comunicare-la-lettura/").content.decode()
+        assert '<link rel="manifest" href="/manifest.webmanifest"' in page
+        english = page_text(client, "/come-comunicare-la-lettura/", "en")
+        assert "The app on your phone" in english
+        # No store is named: there is no app in a store.
+        for store in ("App Store", "Google Play", "Play Store"):
+            assert store not in text and store not in english
 
     def test_says_it_in_english_too(self, client: Client) -> None:
         text = page_text(client, "/come-comunicare-la-lettura/", "en")
@@ -141,5 +149,6 @@ class TestTheBill:
             f"Dal lunedì al venerdì, 8:30{DASH}12:30; martedì e giovedì, 14:30{DASH}16:30" in text
         )
 
-    def test_offers_no_app(self, text: str) -> None:
-        assert not re.search(r"\bapp\b", text, re.IGNORECASE)
+    def test_points_to_the_app_the_site_installs(self, text: str) -> None:
+        assert "anche come app sul telefono, che la conserva se in cantina non c'è campo" in text
+        assert not re.search(r"App Store|Google Play", text)

@@ -170,6 +170,10 @@ MATRIX: dict[str, Row] = {
     "come-comunicare-la-lettura/": Row("/come-comunicare-la-lettura/", everyone(200)),
     "contatti/": Row("/contatti/", everyone(200)),
     "privacy/": Row("/privacy/", everyone(200)),
+    # The app: its manifest, its service worker and the page shown without signal.
+    "manifest.webmanifest": Row("/manifest.webmanifest", everyone(200)),
+    "sw.js": Row("/sw.js", everyone(200)),
+    "senza-connessione/": Row("/senza-connessione/", everyone(200)),
     "lingua/": Row("/lingua/", everyone(405)),  # a POST form
     "accedi/": Row("/accedi/", (200, AREA, AREA, AREA, AREA, AREA, AREA, AREA)),
     "esci/": Row("/esci/", everyone(405)),  # signing out is a POST

@@ -3,6 +3,7 @@ and a reading sent from the web (through `reading_submit`, like every channel)."
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import uuid
@@ -34,6 +35,8 @@ from autolettura.readings.services import (
     CODES_MISMATCH,
     Submission,
     SubmissionRejected,
+    inbound_message_answer,
+    inbound_message_record,
     reading_submit,
 )
 from autolettura.rules import parsing
@@ -403,9 +406,14 @@ def web_reading_submit(
     read_on: str,
     photo: IO[bytes] | None,
     now: datetime,
+    idempotency_key: str = "",
 ) -> WebSubmission:
     """Send a reading from "Comunica la lettura" for one of the account's supplies, as its
     holder (channel WEB), and queue the outcome by e-mail when the customer wants it so.
+
+    `idempotency_key` (the app's, for a reading kept on the phone without signal): sent
+    again by the same account with the same values, the first answer comes back and
+    nothing more is taken.
 
     Raises SubmissionRejected (from `reading_submit`) with every format error found.
     """
@@ -413,6 +421,18 @@ def web_reading_submit(
     customer = supply.holder if supply is not None else selectors.account_customers(user).first()
     if customer is None:
         raise SubmissionRejected([CODES_MISMATCH])
+    values = {"supply_code": supply_code, "reading": reading, "read_on": read_on}
+    message = None
+    if IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        message, _created = inbound_message_record(
+            channel="WEB",
+            provider_message_id=_idempotency_id(user, idempotency_key, values),
+            payload=values,
+            now=now,
+        )
+        answered = inbound_message_answer(message, now)
+        if answered is not None:
+            return WebSubmission(answered, emailed=False)
     submission = reading_submit(
         channel="WEB",
         customer=customer,
@@ -421,6 +441,7 @@ def web_reading_submit(
         read_on=read_on,
         photo=photo,
         submitted_by=user,
+        inbound_message=message,
         now=now,
     )
     emailed = False
@@ -432,6 +453,17 @@ def web_reading_submit(
         )
         emailed = True
     return WebSubmission(submission, emailed)
+
+
+# An app's key: a UUID, or any short token of letters, digits and dashes.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,100}")
+
+
+def _idempotency_id(user: User, key: str, values: dict[str, str]) -> str:
+    """The inbound message id of a key: scoped to its account and values, as the API does,
+    so that another account (or other values) sending the same key is another request."""
+    scope = f"{user.pk}\n{key}\n{values['supply_code']}\n{values['reading']}\n{values['read_on']}"
+    return "idempotency:web:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 def web_fault_report(

@@ -334,6 +334,9 @@ def reading_new(request: HttpRequest) -> HttpResponse:
             read_on=form.cleaned_data["read_on"],
             photo=form.cleaned_data["photo"],
             now=now,
+            # The app's key for a reading kept on the phone without signal (webapp/queue.js).
+            idempotency_key=request.headers.get("Idempotency-Key")
+            or request.POST.get("idempotency_key", ""),
         )
     except SubmissionRejected as exc:
         form.add_service_errors(exc.errors, submission_error_message)

@@ -364,6 +364,15 @@ class InboundOutcome:
     supply: Supply | None = None
 
 
+def inbound_message_answer(message: InboundMessage, now: datetime) -> Submission | None:
+    """The first answer to a message already taken in charge (a retry), or None."""
+    if message.reading_id is None:
+        return None
+    reading = Reading.objects.select_related("supply", "meter").get(pk=message.reading_id)
+    window = selectors.window_verdict(supply=reading.supply, read_on=reading.read_on, now=now)
+    return Submission(reading, created=False, window=window.window)
+
+
 def inbound_reading_submit(
     *,
     channel: str,
@@ -385,12 +394,9 @@ def inbound_reading_submit(
         now=now,
         sender=sender,
     )
-    if message.reading_id is not None:
-        reading = Reading.objects.select_related("supply", "meter").get(pk=message.reading_id)
-        window = selectors.window_verdict(
-            supply=reading.supply, read_on=reading.read_on, now=now
-        ).window
-        return InboundOutcome(Submission(reading, created=False, window=window), [])
+    answered = inbound_message_answer(message, now)
+    if answered is not None:
+        return InboundOutcome(answered, [])
     try:
         # reading_submit marks the message answered in its own transaction: a database lost
         # between the two would leave a reading whose message says it was never answered.

@@ -1,0 +1,142 @@
+"""The Sportello Online as an app, in a real Chromium: installable (Chromium's own checks of
+the manifest and the service worker), and "Send the reading" without signal: a reading with
+its photo kept on the phone while offline (Playwright's offline mode) is sent once when the
+network returns, and the page shows its receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autolettura.readings.models import InboundMessage, Reading
+from tests import pictures
+from tests.api_helpers import Clock
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, screenshot, sign_in
+from tests.portal.support import PASSWORD, customer_with_supply, with_account, with_history
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def phone(live_server: Any, tmp_path: Path) -> Iterator[Any]:
+    """A phone's browser with a profile of its own: Chromium installs nothing from an
+    incognito window, which is what a plain Playwright context is."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=MOBILE,
+            is_mobile=True,
+            has_touch=True,
+            locale="it-IT",
+            timezone_id="Europe/Rome",
+            base_url=live_server.url,
+        )
+        context.set_default_timeout(15_000)
+        yield context
+        # Let the worker's last requests end before the test server stops under them.
+        for page in context.pages:
+            page.wait_for_load_state("networkidle")
+        context.close()
+
+
+def worker_ready(page: Any) -> None:
+    """Wait until the service worker is installed and controls the page."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    if not page.evaluate("!!navigator.serviceWorker.controller"):
+        page.reload()
+    page.wait_for_function("!!navigator.serviceWorker.controller")
+
+
+class TestInstallable:
+    def test_chromium_finds_the_manifest_valid_and_the_app_installable(
+        self, phone: Any, clock: Clock
+    ) -> None:
+        page = phone.new_page()
+        page.goto("/")
+        worker_ready(page)
+        cdp = phone.new_cdp_session(page)
+
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["errors"] == [], manifest["errors"]
+        assert manifest["url"].endswith("/manifest.webmanifest")
+        print(manifest.get("manifest"))
+        installability = cdp.send("Page.getInstallabilityErrors")
+        assert installability["installabilityErrors"] == []
+
+
+class TestWithoutSignal:
+    def test_a_reading_with_its_photo_kept_offline_is_sent_once_when_the_network_returns(
+        self, phone: Any, clock: Clock
+    ) -> None:
+        supply = customer_with_supply()
+        with_history(supply)
+        user = with_account(supply)
+        page = phone.new_page()
+        sign_in(page, user.username, PASSWORD)
+        page.goto("/area-clienti/comunica-la-lettura/")
+        worker_ready(page)
+        # Opened once online, the form is kept on the phone for the cellar.
+        page.goto("/area-clienti/comunica-la-lettura/")
+
+        phone.set_offline(True)
+        # In the cellar: the form and the public pages open from the phone.
+        assert page.goto("/come-leggere-il-contatore/").ok
+        assert "leggere" in page.locator("h1").inner_text().lower()
+        # A page that needs the network says so, and points at what works without it.
+        page.goto("/privacy/")
+        assert page.locator("h1").inner_text() == "Nessuna connessione"
+        page.goto("/area-clienti/comunica-la-lettura/")
+        page.fill("#id_reading", "445")
+        page.fill("#id_read_on", "20/12/2026")
+        page.set_input_files(
+            "#id_photo",
+            files=[
+                {
+                    "name": "contatore.jpg",
+                    "mimeType": "image/jpeg",
+                    "buffer": pictures.picture("jpeg", size=(640, 480)),
+                }
+            ],
+        )
+        page.click("main form button[type=submit]")
+        kept = page.locator("#app-kept")
+        kept.wait_for(state="visible")
+        assert "conservata su questo telefono" in kept.inner_text()
+        waiting = page.locator("#app-queue li[data-state=waiting]")
+        waiting.wait_for()
+        assert "445" in waiting.inner_text()
+        screenshot(page, "app-lettura-senza-campo", full_page=False)
+        assert not Reading.objects.filter(supply=supply, value=445).exists()
+        # A copy of what the phone keeps, to send it a second time below.
+        page.evaluate("AutoletturaQueue.all().then((kept) => { window.keptCopy = kept[0]; })")
+
+        phone.set_offline(False)
+        sent = page.locator("#app-queue li[data-state=sent]")
+        sent.wait_for(timeout=20_000)
+        assert "445" in sent.inner_text()
+        new = Reading.objects.filter(supply=supply, value=445)
+        assert new.count() == 1
+        reading = new.get()
+        assert reading.receipt and reading.photo
+        assert f"/letture/{reading.receipt}/" in (sent.locator("a").get_attribute("href") or "")
+        screenshot(page, "app-lettura-inviata", full_page=False)
+
+        # The same kept reading sent again (the worker's Background Sync and the page at
+        # once, or an answer lost on the way) is still one reading, with the same receipt.
+        receipts = page.evaluate(
+            """async () => {
+                await AutoletturaQueue.put(window.keptCopy);
+                return (await AutoletturaQueue.flush()).map((record) => record.receipt);
+            }"""
+        )
+        assert len(receipts) == 1 and f"/letture/{reading.receipt}/" in receipts[0]
+        assert Reading.objects.filter(supply=supply, value=445).count() == 1
+        assert InboundMessage.objects.filter(reading=reading).count() == 1

@@ -71,6 +71,17 @@ class TestInstallable:
         installability = cdp.send("Page.getInstallabilityErrors")
         assert installability["installabilityErrors"] == []
 
+        # Chromium offers the install (beforeinstallprompt): the page offers it once.
+        offer = page.locator("#app-install")
+        offer.wait_for(state="visible")
+        offer.locator("[data-install-dismiss]").click()
+        assert offer.is_hidden()
+        page.reload()
+        worker_ready(page)
+        page.wait_for_timeout(1_000)  # the browser's offer comes again on every page
+        assert offer.is_hidden()
+        assert page.evaluate("localStorage.getItem('autolettura-install-answered')") == "no"
+
 
 class TestWithoutSignal:
     def test_a_reading_with_its_photo_kept_offline_is_sent_once_when_the_network_returns(
@@ -113,6 +124,7 @@ class TestWithoutSignal:
         waiting = page.locator("#app-queue li[data-state=waiting]")
         waiting.wait_for()
         assert "445" in waiting.inner_text()
+        page.evaluate("window.scrollTo(0, 0)")
         screenshot(page, "app-lettura-senza-campo", full_page=False)
         assert not Reading.objects.filter(supply=supply, value=445).exists()
         # A copy of what the phone keeps, to send it a second time below.
@@ -127,6 +139,7 @@ class TestWithoutSignal:
         reading = new.get()
         assert reading.receipt and reading.photo
         assert f"/letture/{reading.receipt}/" in (sent.locator("a").get_attribute("href") or "")
+        page.evaluate("window.scrollTo(0, 0)")
         screenshot(page, "app-lettura-inviata", full_page=False)
 
         # The same kept reading sent again (the worker's Background Sync and the page at

@@ -134,6 +134,7 @@ class TestWithoutSignal:
         sent = page.locator("#app-queue li[data-state=sent]")
         sent.wait_for(timeout=20_000)
         assert "445" in sent.inner_text()
+        assert kept.is_hidden()
         new = Reading.objects.filter(supply=supply, value=445)
         assert new.count() == 1
         reading = new.get()

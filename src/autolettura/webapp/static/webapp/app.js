@@ -52,6 +52,10 @@
     const list = panel.querySelector("ul");
     list.replaceChildren(...records.map(item));
     panel.hidden = records.length === 0;
+    const kept = document.getElementById("app-kept");
+    if (kept && !records.some((record) => record.state === "waiting")) {
+      kept.hidden = true; // sent: the list above now says so, with the receipt
+    }
     // Sent and refused ones are told once, here, then forgotten by the phone.
     for (const record of records) {
       if (record.state !== "waiting") {

@@ -40,6 +40,7 @@ from django.http import (
 )
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from kombu.exceptions import KombuError
@@ -1023,8 +1024,8 @@ def _photo_answer(
 
 def _buttons(proposal: WhatsAppPhotoProposal) -> list[dict[str, str]]:
     return [
-        {"id": f"photo:{proposal.token}:yes", "title": _("YES")},
-        {"id": f"photo:{proposal.token}:no", "title": _("NO")},
+        {"id": f"photo:{proposal.token}:yes", "title": pgettext("reply button", "Yes")},
+        {"id": f"photo:{proposal.token}:no", "title": pgettext("reply button", "No")},
     ]
 
 

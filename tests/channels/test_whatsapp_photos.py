@@ -10,6 +10,7 @@ place) and odometers rendered with real fonts (tests/photos/images.py).
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
+from autolettura.channels import tasks
 from autolettura.channels.models import (
     PhotoProposalStatus,
     WhatsAppConversation,
@@ -441,3 +443,53 @@ class TestAttacks:
         conversation = WhatsAppConversation.objects.get()
         assert conversation.step == WhatsAppStep.PHOTO_CONFIRM
         assert conversation.reading == ""
+
+
+class TestReadInTheTask:
+    def test_the_webhook_answers_at_once_and_the_task_reads_the_photo(
+        self, customer: Customer5, optical_reads: list[bytes], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        queued: list[tuple[Any, ...]] = []
+        # A broker that keeps the task for a worker, as Redis does.
+        monkeypatch.setattr(tasks.whatsapp_message_task, "delay", lambda *a: queued.append(a))
+
+        customer.photo(real_photo())
+
+        assert optical_reads == []
+        assert customer.graph.requests == []
+        (arguments,) = queued
+        # The worker, later: a JSON round trip, as the broker carries it.
+        tasks.whatsapp_message_task(*json.loads(json.dumps(arguments)))
+        assert len(optical_reads) == 1
+        assert customer.phone.reply() == CONFIRM_530
+
+
+class TestReplyButtons:
+    def test_a_reply_too_long_for_buttons_goes_as_text(self) -> None:
+        from autolettura.outbox.models import OutboundMessage, Route
+        from autolettura.outbox.senders import whatsapp_payload
+
+        buttons = [{"id": "photo:" + "a" * 32 + ":yes", "title": "Sì"}]
+        short = OutboundMessage(
+            route=Route.WHATSAPP,
+            recipient="+393471234567",
+            body="Ho letto 00530 m³: confermi? SI / NO",
+            headers={"whatsapp_buttons": buttons},
+        )
+        long = OutboundMessage(
+            route=Route.WHATSAPP,
+            recipient="+393471234567",
+            body="x" * 1025,
+            headers={"whatsapp_buttons": buttons},
+        )
+
+        assert whatsapp_payload(short, now=DECEMBER_20)["type"] == "interactive"
+        # The Cloud API refuses an interactive body over 1,024 characters: the text says
+        # SI / NO anyway.
+        assert whatsapp_payload(long, now=DECEMBER_20) == {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "393471234567",
+            "type": "text",
+            "text": {"body": "x" * 1025},
+        }

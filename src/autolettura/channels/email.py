@@ -553,7 +553,9 @@ def _reply_body(
         return outcome_email_body(reading, outcome.submission.window, extra=notes)
     errors = list(outcome.errors)
     paragraphs = [_("Dear customer,")]
-    if look is not None:
+    if look is not None and not (look.read is not None and look.read.actionable):
+        # (A reading the photo gave with confidence, refused for another reason: the
+        # errors below say why.)
         paragraphs.append(_photo_not_taken(look))
         if look.codes_error is not None and look.codes_error not in errors:
             errors.insert(0, look.codes_error)

@@ -8,10 +8,15 @@ reading or a second reply (the reply's outbox key is the mail's id).
 
 The text is read by `rules.freetext` (the two codes, the reading and the date in any order,
 Italian or English; a date left out is the day the mail was sent); a photo of the meter
-attached to the mail is kept with the reading. The answer goes back through the outbox by
-SMTP, threaded under the customer's mail (`In-Reply-To`, `References`, "Re: ..."), in the
-holder's language once the codes identify them, otherwise in the language the mail is
-written in: the receipt and outcome, or exactly what to fix or what is missing.
+attached to the mail is kept with the reading. A mail with the codes and a photo but no
+number has its photo read (in the poll, a Celery task; once per photo): read with
+confidence (AUTOLETTURA_PHOTO_CONFIDENCE), that is the reading, and the receipt says so and
+how to correct it; otherwise nothing is taken and the reply asks for the number.
+
+The answer goes back through the outbox by SMTP, threaded under the customer's mail
+(`In-Reply-To`, `References`, "Re: ..."), in the holder's language once the codes identify
+them, otherwise in the language the mail is written in: the receipt and outcome, or
+exactly what to fix or what is missing.
 
 Automatic mail is logged but never answered (RFC 3834: `Auto-Submitted`, `Precedence:
 bulk`, mailing lists, bounces, vacation notices, our own address): two robots answering

@@ -10,6 +10,13 @@ which must be fetched from the Graph API first, is taken by a Celery task after 
 The conversation asks for whatever is still missing, one thing at a time: the supply code,
 the customer code, the reading, the date. Once a reading is taken in charge with the codes,
 it offers to remember the number, so that next time the reading alone will do.
+
+A photo of the meter without a number is read in that task (once per photo: the reading is
+kept under its SHA-256) and, once the supply is known, proposed: "Ho letto 00530 m³:
+confermi? SI / NO", with reply buttons. Nothing is taken until the sender answers YES (a
+button, or typed) before the proposal expires; NO asks for the number, and a number
+written instead is the reading, with the photo as evidence. A photo with no readable
+register gets advice on a better one, and the number is asked.
 """
 
 from __future__ import annotations

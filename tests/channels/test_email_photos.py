@@ -193,6 +193,22 @@ class TestPhotoWithoutNumber:
         receive(photo_mail(codes_only(supply), real_photo()))
         assert Reading.objects.get().value == 530
 
+    def test_many_new_photos_from_one_address_are_not_all_read(
+        self, supply: Supply, settings: Any, optical_reads: list[bytes]
+    ) -> None:
+        settings.AUTOLETTURA_PHOTOS_PER_SENDER_HOUR = 1
+        receive(photo_mail(codes_only(supply), meter_photo(MeterPhoto(register="00512"))))
+
+        outcome = receive(photo_mail(codes_only(supply), real_photo()))
+
+        assert outcome.reading is None
+        assert len(optical_reads) == 1
+        reply = OutboundMessage.objects.order_by("pk").last()
+        assert reply is not None
+        body = " ".join(reply.body.split())
+        assert "Abbiamo ricevuto molte foto da te nell'ultima ora" in body
+        assert ASK_FOR_THE_NUMBER in reply.body
+
     def test_a_typed_reading_wins_over_the_photo(
         self, supply: Supply, optical_reads: list[bytes]
     ) -> None:

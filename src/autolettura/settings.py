@@ -547,5 +547,11 @@ def _confidence(raw: str) -> float:
 AUTOLETTURA_PHOTO_CONFIDENCE = envparsed(
     "AUTOLETTURA_PHOTO_CONFIDENCE", 0.9, _confidence, "a number above 0 and at most 1"
 )
+# New photos of the meter read an hour for one sender of WhatsApp or e-mail (a phone number,
+# an e-mail address): each costs about a second of CPU. Past it a photo is kept, not read,
+# and the customer is asked for the number. A photo read before is never counted.
+AUTOLETTURA_PHOTOS_PER_SENDER_HOUR = envint("AUTOLETTURA_PHOTOS_PER_SENDER_HOUR", 10, minimum=1)
+# How long a reading read from a WhatsApp photo waits for the customer's YES.
+AUTOLETTURA_PHOTO_PROPOSAL_MINUTES = envint("AUTOLETTURA_PHOTO_PROPOSAL_MINUTES", 120, minimum=1)
 # CPU threads one photo reading may use (ONNX Runtime's intra-op threads).
 AUTOLETTURA_PHOTO_THREADS = envint("AUTOLETTURA_PHOTO_THREADS", 1, minimum=1)

@@ -142,8 +142,24 @@ class FakeGraphApi(FakeProvider):
         return [r.json() for r in self.requests if r.method == "POST" and r.path.endswith(suffix)]
 
     def sent_texts(self) -> list[tuple[str, str]]:
-        """(recipient, text) of each text message sent, in order."""
-        return [(m["to"], m["text"]["body"]) for m in self.sent() if m.get("type") == "text"]
+        """(recipient, text) of each text message sent, in order; an interactive message
+        (text with reply buttons) counts with its text."""
+        return [
+            (
+                m["to"],
+                m["text"]["body"] if m.get("type") == "text" else m["interactive"]["body"]["text"],
+            )
+            for m in self.sent()
+            if m.get("type") in {"text", "interactive"}
+        ]
+
+    def sent_buttons(self) -> list[tuple[str, list[dict[str, str]]]]:
+        """(recipient, [{"id", "title"}]) of each message sent with reply buttons, in order."""
+        return [
+            (m["to"], [b["reply"] for b in m["interactive"]["action"]["buttons"]])
+            for m in self.sent()
+            if m.get("type") == "interactive"
+        ]
 
     def sent_templates(self) -> list[dict[str, Any]]:
         """The bodies of the template messages sent, in order."""
@@ -159,6 +175,8 @@ class FakeGraphApi(FakeProvider):
             body = (message.get("text") or {}).get("body")
             ok = isinstance(body, str) and 0 < len(body) <= 4096
             return None if ok else "(#100) Invalid parameter: text.body"
+        if kind == "interactive":
+            return self._interactive_error(message.get("interactive"))
         if kind != "template":
             return f"(#100) Unsupported message type: {kind}"
         template = message.get("template")
@@ -184,6 +202,33 @@ class FakeGraphApi(FakeProvider):
                 return "(#132012) Parameter format does not match format in the created template"
             if "\n" in text or "\t" in text or "     " in text or len(text) > 1024:
                 return "(#132018) There's an issue with the parameters in your template"
+        return None
+
+    @staticmethod
+    def _interactive_error(interactive: Any) -> str | None:
+        """Reply buttons as the Cloud API takes them: a body of 1 to 1,024 characters and
+        one to three buttons, each with a unique id (at most 256 characters) and a unique
+        title (1 to 20 characters)."""
+        if not isinstance(interactive, dict) or interactive.get("type") != "button":
+            return "(#100) Invalid parameter: interactive.type"
+        body = (interactive.get("body") or {}).get("text")
+        if not isinstance(body, str) or not 0 < len(body) <= 1024:
+            return "(#100) Invalid parameter: interactive.body.text"
+        buttons = (interactive.get("action") or {}).get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return "(#131009) Parameter value is not valid: buttons"
+        replies = [b.get("reply") if isinstance(b, dict) else None for b in buttons]
+        for button, reply in zip(buttons, replies, strict=True):
+            if button.get("type") != "reply" or not isinstance(reply, dict):
+                return "(#131009) Parameter value is not valid: button type"
+            if not isinstance(reply.get("id"), str) or not 0 < len(reply["id"]) <= 256:
+                return "(#131009) Parameter value is not valid: button id"
+            if not isinstance(reply.get("title"), str) or not 0 < len(reply["title"]) <= 20:
+                return "(#131009) Parameter value is not valid: button title"
+        ids = [r["id"] for r in replies if isinstance(r, dict)]
+        titles = [r["title"] for r in replies if isinstance(r, dict)]
+        if len(set(ids)) != len(ids) or len(set(titles)) != len(titles):
+            return "(#131009) Parameter value is not valid: buttons must be unique"
         return None
 
     def answer(self, request: Recorded) -> tuple[int, str, bytes]:
@@ -350,6 +395,18 @@ def whatsapp_image(
     if caption is not None:
         image["caption"] = caption
     return whatsapp_message(message_id, sender, "image", image)
+
+
+def whatsapp_button_reply(
+    message_id: str, sender: str, button_id: str, title: str
+) -> dict[str, Any]:
+    """A webhook carrying the customer's press on a reply button of an interactive message."""
+    return whatsapp_message(
+        message_id,
+        sender,
+        "interactive",
+        {"type": "button_reply", "button_reply": {"id": button_id, "title": title}},
+    )
 
 
 def whatsapp_status(message_id: str, recipient: str, status: str = "delivered") -> dict[str, Any]:

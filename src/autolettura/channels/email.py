@@ -8,10 +8,15 @@ reading or a second reply (the reply's outbox key is the mail's id).
 
 The text is read by `rules.freetext` (the two codes, the reading and the date in any order,
 Italian or English; a date left out is the day the mail was sent); a photo of the meter
-attached to the mail is kept with the reading. The answer goes back through the outbox by
-SMTP, threaded under the customer's mail (`In-Reply-To`, `References`, "Re: ..."), in the
-holder's language once the codes identify them, otherwise in the language the mail is
-written in: the receipt and outcome, or exactly what to fix or what is missing.
+attached to the mail is kept with the reading. A mail with the codes and a photo but no
+number has its photo read (in the poll, a Celery task; once per photo): read with
+confidence (AUTOLETTURA_PHOTO_CONFIDENCE), that is the reading, and the receipt says so and
+how to correct it; otherwise nothing is taken and the reply asks for the number.
+
+The answer goes back through the outbox by SMTP, threaded under the customer's mail
+(`In-Reply-To`, `References`, "Re: ..."), in the holder's language once the codes identify
+them, otherwise in the language the mail is written in: the receipt and outcome, or
+exactly what to fix or what is missing.
 
 Automatic mail is logged but never answered (RFC 3834: `Auto-Submitted`, `Precedence:
 bulk`, mailing lists, bounces, vacation notices, our own address): two robots answering
@@ -45,20 +50,28 @@ from imap_tools.errors import ImapToolsError
 from imap_tools.message import MailMessage
 
 from autolettura import mail_oauth
+from autolettura.channels import meter_photos
+from autolettura.customers.models import Supply
+from autolettura.customers.services import supply_identify_guarded
 from autolettura.db import storable
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.outbox.services import outbox_enqueue
+from autolettura.photos.services import PhotoRead
 from autolettura.readings import photos
 from autolettura.readings.messages import error_message, format_day, outcome_email_body
 from autolettura.readings.models import Channel, InboundMessage, Reading
 from autolettura.readings.services import (
+    CODES_MISMATCH,
     InboundOutcome,
+    caller_of,
     inbound_message_record,
     inbound_reading_submit,
+    too_many_attempts,
 )
-from autolettura.rules import freetext
+from autolettura.rules import freetext, parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import ROME, rome_today
+from autolettura.throttling import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -358,6 +371,15 @@ def email_receive(
     attached = meter_photo(message)
     if attached is not None:
         payload["photo"] = {"filename": attached[1][:200], "bytes": len(attached[0])}
+    # A photo without a number: the reading is the photo's, when it is read with confidence.
+    look = _photo_look(parsed, attached[0], sender, at) if attached and not parsed.reading else None
+    from_photo = look is not None and look.read is not None and look.read.actionable
+    if from_photo and look is not None and look.read is not None:
+        payload["reading"] = look.read.reading
+        payload["reading_from_photo"] = {
+            "sha256": look.read.sha256,
+            "confidence": look.read.confidence,
+        }
 
     with transaction.atomic():
         outcome = inbound_reading_submit(
@@ -366,6 +388,7 @@ def email_receive(
             payload=payload,
             now=at,
             sender=sender,
+            photo=io.BytesIO(attached[0]) if from_photo and attached else None,
         )
         reading = outcome.submission.reading if outcome.submission is not None else None
         photo_kept, photo_note = False, ""
@@ -376,8 +399,8 @@ def email_receive(
             message_id=message_id,
             recipient=reply_address(obj, own_addresses=own_addresses()) if sender else "",
             subject=subject,
-            language=_language(outcome, text, subject),
-            body=lambda: _reply_body(outcome, parsed, day, photo_kept, photo_note),
+            language=_language(outcome, text, subject, look),
+            body=lambda: _reply_body(outcome, parsed, day, photo_kept, photo_note, look),
             now=now,
         )
     return EmailOutcome(message_id, reading, list(outcome.errors), None, reply)
@@ -433,10 +456,60 @@ def _photo_keep(reading: Reading, data: bytes, message_id: str) -> tuple[bool, s
     return True, ""
 
 
-def _language(outcome: InboundOutcome, text: str, subject: str) -> str:
+@dataclass(frozen=True)
+class _PhotoLook:
+    """What a photo sent without a number gave: the supply its codes name (None: no codes,
+    wrong codes, `codes_error`), what it shows on that supply's meter (None: not read)."""
+
+    supply: Supply | None
+    read: PhotoRead | None = None
+    throttled: bool = False
+    codes_error: FieldError | None = None
+
+
+def _photo_look(
+    parsed: freetext.ParsedMessage, image: bytes, sender: str, now: datetime
+) -> _PhotoLook:
+    """Read a mail's photo on the meter of the supply its codes name (the poll is a Celery
+    task: the photo is read here, once: its reading is kept under its SHA-256).
+
+    Without codes naming a supply nothing is read: nothing could be taken, and the meter's
+    digits and history are what tell a reading from a misreading. The codes are counted
+    as `reading_submit` counts them; a mail whose codes are wrong goes on without a reading,
+    so `reading_submit` never looks them up (and counts them) a second time.
+    """
+    if not parsed.supply_code or not parsed.customer_code:
+        return _PhotoLook(None)
+    try:
+        photos.photo_check(io.BytesIO(image))  # no huge or fake picture reaches the reader
+        codes = (
+            parsing.normalize_code(parsed.supply_code, field="supply_code"),
+            parsing.normalize_code(parsed.customer_code, field="customer_code"),
+        )
+    except FormatError:
+        return _PhotoLook(None)  # reading_submit says what is wrong with them
+    caller = caller_of(Channel.EMAIL, sender)
+    try:
+        supply = supply_identify_guarded(
+            supply_code=codes[0], customer_code=codes[1], source=caller
+        )
+    except Throttled as exc:
+        return _PhotoLook(None, codes_error=too_many_attempts(exc.retry_after))
+    if supply is None:
+        return _PhotoLook(None, codes_error=CODES_MISMATCH)
+    if not meter_photos.photo_read_once(image=image, sender=caller, now=now):
+        return _PhotoLook(supply, throttled=True)
+    return _PhotoLook(supply, meter_photos.photo_read_for(image=image, supply=supply, now=now))
+
+
+def _language(
+    outcome: InboundOutcome, text: str, subject: str, look: _PhotoLook | None = None
+) -> str:
     """The holder's language once the codes identify them; otherwise the mail's own."""
     if outcome.submission is not None:
         return outcome.submission.reading.supply.holder.language
+    if look is not None and look.supply is not None:
+        return look.supply.holder.language
     return freetext.guess_language(f"{subject}\n{text}")
 
 
@@ -457,12 +530,22 @@ def _reply_body(
     day: date,
     photo_kept: bool,
     photo_note: str,
+    look: _PhotoLook | None = None,
 ) -> str:
     """The reply, in the active language: the outcome, or what to fix and what is missing."""
     if outcome.submission is not None:
         # The outcome e-mail every channel sends, with this mail's own notes in it.
         reading = outcome.submission.reading
         notes = []
+        if look is not None and look.read is not None and look.read.actionable:
+            notes.append(
+                _(
+                    "We took the reading, %(reading)s m³, from the photo of your meter. If the "
+                    "black digits on the meter show a different number, reply to this e-mail "
+                    "with the right reading, the supply code and the customer code."
+                )
+                % {"reading": look.read.reading}
+            )
         if parsed.read_on_defaulted:
             notes.append(
                 _("Your e-mail gave no reading date, so we took the day it was sent, %(day)s.")
@@ -473,11 +556,49 @@ def _reply_body(
         elif photo_kept:
             notes.append(_("The photo of the meter is kept with the reading."))
         return outcome_email_body(reading, outcome.submission.window, extra=notes)
-    paragraphs = [_("Dear customer,"), *_what_to_fix(outcome.errors, parsed, day)]
+    errors = list(outcome.errors)
+    paragraphs = [_("Dear customer,")]
+    if look is not None and not (look.read is not None and look.read.actionable):
+        # (A reading the photo gave with confidence, refused for another reason: the
+        # errors below say why.)
+        paragraphs.append(_photo_not_taken(look))
+        if look.codes_error is not None and look.codes_error not in errors:
+            errors.insert(0, look.codes_error)
+    paragraphs.extend(_what_to_fix(errors, parsed, day))
     paragraphs.append(
         _("%(utility)s, meter reading service") % {"utility": settings.AUTOLETTURA_UTILITY_NAME}
     )
     return "\n\n".join(paragraphs) + "\n"
+
+
+def _photo_not_taken(look: _PhotoLook) -> str:
+    """Why the reading of a photo sent without a number was not taken."""
+    if look.supply is None:
+        if look.codes_error is not None:
+            return _(
+                "We have not read your photo: the codes in your e-mail do not match any supply."
+            )
+        return _(
+            "To read the meter from your photo we need to know whose meter it is: reply with "
+            "the supply code and the customer code, and attach the photo again (or write "
+            "the reading)."
+        )
+    if look.read is None:
+        return meter_photos.too_many_photos_message()
+    if look.read.reading is None:
+        return meter_photos.unreadable_advice()
+    others = meter_photos.unsure_alternatives(look.read)
+    if others:
+        return _(
+            "In your photo we read %(reading)s m³, but we are not sure of every digit (it "
+            "could also be %(others)s), so we have not taken it. Look at the black digits on "
+            "the meter and write the reading in your reply."
+        ) % {"reading": look.read.reading, "others": meter_photos.either(others)}
+    return _(
+        "In your photo we read %(reading)s m³, but the photo is not sharp enough for us to be "
+        "sure, so we have not taken it. Look at the black digits on the meter and write the "
+        "reading in your reply."
+    ) % {"reading": look.read.reading}
 
 
 def _what_to_fix(errors: list[FieldError], parsed: freetext.ParsedMessage, day: date) -> list[str]:

@@ -90,6 +90,7 @@ class WhatsAppStep(models.TextChoices):
     READING = "READING", _("reading")
     READ_ON = "READ_ON", _("reading date")
     REMEMBER = "REMEMBER", _("remember this number?")
+    PHOTO_CONFIRM = "PHOTO_CONFIRM", _("reading read from a photo: confirm?")
 
 
 class WhatsAppConversation(models.Model):
@@ -139,3 +140,69 @@ class WhatsAppConversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} {self.step}"
+
+
+class PhotoProposalStatus(models.TextChoices):
+    PENDING = "PENDING", _("waiting for the customer's answer")
+    CONFIRMED = "CONFIRMED", _("confirmed by the customer")
+    REFUSED = "REFUSED", _("refused by the customer")
+    REPLACED = "REPLACED", _("replaced by a newer photo")
+    EXPIRED = "EXPIRED", _("expired without an answer")
+    UNREADABLE = "UNREADABLE", _("no reading could be read")
+    NOT_READ = "NOT_READ", _("not read: too many photos")
+
+
+class WhatsAppPhotoProposal(models.Model):
+    """A reading read from a photo a WhatsApp customer sent, waiting for their "yes".
+
+    Nothing is taken in charge until the sender of the photo confirms it, from their own
+    number (the proposal belongs to that number's conversation) and before `expires_at`.
+    `token` is in the ids of the reply buttons, so that a button pressed under an older
+    proposal is not taken for an answer to the current one. One row per photo tried, also
+    when nothing could be read, so that a photo is proposed (or found unreadable) once.
+    """
+
+    conversation = models.ForeignKey(
+        WhatsAppConversation, on_delete=models.CASCADE, related_name="photo_proposals"
+    )
+    token = models.CharField(max_length=32, unique=True)
+    # The WhatsApp message that brought the photo, and the photo (a default storage path).
+    message_id = models.CharField(max_length=200)
+    photo = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    supply = models.ForeignKey("customers.Supply", on_delete=models.CASCADE, related_name="+")
+    reading = models.CharField(max_length=16, blank=True)  # as the register shows it
+    confidence = models.FloatField(default=0.0)
+    # Other readings the photo allows, most likely first.
+    alternatives = models.JSONField(default=list, blank=True)
+    read_on = models.DateField()  # the day the photo was sent: the reading's date
+    status = models.CharField(
+        max_length=16, choices=PhotoProposalStatus.choices, default=PhotoProposalStatus.PENDING
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # The reading the confirmation took in charge.
+    reading_taken = models.ForeignKey(
+        Reading, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PhotoProposalStatus.values),
+                name="whatsapp_photo_proposal_status_known",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status="PENDING"),
+                name="whatsapp_photo_proposal_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="PENDING") | ~Q(reading=""),
+                name="whatsapp_photo_proposal_pending_has_reading",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.reading or '-'} {self.status}"

@@ -10,6 +10,13 @@ which must be fetched from the Graph API first, is taken by a Celery task after 
 The conversation asks for whatever is still missing, one thing at a time: the supply code,
 the customer code, the reading, the date. Once a reading is taken in charge with the codes,
 it offers to remember the number, so that next time the reading alone will do.
+
+A photo of the meter without a number is read in that task (once per photo: the reading is
+kept under its SHA-256) and, once the supply is known, proposed: "Ho letto 00530 m³:
+confermi? SI / NO", with reply buttons. Nothing is taken until the sender answers YES (a
+button, or typed) before the proposal expires; NO asks for the number, and a number
+written instead is the reading, with the photo as evidence. A photo with no readable
+register gets advice on a better one, and the number is asked.
 """
 
 from __future__ import annotations
@@ -40,15 +47,22 @@ from django.http import (
 )
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from kombu.exceptions import KombuError
 
 from autolettura import clock
-from autolettura.channels.models import WhatsAppConversation, WhatsAppStep
+from autolettura.channels import meter_photos
+from autolettura.channels.models import (
+    PhotoProposalStatus,
+    WhatsAppConversation,
+    WhatsAppPhotoProposal,
+    WhatsAppStep,
+)
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers import services as customer_services
-from autolettura.customers.models import Customer
+from autolettura.customers.models import Customer, Supply
 from autolettura.db import storable
 from autolettura.outbox.models import Route
 from autolettura.outbox.senders import USER_AGENT
@@ -93,6 +107,8 @@ TODAY = {"oggi", "today"}
 SILENT_TYPES = {"reaction", "sticker", "system", "ephemeral"}
 VOICE_TYPES = {"audio", "voice"}
 _WA_ID = re.compile(r"\d{6,15}", re.ASCII)
+# The ids of the reply buttons under a reading read from a photo: the proposal and the answer.
+_PHOTO_BUTTON = re.compile(r"photo:([0-9a-f]{32}):(yes|no)", re.ASCII)
 
 
 # --- The protocol ---------------------------------------------------------------------------
@@ -241,6 +257,8 @@ class _Turn:
     language: str = ""
     photo_received: bool = False
     greeted: bool = False
+    # Reply buttons ({"id", "title"}) to send with the reply, when it asks YES or NO.
+    buttons: list[dict[str, str]] = field(default_factory=list)
 
 
 def whatsapp_message_take(*, message: WhatsAppMessage, now: datetime) -> None:
@@ -284,6 +302,10 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
         _aside_receive(message, now)
         return
     photo, photo_problem = _photo_keep(message) if message.media_id else ("", None)
+    if photo:
+        # Read here, in the task, before the conversation is locked; what follows finds the
+        # reading in the photo cache.
+        _photo_read_once(photo, message, now)
     with transaction.atomic():
         conversation, _created = WhatsAppConversation.objects.select_for_update().get_or_create(
             phone=message.phone, defaults={"updated_at": now}
@@ -339,6 +361,7 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
             recipient=message.phone,
             body="\n\n".join(notes),
             language=language,
+            headers={"whatsapp_buttons": turn.buttons} if turn.buttons else None,
             dedupe_key=f"whatsapp:{message.message_id}",
             now=now,
         )
@@ -453,6 +476,11 @@ def _converse(
                 _("Done: we no longer remember this number. Next time we will ask for the codes.")
             )
             return None
+        button = _photo_button(message)
+        if button is not None or conversation.step == WhatsAppStep.PHOTO_CONFIRM:
+            handled, outcome = _photo_answer(conversation, message, button, photo, turn, now)
+            if handled:
+                return outcome
         if conversation.step == WhatsAppStep.REMEMBER:
             conversation.step = WhatsAppStep.IDLE
             if word in YES and conversation.identified_customer is not None:
@@ -489,6 +517,13 @@ def _converse(
     with translation.override(_language(conversation, message)):
         turn.notes.extend(error_message(error) for error in errors)
         step = _next_step(conversation)
+        if (
+            step == WhatsAppStep.READING
+            and conversation.photo
+            and _photo_propose(conversation, message, turn, now)
+        ):
+            conversation.step = WhatsAppStep.PHOTO_CONFIRM
+            return None
         if step is not None:
             if started and not found and not errors:
                 turn.greeted = True
@@ -513,14 +548,21 @@ def _submit(
     """Hand the finished draft to `inbound_reading_submit` and reply with its answer."""
     by_codes = bool(conversation.customer_code)
     payload.update({name: getattr(conversation, name) for name in DRAFT_FIELDS})
-    outcome = inbound_reading_submit(
-        channel=Channel.WHATSAPP,
-        provider_message_id=message.message_id,
-        payload=payload,
-        now=now,
-        customer=None if by_codes else _remembered(conversation),
-        sender=message.phone,
-    )
+    payload["photo"] = conversation.photo
+    photo = _photo_open(conversation.photo) if conversation.photo else None
+    try:
+        outcome = inbound_reading_submit(
+            channel=Channel.WHATSAPP,
+            provider_message_id=message.message_id,
+            payload=payload,
+            now=now,
+            customer=None if by_codes else _remembered(conversation),
+            sender=message.phone,
+            photo=photo,
+        )
+    finally:
+        if photo is not None:
+            photo.close()
     if outcome.submission is None:
         with translation.override(_language(conversation, message)):
             turn.notes.extend(error_message(error) for error in outcome.errors)
@@ -531,8 +573,6 @@ def _submit(
             turn.notes.append(_prompt(conversation, step))
         return outcome
     reading, window = outcome.submission.reading, outcome.submission.window
-    if outcome.submission.created and conversation.photo:
-        _photo_attach(reading, conversation.photo)
     holder = reading.supply.holder
     _draft_clear(conversation)
     conversation.step = WhatsAppStep.IDLE
@@ -752,6 +792,256 @@ def _photo_keep(message: WhatsAppMessage) -> tuple[str, FieldError | None]:
     return default_storage.save(name, checked), None
 
 
+def _photo_open(path: str) -> io.BytesIO | None:
+    """The kept photo's bytes, or None when the storage has lost it (the reading goes on)."""
+    try:
+        with default_storage.open(path, "rb") as kept:
+            return io.BytesIO(kept.read(photos.MAX_BYTES + 1))
+    except OSError as exc:
+        logger.warning("WhatsApp photo %s not found: %s", path, exc)
+        return None
+
+
+def _photo_read_once(path: str, message: WhatsAppMessage, now: datetime) -> None:
+    """Have the optical reader look at a kept photo (once per photo; a sender past their
+    photos for the hour is not read, and will be asked for the number)."""
+    image = _photo_open(path)
+    if image is not None:
+        meter_photos.photo_read_once(
+            image=image.getvalue(), sender=caller_of(Channel.WHATSAPP, message.phone), now=now
+        )
+
+
+def _photo_button(message: WhatsAppMessage) -> tuple[str, bool] | None:
+    """(proposal token, yes?) of a reply button pressed under a reading read from a photo."""
+    if message.kind != "interactive":
+        return None
+    content = message.raw.get("interactive")
+    reply = content.get("button_reply") if isinstance(content, dict) else None
+    button_id = reply.get("id") if isinstance(reply, dict) else None
+    found = _PHOTO_BUTTON.fullmatch(button_id) if isinstance(button_id, str) else None
+    return (found[1], found[2] == "yes") if found else None
+
+
+def _draft_supply(conversation: WhatsAppConversation) -> Supply | None:
+    """The supply the draft names, once its codes (or the remembered number) say which."""
+    remembered = _remembered(conversation)
+    try:
+        supply_code = (
+            parsing.normalize_code(conversation.supply_code, field="supply_code")
+            if conversation.supply_code
+            else ""
+        )
+        if remembered is not None and not conversation.customer_code:
+            supplies = customer_selectors.supplies_of(remembered)
+            if supply_code:
+                return supplies.filter(supply_code=supply_code).first()
+            only = list(supplies[:2])
+            return only[0] if len(only) == 1 else None
+        if not supply_code or not conversation.customer_code:
+            return None
+        customer_code = parsing.normalize_code(conversation.customer_code, field="customer_code")
+    except FormatError:
+        return None
+    # Codes stay in the draft only once they passed the counted check (_draft_check).
+    return customer_selectors.supply_identify(supply_code=supply_code, customer_code=customer_code)
+
+
+def _photo_propose(
+    conversation: WhatsAppConversation, message: WhatsAppMessage, turn: _Turn, now: datetime
+) -> bool:
+    """Read the draft's photo on the supply's meter and ask the customer to confirm what it
+    shows (True); or, when it cannot be read, say why, for the number to be asked (False).
+
+    Each photo is tried once: after a NO, or a photo that showed nothing, the number is
+    asked for. Only a photo the task has read is used: never an optical reading here.
+    """
+    if conversation.photo_proposals.filter(photo=conversation.photo).exists():
+        return False
+    supply = _draft_supply(conversation)
+    image = _photo_open(conversation.photo) if supply is not None else None
+    if supply is None or image is None:
+        return False
+    data = image.getvalue()
+    read = meter_photos.photo_read_for(image=data, supply=supply, now=now)
+    # The photo is the reading's now, if it is read: the supply's previous ones lapse.
+    conversation.photo_proposals.filter(status=PhotoProposalStatus.PENDING).update(
+        status=PhotoProposalStatus.REPLACED, decided_at=now
+    )
+    proposal = WhatsAppPhotoProposal(
+        conversation=conversation,
+        token=uuid.uuid4().hex,
+        message_id=message.message_id,
+        photo=conversation.photo,
+        sha256=meter_photos.photo_sha256(data),
+        supply=supply,
+        read_on=rome_today(now),
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.AUTOLETTURA_PHOTO_PROPOSAL_MINUTES),
+    )
+    if read is None:
+        proposal.status = PhotoProposalStatus.NOT_READ
+        proposal.save()
+        turn.notes.append(meter_photos.too_many_photos_message())
+        return False
+    if read.reading is None:
+        proposal.status = PhotoProposalStatus.UNREADABLE
+        proposal.save()
+        turn.photo_received = False
+        turn.notes.append(meter_photos.unreadable_advice())
+        return False
+    proposal.reading = read.reading
+    proposal.confidence = read.confidence
+    proposal.alternatives = list(read.alternatives)
+    proposal.save()
+    turn.photo_received = False
+    turn.notes.append(_proposal_question(read.reading, read.actionable, read.alternatives))
+    turn.buttons = _buttons(proposal)
+    return True
+
+
+def _proposal_question(reading: str, sure: bool, alternatives: tuple[str, ...]) -> str:
+    """ "I read 00530 m³: do you confirm?", saying so when the photo leaves a doubt."""
+    if sure:
+        return _("I read %(reading)s m³: do you confirm? YES / NO") % {"reading": reading}
+    others = [r for r in alternatives if r != reading][:2]
+    if others:
+        doubt = _(
+            "I read %(reading)s m³ in your photo, but I am not sure of every digit: it could "
+            "also be %(others)s."
+        ) % {"reading": reading, "others": meter_photos.either(others)}
+    else:
+        doubt = _(
+            "I read %(reading)s m³ in your photo, but it is not sharp enough for me to be sure."
+        ) % {"reading": reading}
+    return (
+        doubt
+        + "\n\n"
+        + _(
+            "Look at the black digits on the meter: is it %(reading)s? YES / NO. If it is "
+            "not, write the right reading."
+        )
+        % {"reading": reading}
+    )
+
+
+def _photo_answer(
+    conversation: WhatsAppConversation,
+    message: WhatsAppMessage,
+    button: tuple[str, bool] | None,
+    photo: str,
+    turn: _Turn,
+    now: datetime,
+) -> tuple[bool, InboundOutcome | None]:
+    """The answer to a reading read from a photo: YES takes it in charge, with the photo,
+    as if the customer had written it; NO asks for the number. Returns (handled, outcome);
+    a message that is no answer (a number, a new photo) is not handled here: the proposal
+    lapses and the conversation takes the message as usual, the number as the reading.
+
+    A button counts only under the proposal it was sent with, and only in the conversation
+    of the number it was sent to: a button of another number's proposal (or a stale one)
+    takes nothing, and one pressed again after a YES repeats the receipt.
+    """
+    proposals = conversation.photo_proposals
+    word = _word(message.text)
+    if button is not None:
+        token, yes = button
+        proposal = proposals.filter(token=token).first()
+    else:
+        proposal = proposals.filter(status=PhotoProposalStatus.PENDING).first()
+        yes = word in YES
+        if not yes and word not in NO:
+            if proposal is not None and (photo or any(c.isdigit() for c in message.text)):
+                if photo:
+                    _proposal_close(proposal, PhotoProposalStatus.REPLACED, now)
+                else:
+                    # The number written instead is the reading, of the photo's day.
+                    _proposal_close(proposal, PhotoProposalStatus.REFUSED, now)
+                    conversation.read_on = conversation.read_on or format_day(proposal.read_on)
+                conversation.step = WhatsAppStep.READING
+                return False, None
+            if proposal is not None and proposal.expires_at > now:
+                # Anything else: the question again.
+                turn.notes.append(
+                    _proposal_question(
+                        proposal.reading,
+                        proposal.confidence >= settings.AUTOLETTURA_PHOTO_CONFIDENCE,
+                        tuple(proposal.alternatives),
+                    )
+                )
+                turn.buttons = _buttons(proposal)
+                return True, None
+    if proposal is not None and proposal.status == PhotoProposalStatus.CONFIRMED:
+        taken = proposal.reading_taken
+        if taken is not None:
+            turn.notes.append(
+                _("We have already taken this reading in charge, with receipt %(receipt)s.")
+                % {"receipt": taken.receipt}
+            )
+            return True, None
+    if proposal is None or proposal.status != PhotoProposalStatus.PENDING:
+        turn.notes.append(
+            _(
+                "That answer is for a reading we no longer have on hold: send the photo again, "
+                "or write the reading."
+            )
+        )
+        return True, None
+    if proposal.expires_at <= now:
+        _proposal_close(proposal, PhotoProposalStatus.EXPIRED, now)
+        conversation.step = WhatsAppStep.READING
+        turn.notes.append(
+            _(
+                "The reading from your photo waited too long for your answer. Send a new photo, "
+                "or write the reading: only the black digits of the meter (the m³)."
+            )
+        )
+        return True, None
+    if not yes:
+        _proposal_close(proposal, PhotoProposalStatus.REFUSED, now)
+        conversation.reading = ""
+        conversation.read_on = conversation.read_on or format_day(proposal.read_on)
+        conversation.step = WhatsAppStep.READING
+        turn.notes.append(
+            _(
+                "All right: write the reading as the meter shows it, only the black digits "
+                "(the m³), leaving out the red ones."
+            )
+        )
+        return True, None
+    _proposal_close(proposal, PhotoProposalStatus.CONFIRMED, now)
+    conversation.reading = proposal.reading
+    conversation.read_on = conversation.read_on or format_day(proposal.read_on)
+    conversation.photo = proposal.photo
+    errors = _draft_check(conversation, rome_today(now))
+    step = _next_step(conversation)
+    if errors or step is not None:
+        turn.notes.extend(error_message(error) for error in errors)
+        conversation.step = step or WhatsAppStep.READING
+        turn.notes.append(_prompt(conversation, conversation.step))
+        return True, None
+    payload: dict[str, Any] = {"message": message.raw, "photo_proposal": proposal.token}
+    outcome = _submit(conversation, message, turn, payload, now)
+    if outcome.submission is not None:
+        WhatsAppPhotoProposal.objects.filter(pk=proposal.pk).update(
+            reading_taken=outcome.submission.reading
+        )
+    return True, outcome
+
+
+def _buttons(proposal: WhatsAppPhotoProposal) -> list[dict[str, str]]:
+    return [
+        {"id": f"photo:{proposal.token}:yes", "title": pgettext("reply button", "Yes")},
+        {"id": f"photo:{proposal.token}:no", "title": pgettext("reply button", "No")},
+    ]
+
+
+def _proposal_close(proposal: WhatsAppPhotoProposal, status: str, now: datetime) -> None:
+    proposal.status = status
+    proposal.decided_at = now
+    proposal.save(update_fields=["status", "decided_at"])
+
+
 def _photo_problem_text(problem: FieldError) -> str:
     if problem.code == "photo_unavailable":
         return _("We could not download the photo: you can send the reading without it.")
@@ -759,11 +1049,8 @@ def _photo_problem_text(problem: FieldError) -> str:
 
 
 def _photo_attach(reading: Reading, path: str) -> None:
-    """Store the conversation's photo with the reading it led to, as `reading_submit`
-    stores an uploaded one (checked again, under a random name).
-
-    `inbound_reading_submit` takes no photo yet; once it does, pass it the photo instead.
-    """
+    """Store a photo that came just after its reading with that reading, as
+    `reading_submit` stores an uploaded one (checked again, under a random name)."""
     try:
         with default_storage.open(path, "rb") as kept:
             checked = photos.photo_check(kept)

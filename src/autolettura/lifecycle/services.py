@@ -33,7 +33,7 @@ from django.utils import timezone, translation
 
 from autolettura.backoffice.models import AuditEntry
 from autolettura.billing.models import Bill
-from autolettura.channels.models import PhoneCall, WhatsAppConversation
+from autolettura.channels.models import PhoneCall, WhatsAppConversation, WhatsAppPhotoProposal
 from autolettura.customers.models import Customer, Supply
 from autolettura.lifecycle.models import (
     AccessEntry,
@@ -192,23 +192,48 @@ def _phone_calls(limits: Horizons, size: int) -> int:
 
 def _whatsapp_conversations(limits: Horizons, size: int) -> int:
     """Conversations silent past their time with a number nobody asked us to remember: the
-    number and the draft go (a new message starts a new conversation). A number its owner
-    asked us to remember stays while they are a customer."""
+    number and the draft go (a new message starts a new conversation), with the readings
+    proposed from its photos. A number its owner asked us to remember stays while they are
+    a customer; its proposals past their time go."""
     candidates = WhatsAppConversation.objects.filter(
         updated_at__lt=limits.messages_before, remembered_customer__isnull=True
     )
     done = 0
     for ids in _batches(candidates, size):
         with transaction.atomic():
-            photos = list(
-                WhatsAppConversation.objects.filter(pk__in=ids)
-                .exclude(photo="")
-                .exclude(Exists(Reading.objects.filter(photo=OuterRef("photo"))))
-                .values_list("photo", flat=True)
-            )
-            done += WhatsAppConversation.objects.filter(pk__in=ids).delete()[0]
+            photos = _conversation_photos(WhatsAppConversation.objects.filter(pk__in=ids))
+            # Counted as conversations: their proposals go with them.
+            done += _conversations_delete(WhatsAppConversation.objects.filter(pk__in=ids))
         _remove_files(photos)
+    old_proposals = WhatsAppPhotoProposal.objects.filter(created_at__lt=limits.messages_before)
+    for ids in _batches(old_proposals, size):
+        with transaction.atomic():
+            proposals = WhatsAppPhotoProposal.objects.filter(pk__in=ids)
+            photos = list(
+                proposals.exclude(
+                    Exists(WhatsAppConversation.objects.filter(photo=OuterRef("photo")))
+                ).values_list("photo", flat=True)
+            )
+            proposals.delete()
+        _remove_files(sorted(set(photos)))
     return done
+
+
+def _conversations_delete(conversations: QuerySet[WhatsAppConversation]) -> int:
+    return conversations.delete()[1].get(WhatsAppConversation._meta.label, 0)
+
+
+def _conversation_photos(conversations: QuerySet[WhatsAppConversation]) -> list[str]:
+    """The files of these conversations' draft photos and of the photos their proposals
+    were read from, but those a reading keeps."""
+    kept = Exists(Reading.objects.filter(photo=OuterRef("photo")))
+    drafts = conversations.exclude(photo="").exclude(kept).values_list("photo", flat=True)
+    proposed = (
+        WhatsAppPhotoProposal.objects.filter(conversation__in=conversations)
+        .exclude(kept)
+        .values_list("photo", flat=True)
+    )
+    return sorted({*drafts, *proposed})
 
 
 def _outbound_messages(limits: Horizons, size: int) -> int:
@@ -668,12 +693,8 @@ def erasure_carry_out(*, request_id: int, by: User, now: datetime) -> ErasureReq
             | Q(identified_customer__in=customers)
             | Q(phone__in=contacts)
         )
-        photos = list(
-            conversations.exclude(photo="")
-            .exclude(Exists(Reading.objects.filter(photo=OuterRef("photo"))))
-            .values_list("photo", flat=True)
-        )
-        counts["whatsapp_conversations"] = conversations.delete()[0]
+        photos = _conversation_photos(conversations)
+        counts["whatsapp_conversations"] = _conversations_delete(conversations)
         counts["reminder_recipients"] = (
             ReminderSent.objects.filter(supply__in=supplies)
             .exclude(recipient="-")

@@ -128,10 +128,15 @@ def send_sms(message: OutboundMessage) -> str:
     return str(answer.get("sid", ""))
 
 
+# The Cloud API's limit on an interactive message's body; a longer reply goes as text.
+INTERACTIVE_BODY_MAX = 1024
+
+
 def whatsapp_payload(message: OutboundMessage, *, now: datetime) -> dict[str, Any]:
     """The Cloud API's message for `message`: its text, or the template its headers name
     (`whatsapp_template`: name, language and body parameters) once the customer's 24 hours
-    (`whatsapp_session_ends_at`) are over, or when no such time is given with it."""
+    (`whatsapp_session_ends_at`) are over, or when no such time is given with it; with
+    `whatsapp_buttons` ([{"id", "title"}], at most three), the text with reply buttons."""
     base = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     base["to"] = message.recipient.lstrip("+")
     template = message.headers.get("whatsapp_template")
@@ -151,6 +156,27 @@ def whatsapp_payload(message: OutboundMessage, *, now: datetime) -> dict[str, An
                         ],
                     }
                 ],
+            },
+        }
+    buttons = message.headers.get("whatsapp_buttons")
+    if isinstance(buttons, list) and buttons and len(message.body) <= INTERACTIVE_BODY_MAX:
+        # Reply buttons (a YES and a NO): what the customer presses comes back as an
+        # interactive button_reply with the button's id. The text says the answers too.
+        return {
+            **base,
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": message.body},
+                "action": {
+                    "buttons": [
+                        {
+                            "type": "reply",
+                            "reply": {"id": str(b["id"])[:256], "title": str(b["title"])[:20]},
+                        }
+                        for b in buttons[:3]
+                    ]
+                },
             },
         }
     return {**base, "type": "text", "text": {"body": message.body}}

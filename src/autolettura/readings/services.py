@@ -381,10 +381,12 @@ def inbound_reading_submit(
     now: datetime,
     customer: Customer | None = None,
     sender: str = "",
+    photo: IO[bytes] | None = None,
 ) -> InboundOutcome:
     """Log an inbound submission, then take it in charge through `reading_submit`.
 
-    `payload` holds `supply_code`, `customer_code`, `reading` and `read_on` as received.
+    `payload` holds `supply_code`, `customer_code`, `reading` and `read_on` as received;
+    `photo`, a picture of the meter the message brought, goes to `reading_submit` as evidence.
     A message already processed (a retried webhook) gives back the first answer.
     """
     message, _created = inbound_message_record(
@@ -409,6 +411,7 @@ def inbound_reading_submit(
             customer=customer,
             now=now,
             inbound_message=message,
+            photo=photo,
             caller=caller_of(channel, sender),
         )
     except SubmissionRejected as exc:

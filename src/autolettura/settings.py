@@ -37,6 +37,18 @@ def _public_base_url(raw: str) -> str:
     return raw
 
 
+_OBLIGATION_KINDS = ("BILL_ISSUED", "BILLS_A_YEAR", "REVIEW_TOLD", "EMERGENCY_ON_SITE")
+
+
+def _obligation_kinds(raw: str) -> tuple[str, ...]:
+    if raw.strip().lower() == "none":
+        return ()
+    kinds = tuple(k.strip().upper() for k in raw.split(",") if k.strip())
+    if not kinds or any(k not in _OBLIGATION_KINDS for k in kinds):
+        raise ValueError(raw)
+    return kinds
+
+
 BASE_DIR = Path(envstr("AUTOLETTURA_HOME", str(Path.cwd())))
 load_dotenv(BASE_DIR / ".env")
 VAR_DIR = BASE_DIR / "var"
@@ -72,6 +84,7 @@ INSTALLED_APPS = [
     "autolettura.backoffice",
     "autolettura.lifecycle",
     "autolettura.photos",
+    "autolettura.regulation",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -393,6 +406,34 @@ AUTOLETTURA_REQUEST_MAX_MB = envint(
     "AUTOLETTURA_REQUEST_MAX_MB", AUTOLETTURA_FAULT_PHOTO_MAX_MB + 2, minimum=1
 )
 
+# --- The regulator (ARERA): obligations on a clock and automatic compensation ---------------
+# Each number is the regulator's, kept as a setting because ARERA updates them.
+# A bill is issued within AUTOLETTURA_BILL_MAX_DELAY_DAYS (45) of its period's end: RQSII
+# (655/2015/R/idr, as updated by 609/2021/R/idr), "tempo di emissione della fattura".
+# A self-reading that was not validated is told within this many working days: TIMSII
+# (218/2016/R/idr as updated by 609/2021/R/idr), art. 7.
+AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS = envint(
+    "AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS", _hours.REVIEW_LIMIT_WORKING_DAYS, minimum=1
+)
+# An emergency (pronto intervento) is reached on site within this many hours: RQSII art. 63.
+AUTOLETTURA_ARERA_EMERGENCY_HOURS = envint("AUTOLETTURA_ARERA_EMERGENCY_HOURS", 3, minimum=1)
+# The base automatic compensation in euro, doubled beyond twice the standard's time and
+# tripled beyond three times it: RQSII art. 72.
+AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR = envdecimal(
+    "AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR", Decimal("30")
+)
+# The obligations whose miss carries an automatic compensation (RQSII specific standards):
+# BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, EMERGENCY_ON_SITE. The 3-hour emergency standard is
+# a general one (a share of cases), with no compensation of its own.
+_COMPENSATED: tuple[str, ...] = ("BILL_ISSUED", "BILLS_A_YEAR")
+AUTOLETTURA_ARERA_COMPENSATED = envparsed(
+    "AUTOLETTURA_ARERA_COMPENSATED",
+    _COMPENSATED,
+    _obligation_kinds,
+    "obligation kinds separated by commas, from BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, "
+    "EMERGENCY_ON_SITE, or none",
+)
+
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
 # Failed attempts at a secret an hour (wrong codes on any channel or at sign-up, a wrong
@@ -525,6 +566,12 @@ CELERY_BEAT_SCHEDULE = {
     "email-fetch": {
         "task": "autolettura.channels.tasks.email_fetch_task",
         "schedule": float(AUTOLETTURA_IMAP_POLL_SECONDS),
+    },
+    # The regulator's obligations: made from the day's bills, readings and faults, moved
+    # to late past their limit, and compensated; early, before the back office opens.
+    "obligations-tick": {
+        "task": "autolettura.regulation.tasks.obligations_tick_task",
+        "schedule": _crontab(hour=5, minute=15),
     },
     # Removes or anonymises what is past its retention (autolettura.lifecycle), at night.
     "retention-run": {

@@ -236,3 +236,27 @@ class TestCommand:
         out = StringIO()
         call_command("obligations_tick", stdout=out)
         assert "compensations created" in out.getvalue()
+
+
+class TestBackOfficePage:
+    def test_billing_staff_read_what_is_due_today_and_what_is_late_in_plain_words(
+        self, supply, client, monkeypatch
+    ) -> None:  # type: ignore[no-untyped-def]
+        from autolettura.backoffice.roles import BILLING
+        from tests.backoffice.support import BACKEND, operator
+
+        late = make_supply(installed_on=date(2025, 9, 1))
+        obligations_tick(now=at_nine(date(2026, 1, 5)))
+        # The other supply's October period was due on 15 December: late.
+        client.force_login(operator(BILLING), backend=BACKEND)
+        monkeypatch.setattr("autolettura.clock.now", lambda: at_nine(date(2026, 2, 14)))
+        html = client.get("/backoffice/obblighi/").content.decode()
+        due_today = html.split('id="due-today"')[1].split("</table>")[0]
+        assert supply.supply_code in due_today
+        assert "Emettere la bolletta entro 45 giorni" in due_today or (
+            "Issue the bill within 45 days" in due_today
+        )
+        assert "14 febbraio 2026" in due_today or "14 February 2026" in due_today
+        late_rows = html.split('id="late"')[1].split("</table>")[0]
+        assert late.supply_code in late_rows
+        assert "BILL_ISSUED" not in html and "OPEN" not in html

@@ -29,6 +29,7 @@ from autolettura.env import (
 )
 from autolettura.rules import contacts as _contacts
 from autolettura.rules import hours as _hours
+from autolettura.rules import usercode as _usercode
 
 
 def _public_base_url(raw: str) -> str:
@@ -404,6 +405,60 @@ AUTOLETTURA_PHOTO_MAX_MEGAPIXELS = envint("AUTOLETTURA_PHOTO_MAX_MEGAPIXELS", 64
 # client_max_body_size (docs/deploy.md) is the same.
 AUTOLETTURA_REQUEST_MAX_MB = envint(
     "AUTOLETTURA_REQUEST_MAX_MB", AUTOLETTURA_FAULT_PHOTO_MAX_MB + 2, minimum=1
+)
+
+# The regulator's unique user code (16 digits) of each supply starts with the ISTAT codes of
+# the region (2 digits, 01 Piemonte) and of the municipality (6 digits, 006003 Alessandria)
+# the utility serves (ARERA, TIMSII 218/2016/R/idr as updated by 609/2021/R/idr). Codes
+# already given keep their digits when these change.
+AUTOLETTURA_ISTAT_REGION = envparsed(
+    "AUTOLETTURA_ISTAT_REGION", "01", _usercode.parse_region, "2 digits from 01 to 20, such as 01"
+)
+AUTOLETTURA_ISTAT_MUNICIPALITY = envparsed(
+    "AUTOLETTURA_ISTAT_MUNICIPALITY",
+    "006003",
+    _usercode.parse_municipality,
+    "6 digits, such as 006003",
+)
+
+# What the bill must say (ARERA: the water bills' transparency rules, delibera 586/2012/R/idr
+# as updated, TIMSII and RQSII): the utility's legal details, how to complain and reach the
+# conciliation service, the water social bonus. Wording the utility may reword.
+AUTOLETTURA_UTILITY_LEGAL_NAME = envstr("AUTOLETTURA_UTILITY_LEGAL_NAME", "Acque di Valmora S.p.A.")
+AUTOLETTURA_UTILITY_VAT_NUMBER = envstr("AUTOLETTURA_UTILITY_VAT_NUMBER", "01234567890")
+AUTOLETTURA_UTILITY_REGISTERED_OFFICE = envstr(
+    "AUTOLETTURA_UTILITY_REGISTERED_OFFICE", "Piazza del Municipio 1, 15090 Valmora (AL)"
+)
+AUTOLETTURA_BILL_READING_ATTEMPTS_TEXT = envstr(
+    "AUTOLETTURA_BILL_READING_ATTEMPTS_TEXT",
+    "Per il tuo consumo medio annuo di {cma} m³ il gestore tenta la lettura del contatore "
+    "almeno {attempts} volte l'anno.",
+)
+AUTOLETTURA_BILL_COMPLAINTS_TEXT = envstr(
+    "AUTOLETTURA_BILL_COMPLAINTS_TEXT",
+    "Reclami: scrivi al gestore dall'area clienti, per posta o allo sportello; ti risponde "
+    "per iscritto entro 30 giorni lavorativi.",
+)
+AUTOLETTURA_BILL_CONCILIATION_TEXT = envstr(
+    "AUTOLETTURA_BILL_CONCILIATION_TEXT",
+    "Se la risposta non ti soddisfa, o non arriva entro 40 giorni, puoi rivolgerti "
+    "gratuitamente al Servizio Conciliazione dell'ARERA (www.arera.it).",
+)
+AUTOLETTURA_BILL_SOCIAL_BONUS_TEXT = envstr(
+    "AUTOLETTURA_BILL_SOCIAL_BONUS_TEXT",
+    "Bonus sociale idrico: le famiglie in difficoltà economica lo ricevono in automatico "
+    "con la Dichiarazione Sostitutiva Unica (ISEE); informazioni su www.arera.it.",
+)
+AUTOLETTURA_BILL_COMPENSATION_TEXT = envstr(
+    "AUTOLETTURA_BILL_COMPENSATION_TEXT",
+    "Questa bolletta ti accredita {amount} di indennizzo automatico per il mancato rispetto "
+    "di uno standard di qualità fissato dall'ARERA.",
+)
+
+# TIMSII art. 7 (as updated by 609/2021/R/idr): the minimum reading attempts a year, 2 up to
+# this CMA and 3 above it.
+AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3 = envint(
+    "AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3", 3000, minimum=1
 )
 
 # --- The regulator (ARERA): obligations on a clock and automatic compensation ---------------

@@ -24,6 +24,7 @@ from django.db.models import QuerySet, Sum
 from autolettura import db
 from autolettura.billing import policy as billing_policy
 from autolettura.billing.models import (
+    COMPENSATION_LINE,
     Bill,
     BillLine,
     BillNumberCounter,
@@ -33,6 +34,7 @@ from autolettura.billing.models import (
 )
 from autolettura.billing.selectors import tariffs_by_year_usage
 from autolettura.customers.models import HolderChange, Meter, Supply
+from autolettura.customers.services import supply_user_codes_assign
 from autolettura.readings import policy as reading_policy
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.regulation.models import Compensation
@@ -68,6 +70,8 @@ def bill_run_start(
             f"--since {since:%Y-%m-%d} is after --through {through:%Y-%m-%d}: "
             "there would be nothing to bill"
         )
+    # Bills print the regulator's user code: a supply made without one gets it now.
+    supply_user_codes_assign()
     unfinished = (
         BillRun.objects.filter(through=through, status=BillRun.Status.RUNNING)
         .order_by("-started_at")
@@ -301,7 +305,6 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
 
 # The automatic compensation's line (RQSII art. 72). Outside the scope of VAT: it is a
 # compensation, not a supply, so it comes off the total after VAT.
-COMPENSATION_LINE = "COMPENSATION"
 COMPENSATION_DESCRIPTION = "Indennizzo automatico ARERA"
 
 

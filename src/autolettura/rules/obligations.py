@@ -135,3 +135,9 @@ def bills_required(bills_a_year: int, *, active_from: date, year: int) -> int:
         return bills_a_year
     months_active = 12 - active_from.month + 1 - (1 if active_from.day > 1 else 0)
     return bills_a_year * months_active // 12
+
+
+def reading_attempts_required(cma_m3: Decimal, *, threshold_m3: int = 3000) -> int:
+    """TIMSII: the minimum reading attempts a year, 2 for a CMA up to the threshold
+    (3,000 m³), 3 above it."""
+    return 2 if cma_m3 <= threshold_m3 else 3

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "autolettura.lifecycle",
     "autolettura.photos",
     "autolettura.regulation",
+    "autolettura.rounds",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]

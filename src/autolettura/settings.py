@@ -38,7 +38,13 @@ def _public_base_url(raw: str) -> str:
     return raw
 
 
-_OBLIGATION_KINDS = ("BILL_ISSUED", "BILLS_A_YEAR", "REVIEW_TOLD", "EMERGENCY_ON_SITE")
+_OBLIGATION_KINDS = (
+    "BILL_ISSUED",
+    "BILLS_A_YEAR",
+    "REVIEW_TOLD",
+    "EMERGENCY_ON_SITE",
+    "READING_ATTEMPTS",
+)
 
 
 def _obligation_kinds(raw: str) -> tuple[str, ...]:
@@ -479,15 +485,15 @@ AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR = envdecimal(
     "AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR", Decimal("30")
 )
 # The obligations whose miss carries an automatic compensation (RQSII specific standards):
-# BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, EMERGENCY_ON_SITE. The 3-hour emergency standard is
-# a general one (a share of cases), with no compensation of its own.
+# BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, EMERGENCY_ON_SITE, READING_ATTEMPTS. The 3-hour
+# emergency standard is a general one (a share of cases), with no compensation of its own.
 _COMPENSATED: tuple[str, ...] = ("BILL_ISSUED", "BILLS_A_YEAR")
 AUTOLETTURA_ARERA_COMPENSATED = envparsed(
     "AUTOLETTURA_ARERA_COMPENSATED",
     _COMPENSATED,
     _obligation_kinds,
     "obligation kinds separated by commas, from BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, "
-    "EMERGENCY_ON_SITE, or none",
+    "EMERGENCY_ON_SITE, READING_ATTEMPTS, or none",
 )
 
 # Throttling of anonymous submissions (requests per minute).

@@ -260,3 +260,38 @@ class TestBackOfficePage:
         late_rows = html.split('id="late"')[1].split("</table>")[0]
         assert late.supply_code in late_rows
         assert "BILL_ISSUED" not in html and "OPEN" not in html
+
+
+class TestReadingAttempts:
+    def test_a_year_without_the_minimum_attempts_is_late_and_one_with_them_met(self) -> None:
+        from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
+
+        read = make_supply(installed_on=date(2020, 1, 1))
+        unread = make_supply(installed_on=date(2020, 1, 1))
+        add_reading(read, date(2025, 3, 3), 100)
+        ReadingAttempt.objects.create(
+            supply=read,
+            planned_on=date(2025, 9, 3),
+            slot=Slot.MORNING,
+            state=AttemptState.FAILED,
+            cause="meter not reachable",
+            created_at=rome(2025, 1, 2),
+        )
+        ReadingAttempt.objects.create(
+            supply=unread,
+            planned_on=date(2025, 9, 4),
+            slot=Slot.MORNING,
+            created_at=rome(2025, 1, 2),
+        )  # planned, never made: not an attempt
+        of_2025 = Obligation.objects.filter(
+            kind=ObligationKind.READING_ATTEMPTS, subject__endswith=":2025"
+        )
+        obligations_tick(now=rome(2025, 12, 31, 23, 0))
+        assert not of_2025.exists()  # the year is not over
+        obligations_tick(now=rome(2026, 1, 1, 5, 15))
+        year = {o.supply_id: o for o in of_2025}
+        assert year[read.id].state == ObligationState.MET
+        assert year[read.id].evidence.startswith("2 reading attempts in 2025, 2 required")
+        assert year[unread.id].state == ObligationState.LATE
+        # Not compensated unless the setting names it.
+        assert not Compensation.objects.filter(obligation__in=of_2025).exists()

@@ -4,6 +4,8 @@ every figure traced to its rows.
 Hand count for 2026:
 - readings taken by the utility: supply A (CMA 150) twice, supply B (business, CMA 3,500)
   once; A's reading of 2025 is another year's;
+- visits of the rounds: A's of 10 March (read) and 10 September (failed: absent), B's of
+  10 November (still planned); B's of February 2027 is next year's;
 - self-readings: A by app (accepted), A by SMS (discarded on arrival: told at once), B on
   the web (under review since 22 December, not told by 8 January: late); one of 2027 left
   out. So 1 validated, 2 not, 50.0% told in time;
@@ -32,6 +34,7 @@ from autolettura.customers.models import Usage
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.regulation.reports import arera_report
 from autolettura.regulation.services import obligations_tick
+from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
 from autolettura.service.models import Category, FaultChannel, FaultReport, FaultStatus, Urgency
 from tests.billing.support import add_reading, bill_run, load_tariffs
 from tests.conftest import make_supply, rome
@@ -41,6 +44,12 @@ pytestmark = pytest.mark.django_db
 EXPECTED = {
     "attempts_made_low": 2,
     "attempts_made_high": 1,
+    "attempts_planned_low": 2,
+    "visits_made_low": 1,
+    "attempts_failed_low": 1,
+    "attempts_planned_high": 1,
+    "visits_made_high": 0,
+    "attempts_failed_high": 0,
     "self_by_app": 1,
     "self_by_sms": 1,
     "self_by_web": 1,
@@ -106,6 +115,20 @@ def year_2026() -> None:
         emergency(rome(2026, 5, 1, 10), rome(2026, 5, 1, 14))
         emergency(rome(2026, 12, 31, 23), rome(2027, 1, 1, 1, 30))
         emergency(rome(2027, 1, 1, 8), None)
+        for supply, day, state, cause in (
+            (a, date(2026, 3, 10), AttemptState.MADE, ""),
+            (a, date(2026, 9, 10), AttemptState.FAILED, "assente"),
+            (b, date(2026, 11, 10), AttemptState.PLANNED, ""),
+            (b, date(2027, 2, 10), AttemptState.PLANNED, ""),
+        ):
+            ReadingAttempt.objects.create(
+                supply=supply,
+                planned_on=day,
+                slot=Slot.MORNING,
+                state=state,
+                cause=cause,
+                created_at=rome(2025, 12, 15),
+            )
         obligations_tick(now=rome(2027, 1, 15, 5, 15))
 
 

@@ -142,6 +142,9 @@ def obligation_kind(value: str) -> str:
         % {"n": settings.AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS},
         ObligationKind.EMERGENCY_ON_SITE: _("Reach an emergency on site within %(n)s hours")
         % {"n": settings.AUTOLETTURA_ARERA_EMERGENCY_HOURS},
+        ObligationKind.READING_ATTEMPTS: _(
+            "The reading attempts a year for the supply's consumption"
+        ),
     }
     return labels.get(value, value)  # type: ignore[call-overload]
 
@@ -151,7 +154,7 @@ def obligation_subject(obligation: Obligation) -> str:
     kind, parts = obligation.kind, obligation.subject.split(":")
     if kind == ObligationKind.BILL_ISSUED:
         return _("period ending %(day)s") % {"day": long_date(date.fromisoformat(parts[-1]))}
-    if kind == ObligationKind.BILLS_A_YEAR:
+    if kind in (ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS):
         return _("year %(year)s") % {"year": parts[-1]}
     if kind == ObligationKind.REVIEW_TOLD and obligation.reading is not None:
         return _("reading %(receipt)s") % {"receipt": obligation.reading.receipt or ""}

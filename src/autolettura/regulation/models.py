@@ -27,6 +27,8 @@ class ObligationKind(models.TextChoices):
     REVIEW_TOLD = "REVIEW_TOLD", _("self-reading outcome told")
     # RQSII: an emergency reached on site within 3 hours.
     EMERGENCY_ON_SITE = "EMERGENCY_ON_SITE", _("emergency reached on site")
+    # TIMSII art. 7 (standard SR): the minimum reading attempts a year for the CMA class.
+    READING_ATTEMPTS = "READING_ATTEMPTS", _("reading attempts a year")
 
 
 class ObligationState(models.TextChoices):

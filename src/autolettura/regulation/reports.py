@@ -135,9 +135,42 @@ def _reading_attempts(
                 f"CMA {value} m³",
             )
         )
-    for figure in (low, high):
+    figures = [low, high]
+    # The planned visits of the rounds, by class: planned, made (read) and failed.
+    from autolettura.rounds.models import AttemptState, ReadingAttempt
+
+    by_state: dict[tuple[str, bool], Figure] = {}
+    for high_class in (False, True):
+        words = f"CMA above {threshold} m³" if high_class else f"CMA up to {threshold} m³"
+        suffix = "high" if high_class else "low"
+        for state, label in (("ALL", "planned"), ("MADE", "made"), ("FAILED", "failed")):
+            figure = Figure(
+                f"attempts_{label}_{suffix}" if state != "MADE" else f"visits_made_{suffix}",
+                "Reading attempts",
+                f"visits {label}, {words}",
+            )
+            by_state[(state, high_class)] = figure
+            figures.append(figure)
+    for pk, supply_id, planned_on, state, cause in (
+        ReadingAttempt.objects.filter(planned_on__year=year)
+        .order_by("planned_on", "id")
+        .values_list("id", "supply_id", "planned_on", "state", "cause")
+    ):
+        value = cma.get(supply_id, defaults.get(usage.get(supply_id, ""), Decimal(150)))
+        high_class = value > threshold
+        trace = Trace(
+            "attempt",
+            f"#{pk}",
+            codes.get(supply_id, ""),
+            planned_on,
+            f"{AttemptState(state).label}{': ' + cause if cause else ''}, CMA {value} m³",
+        )
+        by_state[("ALL", high_class)].rows.append(trace)
+        if state in ("MADE", "FAILED"):
+            by_state[(state, high_class)].rows.append(trace)
+    for figure in figures:
         figure.value = len(figure.rows)
-    return [low, high]
+    return figures
 
 
 def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> list[Figure]:

@@ -83,6 +83,7 @@ def obligations_tick(*, now: datetime) -> TickReport:
     _bills_a_year(now=now, report=report)
     _reviews(now=now, report=report)
     _emergencies(now=now, report=report)
+    _reading_attempts(now=now, report=report)
     report.late = Obligation.objects.filter(
         state=ObligationState.OPEN, met_at__isnull=True, due_at__lte=now
     ).update(state=ObligationState.LATE, updated_at=now)
@@ -425,6 +426,74 @@ def _fault_evidence(ticket: str, on_site_at: datetime | None) -> str:
     return f"report {ticket}: crew on site at {on_site_at.astimezone(rules.ROME):%d/%m/%Y %H:%M}"
 
 
+# --- READING_ATTEMPTS (standard SR) ----------------------------------------------------
+
+
+def _reading_attempts(*, now: datetime, report: TickReport) -> None:
+    """Once a year is over, each supply active in it has had its minimum reading attempts
+    (a visit made or failed, or a reading taken by the utility, one a day), or has not."""
+    from autolettura.rounds.models import AttemptState, ReadingAttempt
+    from autolettura.rules.rounds import minimum
+
+    year = rome_today(now).year - 1
+    started_at = rules.day_start(date(year, 1, 1))
+    due_at = rules.day_end(date(year, 12, 31))
+    threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
+    days: dict[int, set[date]] = defaultdict(set)
+    for supply_id, on in Reading.objects.filter(
+        source=Source.OPERATOR, read_on__year=year, voided_at__isnull=True
+    ).values_list("supply_id", "read_on"):
+        days[supply_id].add(on)
+    for supply_id, on in ReadingAttempt.objects.filter(
+        planned_on__year=year, state__in=[AttemptState.MADE, AttemptState.FAILED]
+    ).values_list("supply_id", "planned_on"):
+        days[supply_id].add(on)
+    cmas = dict(
+        Bill.objects.filter(period_end__lte=date(year, 12, 31))
+        .order_by("supply_id", "period_end")
+        .values_list("supply_id", "cma_m3")
+    )
+    defaults = {
+        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
+        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
+        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
+    }
+    supplies = (
+        Supply.objects.filter(activated_on__lte=date(year, 12, 31))
+        .order_by("id")
+        .values_list("id", "usage", "activated_on", "billing_starts_on")
+    )
+    for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        rows = []
+        for supply_id, usage, activated_on, starts_on in batch:
+            # Counted from the platform's start for a migrated supply, like its bills.
+            active_from = max(d for d in (activated_on, starts_on) if d is not None)
+            cma = cmas.get(supply_id, defaults.get(usage, Decimal("150")))
+            required = rules.bills_required(
+                minimum(cma, threshold_m3=threshold).attempts, active_from=active_from, year=year
+            )
+            if required == 0:
+                continue
+            made = len(days.get(supply_id, ()))
+            met_at = started_at if made >= required else None
+            rows.append(
+                Obligation(
+                    kind=ObligationKind.READING_ATTEMPTS,
+                    subject=f"attempts:{supply_id}:{year}",
+                    supply_id=supply_id,
+                    standard=f"{required} attempts",
+                    started_at=started_at,
+                    due_at=due_at,
+                    met_at=met_at,
+                    state=ObligationState.MET if met_at else ObligationState.LATE,
+                    evidence=f"{made} reading attempts in {year}, {required} required "
+                    f"(CMA {cma} m³)",
+                    updated_at=now,
+                )
+            )
+        _make(rows, report)
+
+
 # --- Compensation -------------------------------------------------------------------------
 
 
@@ -450,8 +519,8 @@ def _compensate(*, now: datetime, report: TickReport) -> None:
     for batch in _chunks(late.iterator(chunk_size=CHUNK)):
         made = []
         for obligation in batch:
-            if obligation.kind == ObligationKind.BILLS_A_YEAR:
-                times = 1
+            if obligation.kind in (ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS):
+                times = 1  # a count missed, not a time: the base amount
             else:
                 standard = rules.parse_standard(obligation.standard)
                 times = rules.compensation_times(

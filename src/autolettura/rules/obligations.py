@@ -125,9 +125,9 @@ def standard_words(standard: Standard) -> str:
 
 
 def bills_required(bills_a_year: int, *, active_from: date, year: int) -> int:
-    """The bills a supply active from `active_from` must have had issued in `year`: the
-    year's number for its CMA class, pro rata to the months it was active (rounded down),
-    so that a supply activated in November owes none that year."""
+    """The bills (or reading attempts) a supply active from `active_from` is owed in
+    `year`: the year's number for its CMA class, pro rata to the whole months it was active
+    (rounded down), so that a supply activated in November owes no bill that year."""
     first = date(year, 1, 1)
     if active_from.year > year:
         return 0

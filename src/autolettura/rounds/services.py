@@ -18,13 +18,15 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Max
 
+from autolettura import db
 from autolettura.billing.models import Bill
 from autolettura.customers.models import Supply
 from autolettura.readings.models import Reading, Source
-from autolettura.rounds.models import ReadingAttempt, Slot
+from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
 from autolettura.rules.rounds import plan_year
 
 CHUNK = 5000
+_COLUMNS = ("supply_id", "planned_on", "slot", "state", "cause", "created_at")
 
 
 class PlanInvalid(Exception):
@@ -90,6 +92,15 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
             .values_list("id", "usage", "activated_on")
         )
         for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+            # What an earlier run planned for these supplies and days stays as it is.
+            existing = set(
+                ReadingAttempt.objects.filter(
+                    supply_id__gte=batch[0][0],
+                    supply_id__lte=batch[-1][0],
+                    planned_on__gte=start,
+                    planned_on__lte=end,
+                ).values_list("supply_id", "planned_on")
+            )
             rows = []
             for supply_id, usage, activated_on in batch:
                 days = plan_year(
@@ -100,21 +111,14 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                     threshold_m3=threshold,
                 )
                 for index, day in enumerate(days):
-                    if start <= day <= end:
+                    if start <= day <= end and (supply_id, day) not in existing:
                         # Alternate morning and afternoon, so that a household out at one
                         # time is found at the other on the next visit.
                         slot = Slot.MORNING if (supply_id + index) % 2 == 0 else Slot.AFTERNOON
-                        rows.append(
-                            ReadingAttempt(
-                                supply_id=supply_id, planned_on=day, slot=slot, created_at=now
-                            )
-                        )
-            ReadingAttempt.objects.bulk_create(rows, ignore_conflicts=True)
-    # Counted from the table (this run's instant): ignore_conflicts does not say which rows
-    # went in.
-    for on in ReadingAttempt.objects.filter(
-        planned_on__gte=start, planned_on__lte=end, created_at=now
-    ).values_list("planned_on", flat=True):
-        report.by_month[f"{on:%Y-%m}"] += 1
+                        rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
+                        report.by_month[f"{day:%Y-%m}"] += 1
+            # One COPY a chunk (PostgreSQL), no ORM object a row. Two planners at once would
+            # collide on the (supply, day) constraint and the second would stop: run one.
+            db.insert_rows(ReadingAttempt._meta.db_table, _COLUMNS, rows)
     report.planned = sum(report.by_month.values())
     return report

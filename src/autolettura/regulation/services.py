@@ -22,9 +22,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 
+from autolettura import db
 from autolettura.billing.models import Bill
 from autolettura.billing.policy import period_end_months
 from autolettura.customers.models import Supply
@@ -116,8 +117,39 @@ def _make(rows: list[Obligation], report: TickReport) -> None:
         ).values_list("subject", flat=True)
     )
     fresh = [r for r in rows if r.subject not in existing]
-    Obligation.objects.bulk_create(fresh, ignore_conflicts=True)
+    # One COPY (PostgreSQL) rather than an ORM insert: the first run meets a year of bills.
+    # The daily job is the only writer; the (kind, subject) constraint stops a second one.
+    # Each value as the field stores it: on SQLite an instant is kept as UTC text.
+    fields = [Obligation._meta.get_field(column) for column in _COLUMNS]
+    db.insert_rows(
+        Obligation._meta.db_table,
+        _COLUMNS,
+        (
+            [
+                f.get_db_prep_save(getattr(r, c), connection)  # type: ignore[union-attr]
+                for f, c in zip(fields, _COLUMNS, strict=True)
+            ]
+            for r in fresh
+        ),
+    )
     report.made[rows[0].kind] += len(fresh)
+
+
+_COLUMNS = (
+    "kind",
+    "subject",
+    "supply_id",
+    "bill_id",
+    "reading_id",
+    "fault_id",
+    "standard",
+    "started_at",
+    "due_at",
+    "met_at",
+    "state",
+    "evidence",
+    "updated_at",
+)
 
 
 # --- BILL_ISSUED --------------------------------------------------------------------------

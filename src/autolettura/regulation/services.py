@@ -119,19 +119,20 @@ def _make(rows: list[Obligation], report: TickReport) -> None:
     fresh = [r for r in rows if r.subject not in existing]
     # One COPY (PostgreSQL) rather than an ORM insert: the first run meets a year of bills.
     # The daily job is the only writer; the (kind, subject) constraint stops a second one.
-    # Each value as the field stores it: on SQLite an instant is kept as UTC text.
-    fields = [Obligation._meta.get_field(column) for column in _COLUMNS]
-    db.insert_rows(
-        Obligation._meta.db_table,
-        _COLUMNS,
-        (
+    # PostgreSQL's COPY takes the values as they are; on SQLite each is prepared as its
+    # field stores it (an instant as UTC text).
+    if db.is_postgresql():
+        values = ([getattr(r, c) for c in _COLUMNS] for r in fresh)
+    else:
+        fields = [Obligation._meta.get_field(c) for c in _COLUMNS]
+        values = (
             [
                 f.get_db_prep_save(getattr(r, c), connection)  # type: ignore[union-attr]
                 for f, c in zip(fields, _COLUMNS, strict=True)
             ]
             for r in fresh
-        ),
-    )
+        )
+    db.insert_rows(Obligation._meta.db_table, _COLUMNS, values)
     report.made[rows[0].kind] += len(fresh)
 
 

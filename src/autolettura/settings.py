@@ -6,7 +6,7 @@ Every variable is listed in `.env.example`. Defaults are for development: SQLite
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -484,9 +484,21 @@ AUTOLETTURA_ARERA_EMERGENCY_HOURS = envint("AUTOLETTURA_ARERA_EMERGENCY_HOURS", 
 AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR = envdecimal(
     "AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR", Decimal("30")
 )
+
+
 # The obligations whose miss carries an automatic compensation (RQSII specific standards):
 # BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, EMERGENCY_ON_SITE, READING_ATTEMPTS. The 3-hour
 # emergency standard is a general one (a share of cases), with no compensation of its own.
+# The first day the platform answers for the regulator's obligations (YYYY-MM-DD): periods
+# that ended and years that closed before it were the previous system's, and owe nothing
+# here. Empty: from each supply's billing start (`import-customers --billing-starts-on`).
+def _clock_start(raw: str) -> date | None:
+    return date.fromisoformat(raw.strip()) if raw.strip() else None
+
+
+AUTOLETTURA_ARERA_FROM = envparsed(
+    "AUTOLETTURA_ARERA_FROM", None, _clock_start, "a day as YYYY-MM-DD, or empty"
+)
 _COMPENSATED: tuple[str, ...] = ("BILL_ISSUED", "BILLS_A_YEAR")
 AUTOLETTURA_ARERA_COMPENSATED = envparsed(
     "AUTOLETTURA_ARERA_COMPENSATED",

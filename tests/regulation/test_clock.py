@@ -295,3 +295,19 @@ class TestReadingAttempts:
         assert year[unread.id].state == ObligationState.LATE
         # Not compensated unless the setting names it.
         assert not Compensation.objects.filter(obligation__in=of_2025).exists()
+
+
+class TestClockStart:
+    @override_settings(AUTOLETTURA_ARERA_FROM=date(2026, 6, 1))
+    def test_periods_and_years_before_the_platform_answered_owe_nothing(self) -> None:
+        load_tariffs(2025, 2026)
+        supply = make_supply(installed_on=date(2020, 1, 1))  # never billed here
+        obligations_tick(now=at_nine(date(2026, 12, 20)))
+        ends = sorted(
+            o.subject.rsplit(":", 1)[1]
+            for o in Obligation.objects.filter(kind=ObligationKind.BILL_ISSUED, supply=supply)
+        )
+        assert ends == ["2026-06-30", "2026-08-31", "2026-10-31"]
+        assert not Obligation.objects.filter(
+            kind__in=[ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS]
+        ).exists()

@@ -213,6 +213,7 @@ def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
     standard = standard_of(ObligationKind.BILL_ISSUED)
     assert standard is not None
     today = rome_today(now)
+    clock_from = settings.AUTOLETTURA_ARERA_FROM
     latest = dict(
         Bill.objects.values("supply_id")
         .annotate(last=Max("period_end"))
@@ -245,6 +246,8 @@ def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
             for period in billing_rules.due_periods(
                 first_start=first, through=today, months=months
             ):
+                if clock_from is not None and period.end < clock_from:
+                    continue  # the previous system's period
                 started_at = rules.day_start(period.end)
                 rows.append(
                     Obligation(
@@ -273,6 +276,8 @@ def _bills_a_year(*, now: datetime, report: TickReport) -> None:
     year = today.year - 1
     if today <= date(year, 12, 31) + timedelta(days=delay):
         year -= 1
+    if settings.AUTOLETTURA_ARERA_FROM is not None and year < settings.AUTOLETTURA_ARERA_FROM.year:
+        return  # a year the previous system answered for
     started_at = rules.day_start(date(year, 1, 1))
     due_at = rules.day_end(date(year, 12, 31) + timedelta(days=delay))
     counts = dict(
@@ -469,6 +474,8 @@ def _reading_attempts(*, now: datetime, report: TickReport) -> None:
     from autolettura.rules.rounds import minimum
 
     year = rome_today(now).year - 1
+    if settings.AUTOLETTURA_ARERA_FROM is not None and year < settings.AUTOLETTURA_ARERA_FROM.year:
+        return  # a year the previous system answered for
     started_at = rules.day_start(date(year, 1, 1))
     due_at = rules.day_end(date(year, 12, 31))
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3

@@ -6,7 +6,7 @@ Every variable is listed in `.env.example`. Defaults are for development: SQLite
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,12 +29,31 @@ from autolettura.env import (
 )
 from autolettura.rules import contacts as _contacts
 from autolettura.rules import hours as _hours
+from autolettura.rules import usercode as _usercode
 
 
 def _public_base_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")) or raw.endswith("/") or " " in raw:
         raise ValueError(raw)
     return raw
+
+
+_OBLIGATION_KINDS = (
+    "BILL_ISSUED",
+    "BILLS_A_YEAR",
+    "REVIEW_TOLD",
+    "EMERGENCY_ON_SITE",
+    "READING_ATTEMPTS",
+)
+
+
+def _obligation_kinds(raw: str) -> tuple[str, ...]:
+    if raw.strip().lower() == "none":
+        return ()
+    kinds = tuple(k.strip().upper() for k in raw.split(",") if k.strip())
+    if not kinds or any(k not in _OBLIGATION_KINDS for k in kinds):
+        raise ValueError(raw)
+    return kinds
 
 
 BASE_DIR = Path(envstr("AUTOLETTURA_HOME", str(Path.cwd())))
@@ -73,6 +92,8 @@ INSTALLED_APPS = [
     "autolettura.backoffice",
     "autolettura.lifecycle",
     "autolettura.photos",
+    "autolettura.regulation",
+    "autolettura.rounds",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -394,6 +415,100 @@ AUTOLETTURA_REQUEST_MAX_MB = envint(
     "AUTOLETTURA_REQUEST_MAX_MB", AUTOLETTURA_FAULT_PHOTO_MAX_MB + 2, minimum=1
 )
 
+# The regulator's unique user code (16 digits) of each supply starts with the ISTAT codes of
+# the region (2 digits, 01 Piemonte) and of the municipality (6 digits, 006003 Alessandria)
+# the utility serves (ARERA, TIMSII 218/2016/R/idr as updated by 609/2021/R/idr). Codes
+# already given keep their digits when these change.
+AUTOLETTURA_ISTAT_REGION = envparsed(
+    "AUTOLETTURA_ISTAT_REGION", "01", _usercode.parse_region, "2 digits from 01 to 20, such as 01"
+)
+AUTOLETTURA_ISTAT_MUNICIPALITY = envparsed(
+    "AUTOLETTURA_ISTAT_MUNICIPALITY",
+    "006003",
+    _usercode.parse_municipality,
+    "6 digits, such as 006003",
+)
+
+# What the bill must say (ARERA: the water bills' transparency rules, delibera 586/2012/R/idr
+# as updated, TIMSII and RQSII): the utility's legal details, how to complain and reach the
+# conciliation service, the water social bonus. Wording the utility may reword.
+AUTOLETTURA_UTILITY_LEGAL_NAME = envstr("AUTOLETTURA_UTILITY_LEGAL_NAME", "Acque di Valmora S.p.A.")
+AUTOLETTURA_UTILITY_VAT_NUMBER = envstr("AUTOLETTURA_UTILITY_VAT_NUMBER", "01234567890")
+AUTOLETTURA_UTILITY_REGISTERED_OFFICE = envstr(
+    "AUTOLETTURA_UTILITY_REGISTERED_OFFICE", "Piazza del Municipio 1, 15090 Valmora (AL)"
+)
+AUTOLETTURA_BILL_READING_ATTEMPTS_TEXT = envstr(
+    "AUTOLETTURA_BILL_READING_ATTEMPTS_TEXT",
+    "Per il tuo consumo medio annuo di {cma} m³ il gestore tenta la lettura del contatore "
+    "almeno {attempts} volte l'anno.",
+)
+AUTOLETTURA_BILL_COMPLAINTS_TEXT = envstr(
+    "AUTOLETTURA_BILL_COMPLAINTS_TEXT",
+    "Reclami: scrivi al gestore dall'area clienti, per posta o allo sportello; ti risponde "
+    "per iscritto entro 30 giorni lavorativi.",
+)
+AUTOLETTURA_BILL_CONCILIATION_TEXT = envstr(
+    "AUTOLETTURA_BILL_CONCILIATION_TEXT",
+    "Se la risposta non ti soddisfa, o non arriva entro 40 giorni, puoi rivolgerti "
+    "gratuitamente al Servizio Conciliazione dell'ARERA (www.arera.it).",
+)
+AUTOLETTURA_BILL_SOCIAL_BONUS_TEXT = envstr(
+    "AUTOLETTURA_BILL_SOCIAL_BONUS_TEXT",
+    "Bonus sociale idrico: le famiglie in difficoltà economica lo ricevono in automatico "
+    "con la Dichiarazione Sostitutiva Unica (ISEE); informazioni su www.arera.it.",
+)
+AUTOLETTURA_BILL_COMPENSATION_TEXT = envstr(
+    "AUTOLETTURA_BILL_COMPENSATION_TEXT",
+    "Questa bolletta ti accredita {amount} di indennizzo automatico per il mancato rispetto "
+    "di uno standard di qualità fissato dall'ARERA.",
+)
+
+# TIMSII art. 7 (as updated by 609/2021/R/idr): the minimum reading attempts a year, 2 up to
+# this CMA and 3 above it.
+AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3 = envint(
+    "AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3", 3000, minimum=1
+)
+
+# --- The regulator (ARERA): obligations on a clock and automatic compensation ---------------
+# Each number is the regulator's, kept as a setting because ARERA updates them.
+# A bill is issued within AUTOLETTURA_BILL_MAX_DELAY_DAYS (45) of its period's end: RQSII
+# (655/2015/R/idr, as updated by 609/2021/R/idr), "tempo di emissione della fattura".
+# A self-reading that was not validated is told within this many working days: TIMSII
+# (218/2016/R/idr as updated by 609/2021/R/idr), art. 7.
+AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS = envint(
+    "AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS", _hours.REVIEW_LIMIT_WORKING_DAYS, minimum=1
+)
+# An emergency (pronto intervento) is reached on site within this many hours: RQSII art. 63.
+AUTOLETTURA_ARERA_EMERGENCY_HOURS = envint("AUTOLETTURA_ARERA_EMERGENCY_HOURS", 3, minimum=1)
+# The base automatic compensation in euro, doubled beyond twice the standard's time and
+# tripled beyond three times it: RQSII art. 72.
+AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR = envdecimal(
+    "AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR", Decimal("30")
+)
+
+
+# The obligations whose miss carries an automatic compensation (RQSII specific standards):
+# BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, EMERGENCY_ON_SITE, READING_ATTEMPTS. The 3-hour
+# emergency standard is a general one (a share of cases), with no compensation of its own.
+# The first day the platform answers for the regulator's obligations (YYYY-MM-DD): periods
+# that ended and years that closed before it were the previous system's, and owe nothing
+# here. Empty: from each supply's billing start (`import-customers --billing-starts-on`).
+def _clock_start(raw: str) -> date | None:
+    return date.fromisoformat(raw.strip()) if raw.strip() else None
+
+
+AUTOLETTURA_ARERA_FROM = envparsed(
+    "AUTOLETTURA_ARERA_FROM", None, _clock_start, "a day as YYYY-MM-DD, or empty"
+)
+_COMPENSATED: tuple[str, ...] = ("BILL_ISSUED", "BILLS_A_YEAR")
+AUTOLETTURA_ARERA_COMPENSATED = envparsed(
+    "AUTOLETTURA_ARERA_COMPENSATED",
+    _COMPENSATED,
+    _obligation_kinds,
+    "obligation kinds separated by commas, from BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, "
+    "EMERGENCY_ON_SITE, READING_ATTEMPTS, or none",
+)
+
 # Throttling of anonymous submissions (requests per minute).
 AUTOLETTURA_THROTTLE_PER_ADDRESS = envint("AUTOLETTURA_THROTTLE_PER_ADDRESS", 30, minimum=1)
 # Failed attempts at a secret an hour (wrong codes on any channel or at sign-up, a wrong
@@ -526,6 +641,12 @@ CELERY_BEAT_SCHEDULE = {
     "email-fetch": {
         "task": "autolettura.channels.tasks.email_fetch_task",
         "schedule": float(AUTOLETTURA_IMAP_POLL_SECONDS),
+    },
+    # The regulator's obligations: made from the day's bills, readings and faults, moved
+    # to late past their limit, and compensated; early, before the back office opens.
+    "obligations-tick": {
+        "task": "autolettura.regulation.tasks.obligations_tick_task",
+        "schedule": _crontab(hour=5, minute=15),
     },
     # Removes or anonymises what is past its retention (autolettura.lifecycle), at night.
     "retention-run": {

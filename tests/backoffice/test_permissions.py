@@ -25,6 +25,7 @@ PAGES = [
     ("/backoffice/revisione/", {COUNTER, ADMINISTRATOR}),
     ("/backoffice/guasti/", {CALL_CENTRE, ADMINISTRATOR}),
     ("/backoffice/cruscotto/", {BILLING, ADMINISTRATOR}),
+    ("/backoffice/obblighi/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/cruscotto/review-backlog.csv", {BILLING, ADMINISTRATOR}),
 ]
 

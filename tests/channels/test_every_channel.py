@@ -67,6 +67,9 @@ IN_WINDOW = rome(2026, 10, 20, 10, 0)
 OUTSIDE_WINDOW = rome(2026, 11, 10, 10, 0)
 # Digits only, so that the phone keypad can type them.
 SUPPLY_CODE, CUSTOMER_CODE, OTHER_CUSTOMER_CODE = "400100001", "1000001", "9999999"
+# The regulator's unique user code of the same supply (ISTAT 01 006003, progressive 42):
+# accepted wherever the supply code is.
+USER_CODE = "0100600300000042"
 # The meter's history: readings by the utility's readers since it was fitted at 0 on
 # 1 January 2024, about 150 m³ a year. The last valid one is 362 on 20 June 2026.
 HISTORY = (
@@ -88,6 +91,7 @@ class Case:
     status: str | None = None  # of the reading taken in charge; None: no reading at all
     reason: str | None = None
     error: FieldError | None = None  # the format error that refuses it
+    supply_code: str = SUPPLY_CODE  # or the supply's user code
 
     @property
     def read_on(self) -> str:
@@ -103,6 +107,7 @@ CASES = {
     "codes_mismatch": Case("00410", customer_code=OTHER_CUSTOMER_CODE, error=CODES_MISMATCH),
     "lower_than_previous": Case("00300", status=Status.DISCARDED, reason="lower_than_previous"),
     "under_review": Case("00900", status=Status.UNDER_REVIEW, reason="high_consumption"),
+    "user_code": Case("00410", supply_code=USER_CODE, status=Status.ACCEPTED),
 }
 
 
@@ -153,7 +158,7 @@ def by_api(world: World, case: Case) -> Answer:
     response = post_reading(
         Client(),
         {
-            "supply_code": SUPPLY_CODE,
+            "supply_code": case.supply_code,
             "customer_code": case.customer_code,
             "reading": case.reading,
             "read_on": case.read_on,
@@ -182,12 +187,14 @@ def by_portal(world: World, case: Case) -> Answer:
             "the portal's holder is signed in and picks one of their own supplies: no "
             "customer code is typed, so codes cannot mismatch"
         )
+    if case.supply_code != SUPPLY_CODE:
+        pytest.skip("the portal's holder picks one of their supplies from a list: no code typed")
     client = Client()
     user = with_account(world.supply)
     client.force_login(user, backend=django_settings.AUTHENTICATION_BACKENDS[1])
     response = client.post(
         "/area-clienti/comunica-la-lettura/",
-        {"supply": SUPPLY_CODE, "reading": case.reading, "read_on": case.read_on},
+        {"supply": case.supply_code, "reading": case.reading, "read_on": case.read_on},
     )
     if response.status_code == 302:
         return Answer(_page(client.get(response["Location"])))
@@ -202,7 +209,7 @@ def by_counter(world: World, case: Case) -> Answer:
         "/backoffice/sportello/",
         {
             "channel": "COUNTER",
-            "supply_code": SUPPLY_CODE,
+            "supply_code": case.supply_code,
             "customer_code": case.customer_code,
             "reading": case.reading,
             "read_on": case.read_on,
@@ -223,7 +230,7 @@ def by_phone(world: World, case: Case) -> Answer:
     call = test_phone.Call(live_server.url, call_sid=f"CA{next(_ids):04d}")
     call.dial()
     call.press("1")
-    call.press(SUPPLY_CODE)
+    call.press(case.supply_code)
     call.press(case.customer_code)
     # No comma on a keypad: the star is where a caller keys the decimal point.
     keyed = call.press(case.reading.replace(",", "*"))
@@ -240,7 +247,9 @@ def by_whatsapp(world: World, case: Case) -> Answer:
         world.clock,
         test_whatsapp.CUSTOMER_PHONE,
     )
-    return Answer(phone.ask(f"{SUPPLY_CODE}#{case.customer_code}#{case.reading}#{case.read_on}"))
+    return Answer(
+        phone.ask(f"{case.supply_code}#{case.customer_code}#{case.reading}#{case.read_on}")
+    )
 
 
 def by_sms(world: World, case: Case) -> Answer:
@@ -248,7 +257,9 @@ def by_sms(world: World, case: Case) -> Answer:
     world.settings.AUTOLETTURA_TWILIO_AUTH_TOKEN = test_sms.AUTH_TOKEN
     world.settings.AUTOLETTURA_PUBLIC_BASE_URL = live_server.url
     sms = test_sms.Sms(f"{live_server.url}/channels/sms/webhook")
-    return Answer(sms.send(f"{SUPPLY_CODE}#{case.customer_code}#{case.reading}#{case.read_on}"))
+    return Answer(
+        sms.send(f"{case.supply_code}#{case.customer_code}#{case.reading}#{case.read_on}")
+    )
 
 
 def by_email(world: World, case: Case) -> Answer:
@@ -259,7 +270,7 @@ def by_email(world: World, case: Case) -> Answer:
     world.monkeypatch.setattr("autolettura.clock.now", world.clock)
     text = (
         f"Buongiorno,\nvi comunico la lettura {case.reading} del {case.read_on} per l'utenza "
-        f"{SUPPLY_CODE}, codice utente {case.customer_code}.\n\nCordiali saluti\nMario Rossi\n"
+        f"{case.supply_code}, codice utente {case.customer_code}.\n\nCordiali saluti\nMario Rossi\n"
     )
     # The mail arrives when the case says: the window is the arrival's (not the fetch's).
     imap.deliver(user, test_email.make_mail(text, sent_at=case.now), arrived_at=case.now)
@@ -319,7 +330,7 @@ def test_the_same_input_gets_the_same_outcome_on_every_channel(
     clock = Clock(case.now)
     monkeypatch.setattr("autolettura.clock.now", clock)
     customer = Customer.objects.create(customer_code=CUSTOMER_CODE, name="Giulia Ferrari")
-    supply = make_supply(customer=customer, supply_code=SUPPLY_CODE)
+    supply = make_supply(customer=customer, supply_code=SUPPLY_CODE, user_code=USER_CODE)
     history(supply)
     before = set(Reading.objects.values_list("pk", flat=True))
     send, stored_channel = CHANNELS[channel]

@@ -289,6 +289,9 @@ MATRIX: dict[str, Row] = {
     "backoffice/cruscotto/": Row(
         "/backoffice/cruscotto/", backoffice(counter=403, call=403, billing=200, admin=200)
     ),
+    "backoffice/obblighi/": Row(
+        "/backoffice/obblighi/", backoffice(counter=403, call=403, billing=200, admin=200)
+    ),
     "backoffice/cruscotto/<slug:slug>.csv": Row(
         "/backoffice/cruscotto/review-backlog.csv",
         backoffice(counter=403, call=403, billing=200, admin=200),

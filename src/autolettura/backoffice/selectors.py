@@ -40,6 +40,7 @@ def supply_search(query: str) -> QuerySet[Supply]:
         serials = Meter.objects.filter(supply=OuterRef("pk"), serial__icontains=word)
         supplies = supplies.filter(
             Q(supply_code__istartswith=word)
+            | Q(user_code__startswith=word)
             | Q(holder__customer_code__istartswith=word)
             | Q(holder__name__icontains=word)
             | Q(address__icontains=word)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("guasti/<str:ticket>/avanza/", views.fault_advance, name="fault_advance"),
     path("guasti/<str:ticket>/risolvi/", views.fault_resolve, name="fault_resolve"),
     path("guasti/<str:ticket>/foto/", views.fault_photo, name="fault_photo"),
+    path("obblighi/", views.obligations, name="obligations"),
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
 ]

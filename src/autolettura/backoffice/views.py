@@ -45,6 +45,7 @@ from autolettura.readings.services import (
     reading_review,
     reading_void,
 )
+from autolettura.regulation import selectors as regulation_selectors
 from autolettura.rules.window import rome_today
 from autolettura.service import selectors as fault_selectors
 from autolettura.service import services as fault_services
@@ -496,3 +497,12 @@ def dashboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     writer.writerow(table.columns)
     writer.writerows(table.rows)
     return response
+
+
+@operator_required("view_dashboard")
+@require_GET
+def obligations(request: HttpRequest) -> HttpResponse:
+    """The regulator's obligations due today and those late, made by the daily clock."""
+    today = rome_today(clock.now())
+    agenda = regulation_selectors.obligations_agenda(today=today)
+    return render(request, "backoffice/obligations.html", {"agenda": agenda, "today": today})

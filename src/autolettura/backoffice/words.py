@@ -8,8 +8,9 @@ these functions only pick the right one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +18,7 @@ from autolettura.backoffice.models import AuditAction
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.readings.messages import reason_label
 from autolettura.readings.models import Channel, Source, Status
+from autolettura.regulation.models import Obligation, ObligationKind
 from autolettura.service.messages import date_in_words
 from autolettura.service.models import Category, FaultChannel, FaultStatus, Urgency
 
@@ -126,3 +128,45 @@ def fault_step(status: str) -> FaultStep:
         ),
     }
     return steps.get(status, FaultStep(_("Resolved"), None, ""))  # type: ignore[call-overload]
+
+
+def obligation_kind(value: str) -> str:
+    """What the regulator asks, in a sentence an operator recognises."""
+    labels = {
+        ObligationKind.BILL_ISSUED: _("Issue the bill within %(n)s days of the period's end")
+        % {"n": settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS},
+        ObligationKind.BILLS_A_YEAR: _("The bills a year for the supply's consumption class"),
+        ObligationKind.REVIEW_TOLD: _(
+            "Tell the customer the outcome of a self-reading within %(n)s working days"
+        )
+        % {"n": settings.AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS},
+        ObligationKind.EMERGENCY_ON_SITE: _("Reach an emergency on site within %(n)s hours")
+        % {"n": settings.AUTOLETTURA_ARERA_EMERGENCY_HOURS},
+        ObligationKind.READING_ATTEMPTS: _(
+            "The reading attempts a year for the supply's consumption"
+        ),
+    }
+    return labels.get(value, value)  # type: ignore[call-overload]
+
+
+def obligation_subject(obligation: Obligation) -> str:
+    """What the obligation is about: the period, the reading, the report or the year."""
+    kind, parts = obligation.kind, obligation.subject.split(":")
+    if kind == ObligationKind.BILL_ISSUED:
+        return _("period ending %(day)s") % {"day": long_date(date.fromisoformat(parts[-1]))}
+    if kind in (ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS):
+        return _("year %(year)s") % {"year": parts[-1]}
+    if kind == ObligationKind.REVIEW_TOLD and obligation.reading is not None:
+        return _("reading %(receipt)s") % {"receipt": obligation.reading.receipt or ""}
+    if kind == ObligationKind.EMERGENCY_ON_SITE and obligation.fault is not None:
+        return _("fault report %(ticket)s") % {"ticket": obligation.fault.ticket}
+    return ""
+
+
+def obligation_deadline(obligation: Obligation) -> str:
+    """The last day to meet it (a limit in days ends with its day), or the instant for a
+    limit in hours."""
+    if obligation.standard.endswith("h"):
+        return long_date(obligation.due_at)
+    last = timezone.localtime(obligation.due_at) - timedelta(minutes=1)
+    return long_date(last.date())

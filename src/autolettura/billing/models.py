@@ -135,6 +135,10 @@ class Bill(models.Model):
         return f"{self.year}/{self.sequence:06d}"
 
 
+# The kind of the line that credits an automatic compensation (regulation.Compensation).
+COMPENSATION_LINE = "COMPENSATION"
+
+
 class BillLine(models.Model):
     # Indexed by the (bill, position) constraint.
     bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines", db_index=False)

@@ -20,9 +20,10 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from autolettura.billing import selectors
-from autolettura.billing.models import Bill, BillLine, RegisterSource
+from autolettura.billing.models import COMPENSATION_LINE, Bill, BillLine, RegisterSource
 from autolettura.customers.models import Usage
 from autolettura.customers.selectors import meter_current
+from autolettura.rules.obligations import reading_attempts_required
 from autolettura.service.selectors import contact_channels
 
 MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
@@ -253,6 +254,8 @@ class LineRow:
 
 
 def _line_row(line: BillLine) -> LineRow:
+    if line.kind == COMPENSATION_LINE:
+        return LineRow(f"{line.description} (fuori campo IVA)", "", "", format_eur(line.amount))
     if line.kind == "FIXED":
         quantity = f"{format_number(line.quantity)} giorni"
         unit = f"{format_price(line.unit_price)}/giorno"
@@ -278,6 +281,7 @@ def bill_context(bill: Bill) -> dict[str, Any]:
     history = selectors.bill_history(bill)
     start, end = bill.next_window_start, bill.next_window_end
     contacts = contact_channels()  # what the portal's contact pages show too
+    lines = selectors.bill_lines(bill)
     return {
         "utility": settings.AUTOLETTURA_UTILITY_NAME,
         "bill": bill,
@@ -302,7 +306,10 @@ def bill_context(bill: Bill) -> dict[str, Any]:
         "adjustment_is_credit": bill.adjustment_m3 < 0,
         "billed_m3": format_number(bill.billed_m3),
         "cma_m3": format_number(bill.cma_m3, 2),
-        "lines": [_line_row(line) for line in selectors.bill_lines(bill)],
+        "lines": [_line_row(line) for line in lines if line.kind != COMPENSATION_LINE],
+        "regulation": regulation_context(
+            bill, lines=lines, meter_serial=meter.serial if meter else ""
+        ),
         "net": format_eur(bill.net_eur),
         "vat": format_eur(bill.vat_eur),
         "vat_percent": _vat_percent(bill),
@@ -319,6 +326,48 @@ def bill_context(bill: Bill) -> dict[str, Any]:
         "meter_serial": meter.serial if meter else "",
         "digit_boxes": range(digits),
         "date_boxes": ["g", "g", "/", "m", "m", "/", "a", "a", "a", "a"],
+    }
+
+
+def regulation_context(
+    bill: Bill, *, lines: Sequence[BillLine], meter_serial: str
+) -> dict[str, Any]:
+    """What the regulator requires on every bill (billing/partials/regulation.html), in the
+    wording of the settings: the user code, the reading attempts for the CMA, the
+    compensation credited, the utility's legal details, how to complain, the social bonus,
+    the average cost per m³, the meter serial."""
+    credited = [line for line in lines if line.kind == COMPENSATION_LINE]
+    compensation = -sum((line.amount for line in credited), Decimal(0))
+    attempts = reading_attempts_required(
+        bill.cma_m3, threshold_m3=settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
+    )
+    cma = format_number(bill.cma_m3, 2)
+    return {
+        "user_code": bill.supply.user_code or "",
+        "compensation_rows": [_line_row(line) for line in credited],
+        "compensation_text": (
+            settings.AUTOLETTURA_BILL_COMPENSATION_TEXT.format(amount=format_eur(compensation))
+            if credited
+            else ""
+        ),
+        "attempts_text": settings.AUTOLETTURA_BILL_READING_ATTEMPTS_TEXT.format(
+            cma=cma, attempts=attempts
+        ),
+        "legal_name": settings.AUTOLETTURA_UTILITY_LEGAL_NAME,
+        "vat_number": settings.AUTOLETTURA_UTILITY_VAT_NUMBER,
+        "registered_office": settings.AUTOLETTURA_UTILITY_REGISTERED_OFFICE,
+        "faults": settings.AUTOLETTURA_PHONE_FAULTS,
+        "toll_free": settings.AUTOLETTURA_PHONE_TOLL_FREE,
+        "complaints_text": settings.AUTOLETTURA_BILL_COMPLAINTS_TEXT,
+        "conciliation_text": settings.AUTOLETTURA_BILL_CONCILIATION_TEXT,
+        "social_bonus_text": settings.AUTOLETTURA_BILL_SOCIAL_BONUS_TEXT,
+        # The bill's total (before any compensation) over its m³: what a m³ cost.
+        "average_cost": (
+            f"{format_price((bill.total_eur + compensation) / bill.billed_m3)}/m³"
+            if bill.billed_m3 > 0
+            else ""
+        ),
+        "meter_serial": meter_serial,
     }
 
 

@@ -24,6 +24,7 @@ from django.db.models import QuerySet, Sum
 from autolettura import db
 from autolettura.billing import policy as billing_policy
 from autolettura.billing.models import (
+    COMPENSATION_LINE,
     Bill,
     BillLine,
     BillNumberCounter,
@@ -33,8 +34,11 @@ from autolettura.billing.models import (
 )
 from autolettura.billing.selectors import tariffs_by_year_usage
 from autolettura.customers.models import HolderChange, Meter, Supply
+from autolettura.customers.services import supply_user_codes_assign
 from autolettura.readings import policy as reading_policy
 from autolettura.readings.models import Reading, Source, Status
+from autolettura.regulation.models import Compensation
+from autolettura.regulation.selectors import compensations_pending
 from autolettura.rules import billing, profile, tariff
 from autolettura.rules.window import Window
 
@@ -66,6 +70,8 @@ def bill_run_start(
             f"--since {since:%Y-%m-%d} is after --through {through:%Y-%m-%d}: "
             "there would be nothing to bill"
         )
+    # Bills print the regulator's user code: a supply made without one gets it now.
+    supply_user_codes_assign()
     unfinished = (
         BillRun.objects.filter(through=through, status=BillRun.Status.RUNNING)
         .order_by("-started_at")
@@ -285,11 +291,60 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             # record it like any other error and bill the rest.
             logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
             result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
+    credited = _compensations_credit(bills, first_id=first_id, last_id=last_id)
     _write_bills(bills, issued_year=run.issued_on.year)
+    for compensation, bill in credited:
+        compensation.bill_id = bill["id"]
+    if credited:
+        Compensation.objects.bulk_update([c for c, _b in credited], ["bill"])
     result.bills_made = len(bills)
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
     result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
     return result
+
+
+# The automatic compensation's line (RQSII art. 72). Outside the scope of VAT: it is a
+# compensation, not a supply, so it comes off the total after VAT.
+COMPENSATION_DESCRIPTION = "Indennizzo automatico ARERA"
+
+
+def _compensations_credit(
+    bills: list[dict[str, Any]], *, first_id: int, last_id: int
+) -> list[tuple[Compensation, dict[str, Any]]]:
+    """Credit each pending compensation of the chunk's supplies on the supply's first new
+    bill to the same customer, as a line of its own. Returns (compensation, bill) pairs, to
+    be linked once the bills have their ids."""
+    pending = compensations_pending(first_supply_id=first_id, last_supply_id=last_id)
+    if not pending:
+        return []
+    first_bill: dict[tuple[int, int], dict[str, Any]] = {}
+    for bill in bills:
+        first_bill.setdefault((bill["supply_id"], bill["customer_id"]), bill)
+    credited = []
+    for compensation in pending:
+        found = first_bill.get((compensation.supply_id, compensation.customer_id))
+        if found is None:
+            continue  # no bill for that customer in this run: the next one credits it
+        bill = found
+        amount = -compensation.amount_eur
+        line = tariff.Line(COMPENSATION_LINE, COMPENSATION_DESCRIPTION, Decimal(1), amount, amount)
+        position = len(bill["lines"]) + 1
+        bill["lines"] = (*bill["lines"], line)
+        bill["lines_text"] = (
+            *bill["lines_text"],
+            *_lines_text_from(position, (line,)),
+        )
+        bill["total_eur"] = bill["total_eur"] + amount
+        credited.append((compensation, bill))
+    return credited
+
+
+def _lines_text_from(position: int, lines: Iterable[tariff.Line]) -> tuple[str, ...]:
+    value = db.copy_value
+    return tuple(
+        "".join("\t" + value(v) for v in (position + offset, *values[1:])) + "\n"
+        for offset, values in enumerate(_line_values(lines), start=0)
+    )
 
 
 def _rows(queryset: QuerySet[Any, Any]) -> list[Any]:

@@ -678,7 +678,9 @@ def _draft_check(conversation: WhatsAppConversation, today: date) -> list[FieldE
         else:
             conversation.identified_customer = supply.holder
     elif "supply_code" in codes and remembered is not None and not conversation.customer_code:
-        own = customer_selectors.supplies_of(remembered).filter(supply_code=codes["supply_code"])
+        own = customer_selectors.supplies_of(remembered).filter(
+            customer_selectors.code_names(codes["supply_code"])
+        )
         if not own.exists():
             errors.append(CODES_MISMATCH)
             conversation.supply_code = ""

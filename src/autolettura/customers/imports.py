@@ -42,6 +42,7 @@ from autolettura.bulk import (
     temp_table_drop,
 )
 from autolettura.customers.models import Customer, Meter, Supply, Usage
+from autolettura.customers.services import supply_user_codes_assign
 from autolettura.db import storable
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
@@ -510,6 +511,8 @@ def _customers_apply_chunk(
                     for row in new_supplies
                 ),
             )
+            # The regulator's user code for each new supply, in the same transaction.
+            supply_user_codes_assign()
             result.supplies_created += len(new_supplies)
         log.flush()
     return len(rows)

@@ -59,11 +59,19 @@ class Supply(models.Model):
     # The first day the platform bills: for a supply migrated from an earlier system, the day
     # after the last period that system billed. Empty: from the activation date.
     billing_starts_on = models.DateField(null=True, blank=True)
+    # The regulator's unique user code (16 digits: ISTAT region, municipality, progressive),
+    # given by customers.services.supply_user_codes_assign; printed on bills and taken
+    # wherever a supply code is.
+    user_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "supplies"
         constraints = [
+            models.CheckConstraint(
+                condition=Q(user_code__isnull=True) | Q(user_code__regex=r"^[0-9]{16}$"),
+                name="supply_user_code_16_digits",
+            ),
             models.CheckConstraint(condition=~Q(supply_code=""), name="supply_code_not_empty"),
             models.CheckConstraint(
                 condition=Q(household_members__gte=1), name="supply_household_members_positive"

@@ -7,6 +7,7 @@ from datetime import date
 from django.db.models import Q, QuerySet
 
 from autolettura.customers.models import Customer, HolderChange, Meter, Supply
+from autolettura.rules import usercode
 
 
 def supply_identify(
@@ -21,7 +22,17 @@ def supply_identify(
     supplies = Supply.objects.select_related("holder")
     if for_update:
         supplies = supplies.select_for_update(of=("self",))
-    return supplies.filter(supply_code=supply_code, holder__customer_code=customer_code).first()
+    return supplies.filter(code_names(supply_code), holder__customer_code=customer_code).first()
+
+
+def code_names(code: str) -> Q:
+    """The supplies a (normalised) supply code names: by its supply code, or by the
+    regulator's 16-digit user code. Identification also needs the holder's customer code,
+    so a 16-digit supply code that happened to equal another supply's user code would still
+    name only a supply of that customer."""
+    if usercode.is_user_code(code):
+        return Q(supply_code=code) | Q(user_code=code)
+    return Q(supply_code=code)
 
 
 def supplies_of(customer: Customer) -> QuerySet[Supply]:

@@ -6,12 +6,31 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat, LPad
 
 from autolettura.billing.models import Bill
 from autolettura.customers import selectors
 from autolettura.customers.models import Customer, HolderChange, Supply
+from autolettura.rules import usercode
 from autolettura.rules.window import rome_today
 from autolettura.throttling import FailureLimit
+
+
+def supply_user_codes_assign() -> int:
+    """Give every supply without one its regulator's user code: the ISTAT region and
+    municipality of the settings and its id as the progressive. One UPDATE whatever the
+    number of supplies; returns how many were given one."""
+    prefix = usercode.prefix(
+        settings.AUTOLETTURA_ISTAT_REGION, settings.AUTOLETTURA_ISTAT_MUNICIPALITY
+    )
+    return Supply.objects.filter(user_code__isnull=True).update(
+        user_code=Concat(
+            Value(prefix),
+            LPad(Cast("id", CharField()), usercode.PROGRESSIVE_DIGITS, Value("0")),
+            output_field=CharField(),
+        )
+    )
 
 
 def codes_failures() -> FailureLimit:

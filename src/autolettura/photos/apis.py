@@ -11,7 +11,7 @@ from ninja.files import UploadedFile
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
 from autolettura.customers.models import Supply
-from autolettura.customers.selectors import meter_current, supplies_of
+from autolettura.customers.selectors import code_names, meter_current, supplies_of
 from autolettura.customers.services import supply_identify_guarded
 from autolettura.photos import services
 from autolettura.photos.selectors import register_history
@@ -125,7 +125,7 @@ def _supply(
         supplies = supplies_of(customer)
         if supply_code:
             code = parsing.normalize_code(supply_code, field="supply_code")
-            found = supplies.filter(supply_code=code).first()
+            found = supplies.filter(code_names(code)).first()
             if found is None:
                 raise FormatError(FieldError("supply_code", "codes_mismatch"))
             return found

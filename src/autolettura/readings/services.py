@@ -219,7 +219,7 @@ def _identify(
                 return only[0]
             errors.append(FieldError("supply_code", "required"))
             return None
-        found = supplies.filter(supply_code=supply_code).first()
+        found = supplies.filter(customer_selectors.code_names(supply_code)).first()
         if found is None:
             errors.append(CODES_MISMATCH)
         return found

@@ -22,6 +22,9 @@ for _name in (
     "route",
     "message_status",
     "long_date",
+    "obligation_kind",
+    "obligation_subject",
+    "obligation_deadline",
 ):
     register.filter(_name, getattr(words, _name))
 

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from autolettura import clock
+from autolettura.demo.regulation import LateBillStory, late_bill_story_load
 from autolettura.demo.services import Credentials, DemoLoad, demo_load
+from autolettura.rules.window import rome_today
 
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -26,6 +28,7 @@ class Command(BaseCommand):
             readings_log.setLevel(logging.WARNING)
         try:
             loaded = demo_load(now=clock.now())
+            story = late_bill_story_load(now=clock.now())
         finally:
             readings_log.setLevel(level)
         utility = settings.AUTOLETTURA_UTILITY_NAME
@@ -34,6 +37,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Demo data for {utility} already loaded: nothing changed.")
         self.stdout.write(sign_in_instructions(loaded))
+        if story is not None:
+            self.stdout.write(regulator_story(story, year=rome_today(clock.now()).year))
 
 
 def _password(credentials: Credentials) -> str:
@@ -116,3 +121,25 @@ def sign_in_instructions(loaded: DemoLoad) -> str:
         "These passwords are for the demo only: never load the demo into a production database.",
     ]
     return "\n".join(lines)
+
+
+def regulator_story(story: LateBillStory, *, year: int) -> str:
+    """The regulator's part of the demo: the late bill, its compensation, the report."""
+    credited = (
+        f"credited on bill {story.credited_on} as its own line"
+        if story.credited_on
+        else "to be credited on the supply's next bill"
+    )
+    return "\n".join(
+        [
+            "",
+            "The regulator (ARERA)",
+            f"  Supply {story.supply_code} (codice utente {story.customer_code}, user code",
+            f"  {story.user_code}): bill {story.late_bill} came {story.late_days} days after its",
+            f"  period (the limit is 45): {story.compensation_eur} EUR of automatic",
+            f"  compensation, {credited}.",
+            f"  Deadlines due today and late: {BASE_URL}/backoffice/obblighi/",
+            "  The daily clock: autolettura obligations-tick",
+            f"  The yearly report: autolettura arera-report --year {year} arera-{year}.xlsx",
+        ]
+    )

@@ -1,0 +1,588 @@
+"""The regulator's clock: makes each obligation once, moves it along, and creates the
+automatic compensation a missed one owes.
+
+`obligations_tick` is the daily job (Celery beat and `autolettura obligations-tick`). It reads
+the bills, the readings and the fault reports and makes an obligation for each of:
+- every billing period that has ended (BILL_ISSUED), met by the bill's issue day;
+- every supply and year once its bills are all due (BILLS_A_YEAR);
+- every self-reading that was not validated at once (REVIEW_TOLD), met when the customer was
+  told (the review, the void, or at once for a reading discarded on arrival);
+- every emergency fault report (EMERGENCY_ON_SITE), met when the crew reached the place.
+It is idempotent: run twice on a day, or a day missed and caught up, it makes the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
+
+from autolettura import db
+from autolettura.billing.models import Bill
+from autolettura.billing.policy import period_end_months
+from autolettura.customers.models import Supply
+from autolettura.readings.models import Reading, Source, Status
+from autolettura.regulation.models import (
+    Compensation,
+    Obligation,
+    ObligationKind,
+    ObligationState,
+)
+from autolettura.rules import billing as billing_rules
+from autolettura.rules import obligations as rules
+from autolettura.rules.window import rome_today
+from autolettura.service.models import FaultReport, Urgency
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+
+
+def standard_of(kind: str) -> rules.Standard | None:
+    """The time standard of an obligation kind from the settings; None for BILLS_A_YEAR,
+    which is a count, not a time."""
+    if kind == ObligationKind.BILL_ISSUED:
+        return rules.Standard(settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS, rules.Unit.CALENDAR_DAYS)
+    if kind == ObligationKind.REVIEW_TOLD:
+        return rules.Standard(
+            settings.AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS, rules.Unit.WORKING_DAYS
+        )
+    if kind == ObligationKind.EMERGENCY_ON_SITE:
+        return rules.Standard(settings.AUTOLETTURA_ARERA_EMERGENCY_HOURS, rules.Unit.HOURS)
+    return None
+
+
+def _code(standard: rules.Standard) -> str:
+    suffix = {rules.Unit.CALENDAR_DAYS: "d", rules.Unit.WORKING_DAYS: "wd", rules.Unit.HOURS: "h"}
+    return f"{standard.amount}{suffix[standard.unit]}"
+
+
+@dataclass
+class TickReport:
+    made: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    met: int = 0
+    late: int = 0
+    compensations: int = 0
+    compensations_eur: Decimal = Decimal("0.00")
+
+
+def obligations_tick(*, now: datetime) -> TickReport:
+    """Make the obligations due so far, record the ones met, mark late the ones past their
+    limit and create the compensation each late one with compensation owes. Safe to run
+    again; returns what it did."""
+    report = TickReport()
+    _bills_issued(now=now, report=report)
+    _periods_unbilled(now=now, report=report)
+    _bills_a_year(now=now, report=report)
+    _reviews(now=now, report=report)
+    _emergencies(now=now, report=report)
+    _reading_attempts(now=now, report=report)
+    report.late = Obligation.objects.filter(
+        state=ObligationState.OPEN, met_at__isnull=True, due_at__lte=now
+    ).update(state=ObligationState.LATE, updated_at=now)
+    _compensate(now=now, report=report)
+    return report
+
+
+def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _state(due_at: datetime, met_at: datetime | None, now: datetime) -> str:
+    return rules.state_of(due_at=due_at, met_at=met_at, now=now).value
+
+
+def _make(rows: list[Obligation], report: TickReport) -> None:
+    """Insert the rows not made yet (the (kind, subject) constraint keeps them once)."""
+    if not rows:
+        return
+    existing = set(
+        Obligation.objects.filter(
+            kind=rows[0].kind, subject__in=[r.subject for r in rows]
+        ).values_list("subject", flat=True)
+    )
+    fresh = [r for r in rows if r.subject not in existing]
+    # One COPY (PostgreSQL) rather than an ORM insert: the first run meets a year of bills.
+    # The daily job is the only writer; the (kind, subject) constraint stops a second one.
+    # PostgreSQL's COPY takes the values as they are; on SQLite each is prepared as its
+    # field stores it (an instant as UTC text).
+    if db.is_postgresql():
+        values = ([getattr(r, c) for c in _COLUMNS] for r in fresh)
+    else:
+        fields = [Obligation._meta.get_field(c) for c in _COLUMNS]
+        values = (
+            [
+                f.get_db_prep_save(getattr(r, c), connection)  # type: ignore[union-attr]
+                for f, c in zip(fields, _COLUMNS, strict=True)
+            ]
+            for r in fresh
+        )
+    db.insert_rows(Obligation._meta.db_table, _COLUMNS, values)
+    report.made[rows[0].kind] += len(fresh)
+
+
+_COLUMNS = (
+    "kind",
+    "subject",
+    "supply_id",
+    "bill_id",
+    "reading_id",
+    "fault_id",
+    "standard",
+    "started_at",
+    "due_at",
+    "met_at",
+    "state",
+    "evidence",
+    "updated_at",
+)
+
+
+# --- BILL_ISSUED --------------------------------------------------------------------------
+
+
+def _bill_subject(supply_id: int, period_end: date) -> str:
+    return f"bill:{supply_id}:{period_end.isoformat()}"
+
+
+def _bills_issued(*, now: datetime, report: TickReport) -> None:
+    """Each bill not yet linked meets (or meets late) its period's obligation."""
+    standard = standard_of(ObligationKind.BILL_ISSUED)
+    assert standard is not None
+    linked = Obligation.objects.filter(kind=ObligationKind.BILL_ISSUED, bill__isnull=False)
+    bills = (
+        Bill.objects.exclude(id__in=linked.values("bill_id"))
+        .order_by("id")
+        .values_list("id", "supply_id", "period_end", "issued_on", "year", "sequence")
+    )
+    for batch in _chunks(bills.iterator(chunk_size=CHUNK)):
+        with transaction.atomic():
+            rows = []
+            for bill_id, supply_id, period_end, issued_on, year, sequence in batch:
+                started_at = rules.day_start(period_end)
+                due_at = standard.limit(started_at)
+                met_at = rules.day_start(issued_on)
+                rows.append(
+                    Obligation(
+                        kind=ObligationKind.BILL_ISSUED,
+                        subject=_bill_subject(supply_id, period_end),
+                        supply_id=supply_id,
+                        bill_id=bill_id,
+                        standard=_code(standard),
+                        started_at=started_at,
+                        due_at=due_at,
+                        met_at=met_at,
+                        state=_state(due_at, met_at, now),
+                        evidence=f"bill {year}/{sequence:06d} issued on {issued_on:%d/%m/%Y}",
+                        updated_at=now,
+                    )
+                )
+            # An open obligation made for the period before its bill existed: met now.
+            by_subject = {r.subject: r for r in rows}
+            for open_one in Obligation.objects.filter(
+                kind=ObligationKind.BILL_ISSUED, subject__in=list(by_subject), bill__isnull=True
+            ):
+                row = by_subject.pop(open_one.subject)
+                open_one.bill_id = row.bill_id
+                open_one.met_at = row.met_at
+                open_one.state = _state(open_one.due_at, row.met_at, now)
+                open_one.evidence = row.evidence
+                open_one.updated_at = now
+                open_one.save(update_fields=["bill", "met_at", "state", "evidence", "updated_at"])
+                report.met += 1
+            _make(list(by_subject.values()), report)
+
+
+def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
+    """An open obligation for every period that has ended and has no bill yet."""
+    standard = standard_of(ObligationKind.BILL_ISSUED)
+    assert standard is not None
+    today = rome_today(now)
+    clock_from = settings.AUTOLETTURA_ARERA_FROM
+    latest = dict(
+        Bill.objects.values("supply_id")
+        .annotate(last=Max("period_end"))
+        .values_list("supply_id", "last")
+    )
+    last_cma = {}
+    if settings.AUTOLETTURA_BILLING_POLICY == "cma":
+        last_cma = dict(
+            Bill.objects.order_by("supply_id", "period_end").values_list("supply_id", "cma_m3")
+        )
+    defaults = {
+        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
+        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
+        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
+    }
+    supplies = Supply.objects.order_by("id").values_list(
+        "id", "usage", "activated_on", "billing_starts_on"
+    )
+    for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        rows = []
+        for supply_id, usage, activated_on, starts_on in batch:
+            last = latest.get(supply_id)
+            first = (
+                last + timedelta(days=1)
+                if last is not None
+                else max(d for d in (activated_on, starts_on) if d is not None)
+            )
+            cma = last_cma.get(supply_id, defaults.get(usage, Decimal("150")))
+            months = period_end_months(cma)
+            for period in billing_rules.due_periods(
+                first_start=first, through=today, months=months
+            ):
+                if clock_from is not None and period.end < clock_from:
+                    continue  # the previous system's period
+                started_at = rules.day_start(period.end)
+                rows.append(
+                    Obligation(
+                        kind=ObligationKind.BILL_ISSUED,
+                        subject=_bill_subject(supply_id, period.end),
+                        supply_id=supply_id,
+                        standard=_code(standard),
+                        started_at=started_at,
+                        due_at=standard.limit(started_at),
+                        state=_state(standard.limit(started_at), None, now),
+                        evidence="",
+                        updated_at=now,
+                    )
+                )
+        _make(rows, report)
+
+
+# --- BILLS_A_YEAR -------------------------------------------------------------------------
+
+
+def _bills_a_year(*, now: datetime, report: TickReport) -> None:
+    """Once the last bill of a year is due (45 days after 31 December), each supply active
+    that year has had its bills for its CMA class, or has not."""
+    delay = settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS
+    today = rome_today(now)
+    year = today.year - 1
+    if today <= date(year, 12, 31) + timedelta(days=delay):
+        year -= 1
+    if settings.AUTOLETTURA_ARERA_FROM is not None and year < settings.AUTOLETTURA_ARERA_FROM.year:
+        return  # a year the previous system answered for
+    started_at = rules.day_start(date(year, 1, 1))
+    due_at = rules.day_end(date(year, 12, 31) + timedelta(days=delay))
+    counts = dict(
+        Bill.objects.filter(period_end__year=year)
+        .values("supply_id")
+        .annotate(n=Count("id"))
+        .values_list("supply_id", "n")
+    )
+    cmas = dict(
+        Bill.objects.filter(period_end__year=year)
+        .order_by("supply_id", "period_end")
+        .values_list("supply_id", "cma_m3")
+    )
+    supplies = (
+        Supply.objects.filter(activated_on__lte=date(year, 12, 31))
+        .order_by("id")
+        .values_list("id", "usage", "activated_on", "billing_starts_on")
+    )
+    defaults = {
+        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
+        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
+        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
+    }
+    for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        rows = []
+        for supply_id, usage, activated_on, starts_on in batch:
+            # A supply billed by an earlier system until some day of the year: only what
+            # the platform billed counts, from that day.
+            active_from = max(d for d in (activated_on, starts_on) if d is not None)
+            cma = cmas.get(supply_id, defaults.get(usage, Decimal("150")))
+            required = rules.bills_required(
+                billing_rules.bills_per_year(cma), active_from=active_from, year=year
+            )
+            if required == 0:
+                continue
+            issued = counts.get(supply_id, 0)
+            met_at = started_at if issued >= required else None
+            rows.append(
+                Obligation(
+                    kind=ObligationKind.BILLS_A_YEAR,
+                    subject=f"year:{supply_id}:{year}",
+                    supply_id=supply_id,
+                    standard=f"{required} bills",
+                    started_at=started_at,
+                    due_at=due_at,
+                    met_at=met_at,
+                    state=ObligationState.MET if met_at else ObligationState.LATE,
+                    evidence=(
+                        f"{issued} bills for periods ending in {year}, {required} required "
+                        f"(CMA {cma} m³)"
+                    ),
+                    updated_at=now,
+                )
+            )
+        _make(rows, report)
+
+
+# --- REVIEW_TOLD --------------------------------------------------------------------------
+
+
+def _told_at(status: str, submitted_at: datetime, reviewed_at: Any, voided_at: Any) -> Any:
+    """When the customer was told the outcome of a self-reading not validated at once."""
+    if reviewed_at is not None:
+        return reviewed_at
+    if voided_at is not None:
+        return voided_at
+    if status == Status.DISCARDED:
+        return submitted_at  # discarded on arrival: the answer came at once
+    return None
+
+
+def _reviews(*, now: datetime, report: TickReport) -> None:
+    standard = standard_of(ObligationKind.REVIEW_TOLD)
+    assert standard is not None
+    linked = Obligation.objects.filter(kind=ObligationKind.REVIEW_TOLD, reading__isnull=False)
+    candidates = (
+        Reading.objects.filter(source=Source.SELF)
+        .filter(
+            Q(status__in=[Status.UNDER_REVIEW, Status.DISCARDED]) | Q(reviewed_at__isnull=False)
+        )
+        .exclude(id__in=linked.values("reading_id"))
+        .order_by("id")
+        .values_list("id", "supply_id", "status", "submitted_at", "reviewed_at", "voided_at")
+    )
+    for batch in _chunks(candidates.iterator(chunk_size=CHUNK)):
+        rows = []
+        for reading_id, supply_id, status, submitted_at, reviewed_at, voided_at in batch:
+            due_at = standard.limit(submitted_at)
+            met_at = _told_at(status, submitted_at, reviewed_at, voided_at)
+            rows.append(
+                Obligation(
+                    kind=ObligationKind.REVIEW_TOLD,
+                    subject=f"reading:{reading_id}",
+                    supply_id=supply_id,
+                    reading_id=reading_id,
+                    standard=_code(standard),
+                    started_at=submitted_at,
+                    due_at=due_at,
+                    met_at=met_at,
+                    state=_state(due_at, met_at, now),
+                    evidence=_review_evidence(status, met_at),
+                    updated_at=now,
+                )
+            )
+        _make(rows, report)
+    # The ones still waiting: a review or a void since the last run meets them.
+    waiting = Obligation.objects.filter(
+        kind=ObligationKind.REVIEW_TOLD, met_at__isnull=True
+    ).select_related("reading")
+    for obligation in waiting.iterator(chunk_size=CHUNK):
+        reading = obligation.reading
+        assert reading is not None
+        met_at = _told_at("", reading.submitted_at, reading.reviewed_at, reading.voided_at)
+        if met_at is None:
+            continue
+        obligation.met_at = met_at
+        obligation.state = _state(obligation.due_at, met_at, now)
+        obligation.evidence = _review_evidence(reading.status, met_at)
+        obligation.updated_at = now
+        obligation.save(update_fields=["met_at", "state", "evidence", "updated_at"])
+        report.met += 1
+
+
+def _review_evidence(status: str, met_at: datetime | None) -> str:
+    if met_at is None:
+        return "under review, the customer not told yet"
+    return f"outcome ({status.lower().replace('_', ' ')}) told on {rules_day(met_at)}"
+
+
+def rules_day(at: datetime) -> str:
+    return f"{rome_today(at):%d/%m/%Y}"
+
+
+# --- EMERGENCY_ON_SITE --------------------------------------------------------------------
+
+
+def _emergencies(*, now: datetime, report: TickReport) -> None:
+    standard = standard_of(ObligationKind.EMERGENCY_ON_SITE)
+    assert standard is not None
+    linked = Obligation.objects.filter(kind=ObligationKind.EMERGENCY_ON_SITE, fault__isnull=False)
+    faults = (
+        FaultReport.objects.filter(urgency=Urgency.EMERGENCY)
+        .exclude(id__in=linked.values("fault_id"))
+        .order_by("id")
+        .values_list("id", "ticket", "supply_id", "received_at", "on_site_at")
+    )
+    for batch in _chunks(faults.iterator(chunk_size=CHUNK)):
+        rows = []
+        for fault_id, ticket, supply_id, received_at, on_site_at in batch:
+            due_at = standard.limit(received_at)
+            rows.append(
+                Obligation(
+                    kind=ObligationKind.EMERGENCY_ON_SITE,
+                    subject=f"fault:{fault_id}",
+                    supply_id=supply_id,
+                    fault_id=fault_id,
+                    standard=_code(standard),
+                    started_at=received_at,
+                    due_at=due_at,
+                    met_at=on_site_at,
+                    state=_state(due_at, on_site_at, now),
+                    evidence=_fault_evidence(ticket, on_site_at),
+                    updated_at=now,
+                )
+            )
+        _make(rows, report)
+    waiting = Obligation.objects.filter(
+        kind=ObligationKind.EMERGENCY_ON_SITE, met_at__isnull=True, fault__on_site_at__isnull=False
+    ).select_related("fault")
+    for obligation in waiting:
+        fault = obligation.fault
+        assert fault is not None and fault.on_site_at is not None
+        obligation.met_at = fault.on_site_at
+        obligation.state = _state(obligation.due_at, fault.on_site_at, now)
+        obligation.evidence = _fault_evidence(fault.ticket, fault.on_site_at)
+        obligation.updated_at = now
+        obligation.save(update_fields=["met_at", "state", "evidence", "updated_at"])
+        report.met += 1
+
+
+def _fault_evidence(ticket: str, on_site_at: datetime | None) -> str:
+    if on_site_at is None:
+        return f"report {ticket}: the crew is not on site yet"
+    return f"report {ticket}: crew on site at {on_site_at.astimezone(rules.ROME):%d/%m/%Y %H:%M}"
+
+
+# --- READING_ATTEMPTS (standard SR) ----------------------------------------------------
+
+
+def _reading_attempts(*, now: datetime, report: TickReport) -> None:
+    """Once a year is over, each supply active in it has had its minimum reading attempts
+    (a visit made or failed, or a reading taken by the utility, one a day), or has not."""
+    from autolettura.rounds.models import AttemptState, ReadingAttempt
+    from autolettura.rules.rounds import minimum
+
+    year = rome_today(now).year - 1
+    if settings.AUTOLETTURA_ARERA_FROM is not None and year < settings.AUTOLETTURA_ARERA_FROM.year:
+        return  # a year the previous system answered for
+    started_at = rules.day_start(date(year, 1, 1))
+    due_at = rules.day_end(date(year, 12, 31))
+    threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
+    days: dict[int, set[date]] = defaultdict(set)
+    for supply_id, on in Reading.objects.filter(
+        source=Source.OPERATOR, read_on__year=year, voided_at__isnull=True
+    ).values_list("supply_id", "read_on"):
+        days[supply_id].add(on)
+    for supply_id, on in ReadingAttempt.objects.filter(
+        planned_on__year=year, state__in=[AttemptState.MADE, AttemptState.FAILED]
+    ).values_list("supply_id", "planned_on"):
+        days[supply_id].add(on)
+    cmas = dict(
+        Bill.objects.filter(period_end__lte=date(year, 12, 31))
+        .order_by("supply_id", "period_end")
+        .values_list("supply_id", "cma_m3")
+    )
+    defaults = {
+        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
+        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
+        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
+    }
+    supplies = (
+        Supply.objects.filter(activated_on__lte=date(year, 12, 31))
+        .order_by("id")
+        .values_list("id", "usage", "activated_on", "billing_starts_on")
+    )
+    for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        rows = []
+        for supply_id, usage, activated_on, starts_on in batch:
+            # Counted from the platform's start for a migrated supply, like its bills.
+            active_from = max(d for d in (activated_on, starts_on) if d is not None)
+            cma = cmas.get(supply_id, defaults.get(usage, Decimal("150")))
+            required = rules.bills_required(
+                minimum(cma, threshold_m3=threshold).attempts, active_from=active_from, year=year
+            )
+            if required == 0:
+                continue
+            made = len(days.get(supply_id, ()))
+            met_at = started_at if made >= required else None
+            rows.append(
+                Obligation(
+                    kind=ObligationKind.READING_ATTEMPTS,
+                    subject=f"attempts:{supply_id}:{year}",
+                    supply_id=supply_id,
+                    standard=f"{required} attempts",
+                    started_at=started_at,
+                    due_at=due_at,
+                    met_at=met_at,
+                    state=ObligationState.MET if met_at else ObligationState.LATE,
+                    evidence=f"{made} reading attempts in {year}, {required} required "
+                    f"(CMA {cma} m³)",
+                    updated_at=now,
+                )
+            )
+        _make(rows, report)
+
+
+# --- Compensation -------------------------------------------------------------------------
+
+
+def _compensate(*, now: datetime, report: TickReport) -> None:
+    """A compensation for each late obligation of a compensated kind that owes one now: on
+    meeting it late (by how late), or once three times its time has passed unmet (the most
+    it can owe); for the bills a year, once the year is settled short."""
+    kinds = list(settings.AUTOLETTURA_ARERA_COMPENSATED)
+    if not kinds:
+        return
+    base = settings.AUTOLETTURA_ARERA_COMPENSATION_BASE_EUR
+    today = rome_today(now)
+    late = (
+        Obligation.objects.filter(
+            kind__in=kinds,
+            state=ObligationState.LATE,
+            supply__isnull=False,
+            compensation__isnull=True,
+        )
+        .select_related("supply")
+        .order_by("id")
+    )
+    for batch in _chunks(late.iterator(chunk_size=CHUNK)):
+        made = []
+        for obligation in batch:
+            if obligation.kind in (ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS):
+                times = 1  # a count missed, not a time: the base amount
+            else:
+                standard = rules.parse_standard(obligation.standard)
+                times = rules.compensation_times(
+                    standard=standard,
+                    started_at=obligation.started_at,
+                    met_at=obligation.met_at,
+                    now=now,
+                )
+            if times == 0:
+                continue
+            supply = obligation.supply
+            assert supply is not None
+            made.append(
+                Compensation(
+                    obligation=obligation,
+                    supply=supply,
+                    customer_id=supply.holder_id,
+                    times=times,
+                    amount_eur=rules.compensation_amount(base, times),
+                    created_on=today,
+                )
+            )
+        Compensation.objects.bulk_create(made, ignore_conflicts=True)
+        report.compensations += len(made)
+        report.compensations_eur += sum((c.amount_eur for c in made), Decimal("0.00"))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RoundsConfig(AppConfig):
+    name = "autolettura.rounds"
+    label = "rounds"
+    verbose_name = "Giri di lettura"

@@ -25,7 +25,9 @@ def qr_codes(pdf: bytes) -> list[str]:
     for page in document:
         image = page.render(scale=200 / 72).to_pil()
         found += [
-            r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+            r.text
+            for r in zxingcpp.read_barcodes(image)
+            if r.format == zxingcpp.BarcodeFormat.QRCode
         ]
     return found
 

@@ -22,10 +22,10 @@ from django.utils.safestring import SafeString, mark_safe
 from autolettura.billing import selectors
 from autolettura.billing.models import Bill, BillLine, RegisterSource
 from autolettura.customers.models import Usage
+from autolettura.customers.selectors import meter_current
 from autolettura.payments.models import PaymentNotice
 from autolettura.payments.services import notice_of
 from autolettura.rules import pagopa
-from autolettura.customers.selectors import meter_current
 from autolettura.service.selectors import contact_channels
 
 MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
@@ -352,8 +352,16 @@ def qr_svg(payload: str) -> SafeString:
     code = segno.make_qr(payload, error="m", boost_error=False)
     out = io.BytesIO()
     code.save(
-        out, kind="svg", xmldecl=False, svgns=True, nl=False, omitsize=True, border=4,
-        dark="#000", light="#fff", title="Codice QR pagoPA",
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        omitsize=True,
+        border=4,
+        dark="#000",
+        light="#fff",
+        title="Codice QR pagoPA",
     )
     return mark_safe(out.getvalue().decode())  # made by segno from digits and "|" only
 

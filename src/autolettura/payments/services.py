@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -160,8 +161,11 @@ def checkout_start(
         raise CheckoutUnavailable(f"checkout not reached: {exc}") from exc
     if status not in (301, 302, 303) or not location:
         raise CheckoutUnavailable(f"checkout answered {status} with no address")
-    if not location.startswith("https://") and not location.startswith("http://127.0.0.1"):
-        raise CheckoutUnavailable("checkout answered with an address that is not https")
+    # The customer is sent where checkout says, but never over a weaker scheme than the
+    # one checkout itself was reached on (https, in production).
+    scheme = urllib.parse.urlsplit(settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL).scheme
+    if urllib.parse.urlsplit(location).scheme != scheme:
+        raise CheckoutUnavailable(f"checkout answered with an address that is not {scheme}")
     return location
 
 

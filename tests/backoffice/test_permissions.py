@@ -26,6 +26,7 @@ PAGES = [
     ("/backoffice/guasti/", {CALL_CENTRE, ADMINISTRATOR}),
     ("/backoffice/cruscotto/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/cruscotto/review-backlog.csv", {BILLING, ADMINISTRATOR}),
+    ("/backoffice/pagamenti/", {BILLING, ADMINISTRATOR}),
 ]
 
 

@@ -28,4 +28,5 @@ urlpatterns = [
     path("guasti/<str:ticket>/foto/", views.fault_photo, name="fault_photo"),
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
+    path("pagamenti/", views.payments, name="payments"),
 ]

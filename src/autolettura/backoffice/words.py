@@ -126,3 +126,17 @@ def fault_step(status: str) -> FaultStep:
         ),
     }
     return steps.get(status, FaultStep(_("Resolved"), None, ""))  # type: ignore[call-overload]
+
+
+def payment_outcome(value: str) -> str:
+    """What a payment of a pagoPA reporting flow did, for the billing office."""
+    from autolettura.payments.models import Outcome
+
+    words = {
+        Outcome.MATCHED: _("Paid the bill"),
+        Outcome.UNMATCHED: _("No bill has this notice: find whose payment it is"),
+        Outcome.DUPLICATE: _("The bill was already paid: to refund"),
+        Outcome.WRONG_AMOUNT: _("Amount other than the bill's: the bill is still to pay"),
+        Outcome.UNDONE: _("Payment revoked or reversed by the bank"),
+    }
+    return str(words.get(value, value))  # type: ignore[call-overload]

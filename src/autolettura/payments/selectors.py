@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q
 
 from autolettura.billing.models import Bill
 from autolettura.payments.models import Outcome, Payment, PaymentNotice, ReportingFlow
@@ -60,15 +60,28 @@ def bill_payment(bill: Bill, *, today: date) -> BillPayment:
     return bills_payment([bill], today=today)[bill.pk]
 
 
-def payments_to_check() -> QuerySet[Payment]:
+def payments_to_check(limit: int = 500) -> list[Payment]:
     """What the billing office has to look into: payments that paid no bill (no bill with
     that IUV, a bill already paid, another amount, revoked), latest first."""
-    return (
+    return list(
         Payment.objects.exclude(outcome=Outcome.MATCHED)
-        .select_related("flow", "notice__bill__supply", "notice__bill__customer")
-        .order_by("-flow__imported_at", "flow_id", "position")
+        .select_related("flow", "notice__bill__supply")
+        .order_by("-flow__imported_at", "flow_id", "position")[:limit]
     )
 
 
-def flows_recent(limit: int = 20) -> QuerySet[ReportingFlow]:
-    return ReportingFlow.objects.order_by("-imported_at")[:limit]
+@dataclass(frozen=True)
+class FlowRow:
+    flow: ReportingFlow
+    payments: int
+    matched: int
+    to_check: int
+
+
+def flows_recent(limit: int = 20) -> list[FlowRow]:
+    """The latest flows imported, each with how many of its payments paid a bill."""
+    flows = ReportingFlow.objects.order_by("-imported_at", "-id").annotate(
+        n=Count("payments"),
+        matched=Count("payments", filter=Q(payments__outcome=Outcome.MATCHED)),
+    )[:limit]
+    return [FlowRow(f, f.n, f.matched, f.n - f.matched) for f in flows]

@@ -267,3 +267,14 @@ def test_a_bill_run_gives_each_bill_to_pay_its_notice() -> None:
         assert notice.amount_cents == int(bill.total_eur * 100)
         assert notice.due_on == bill.due_on
         assert notice.creditor_fiscal_code == "80012345678"
+
+
+@pytest.mark.django_db
+def test_a_bill_removed_past_its_time_takes_its_notice_and_payments(bills: list[Any]) -> None:
+    services.flow_import(data=FIRST_FLOW.read_bytes(), now=imported_at())
+
+    bills[0].delete()  # as retention removes a bill of a year past its time
+
+    assert not PaymentNotice.objects.filter(bill_id=bills[0].pk).exists()
+    assert not Payment.objects.filter(iuv="202700000000187").exists()
+    assert Payment.objects.filter(iuv="202700000000288", outcome=Outcome.MATCHED).exists()

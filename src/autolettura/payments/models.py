@@ -12,8 +12,9 @@ class PaymentNotice(models.Model):
     """A bill's pagoPA notice: what its QR code and the checkout carry. Made with the bill
     and never changed, so what was printed is what a payment is matched against."""
 
+    # Part of the bill: kept as long as the bill is (retention removes both together).
     bill = models.OneToOneField(
-        Bill, on_delete=models.PROTECT, primary_key=True, related_name="payment_notice"
+        Bill, on_delete=models.CASCADE, primary_key=True, related_name="payment_notice"
     )
     iuv = models.CharField(max_length=15, unique=True)
     notice_number = models.CharField(max_length=18, unique=True)
@@ -75,8 +76,9 @@ class Payment(models.Model):
     outcome_code = models.CharField(max_length=1)
     outcome_on = models.DateField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    # The bill's payments go with it when retention removes a bill past its time.
     notice = models.ForeignKey(
-        PaymentNotice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        PaymentNotice, null=True, blank=True, on_delete=models.CASCADE, related_name="payments"
     )
 
     class Meta:

@@ -175,3 +175,24 @@ class TestPay:
 
         assert "Thank you: payment done" in html
         assert "To pay" in row_of(html, bills["to_pay"])  # until pagoPA reports it
+
+
+class TestBillsBeforePagopa:
+    def test_a_bill_without_a_notice_claims_neither_paid_nor_overdue(
+        self, owner: Client, mine: Supply
+    ) -> None:
+        old = make_bill(
+            total="40.00",
+            sequence=7,
+            supply=mine,
+            period_start=date(2026, 5, 1),
+            due_on=date(2026, 7, 1),
+        )
+        old.payment_notice.delete()  # as a bill issued before pagoPA was set up
+
+        html = owner.get(
+            f"/area-clienti/utenze/{mine.supply_code}/", HTTP_ACCEPT_LANGUAGE="en"
+        ).content.decode()
+
+        row = row_of(html, old)
+        assert "Overdue" not in row and "Paid" not in row and "/paga/" not in row

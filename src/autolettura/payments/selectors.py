@@ -17,6 +17,9 @@ class BillStatus:
     PAID = "paid"
     OVERDUE = "overdue"
     NOTHING_TO_PAY = "nothing_to_pay"  # a credit, or nothing owed
+    # A bill without a pagoPA notice (made before pagoPA was set up): paid elsewhere, for
+    # all the platform knows, so it claims neither paid nor overdue.
+    NOT_TRACKED = "not_tracked"
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class BillPayment:
 
 def bills_payment(bills: Sequence[Bill], *, today: date) -> dict[int, BillPayment]:
     """Each bill's payment status by bill id, in two queries: paid once a reporting flow
-    brought a payment matched to its notice; overdue after its due date; to pay before."""
+    brought a payment matched to its notice; overdue after its due date; to pay before;
+    not tracked when it has no notice."""
     ids = [b.pk for b in bills]
     notices = {n.bill_id: n for n in PaymentNotice.objects.filter(bill_id__in=ids)}
     paid_on = dict(
@@ -48,6 +52,8 @@ def bills_payment(bills: Sequence[Bill], *, today: date) -> dict[int, BillPaymen
             status = BillStatus.PAID
         elif bill.total_eur <= 0:
             status = BillStatus.NOTHING_TO_PAY
+        elif notice is None:
+            status = BillStatus.NOT_TRACKED
         elif bill.due_on < today:
             status = BillStatus.OVERDUE
         else:

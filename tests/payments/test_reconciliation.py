@@ -4,6 +4,7 @@ in the books."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,45 @@ def test_a_bill_removed_past_its_time_takes_its_notice_and_payments(bills: list[
     assert not PaymentNotice.objects.filter(bill_id=bills[0].pk).exists()
     assert not Payment.objects.filter(iuv="202700000000187").exists()
     assert Payment.objects.filter(iuv="202700000000288", outcome=Outcome.MATCHED).exists()
+
+
+SCHEMA = Path(__file__).resolve().parent / "schema" / "flusso_riversamento.xsd"
+
+
+@pytest.fixture(scope="module")
+def schema() -> Any:
+    import xmlschema
+
+    return xmlschema.XMLSchema(SCHEMA)
+
+
+def schema_valid(schema: Any, data: bytes) -> bool:
+    """Whether the validator takes `data` (read as a file, never as a path or address)."""
+    from xml.etree.ElementTree import ParseError
+
+    try:
+        return bool(schema.is_valid(io.BytesIO(data)))
+    except ParseError:
+        return False  # not even XML
+
+
+class TestAgainstTheSchema:
+    """The fixture flows are valid by an XML schema validator (xmlschema) reading a schema of
+    the format written from the specification; the malformed ones that break the format
+    (not only its arithmetic) are refused by the validator as by the importer."""
+
+    @pytest.mark.parametrize("path", [FIRST_FLOW, SECOND_FLOW], ids=["first", "second"])
+    def test_the_fixture_flows_are_valid(self, schema: Any, path: Path) -> None:
+        assert schema_valid(schema, path.read_bytes())
+
+    @pytest.mark.parametrize(
+        ("case", "data", "words"),
+        [m for m in MALFORMED if m[0] not in ("count", "total", "entities", "external entity")],
+        ids=[
+            m[0] for m in MALFORMED if m[0] not in ("count", "total", "entities", "external entity")
+        ],
+    )
+    def test_the_validator_refuses_what_the_importer_refuses(
+        self, schema: Any, case: str, data: bytes, words: str
+    ) -> None:
+        assert not schema_valid(schema, data)

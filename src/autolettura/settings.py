@@ -389,6 +389,11 @@ AUTOLETTURA_PAGOPA_SEGREGATION_CODE = envparsed(
 AUTOLETTURA_PAGOPA_CHECKOUT_URL = envstr(
     "AUTOLETTURA_PAGOPA_CHECKOUT_URL", "https://api.platform.pagopa.it/checkout/ec/v1/carts"
 )
+# Where checkout's pages are: the customer is sent there only (or to the carts API's own
+# site), and the bills' page lets its "Paga" form lead there.
+AUTOLETTURA_PAGOPA_CHECKOUT_SITE = envstr(
+    "AUTOLETTURA_PAGOPA_CHECKOUT_SITE", "https://checkout.pagopa.it"
+)
 # A folder where the reporting flows (XML) are dropped; the daily import reads them and
 # moves each into imported/ or refused/ beside. Empty: the daily import does nothing.
 AUTOLETTURA_PAGOPA_FLOWS_DIR = envstr("AUTOLETTURA_PAGOPA_FLOWS_DIR", "")

@@ -39,9 +39,10 @@ def cart_problems(cart: Any) -> list[str]:
 
 
 class FakeCheckout:
-    def __init__(self, *, status: int = 302) -> None:
+    def __init__(self, *, status: int = 302, location: str | None = None) -> None:
         self.carts: list[Any] = []
         self.status = status
+        self.location = location  # where it sends the customer (default: its own page)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,9 +60,23 @@ class FakeCheckout:
                     self._answer(fake.status, {"title": "Service Error"})
                 else:
                     self.send_response(302)
-                    self.send_header("Location", f"{fake.url}/c/carts/{len(fake.carts)}")
+                    self.send_header(
+                        "Location", fake.location or f"{fake.url}/c/carts/{len(fake.carts)}"
+                    )
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+
+            def do_GET(self) -> None:
+                # The payment page the customer lands on (pagoPA's own pages stand in here).
+                data = (
+                    "<!doctype html><html lang='it'><head><title>pagoPA checkout</title></head>"
+                    f"<body><h1>pagoPA checkout</h1><p>{self.path}</p></body></html>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _answer(self, status: int, problem: dict[str, str]) -> None:
                 data = json.dumps({"status": status, **problem}).encode()

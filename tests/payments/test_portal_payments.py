@@ -196,3 +196,39 @@ class TestBillsBeforePagopa:
 
         row = row_of(html, old)
         assert "Overdue" not in row and "Paid" not in row and "/paga/" not in row
+
+
+class TestWhereTheCustomerGoes:
+    def test_never_to_a_site_other_than_checkouts(
+        self, owner: Client, bills: dict[str, Bill], settings: SettingsWrapper
+    ) -> None:
+        with FakeCheckout(location="https://pagopa.example.net/pay") as checkout:
+            settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL = checkout.carts_url
+
+            response = owner.post(pay_url(bills["to_pay"]), HTTP_ACCEPT_LANGUAGE="en")
+
+        assert response.status_code == 302
+        assert response["Location"] == f"/area-clienti/utenze/{bills['to_pay'].supply.supply_code}/"
+
+    def test_to_checkouts_pages_when_it_sends_there(
+        self, owner: Client, bills: dict[str, Bill], settings: SettingsWrapper
+    ) -> None:
+        settings.AUTOLETTURA_PAGOPA_CHECKOUT_SITE = "https://checkout.pagopa.it"
+        with FakeCheckout(location="https://checkout.pagopa.it/c/abc") as checkout:
+            settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL = checkout.carts_url
+
+            response = owner.post(pay_url(bills["to_pay"]))
+
+        assert response["Location"] == "https://checkout.pagopa.it/c/abc"
+
+    def test_the_bills_page_lets_its_forms_lead_to_checkout_only(
+        self, owner: Client, mine: Supply, settings: SettingsWrapper
+    ) -> None:
+        policy = owner.get(f"/area-clienti/utenze/{mine.supply_code}/")["Content-Security-Policy"]
+
+        assert (
+            "form-action 'self' https://api.platform.pagopa.it https://checkout.pagopa.it;"
+            in policy + ";"
+        )
+        other = owner.get("/area-clienti/")["Content-Security-Policy"]
+        assert "form-action 'self'" in other and "pagopa" not in other

@@ -15,6 +15,7 @@ PAGOPA = [
     ("AUTOLETTURA_PAGOPA_AUX_DIGIT", "3"),
     ("AUTOLETTURA_PAGOPA_SEGREGATION_CODE", "01"),
     ("AUTOLETTURA_PAGOPA_CHECKOUT_URL", "https://api.platform.pagopa.it/checkout/ec/v1/carts"),
+    ("AUTOLETTURA_PAGOPA_CHECKOUT_SITE", "https://checkout.pagopa.it"),
     ("AUTOLETTURA_PAGOPA_FLOWS_DIR", ""),
 ]
 

@@ -161,12 +161,25 @@ def checkout_start(
         raise CheckoutUnavailable(f"checkout not reached: {exc}") from exc
     if status not in (301, 302, 303) or not location:
         raise CheckoutUnavailable(f"checkout answered {status} with no address")
-    # The customer is sent where checkout says, but never over a weaker scheme than the
-    # one checkout itself was reached on (https, in production).
-    scheme = urllib.parse.urlsplit(settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL).scheme
-    if urllib.parse.urlsplit(location).scheme != scheme:
-        raise CheckoutUnavailable(f"checkout answered with an address that is not {scheme}")
+    # The customer is sent where checkout says, but only to checkout's own sites.
+    if _origin(location) not in checkout_origins():
+        raise CheckoutUnavailable(f"checkout sent to {_origin(location)}, not one of its sites")
     return location
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def checkout_origins() -> list[str]:
+    """The sites a customer may be sent to pay: checkout's pages, and its carts API's."""
+    return sorted(
+        {
+            _origin(settings.AUTOLETTURA_PAGOPA_CHECKOUT_SITE),
+            _origin(settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL),
+        }
+    )
 
 
 # --- Reporting flows -------------------------------------------------------------------------

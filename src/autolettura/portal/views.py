@@ -55,6 +55,7 @@ from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules.errors import FieldError
 from autolettura.rules.window import rome_today
+from autolettura.security import policy_with_form_targets
 from autolettura.service import selectors as fault_selectors
 from autolettura.service import services as fault_services
 from autolettura.service.messages import (
@@ -296,9 +297,14 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
     if returned is not None:
         level, words = returned
         getattr(messages, level)(request, words)
-    return render(
+    response = render(
         request, "portal/supply.html", {"page": selectors.supply_page(supply, clock.now())}
     )
+    # Its "Paga" forms are answered with a redirect to pagoPA checkout's site.
+    response["Content-Security-Policy"] = policy_with_form_targets(
+        payment_services.checkout_origins()
+    )
+    return response
 
 
 @login_required

@@ -392,7 +392,8 @@ MATRIX: dict[str, Row] = {
     "admin/billing/bill/<int:bill_id>/pdf/": Row(
         "/admin/billing/bill/{bill_pk}/pdf/", staff(403, superuser=200)
     ),
-    "admin/^(?P<app_label>auth|customers|readings|billing|payments|outbox|axes|service|backoffice)/$": Row(
+    "admin/^(?P<app_label>"
+    "auth|customers|readings|billing|payments|outbox|axes|service|backoffice)/$": Row(
         "/admin/backoffice/",
         (ADMIN_SIGN_IN, ADMIN_SIGN_IN, ADMIN_SIGN_IN, 200, 404, 404, 200, 200),
     ),

@@ -224,6 +224,10 @@ class TestWhereTheCustomerGoes:
     def test_the_bills_page_lets_its_forms_lead_to_checkout_only(
         self, owner: Client, mine: Supply, settings: SettingsWrapper
     ) -> None:
+        settings.AUTOLETTURA_PAGOPA_CHECKOUT_URL = (
+            "https://api.platform.pagopa.it/checkout/ec/v1/carts"
+        )
+        settings.AUTOLETTURA_PAGOPA_CHECKOUT_SITE = "https://checkout.pagopa.it"
         policy = owner.get(f"/area-clienti/utenze/{mine.supply_code}/")["Content-Security-Policy"]
 
         assert (

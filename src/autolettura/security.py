@@ -47,6 +47,14 @@ POLICY = "; ".join(
 )
 
 
+def policy_with_form_targets(origins: list[str]) -> str:
+    """POLICY, with forms also allowed to lead to `origins` (a form whose answer sends the
+    browser to another site, such as pagoPA checkout): a page that needs it sets this as
+    its own header, which the middleware keeps."""
+    extra = " ".join(o for o in origins if o.startswith(("https://", "http://")) and " " not in o)
+    return POLICY.replace("form-action 'self'", f"form-action 'self' {extra}".rstrip())
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

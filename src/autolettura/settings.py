@@ -6,6 +6,7 @@ Every variable is listed in `.env.example`. Defaults are for development: SQLite
 
 from __future__ import annotations
 
+from collections.abc import Callable as _Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "autolettura.readings",
     "autolettura.accounts",
     "autolettura.billing",
+    "autolettura.payments",
     "autolettura.outbox",
     "autolettura.demo",
     "axes",
@@ -375,9 +377,48 @@ AUTOLETTURA_BILLING_POLICY = envchoice(
 AUTOLETTURA_BILLING_MONTHS = envint_list(
     "AUTOLETTURA_BILLING_MONTHS", [2, 4, 6, 8, 10, 12], low=1, high=12
 )
+
+
+def _pagopa_code(digits: int) -> _Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value and not (value.isascii() and value.isdigit() and len(value) == digits):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
 AUTOLETTURA_BILL_DUE_DAYS = envint("AUTOLETTURA_BILL_DUE_DAYS", 20, minimum=0)
 # R11: a bill is issued at the latest this many days after its period ends.
 AUTOLETTURA_BILL_MAX_DELAY_DAYS = envint("AUTOLETTURA_BILL_MAX_DELAY_DAYS", 45, minimum=1)
+
+# R16, R17: pagoPA. Every bill to pay gets a pagoPA notice of the creditor (the utility) with
+# this 11-digit fiscal code; empty, bills carry no notice. The aux digit is 3 (IUVs made by
+# the creditor), with the 2-digit segregation code pagoPA assigned to the creditor.
+AUTOLETTURA_PAGOPA_CREDITOR_FISCAL_CODE = envparsed(
+    "AUTOLETTURA_PAGOPA_CREDITOR_FISCAL_CODE",
+    "",
+    _pagopa_code(11),
+    "the creditor's fiscal code: 11 digits, or empty",
+)
+AUTOLETTURA_PAGOPA_AUX_DIGIT = int(envchoice("AUTOLETTURA_PAGOPA_AUX_DIGIT", "3", ("3",)))
+AUTOLETTURA_PAGOPA_SEGREGATION_CODE = envparsed(
+    "AUTOLETTURA_PAGOPA_SEGREGATION_CODE", "01", _pagopa_code(2), "2 digits"
+)
+# pagoPA checkout's "carts" address: the portal's "Paga" button posts the bill's notice
+# there and sends the customer where it answers.
+AUTOLETTURA_PAGOPA_CHECKOUT_URL = envstr(
+    "AUTOLETTURA_PAGOPA_CHECKOUT_URL", "https://api.platform.pagopa.it/checkout/ec/v1/carts"
+)
+# Where checkout's pages are: the customer is sent there only (or to the carts API's own
+# site), and the bills' page lets its "Paga" form lead there.
+AUTOLETTURA_PAGOPA_CHECKOUT_SITE = envstr(
+    "AUTOLETTURA_PAGOPA_CHECKOUT_SITE", "https://checkout.pagopa.it"
+)
+# A folder where the reporting flows (XML) are dropped; the daily import reads them and
+# moves each into imported/ or refused/ beside. Empty: the daily import does nothing.
+AUTOLETTURA_PAGOPA_FLOWS_DIR = envstr("AUTOLETTURA_PAGOPA_FLOWS_DIR", "")
 
 # R13: the info line's weekly sessions (Europe/Rome wall clock) and ISO weekdays (1 Monday,
 # 7 Sunday); it is closed on Italian public holidays and on the patron saint's day (MM-DD,
@@ -652,6 +693,12 @@ CELERY_BEAT_SCHEDULE = {
     "retention-run": {
         "task": "autolettura.lifecycle.tasks.retention_run_task",
         "schedule": _crontab(hour=3, minute=30),
+    },
+    # Imports the pagoPA reporting flows dropped in AUTOLETTURA_PAGOPA_FLOWS_DIR (PSPs send
+    # them by the second working day after a payment), every morning.
+    "pagopa-flows-import": {
+        "task": "autolettura.payments.tasks.flows_import_task",
+        "schedule": _crontab(hour=7, minute=0),
     },
 }
 

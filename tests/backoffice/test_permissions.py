@@ -27,6 +27,7 @@ PAGES = [
     ("/backoffice/cruscotto/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/obblighi/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/cruscotto/review-backlog.csv", {BILLING, ADMINISTRATOR}),
+    ("/backoffice/pagamenti/", {BILLING, ADMINISTRATOR}),
 ]
 
 

@@ -28,11 +28,14 @@ from autolettura.billing.models import Bill, Tariff
 from autolettura.lifecycle.models import DataExport, ErasureRequest
 from autolettura.outbox.models import Route
 from autolettura.outbox.services import outbox_enqueue
+from autolettura.payments.models import PaymentNotice
+from autolettura.payments.services import flow_import
 from autolettura.readings.models import InboundMessage
 from autolettura.readings.services import inbound_reading_submit
 from autolettura.service import services as fault_services
 from tests import pictures
 from tests.backoffice.support import BACKEND, operator, under_review
+from tests.payments.support import FIRST_FLOW
 from tests.portal.support import (
     DECEMBER_20,
     PASSWORD,
@@ -136,6 +139,10 @@ def build_world() -> World:
     with_bills(through=date(2026, 10, 31))
     bill = Bill.objects.filter(supply=mine).order_by("-issued_on").first()
     assert bill is not None, "the bill run made no bill for the owner"
+    # A reporting flow imported, its payments matching no bill of this world (the admin's).
+    flow = flow_import(data=FIRST_FLOW.read_bytes(), now=DECEMBER_20).flow
+    payment = flow.payments.order_by("pk").first()
+    assert payment is not None and PaymentNotice.objects.filter(bill=bill).exists()
     reading = under_review(mine)
     inbound_reading_submit(  # the other customer's reading by the app, logged as it came in
         channel="APP",
@@ -244,6 +251,9 @@ def build_world() -> World:
         "token_pk": ApiToken.objects.filter(user=owner).values_list("pk", flat=True).get(),
         "export_token": export.token,
         "erasure_pk": erasure.pk,
+        "notice_pk": bill.pk,
+        "flow_pk": flow.pk,
+        "payment_pk": payment.pk,
     }
     return World(values=values, users=users, tokens=tokens)
 

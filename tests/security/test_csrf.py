@@ -68,6 +68,7 @@ FORMS = {
     "area-clienti/aggiungi-utenza/",
     "area-clienti/preferenze/",
     "area-clienti/preferenze/accessi/<int:token_id>/revoca/",
+    "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>/paga/",
     "area-clienti/i-miei-dati/scarica/",
     "area-clienti/i-miei-dati/chiudi-account/",
     "backoffice/accedi/",

@@ -208,6 +208,10 @@ MATRIX: dict[str, Row] = {
     "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>.pdf": Row(
         "/area-clienti/utenze/{supply}/bollette/{year}/{sequence}.pdf", area(200, 404)
     ),
+    "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>/paga/": Row(
+        "/area-clienti/utenze/{supply}/bollette/{year}/{sequence}/paga/",
+        (SIGN_IN, *(405,) * 7),  # a POST form; another's bill is a 404 (tests/payments)
+    ),
     "area-clienti/aggiungi-utenza/": Row("/area-clienti/aggiungi-utenza/", area_page()),
     "area-clienti/preferenze/": Row("/area-clienti/preferenze/", area_page()),
     # Followed from a mailbox, maybe on another device: the signed link is the credential.
@@ -300,6 +304,10 @@ MATRIX: dict[str, Row] = {
         "/backoffice/clienti/{customer}/accessi/",
         backoffice(counter=403, call=403, billing=403, admin=200),  # lifecycle.view_accessentry
     ),
+    "backoffice/pagamenti/": Row(
+        "/backoffice/pagamenti/",
+        backoffice(counter=403, call=403, billing=200, admin=200),  # check_payments
+    ),
     "backoffice/chiusure-account/": Row(
         "/backoffice/chiusure-account/",
         backoffice(counter=403, call=403, billing=403, admin=200),  # handle_erasurerequest
@@ -391,7 +399,8 @@ MATRIX: dict[str, Row] = {
     "admin/billing/bill/<int:bill_id>/pdf/": Row(
         "/admin/billing/bill/{bill_pk}/pdf/", staff(403, superuser=200)
     ),
-    "admin/^(?P<app_label>auth|customers|readings|billing|outbox|axes|service|backoffice)/$": Row(
+    "admin/^(?P<app_label>"
+    "auth|customers|readings|billing|payments|outbox|axes|service|backoffice)/$": Row(
         "/admin/backoffice/",
         (ADMIN_SIGN_IN, ADMIN_SIGN_IN, ADMIN_SIGN_IN, 200, 404, 404, 200, 200),
     ),
@@ -406,6 +415,13 @@ MATRIX: dict[str, Row] = {
     ),
     **admin_model("billing/tariff", "billing/tariff/{tariff_pk}"),
     **admin_model("billing/bill", "billing/bill/{bill_pk}", add=403, delete=403),
+    **admin_model(
+        "payments/paymentnotice", "payments/paymentnotice/{notice_pk}", add=403, delete=403
+    ),
+    **admin_model(
+        "payments/reportingflow", "payments/reportingflow/{flow_pk}", add=403, delete=403
+    ),
+    **admin_model("payments/payment", "payments/payment/{payment_pk}", add=403, delete=403),
     **admin_model(
         "outbox/outboundmessage", "outbox/outboundmessage/{outbound_pk}", add=403, delete=403
     ),

@@ -71,6 +71,7 @@ class AuditEntry(models.Model):
             ("view_bills", "Can see and download bills"),
             ("run_bills", "Can start bill runs"),
             ("dispatch_fault", "Can move fault reports along their lifecycle"),
+            ("check_payments", "Can see the pagoPA payments and the ones to check"),
         ]
         indexes = [models.Index(fields=["reading", "at"], name="audit_reading_at")]
         constraints = [

@@ -3,7 +3,8 @@
 Who does what (DESIGN.md section 1): the counter and the call centre find customers and
 enter readings; the counter (the front office that sees customers and their paper forms)
 also reviews and voids readings; the call centre also moves fault reports along, since it
-answers the fault line; billing staff see the dashboard and bills and start bill runs; the
+answers the fault line; billing staff see the dashboard and bills, start bill runs and
+check the pagoPA payments that paid no bill; the
 administrator does everything. An operator is a staff user in one or more of these groups.
 """
 
@@ -28,6 +29,7 @@ ALL_PERMISSIONS = (
     "run_bills",
     "dispatch_fault",
     "view_auditentry",
+    "check_payments",
 )
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -40,7 +42,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "view_auditentry",
     ),
     CALL_CENTRE: ("search_customers", "enter_reading", "dispatch_fault"),
-    BILLING: ("search_customers", "view_dashboard", "view_bills", "run_bills"),
+    BILLING: ("search_customers", "view_dashboard", "view_bills", "run_bills", "check_payments"),
     ADMINISTRATOR: ALL_PERMISSIONS,
 }
 

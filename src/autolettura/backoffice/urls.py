@@ -29,4 +29,5 @@ urlpatterns = [
     path("obblighi/", views.obligations, name="obligations"),
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
+    path("pagamenti/", views.payments, name="payments"),
 ]

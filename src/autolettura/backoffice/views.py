@@ -9,6 +9,7 @@ import csv
 import logging
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import wraps
 from typing import Any, cast
 
@@ -36,6 +37,7 @@ from autolettura.billing import pdf
 from autolettura.billing.models import Bill
 from autolettura.lifecycle.models import AccessKind
 from autolettura.lifecycle.views import access_recorded
+from autolettura.payments import selectors as payment_selectors
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import error_message, format_day, outcome_message
 from autolettura.readings.models import Reading
@@ -506,3 +508,34 @@ def obligations(request: HttpRequest) -> HttpResponse:
     today = rome_today(clock.now())
     agenda = regulation_selectors.obligations_agenda(today=today)
     return render(request, "backoffice/obligations.html", {"agenda": agenda, "today": today})
+@operator_required("check_payments")
+@require_GET
+def payments(request: HttpRequest) -> HttpResponse:
+    """The billing office's pagoPA page: the payments that paid no bill (no such notice, a
+    bill already paid, another amount, revoked), and the reporting flows imported."""
+    rows = [
+        {
+            "paid_on": p.outcome_on,
+            "iuv": p.iuv,
+            "amount": pdf.format_eur(Decimal(p.amount_cents) / 100),
+            "psp": p.flow.sender_name or p.flow.sender_id,
+            "flow_id": p.flow.flow_id,
+            "what": words.payment_outcome(p.outcome),
+            "bill": p.notice.bill if p.notice else None,
+        }
+        for p in payment_selectors.payments_to_check()
+    ]
+    flows = [
+        {
+            "flow_id": f.flow.flow_id,
+            "psp": f.flow.sender_name or f.flow.sender_id,
+            "flow_at": f.flow.flow_at,
+            "regulation_on": f.flow.regulation_on,
+            "total": pdf.format_eur(Decimal(f.flow.total_cents) / 100),
+            "payments": f.payments,
+            "matched": f.matched,
+            "to_check": f.to_check,
+        }
+        for f in payment_selectors.flows_recent()
+    ]
+    return render(request, "backoffice/payments.html", {"rows": rows, "flows": flows})

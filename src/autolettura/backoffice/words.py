@@ -170,3 +170,15 @@ def obligation_deadline(obligation: Obligation) -> str:
         return long_date(obligation.due_at)
     last = timezone.localtime(obligation.due_at) - timedelta(minutes=1)
     return long_date(last.date())
+def payment_outcome(value: str) -> str:
+    """What a payment of a pagoPA reporting flow did, for the billing office."""
+    from autolettura.payments.models import Outcome
+
+    words = {
+        Outcome.MATCHED: _("Paid the bill"),
+        Outcome.UNMATCHED: _("No bill has this notice: find whose payment it is"),
+        Outcome.DUPLICATE: _("The bill was already paid: to refund"),
+        Outcome.WRONG_AMOUNT: _("Amount other than the bill's: the bill is still to pay"),
+        Outcome.UNDONE: _("Payment revoked or reversed by the bank"),
+    }
+    return str(words.get(value, value))  # type: ignore[call-overload]

@@ -24,6 +24,9 @@ from autolettura.billing.models import COMPENSATION_LINE, Bill, BillLine, Regist
 from autolettura.customers.models import Usage
 from autolettura.customers.selectors import meter_current
 from autolettura.rules.obligations import reading_attempts_required
+from autolettura.payments.models import PaymentNotice
+from autolettura.payments.services import notice_of
+from autolettura.rules import pagopa
 from autolettura.service.selectors import contact_channels
 
 MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")
@@ -326,6 +329,7 @@ def bill_context(bill: Bill) -> dict[str, Any]:
         "meter_serial": meter.serial if meter else "",
         "digit_boxes": range(digits),
         "date_boxes": ["g", "g", "/", "m", "m", "/", "a", "a", "a", "a"],
+        "pagopa": pagopa_context(bill),
     }
 
 
@@ -369,6 +373,46 @@ def regulation_context(
         ),
         "meter_serial": meter_serial,
     }
+
+
+def pagopa_context(bill: Bill) -> dict[str, Any] | None:
+    """The bill's pagoPA notice as its payment section prints it (R16), or None when the
+    bill has none (a credit, or a bill made before pagoPA was configured)."""
+    notice = PaymentNotice.objects.filter(bill_id=bill.pk).first()
+    if notice is None:
+        return None
+    value = notice_of(notice)
+    return {
+        "notice_number": pagopa.format_notice_number(value.notice_number),
+        "creditor_fiscal_code": value.creditor_fiscal_code,
+        "amount": format_eur(Decimal(value.amount_cents) / 100),
+        "due_on": format_date(notice.due_on),
+        "qr": qr_svg(value.qr_payload),
+    }
+
+
+def qr_svg(payload: str) -> SafeString:
+    """The QR code of `payload` as inline SVG, sized by the page's CSS: error correction M
+    and a quiet zone of four modules, as the pagoPA notice asks, black on white."""
+    import io
+
+    import segno
+
+    code = segno.make_qr(payload, error="m", boost_error=False)
+    out = io.BytesIO()
+    code.save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        omitsize=True,
+        border=4,
+        dark="#000",
+        light="#fff",
+        title="Codice QR pagoPA",
+    )
+    return mark_safe(out.getvalue().decode())  # made by segno from digits and "|" only
 
 
 def _no_fetch(url: str, *args: object, **kwargs: object) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from autolettura.billing.models import (
 from autolettura.billing.selectors import tariffs_by_year_usage
 from autolettura.customers.models import HolderChange, Meter, Supply
 from autolettura.customers.services import supply_user_codes_assign
+from autolettura.payments import services as payments_services
 from autolettura.readings import policy as reading_policy
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.regulation.models import Compensation
@@ -691,10 +692,13 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
         )
         _number(bills, issued_year)
         db.copy_text(Bill._meta.db_table, BILL_COLUMNS, _bills_text(bills))
+        payments_services.notices_write(bills)
         return
     _number(bills, issued_year)
     db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
+    # Each bill to pay gets its pagoPA notice with it, numbered by the bill (R16).
+    payments_services.notices_write(bills)
 
 
 class _Texts(dict[Any, str]):

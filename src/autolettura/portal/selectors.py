@@ -20,6 +20,7 @@ from autolettura.billing import selectors as billing_selectors
 from autolettura.billing.models import Bill
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
+from autolettura.payments import selectors as payment_selectors
 from autolettura.portal import charts
 from autolettura.readings import policy
 from autolettura.readings import selectors as reading_selectors
@@ -228,6 +229,14 @@ class SupplyPage:
     chart: SafeString | None
     chart_rows: list[ChartRow]
     bills: list[Bill]
+    # Each bill shown with its payment status (to pay, paid, overdue) and pagoPA notice.
+    bill_rows: list[BillRow]
+
+
+@dataclass(frozen=True)
+class BillRow:
+    bill: Bill
+    payment: payment_selectors.BillPayment
 
 
 CHART_PERIODS = 8
@@ -278,6 +287,8 @@ def supply_page(supply: Supply, now: datetime) -> SupplyPage:
         customer=supply.holder, supply_code=supply.supply_code
     )
     readings = reading_selectors.readings_of(supply).select_related("meter")
+    shown = list(bills[:BILLS_SHOWN]) if bills is not None else []
+    payments = payment_selectors.bills_payment(shown, today=today)
     return SupplyPage(
         supply=supply,
         meter=meter,
@@ -287,7 +298,8 @@ def supply_page(supply: Supply, now: datetime) -> SupplyPage:
         readings=[reading_row(r) for r in readings[:50]],
         chart=chart,
         chart_rows=rows,
-        bills=list(bills[:BILLS_SHOWN]) if bills is not None else [],
+        bills=shown,
+        bill_rows=[BillRow(b, payments[b.pk]) for b in shown],
     )
 
 

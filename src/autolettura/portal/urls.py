@@ -56,6 +56,11 @@ urlpatterns = [
         views.bill_pdf,
         name="bill_pdf",
     ),
+    path(
+        "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>/paga/",
+        views.bill_pay,
+        name="bill_pay",
+    ),
     path("area-clienti/aggiungi-utenza/", views.supply_add, name="supply_add"),
     path("area-clienti/preferenze/", views.preferences, name="preferences"),
     path(

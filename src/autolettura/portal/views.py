@@ -3,6 +3,7 @@ call, and renders; the rules live in the services."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,6 +30,8 @@ from autolettura import clock
 from autolettura.accounts import selectors as account_selectors
 from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
+from autolettura.payments import selectors as payment_selectors
+from autolettura.payments import services as payment_services
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
     FaultFollowForm,
@@ -52,6 +55,7 @@ from autolettura.readings.messages import format_day, outcome_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules.errors import FieldError
 from autolettura.rules.window import rome_today
+from autolettura.security import policy_with_form_targets
 from autolettura.service import selectors as fault_selectors
 from autolettura.service import services as fault_services
 from autolettura.service.messages import (
@@ -62,6 +66,8 @@ from autolettura.service.messages import (
 from autolettura.service.models import FaultReport
 from autolettura.service.services import FaultReportRejected
 from autolettura.throttling import Throttled, client_address, throttle
+
+logger = logging.getLogger(__name__)
 
 HOUR = 3600
 
@@ -287,9 +293,18 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
     supply = selectors.account_supply(request.user, supply_code)
     if supply is None:
         raise Http404
-    return render(
+    returned = payment_return_message(request.GET.get("pagamento", ""))
+    if returned is not None:
+        level, words = returned
+        getattr(messages, level)(request, words)
+    response = render(
         request, "portal/supply.html", {"page": selectors.supply_page(supply, clock.now())}
     )
+    # Its "Paga" forms are answered with a redirect to pagoPA checkout's site.
+    response["Content-Security-Policy"] = policy_with_form_targets(
+        payment_services.checkout_origins()
+    )
+    return response
 
 
 @login_required
@@ -301,6 +316,63 @@ def bill_pdf(request: HttpRequest, supply_code: str, year: int, sequence: int) -
     response = HttpResponse(pdf.bill_pdf(bill), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{pdf.bill_filename(bill)}"'
     return response
+
+
+# Where pagoPA checkout sends the customer back: ?pagamento= on the supply's page.
+PAYMENT_RETURNS = ("ok", "annullato", "errore")
+
+
+@login_required
+@require_POST
+def bill_pay(request: HttpRequest, supply_code: str, year: int, sequence: int) -> HttpResponse:
+    """The "Paga" button: the bill's pagoPA notice handed to pagoPA checkout, and the
+    customer sent there to pay it with the bank, card or app they choose."""
+    bill = selectors.account_bill(request.user, supply_code, year, sequence)
+    if bill is None:
+        raise Http404
+    back = reverse("portal:supply_detail", args=[bill.supply.supply_code])
+    payment = payment_selectors.bill_payment(bill, today=rome_today(clock.now()))
+    if not payment.payable or payment.notice is None:
+        messages.info(request, _("This bill has nothing left to pay online."))
+        return redirect(back)
+    returns = {
+        outcome: request.build_absolute_uri(f"{back}?{urlencode({'pagamento': outcome})}")
+        for outcome in PAYMENT_RETURNS
+    }
+    try:
+        checkout = payment_services.checkout_start(
+            notice=payment.notice,
+            description=f"Bolletta n. {bill.number}",
+            ok_url=returns["ok"],
+            cancel_url=returns["annullato"],
+            error_url=returns["errore"],
+            email=request.user.email if isinstance(request.user, User) else "",
+        )
+    except payment_services.CheckoutUnavailable:
+        logger.warning("pagoPA checkout unavailable for bill %s", bill.number, exc_info=True)
+        messages.error(
+            request,
+            _(
+                "pagoPA cannot take the payment right now. Try again later, or pay with the "
+                "notice code printed on the bill, in your bank's app, at a bank or post office."
+            ),
+        )
+        return redirect(back)
+    return redirect(checkout)
+
+
+def payment_return_message(outcome: str) -> tuple[str, str] | None:
+    """(level, words) for the customer back from pagoPA checkout."""
+    if outcome == "ok":
+        return "success", _(
+            "Thank you: payment done. The bill shows as paid once pagoPA reports the "
+            "payment to us, usually within two working days."
+        )
+    if outcome == "annullato":
+        return "info", _("Payment cancelled: the bill is still to pay.")
+    if outcome == "errore":
+        return "error", _("The payment did not go through: the bill is still to pay.")
+    return None
 
 
 @login_required

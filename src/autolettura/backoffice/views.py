@@ -508,6 +508,8 @@ def obligations(request: HttpRequest) -> HttpResponse:
     today = rome_today(clock.now())
     agenda = regulation_selectors.obligations_agenda(today=today)
     return render(request, "backoffice/obligations.html", {"agenda": agenda, "today": today})
+
+
 @operator_required("check_payments")
 @require_GET
 def payments(request: HttpRequest) -> HttpResponse:

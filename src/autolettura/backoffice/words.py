@@ -170,6 +170,8 @@ def obligation_deadline(obligation: Obligation) -> str:
         return long_date(obligation.due_at)
     last = timezone.localtime(obligation.due_at) - timedelta(minutes=1)
     return long_date(last.date())
+
+
 def payment_outcome(value: str) -> str:
     """What a payment of a pagoPA reporting flow did, for the billing office."""
     from autolettura.payments.models import Outcome

@@ -23,10 +23,10 @@ from autolettura.billing import selectors
 from autolettura.billing.models import COMPENSATION_LINE, Bill, BillLine, RegisterSource
 from autolettura.customers.models import Usage
 from autolettura.customers.selectors import meter_current
-from autolettura.rules.obligations import reading_attempts_required
 from autolettura.payments.models import PaymentNotice
 from autolettura.payments.services import notice_of
 from autolettura.rules import pagopa
+from autolettura.rules.obligations import reading_attempts_required
 from autolettura.service.selectors import contact_channels
 
 MONTHS_SHORT = ("gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic")

@@ -22,6 +22,8 @@ urlpatterns = [
     path("channels/", include("autolettura.channels.urls")),
     # The customer's rights: their data export, closing their account (GDPR).
     path("area-clienti/i-miei-dati/", include("autolettura.lifecycle.portal_urls")),
+    # SPID and CIE sign-in to the Sportello Online, beside its sign-in page.
+    path("accedi/", include("autolettura.identity.urls")),
     # The Sportello Online: public pages at the root, the customer area under /area-clienti/.
     path("", include("autolettura.portal.urls")),
 ]

@@ -29,6 +29,7 @@ from autolettura import clock
 from autolettura.accounts import selectors as account_selectors
 from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
+from autolettura.identity import selectors as identity_selectors
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
     FaultFollowForm,
@@ -176,6 +177,9 @@ class SignInView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **identity_selectors.sign_in_options()}
 
     def form_valid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
         response = super().form_valid(form)

@@ -262,8 +262,8 @@ class CsvRow(NamedTuple):
 
 class CsvFile:
     """The data rows of a CSV file whose header names `columns` (in any order; extra
-    columns are ignored), and `optional` ones it may leave out (empty then). Rows that cannot be read are refused into `log`; blank lines are
-    skipped and not counted.
+    columns are ignored), and the `optional` ones it may leave out (empty then). Rows that
+    cannot be read are refused into `log`; blank lines are skipped and not counted.
 
     Raises ImportFileError when the header cannot be read or lacks columns.
     """

@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 # The browser's sign-in cookie: binds the identity provider's answer to the browser that
 # asked for it. The answer arrives as a cross-site POST, which carries a SameSite=Lax
-# cookie only between the same site: over HTTPS the cookie is SameSite=None (and Secure).
+# cookie only from the same site: over HTTPS (production) the cookie is SameSite=None and
+# Secure; over plain HTTP (a local identity provider on the same host) it stays Lax.
 COOKIE = "autolettura_identity"
 SESSION_PENDING = "identity_pending"
 BACKEND = "autolettura.portal.backends.EmailOrUsernameBackend"
@@ -67,7 +68,7 @@ def _start(request: HttpRequest, scheme: str, provider: saml.Provider) -> HttpRe
     response["Content-Security-Policy"] = POLICY.replace(
         "form-action 'self'", f"form-action 'self' {target.scheme}://{target.netloc}"
     )
-    secure = bool(settings.AUTOLETTURA_HTTPS)
+    secure = request.is_secure()
     response.set_cookie(
         COOKIE,
         secret,

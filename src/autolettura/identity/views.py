@@ -198,8 +198,10 @@ def cie_metadata(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_POST
 def slo(request: HttpRequest) -> HttpResponse:
-    """Sign-out at this site (the identity provider's session is its own)."""
+    """Sign-out at this site, posted by an identity provider (its session is its own; a
+    cross-site POST carries no SameSite=Lax session cookie, so nobody else's page can sign a
+    customer out through here)."""
     logout(request)
     return redirect("portal:home")

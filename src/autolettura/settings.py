@@ -330,6 +330,9 @@ AUTOLETTURA_SPID_CONTACT_EMAIL = envstr("AUTOLETTURA_SPID_CONTACT_EMAIL", "")
 AUTOLETTURA_SPID_CONTACT_PHONE = envstr("AUTOLETTURA_SPID_CONTACT_PHONE", "")
 AUTOLETTURA_SPID_MUNICIPALITY = envstr("AUTOLETTURA_SPID_MUNICIPALITY", "")
 AUTOLETTURA_SPID_ORGANIZATION_URL = envstr("AUTOLETTURA_SPID_ORGANIZATION_URL", "")
+# SPID and CIE sign-ins started, and answers posted, per client address in an hour (each one
+# runs xmlsec1: a flood would load the machine).
+AUTOLETTURA_SPID_PER_ADDRESS_HOUR = envint("AUTOLETTURA_SPID_PER_ADDRESS_HOUR", 200, minimum=1)
 # The xmlsec1 program that signs and checks signatures (Debian's xmlsec1).
 AUTOLETTURA_XMLSEC1 = envstr("AUTOLETTURA_XMLSEC1", "/usr/bin/xmlsec1")
 

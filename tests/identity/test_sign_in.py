@@ -6,6 +6,7 @@ supply)."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 
@@ -231,3 +232,27 @@ def test_open_redirect_in_next_is_dropped(sp: LocalIdp) -> None:
     client = Client()
     answer = finish(client, sp.response_for(start(client, sp, next_path="https://evil.example")))
     assert answer["Location"] == "/area-clienti/"
+
+
+def test_sign_ins_from_one_address_are_throttled(sp: LocalIdp, settings: object) -> None:
+    settings.AUTOLETTURA_SPID_PER_ADDRESS_HOUR = 2  # type: ignore[attr-defined]
+    client = Client()
+    start(client, sp)
+    start(client, sp)
+    assert client.get("/accedi/spid/", {"idp": sp.entity_id}).status_code == 429
+    assert SignInRequest.objects.count() == 2
+
+
+def test_cie_sign_in_asks_level_3_and_goes_straight_in(sp: LocalIdp, settings: object) -> None:
+    settings.AUTOLETTURA_CIE_IDP_METADATA = [str(sp.metadata_file)]  # type: ignore[attr-defined]
+    supply = customer_with_supply()
+    Customer.objects.filter(pk=supply.holder_id).update(fiscal_code=FISCAL_CODE)
+    assert "Entra con CIE" in Client().get("/accedi/").content.decode()
+    client = Client()
+    page = client.get("/accedi/cie/")
+    found = re.search(r'name="SAMLRequest" value="([^"]+)"', page.content.decode())
+    assert found
+    request = html.unescape(found.group(1))
+    assert b"SpidL3" in base64.b64decode(request)
+    assert finish(client, sp.response_for(request))["Location"] == "/area-clienti/"
+    assert SignInRequest.objects.get().scheme == "cie"

@@ -50,6 +50,15 @@ def _next_path(request: HttpRequest) -> str:
 
 
 def _start(request: HttpRequest, scheme: str, provider: saml.Provider) -> HttpResponse:
+    try:
+        throttle(
+            "identity-start",
+            client_address(request),
+            limit=settings.AUTOLETTURA_SPID_PER_ADDRESS_HOUR,
+            period=HOUR,
+        )
+    except Throttled as exc:
+        return _failure(request, throttled_message(exc.retry_after), 429)
     secret = services.browser_secret()
     outgoing = services.sign_in_start(
         scheme=scheme,
@@ -120,7 +129,7 @@ def acs(request: HttpRequest) -> HttpResponse:
         throttle(
             "identity-acs",
             client_address(request),
-            limit=settings.AUTOLETTURA_THROTTLE_SIGNUP_PER_ADDRESS * 10,
+            limit=settings.AUTOLETTURA_SPID_PER_ADDRESS_HOUR,
             period=HOUR,
         )
         signed_in = services.sign_in_finish(

@@ -473,6 +473,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # pysaml2's XML schemas say at INFO that they are loaded, at every start: not news.
+    "loggers": {"xmlschema": {"level": "WARNING"}},
 }
 
 # GET /metrics: with a token, only for "Authorization: Bearer <token>"; without, only to

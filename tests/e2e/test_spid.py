@@ -4,6 +4,7 @@ answer posted back, the bill's codes asked once, and straight in the next time."
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from tests.portal.support import customer_with_supply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-IDP_PORT = 8792
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+IDP_PORT = free_port()
 
 
 @pytest.fixture

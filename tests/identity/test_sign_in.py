@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from autolettura.customers.models import Customer
 from autolettura.identity.models import SignInRequest
@@ -121,7 +123,7 @@ def test_codes_of_a_customer_with_another_fiscal_code_are_refused(sp: LocalIdp) 
     page = client.post(
         "/accedi/spid/collega/", {"customer_code": "1004127", "supply_code": "400120734"}
     )
-    assert "another fiscal code" in page.content.decode()
+    assert "registrato con un altro codice fiscale" in page.content.decode()
     assert "_auth_user_id" not in client.session
     assert Customer.objects.get(pk=supply.holder_id).fiscal_code == "MRTMTT25D09F205Z"
 
@@ -134,7 +136,7 @@ def test_codes_of_a_customer_with_an_account_do_not_hand_it_over(sp: LocalIdp) -
     page = client.post(
         "/accedi/spid/collega/", {"customer_code": "1004127", "supply_code": "400120734"}
     )
-    assert "already has an account" in page.content.decode()
+    assert "ha già un account" in page.content.decode()
     assert "_auth_user_id" not in client.session
     customer = Customer.objects.get(pk=supply.holder_id)
     assert customer.user_id == account.pk and customer.fiscal_code == ""
@@ -256,3 +258,19 @@ def test_cie_sign_in_asks_level_3_and_goes_straight_in(sp: LocalIdp, settings: o
     assert b"SpidL3" in base64.b64decode(request)
     assert finish(client, sp.response_for(request))["Location"] == "/area-clienti/"
     assert SignInRequest.objects.get().scheme == "cie"
+
+
+def test_the_codes_page_expires_with_the_sign_in(
+    sp: LocalIdp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_with_supply()
+    client = Client()
+    finish(client, sp.response_for(start(client, sp)))
+    assert client.get("/accedi/spid/collega/").status_code == 200
+    later = timezone.now() + timedelta(minutes=31)
+    monkeypatch.setattr("autolettura.clock.now", lambda: later)
+    posted = client.post(
+        "/accedi/spid/collega/", {"customer_code": "1004127", "supply_code": "400120734"}
+    )
+    assert posted["Location"] == "/accedi/"
+    assert Customer.objects.get(customer_code="1004127").fiscal_code == ""

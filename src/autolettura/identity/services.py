@@ -133,18 +133,26 @@ class PendingIdentity:
     name: str
     family_name: str
     email: str
+    verified_at: str  # ISO 8601
 
     def as_session(self) -> dict[str, str]:
         return asdict(self)
 
     @classmethod
-    def from_session(cls, data: object) -> PendingIdentity | None:
+    def from_session(cls, data: object, *, now: datetime) -> PendingIdentity | None:
+        """The identity kept in the session, while fresh: the codes must follow the sign-in
+        within REQUEST_VALID, as a sign-in left open on a shared computer should not stay
+        usable by the next person."""
         if not isinstance(data, dict):
             return None
         try:
-            return cls(**{k: str(data[k]) for k in cls.__dataclass_fields__})
-        except KeyError:
+            pending = cls(**{k: str(data[k]) for k in cls.__dataclass_fields__})
+            verified = datetime.fromisoformat(pending.verified_at)
+        except (KeyError, ValueError):
             return None
+        if not now - REQUEST_VALID <= verified <= now:
+            return None
+        return pending
 
 
 def identity_fiscal_code(identity: saml.Identity) -> str:
@@ -209,6 +217,7 @@ def identity_account(*, identity: saml.Identity, now: datetime) -> User | Pendin
         name=identity.name,
         family_name=identity.family_name,
         email=identity.email,
+        verified_at=now.isoformat(),
     )
     with transaction.atomic():
         customers = list(

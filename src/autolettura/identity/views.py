@@ -158,7 +158,9 @@ def acs(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def link(request: HttpRequest) -> HttpResponse:
     """The first sign-in of an identity no customer has: the bill's two codes, once."""
-    pending = services.PendingIdentity.from_session(request.session.get(SESSION_PENDING))
+    pending = services.PendingIdentity.from_session(
+        request.session.get(SESSION_PENDING), now=clock.now()
+    )
     if pending is None:
         return redirect("portal:login")
     context = {"pending": pending}

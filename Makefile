@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos messages clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-spid-sp-test.lock
 	bash scripts/install-system-deps.sh
 	bash scripts/install-frontend.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	# spid-sp-test, the SPID/CIE validator the tests run, in a virtualenv of its own.
+	test -x $(VENV)/spid-sp-test/bin/python || $(PYTHON) -m venv $(VENV)/spid-sp-test
+	$(VENV)/spid-sp-test/bin/pip install --quiet -r requirements-spid-sp-test.lock
 	touch $(STAMP)
 
 install: $(STAMP)

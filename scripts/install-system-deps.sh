@@ -3,7 +3,8 @@
 # browser the portal's end-to-end tests drive (Debian's chromium, through Playwright), and
 # the IMAP server the e-mail channel's tests start on loopback (Dovecot), and the HTTP load
 # generator of benchmarks/api_load.py (wrk), and the backup tools the restore drill runs
-# (pgBackRest, restic), from Debian's packages. Idempotent: does
+# (pgBackRest, restic), and xmlsec1, which signs and checks the SPID and CIE sign-in's SAML
+# messages, from Debian's packages. Idempotent: does
 # nothing when they are there. Installing needs root; run as another user, it only says
 # what is missing and fails.
 set -euo pipefail
@@ -38,12 +39,17 @@ command -v wrk >/dev/null 2>&1 || wrk_missing=true
 
 # tests/ops/test_restore_drill.py backs up and restores with /usr/bin/pgbackrest and
 # /usr/bin/restic, as production does (docs/deploy.md, section 13).
+# SPID and CIE sign-in (pysaml2) sign and verify with /usr/bin/xmlsec1.
+xmlsec_missing=false
+command -v xmlsec1 >/dev/null 2>&1 || xmlsec_missing=true
+
 backup_missing=()
 command -v pgbackrest >/dev/null 2>&1 || backup_missing+=(pgbackrest)
 command -v restic >/dev/null 2>&1 || backup_missing+=(restic)
 
 if [ ${#missing[@]} -eq 0 ] && [ "$browser_missing" = false ] && [ "$imap_missing" = false ] \
-  && [ "$wrk_missing" = false ] && [ ${#backup_missing[@]} -eq 0 ]; then
+  && [ "$wrk_missing" = false ] && [ ${#backup_missing[@]} -eq 0 ] \
+  && [ "$xmlsec_missing" = false ]; then
   exit 0
 fi
 
@@ -63,6 +69,10 @@ if [ "$(id -u)" -ne 0 ]; then
   if [ "$wrk_missing" = true ]; then
     echo "Missing for the API load benchmark: wrk." >&2
     echo "Install it as root: apt-get install -y --no-install-recommends wrk" >&2
+  fi
+  if [ "$xmlsec_missing" = true ]; then
+    echo "Missing for SPID and CIE sign-in: xmlsec1." >&2
+    echo "Install it as root: apt-get install -y --no-install-recommends xmlsec1" >&2
   fi
   if [ ${#backup_missing[@]} -gt 0 ]; then
     echo "Missing for the backups and the restore drill: ${backup_missing[*]}." >&2
@@ -84,6 +94,10 @@ fi
 if [ "$wrk_missing" = true ]; then
   echo "Installing wrk for the API load benchmark"
   apt-get install -y --no-install-recommends wrk
+fi
+if [ "$xmlsec_missing" = true ]; then
+  echo "Installing xmlsec1 for SPID and CIE sign-in"
+  apt-get install -y --no-install-recommends xmlsec1
 fi
 if [ ${#backup_missing[@]} -gt 0 ]; then
   echo "Installing the backup tools: ${backup_missing[*]}"

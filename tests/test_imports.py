@@ -442,3 +442,50 @@ class TestImportCommands:
     def test_a_missing_file_fails(self, db: None, tmp_path: Path) -> None:
         with pytest.raises(CommandError, match="cannot be read"):
             call_command("import_customers", str(tmp_path / "nowhere.csv"), "--no-progress")
+
+
+@pytest.mark.django_db
+class TestCustomersImportFiscalCode:
+    """The optional `fiscal_code` column: SPID and CIE sign-ins find the customer by it."""
+
+    HEADER = CUSTOMERS_HEADER + ",fiscal_code"
+
+    def load(self, *rows: str) -> CustomersImportResult:
+        return customers_import(file=csv_file(self.HEADER, *rows), now=NOW)
+
+    def test_stores_the_fiscal_code_checked_and_in_canonical_form(self) -> None:
+        result = self.load(
+            GOOD_CUSTOMERS[0] + ", rssmra80a01h501u ",
+            GOOD_CUSTOMERS[2] + ",",
+        )
+        assert (result.customers_created, result.refused) == (2, 0)
+        assert Customer.objects.get(customer_code="U001").fiscal_code == "RSSMRA80A01H501U"
+        assert Customer.objects.get(customer_code="U002").fiscal_code == ""
+
+    def test_refuses_a_mistyped_fiscal_code_saying_so(self) -> None:
+        result = self.load(
+            GOOD_CUSTOMERS[0] + ",RSSMRA80A01H501A",
+            GOOD_CUSTOMERS[2] + ",RSSMRA80A01",
+        )
+        assert refused(result) == [
+            (2, "fiscal_code", "fiscal_code_check"),
+            (3, "fiscal_code", "fiscal_code_invalid"),
+        ]
+        assert Customer.objects.count() == 0
+
+    def test_a_file_without_the_column_keeps_the_stored_fiscal_code(self) -> None:
+        self.load(GOOD_CUSTOMERS[0] + ",RSSMRA80A01H501U")
+        again = load_customers(GOOD_CUSTOMERS[0].replace("Mario Rossi", "Mario Rossi Jr"))
+        assert again.customers_updated == 1
+        customer = Customer.objects.get(customer_code="U001")
+        assert (customer.name, customer.fiscal_code) == ("Mario Rossi Jr", "RSSMRA80A01H501U")
+        # Empty in a file that has the column: kept too, and nothing counts as changed.
+        same = self.load(GOOD_CUSTOMERS[0].replace("Mario Rossi", "Mario Rossi Jr") + ",")
+        assert same.customers_updated == 0
+        assert Customer.objects.get(customer_code="U001").fiscal_code == "RSSMRA80A01H501U"
+
+    def test_a_new_fiscal_code_in_the_file_replaces_the_stored_one(self) -> None:
+        self.load(GOOD_CUSTOMERS[0] + ",RSSMRA80A01H501U")
+        result = self.load(GOOD_CUSTOMERS[0] + ",MRTMTT25D09F205Z")
+        assert result.customers_updated == 1
+        assert Customer.objects.get(customer_code="U001").fiscal_code == "MRTMTT25D09F205Z"

@@ -63,6 +63,13 @@ def _import_messages() -> dict[str, str]:
             "The household members must be a whole number from 1 to 99."
         ),
         "meter_digits_invalid": _("The meter digits must be a whole number from 1 to 9."),
+        "fiscal_code_invalid": _(
+            "The fiscal code is not a person's codice fiscale (16 characters): check it, or "
+            "leave it empty."
+        ),
+        "fiscal_code_check": _(
+            "The fiscal code's last letter does not match the others: it was mistyped."
+        ),
         "duplicate_in_file": _(
             "The supply %(supply_code)s is already on line %(first_line)s of this file."
         ),
@@ -255,13 +262,19 @@ class CsvRow(NamedTuple):
 
 class CsvFile:
     """The data rows of a CSV file whose header names `columns` (in any order; extra
-    columns are ignored). Rows that cannot be read are refused into `log`; blank lines are
-    skipped and not counted.
+    columns are ignored), and the `optional` ones it may leave out (empty then). Rows that
+    cannot be read are refused into `log`; blank lines are skipped and not counted.
 
     Raises ImportFileError when the header cannot be read or lacks columns.
     """
 
-    def __init__(self, binary: IO[bytes], columns: Sequence[str], log: RefusalLog) -> None:
+    def __init__(
+        self,
+        binary: IO[bytes],
+        columns: Sequence[str],
+        log: RefusalLog,
+        optional: Sequence[str] = (),
+    ) -> None:
         # Bytes that are not UTF-8 become lone surrogates instead of stopping the reading
         # halfway: the row that holds them is refused (see _is_utf8), the others are taken.
         text = io.TextIOWrapper(
@@ -292,11 +305,14 @@ class CsvFile:
         # Two columns at least, so the getter always gives a tuple.
         assert len(columns) >= 2
         self._pick = operator.itemgetter(*(names.index(column) for column in columns))
+        # Optional columns come after the others in each row's fields, "" when absent.
+        self._optional = [names.index(column) if column in names else None for column in optional]
         self._width = len(names)
 
     def __iter__(self) -> Iterator[CsvRow]:
         reader, log = self._reader, self._log
         pick, width = self._pick, self._width
+        optional = self._optional
         previous = reader.line_num
         while True:
             try:
@@ -319,6 +335,9 @@ class CsvFile:
             elif len(fields) != width:
                 found = {"found": len(fields), "expected": width}
                 log.add(line, [FieldError("row", "columns_count", found)])
+            elif optional:
+                extra = tuple("" if i is None else fields[i] for i in optional)
+                yield CsvRow(line, pick(fields) + extra)
             else:
                 yield CsvRow(line, pick(fields))
 

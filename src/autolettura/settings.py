@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "autolettura.photos",
     "autolettura.regulation",
     "autolettura.rounds",
+    "autolettura.identity",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -321,6 +322,43 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Meter photos are at most 5 MB (checked by reading_submit); a bigger upload goes to a
 # temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- SPID and CIE sign-in (autolettura.identity) --------------------------------------------
+# The public address of the Sportello Online as identity providers reach it (https://...):
+# the service provider's metadata, requests and assertion consumer are under it. Empty: the
+# SPID and CIE buttons are not shown and their pages answer 404.
+AUTOLETTURA_SPID_BASE_URL = envstr("AUTOLETTURA_SPID_BASE_URL", "").rstrip("/")
+# The service provider's entityID, as registered with AgID (default: the base address).
+AUTOLETTURA_SPID_ENTITY_ID = envstr("AUTOLETTURA_SPID_ENTITY_ID", "")
+# The key and certificate that sign the metadata and requests (`autolettura spid_keys`).
+AUTOLETTURA_SPID_KEY_FILE = Path(
+    envstr("AUTOLETTURA_SPID_KEY_FILE", str(VAR_DIR / "spid" / "sp.key"))
+)
+AUTOLETTURA_SPID_CERT_FILE = Path(
+    envstr("AUTOLETTURA_SPID_CERT_FILE", str(VAR_DIR / "spid" / "sp.crt"))
+)
+# The SPID level asked for (1, 2 or 3); CIE sign-ins ask for level 3 at least as strong.
+AUTOLETTURA_SPID_LEVEL = envchoice("AUTOLETTURA_SPID_LEVEL", "2", ("1", "2", "3"))
+# The identity providers offered by the button: their metadata files (from AgID's registry,
+# kept up to date by the operator), separated by commas.
+AUTOLETTURA_SPID_IDP_METADATA = envlist("AUTOLETTURA_SPID_IDP_METADATA", [])
+# CIE's identity provider (the Ministry of the Interior's): its metadata file. Empty: no CIE.
+AUTOLETTURA_CIE_IDP_METADATA = envlist("AUTOLETTURA_CIE_IDP_METADATA", [])
+# The utility as the SPID rules (Avviso SPID n. 29 v3) and CIE want it in the metadata: the
+# IPA code of a public administration, its VAT number and fiscal code, the contact e-mail
+# and phone, the ISTAT/cadastral code of its municipality (CIE) and its web site.
+AUTOLETTURA_SPID_IPA_CODE = envstr("AUTOLETTURA_SPID_IPA_CODE", "")
+AUTOLETTURA_SPID_VAT_NUMBER = envstr("AUTOLETTURA_SPID_VAT_NUMBER", "")
+AUTOLETTURA_SPID_FISCAL_CODE = envstr("AUTOLETTURA_SPID_FISCAL_CODE", "")
+AUTOLETTURA_SPID_CONTACT_EMAIL = envstr("AUTOLETTURA_SPID_CONTACT_EMAIL", "")
+AUTOLETTURA_SPID_CONTACT_PHONE = envstr("AUTOLETTURA_SPID_CONTACT_PHONE", "")
+AUTOLETTURA_SPID_MUNICIPALITY = envstr("AUTOLETTURA_SPID_MUNICIPALITY", "")
+AUTOLETTURA_SPID_ORGANIZATION_URL = envstr("AUTOLETTURA_SPID_ORGANIZATION_URL", "")
+# SPID and CIE sign-ins started, and answers posted, per client address in an hour (each one
+# runs xmlsec1: a flood would load the machine).
+AUTOLETTURA_SPID_PER_ADDRESS_HOUR = envint("AUTOLETTURA_SPID_PER_ADDRESS_HOUR", 200, minimum=1)
+# The xmlsec1 program that signs and checks signatures (Debian's xmlsec1).
+AUTOLETTURA_XMLSEC1 = envstr("AUTOLETTURA_XMLSEC1", "/usr/bin/xmlsec1")
 
 # --- The utility -----------------------------------------------------------------------------
 AUTOLETTURA_UTILITY_NAME = envstr("AUTOLETTURA_UTILITY_NAME", "Acque di Valmora")
@@ -592,6 +630,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # pysaml2's XML schemas say at INFO that they are loaded, at every start: not news.
+    "loggers": {"xmlschema": {"level": "WARNING"}},
 }
 
 # GET /metrics: with a token, only for "Authorization: Bearer <token>"; without, only to

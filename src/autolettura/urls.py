@@ -24,6 +24,8 @@ urlpatterns = [
     path("area-clienti/i-miei-dati/", include("autolettura.lifecycle.portal_urls")),
     # The Sportello Online as an app: its manifest and service worker, at the root.
     path("", include("autolettura.webapp.urls")),
+    # SPID and CIE sign-in to the Sportello Online, beside its sign-in page.
+    path("accedi/", include("autolettura.identity.urls")),
     # The Sportello Online: public pages at the root, the customer area under /area-clienti/.
     path("", include("autolettura.portal.urls")),
 ]

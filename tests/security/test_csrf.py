@@ -31,7 +31,9 @@ from tests.security.test_permission_matrix import MATRIX
 pytestmark = pytest.mark.django_db
 
 # The explicit exceptions, csrf_exempt by design: the API's operations (a token or the
-# codes, never a cookie) and the webhooks (the providers' signatures).
+# codes, never a cookie), the webhooks (the providers' signatures) and what SPID and CIE
+# identity providers post (a signed Response, taken once, for this browser's request only;
+# a sign-out that a cross-site POST, carrying no session cookie, cannot use).
 EXEMPT = {
     "api/v1/readings",
     "api/v1/readings/<receipt>",
@@ -51,6 +53,8 @@ EXEMPT = {
     "channels/phone/status",
     "channels/whatsapp/webhook",
     "channels/sms/webhook",
+    "accedi/spid/acs/",
+    "accedi/spid/esci/",
 }
 
 
@@ -60,6 +64,7 @@ FORMS = {
     "accedi/",
     "esci/",
     "registrati/",
+    "accedi/spid/collega/",
     "password/dimenticata/",
     "password/nuova/<uidb64>/<token>/",
     "segnala-un-guasto/",

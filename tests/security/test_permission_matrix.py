@@ -178,6 +178,16 @@ MATRIX: dict[str, Row] = {
     "accedi/": Row("/accedi/", (200, AREA, AREA, AREA, AREA, AREA, AREA, AREA)),
     "esci/": Row("/esci/", everyone(405)),  # signing out is a POST
     "registrati/": Row("/registrati/", everyone(200)),
+    # SPID and CIE sign-in: not configured in these tests (AUTOLETTURA_SPID_BASE_URL empty),
+    # so their pages do not exist; tests/identity tries them configured.
+    "accedi/spid/": Row("/accedi/spid/", everyone(404)),
+    "accedi/cie/": Row("/accedi/cie/", everyone(404)),
+    "accedi/spid/metadata/": Row("/accedi/spid/metadata/", everyone(404)),
+    "accedi/cie/metadata/": Row("/accedi/cie/metadata/", everyone(404)),
+    "accedi/spid/acs/": Row("/accedi/spid/acs/", everyone(405)),  # identity providers POST
+    "accedi/spid/esci/": Row("/accedi/spid/esci/", everyone(405)),
+    # Without an identity just verified, the codes page sends back to the sign-in.
+    "accedi/spid/collega/": Row("/accedi/spid/collega/", everyone(Redirect("/accedi/"))),
     "registrati/controlla-la-posta/": Row("/registrati/controlla-la-posta/", everyone(200)),
     "registrati/conferma/<str:payload>/<str:token>/": Row(
         "/registrati/conferma/bm9ib2R5/not-a-token/", everyone(400)

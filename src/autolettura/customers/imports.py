@@ -46,6 +46,7 @@ from autolettura.customers.services import supply_user_codes_assign
 from autolettura.db import storable
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.fiscal_code import normalize_fiscal_code
 from autolettura.rules.window import rome_today
 
 CUSTOMER_COLUMNS = (
@@ -62,6 +63,9 @@ CUSTOMER_COLUMNS = (
     "meter_installed_on",
     "initial_reading",
 )
+# Columns a file may leave out: the holder's codice fiscale (SPID and CIE sign-ins find the
+# customer by it).
+CUSTOMER_OPTIONAL_COLUMNS = ("fiscal_code",)
 USAGES = {
     "domestic_resident": Usage.DOMESTIC_RESIDENT,
     "domestic_other": Usage.DOMESTIC_OTHER,
@@ -84,6 +88,7 @@ _STAGE_COLUMNS = (
     "meter_digits",
     "installed_on",
     "initial_reading",
+    "fiscal_code",
 )
 _CUSTOMER_UPDATE = "autolettura_import_customer_update"
 
@@ -135,10 +140,11 @@ def customers_import(
         _STAGE,
         "line integer PRIMARY KEY, customer_code text, supply_code text, name text, "
         "email text, phone text, address text, usage text, household_members integer, "
-        "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint",
+        "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint, "
+        "fiscal_code text",
     )
     try:
-        source = CsvFile(file, CUSTOMER_COLUMNS, log)
+        source = CsvFile(file, CUSTOMER_COLUMNS, log, optional=CUSTOMER_OPTIONAL_COLUMNS)
         default_digits = settings.AUTOLETTURA_METER_DIGITS
         staged = 0
         for chunk in chunked(source, chunk_size):
@@ -157,7 +163,8 @@ def customers_import(
         temp_table_analyze(_STAGE)
         _refuse_duplicates_in_file(log)
         temp_table_create(
-            _CUSTOMER_UPDATE, "customer_code text PRIMARY KEY, name text, email text, phone text"
+            _CUSTOMER_UPDATE,
+            "customer_code text PRIMARY KEY, name text, email text, phone text, fiscal_code text",
         )
         last = 0
         while True:
@@ -212,6 +219,7 @@ def _customer_row(
         digits_text,
         installed_text,
         initial_text,
+        fiscal_text,
     ) = row.fields
     errors: list[FieldError] = []
     customer = _check(errors, parsing.normalize_code, customer_code, field="customer_code")
@@ -254,6 +262,9 @@ def _customer_row(
             digits=digits or default_digits,
             rename="initial_reading",
         )
+    fiscal_code = ""
+    if fiscal_text.strip():
+        fiscal_code = _check(errors, normalize_fiscal_code, storable(fiscal_text))
     if errors:
         log.add(row.line, errors)
         return None
@@ -271,6 +282,7 @@ def _customer_row(
         digits,
         installed_on,
         initial,
+        fiscal_code,
     )
 
 
@@ -365,9 +377,9 @@ def _customers_apply_chunk(
         if not rows:
             return 0
         existing_customers = {
-            code: (pk, name, email, phone)
-            for code, pk, name, email, phone in fetch(
-                "SELECT c.customer_code, c.id, c.name, c.email, c.phone "
+            code: (pk, name, email, phone, fiscal_code)
+            for code, pk, name, email, phone, fiscal_code in fetch(
+                "SELECT c.customer_code, c.id, c.name, c.email, c.phone, c.fiscal_code "
                 f"FROM {Customer._meta.db_table} c WHERE c.customer_code IN "
                 f"(SELECT s.customer_code FROM {_STAGE} s WHERE {where})",
                 params,
@@ -394,11 +406,11 @@ def _customers_apply_chunk(
                 params,
             )
         )
-        customers: dict[str, tuple[str, str, str]] = {}  # the last row's values win
+        customers: dict[str, tuple[str, str, str, str]] = {}  # the last row's values win
         new_supplies = []
         for row in rows:
             line, customer_code, supply_code, name, email, phone = row[:6]
-            serial = row[9]
+            serial, fiscal_code = row[9], row[13]
             present = existing_supplies.get(supply_code)
             error: FieldError | None = None
             if present is not None and present[0] != customer_code:
@@ -422,15 +434,18 @@ def _customers_apply_chunk(
             if error is not None:
                 log.add(line, [error])
                 continue
-            customers[customer_code] = (name, email, phone)
+            if not fiscal_code and customer_code in existing_customers:
+                # No fiscal code in the file keeps the one stored (by a SPID or CIE sign-in).
+                fiscal_code = existing_customers[customer_code][4]
+            customers[customer_code] = (name, email, phone, fiscal_code)
             if present is None:
                 new_supplies.append(row)
             else:
                 result.supplies_present += 1
 
         created = [
-            (code, name, email, phone, _default_language(), now)
-            for code, (name, email, phone) in customers.items()
+            (code, name, email, phone, fiscal_code, _default_language(), now)
+            for code, (name, email, phone, fiscal_code) in customers.items()
             if code not in existing_customers
         ]
         changed = [
@@ -440,12 +455,16 @@ def _customers_apply_chunk(
         ]
         bulk_write(
             Customer._meta.db_table,
-            ("customer_code", "name", "email", "phone", "language", "created_at"),
+            ("customer_code", "name", "email", "phone", "fiscal_code", "language", "created_at"),
             created,
         )
         if changed:
             execute(f"DELETE FROM {_CUSTOMER_UPDATE}")
-            bulk_write(_CUSTOMER_UPDATE, ("customer_code", "name", "email", "phone"), changed)
+            bulk_write(
+                _CUSTOMER_UPDATE,
+                ("customer_code", "name", "email", "phone", "fiscal_code"),
+                changed,
+            )
             table = Customer._meta.db_table
             # An address confirmed in the customer area (the account's, own or added)
             # wins over the one on file: a new import must not send outcomes back to it.
@@ -454,7 +473,7 @@ def _customers_apply_chunk(
                 f"UPDATE {table} SET name = u.name, email = CASE WHEN {table}.user_id IS NULL "
                 f"AND NOT EXISTS (SELECT 1 FROM {links} l WHERE l.customer_id = {table}.id) "
                 f"THEN u.email ELSE {table}.email END, "
-                f"phone = u.phone FROM {_CUSTOMER_UPDATE} u "
+                f"phone = u.phone, fiscal_code = u.fiscal_code FROM {_CUSTOMER_UPDATE} u "
                 f"WHERE {table}.customer_code = u.customer_code"
             )
         result.customers_created += len(created)

@@ -23,6 +23,9 @@ class Customer(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # The holder's codice fiscale (from the customers import, or stored at the first SPID or
+    # CIE sign-in that proved the bill's codes): SPID and CIE sign-ins find the customer by it.
+    fiscal_code = models.CharField(max_length=16, blank=True, default="", db_default="")
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="it")
     # The channels the customer wants reminders and outcomes on (the portal's preferences).
     # Database defaults, so that the bulk imports (COPY) may leave them out.
@@ -41,6 +44,13 @@ class Customer(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=~Q(customer_code=""), name="customer_code_not_empty"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["fiscal_code"],
+                condition=~Q(fiscal_code=""),
+                name="customer_fiscal_code",
+            )
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,7 @@ from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
 from autolettura.payments import selectors as payment_selectors
 from autolettura.payments import services as payment_services
+from autolettura.identity import selectors as identity_selectors
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
     FaultFollowForm,
@@ -182,6 +183,9 @@ class SignInView(auth_views.LoginView):
     template_name = "portal/login.html"
     form_class = SignInForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), **identity_selectors.sign_in_options()}
 
     def form_valid(self, form: SignInForm) -> HttpResponse:  # type: ignore[override]
         response = super().form_valid(form)

@@ -148,8 +148,8 @@ def reading_submit(
             )
             status, reason = assessment.status.value, assessment.reason
             consumption, rollover = assessment.consumption_m3, assessment.rollover
-        # The receipt counter is among the last rows touched, so its lock is held only until
-        # the reading, its message and the commit.
+        # The receipt is drawn last, just before the reading that carries it (on SQLite its
+        # counter row is then locked only until the reading, its message and the commit).
         stored = Reading.objects.create(
             supply=supply,
             meter=meter,
@@ -313,15 +313,76 @@ def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) ->
 def receipt_next(now: datetime, *, prefix: str | None = None) -> str:
     """The next receipt number of the year in Europe/Rome, such as AL-2026-000123.
 
-    The counter moves inside the caller's transaction: a submission rolled back gives its
-    number back, and a receipt is shown only once its reading is committed, so no receipt
-    is ever given to two readings.
+    On PostgreSQL the number comes from the year's sequence, readings_receipt_YYYY: no row
+    is shared by every submission, so submissions for different supplies never wait for
+    one another, on one machine or several. A sequence does not give a number back when its
+    transaction rolls back, so receipts may have gaps; they are not fiscal documents (bill
+    numbers, which must be gapless, keep their counter row). A receipt is still given to
+    one reading only, and shown once that reading is committed.
+
+    On SQLite (one writer at a time anyway) the year's counter row moves inside the
+    caller's transaction, and a rollback gives the number back.
     """
     from django.conf import settings
 
     year = rome_today(now).year
-    number = db.counter_advance(ReceiptCounter, year)
+    if connection.vendor == "postgresql":
+        number = _receipt_drawn(year)
+    else:
+        number = db.counter_advance(ReceiptCounter, year)
     return f"{prefix or settings.AUTOLETTURA_RECEIPT_PREFIX}-{year}-{number:06d}"
+
+
+def _receipt_drawn(year: int) -> int:
+    name = receipt_sequence_name(year)
+    with connection.cursor() as cursor:
+        # nextval(NULL) is NULL: one statement, which does not fail (and so does not spoil
+        # the submission's transaction) when the year has no sequence yet.
+        cursor.execute("SELECT nextval(to_regclass(%s))", [name])
+        (number,) = cursor.fetchone()
+        if number is None:
+            # By its object id: a name looked up in vain a moment ago may still read as
+            # missing in this transaction.
+            cursor.execute("SELECT nextval(%s::oid::regclass)", [_receipt_sequence_made(year)])
+            (number,) = cursor.fetchone()
+    return int(number)
+
+
+def receipt_sequence_name(year: int) -> str:
+    return f"readings_receipt_{int(year)}"
+
+
+def _receipt_sequence_made(year: int) -> int:
+    """Make the year's receipt sequence (the year's first receipt does) and return its
+    object id. It is made and committed on a connection of its own, so the submission
+    that makes it holds nothing the year's other submissions wait for; makers queue on an
+    advisory lock for that moment only. It starts after the number the counter row
+    reached, so an installation that numbered with the row goes on from there."""
+    from django.db import connections
+
+    name = receipt_sequence_name(year)
+    own = connections.create_connection(connection.alias)
+    try:
+        with own.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtext('readings_receipt'), %s)", [year])
+            cursor.execute("SELECT to_regclass(%s)::oid", [name])
+            (oid,) = cursor.fetchone()
+            if oid is None:
+                cursor.execute(
+                    "SELECT coalesce(max(last_number), 0) + 1 FROM "
+                    f"{own.ops.quote_name(ReceiptCounter._meta.db_table)} WHERE year = %s",
+                    [year],
+                )
+                (first,) = cursor.fetchone()
+                cursor.execute(
+                    f"CREATE SEQUENCE {own.ops.quote_name(name)} AS bigint START WITH {int(first)}"
+                )
+                cursor.execute("SELECT to_regclass(%s)::oid", [name])
+                (oid,) = cursor.fetchone()
+            cursor.execute("SELECT pg_advisory_unlock(hashtext('readings_receipt'), %s)", [year])
+    finally:
+        own.close()
+    return int(oid)
 
 
 def inbound_message_record(

@@ -37,8 +37,7 @@ MARCO, ANNA, LUCA, ELENA, ROSA = "400087412", "400133908", "400101256", "4000644
 
 def counts() -> dict[str, int]:
     return {
-        model.__name__: model.objects.count()
-        for model in (User, Customer, Supply, Meter, Reading)
+        model.__name__: model.objects.count() for model in (User, Customer, Supply, Meter, Reading)
     } | {"receipt years": len(selectors.receipt_last_numbers())}
 
 

@@ -8,8 +8,8 @@ register wraps past 99999, and many supplies of their own. Afterwards the databa
 read as if the submissions had been taken one at a time: one receipt per distinct
 submission (every repeat answered with the first one), receipts unique within the year
 (and, as no submission fails here, consecutive), and, walking each supply's readings in
-the order they were taken, no accepted reading below the one accepted before it except by a wrap that R6 believes, and every
-discard with the reason that was true when it was taken.
+the order they were taken, no accepted reading below the one accepted before it except by
+a wrap that R6 believes, and every discard with the reason that was true when it was taken.
 """
 
 from __future__ import annotations

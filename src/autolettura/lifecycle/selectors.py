@@ -145,8 +145,7 @@ def _receipts(report: RestoreReport) -> None:
         highest = max(given, default=0)
         if highest > last:
             fix = (
-                f"move the year's sequence on (SELECT setval('readings_receipt_{year}', "
-                f"{highest}))"
+                f"move the year's sequence on (SELECT setval('readings_receipt_{year}', {highest}))"
                 if year in sequences
                 else f"set the counter (readings_receiptcounter, year {year}) to {highest}"
             )

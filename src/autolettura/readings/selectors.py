@@ -332,4 +332,3 @@ def receipt_last_numbers() -> dict[int, int]:
     for year, number in receipt_sequences().items():
         last[year] = max(last.get(year, 0), number)
     return last
-

@@ -555,6 +555,8 @@ def _server_env(
     kept = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     env = {
         **kept,
+        # This checkout's code, whichever checkout the virtualenv was installed from.
+        "PYTHONPATH": str(ROOT / "src"),
         "DJANGO_SETTINGS_MODULE": "autolettura.settings",
         "AUTOLETTURA_HOME": str(home),
         "GUNICORN_BIND": f"127.0.0.1:{port}",

@@ -29,10 +29,10 @@ NOW = rome(2026, 12, 20, 10, 0)
 
 # A new submission: the inbound message's INSERT ... ON CONFLICT (autocommit), then BEGIN,
 # the supply identified and locked, its meters, its billed window, its readings (the R4
-# repeat check, the last valid reading and the profile's in one), the receipt (the year's
-# sequence on PostgreSQL), the reading's INSERT, the message's UPDATE, COMMIT. It was 22
-# before the cuts.
-NEW_SUBMISSION_STATEMENTS = 10
+# repeat check, the last valid reading and the profile's in one), the reading's INSERT with
+# its receipt from the year's sequence and the message's UPDATE in one statement, COMMIT. It
+# was 22 before the cuts.
+NEW_SUBMISSION_STATEMENTS = 8
 # A retried request (same Idempotency-Key and body): the conflicting INSERT, the stored
 # message, its reading and the window.
 RETRIED_SUBMISSION_STATEMENTS = 4

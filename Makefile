@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos messages clean
+.PHONY: install frontend static run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos bench-page-weight messages clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-spid-sp-test.lock
 	bash scripts/install-system-deps.sh
@@ -19,8 +19,16 @@ $(STAMP): pyproject.toml requirements.lock requirements-spid-sp-test.lock
 
 install: $(STAMP)
 
+## The portal's front-end files again when a template or source they are cut from changed.
+frontend: install
+	bash scripts/install-frontend.sh
+
+## The static files as production serves them: hashed names, Brotli and gzip, in var/static.
+static: frontend
+	$(BIN)/autolettura collectstatic --no-input
+
 ## One command: install, create the SQLite database, load the demo data, serve on :8000.
-run: install
+run: static
 	$(BIN)/autolettura migrate --no-input
 	$(BIN)/autolettura demo
 	$(BIN)/autolettura runserver 127.0.0.1:8000
@@ -39,12 +47,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: frontend
 	$(BIN)/autolettura makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The same suite on the embedded SQLite database, whatever DATABASE_URL says.
-test-sqlite: install
+test-sqlite: frontend
 	DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
 
 ## Benchmarks (PostgreSQL): `make bench-import ROWS=1000000`.
@@ -63,6 +71,10 @@ bench-reminders: install
 LOAD_SECONDS ?= 10
 bench-api-load: install
 	$(BIN)/python -m benchmarks.api_load --seconds $(LOAD_SECONDS)
+
+## The portal's first page on a phone's first visit, in Chromium: bytes transferred (aim 150 KB).
+bench-page-weight: frontend
+	$(BIN)/python -m benchmarks.page_weight
 
 ## Reading the register from labelled photos (../shared/meter-photos and N rendered), one core.
 SYNTHETIC ?= 60

@@ -92,7 +92,8 @@ from benchmarks.support import (
     supplies_insert,
 )
 
-BENCH_DATABASE = "autolettura_bench_api"
+# Its own database; BENCH_API_DATABASE names another (two checkouts benchmarking at once).
+BENCH_DATABASE = os.environ.get("BENCH_API_DATABASE", "autolettura_bench_api")
 ROOT = Path(__file__).resolve().parents[1]
 # Seconds of load per endpoint and for the open loop: the default 10 makes a run of about
 # 45 s, the largest about 4 minutes.
@@ -555,6 +556,8 @@ def _server_env(
     kept = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     env = {
         **kept,
+        # This checkout's code, whichever checkout the virtualenv was installed from.
+        "PYTHONPATH": str(ROOT / "src"),
         "DJANGO_SETTINGS_MODULE": "autolettura.settings",
         "AUTOLETTURA_HOME": str(home),
         "GUNICORN_BIND": f"127.0.0.1:{port}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -56,6 +57,26 @@ def make_customer_user(customer: Customer, *, password: str = "s3gret-passw0rd")
     customer.user = user
     customer.save(update_fields=["user"])
     return user
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Each test numbers receipts from the year's first. On PostgreSQL a receipt sequence is
+    made on a connection of its own, so a test's rollback does not take it away: once the
+    test's database is torn down, drop the sequences it made."""
+    result = yield
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    if connection.vendor == "postgresql" and connection.settings_dict["NAME"].startswith("test"):
+        with item.config.stash[blocking_manager_key].unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+                "AND sequencename ~ '^readings_receipt_[0-9]+$'"
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP SEQUENCE IF EXISTS "{name}"')
+    return result
 
 
 @pytest.fixture(autouse=True)

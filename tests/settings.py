@@ -11,3 +11,11 @@ AUTOLETTURA_PAGOPA_SEGREGATION_CODE = "12"
 # Nothing listens there: no test reaches the real checkout; those that pay set a stand-in
 # (tests/payments/fakes.py).
 AUTOLETTURA_PAGOPA_CHECKOUT_URL = "http://127.0.0.1:9/checkout/ec/v1/carts"
+# Pages name the static files as they are in the apps' folders, without `collectstatic`;
+# tests/portal/test_static_files.py collects them as production does and checks that too.
+STATIC_FILES_HASHED = False
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from autolettura import throttling
 from autolettura.customers.models import Meter
 from autolettura.readings import selectors
-from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter, Source, Status
+from autolettura.readings.models import InboundMessage, Reading, Source, Status
 from autolettura.readings.services import inbound_message_record, receipt_next
 from autolettura.rules.plausibility import LastReading
 from tests.api_helpers import Clock, submit
@@ -29,9 +29,10 @@ NOW = rome(2026, 12, 20, 10, 0)
 
 # A new submission: the inbound message's INSERT ... ON CONFLICT (autocommit), then BEGIN,
 # the supply identified and locked, its meters, its billed window, its readings (the R4
-# repeat check, the last valid reading and the profile's in one), the receipt counter's
-# upsert, the reading's INSERT, the message's UPDATE, COMMIT. It was 22 before the cuts.
-NEW_SUBMISSION_STATEMENTS = 10
+# repeat check, the last valid reading and the profile's in one), the reading's INSERT with
+# its receipt from the year's sequence and the message's UPDATE in one statement, COMMIT. It
+# was 22 before the cuts.
+NEW_SUBMISSION_STATEMENTS = 8
 # A retried request (same Idempotency-Key and body): the conflicting INSERT, the stored
 # message, its reading and the window.
 RETRIED_SUBMISSION_STATEMENTS = 4
@@ -56,6 +57,9 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
 def test_a_submission_sends_a_fixed_number_of_statements(api: Client) -> None:
     # transaction=True: the request's own BEGIN and COMMIT are counted, not a test savepoint.
     supply = make_supply()
+    # The year's first receipt also makes the year's sequence: one statement more, once.
+    year_first = submit(api, make_supply(), "00003", read_on="20/12/2026", idempotency_key="k0")
+    assert year_first.status_code == 201, year_first.content
     with CaptureQueriesContext(connection) as new:
         created = submit(api, supply, "00010", read_on="20/12/2026", idempotency_key="k1")
     assert created.status_code == 201, created.content
@@ -65,8 +69,8 @@ def test_a_submission_sends_a_fixed_number_of_statements(api: Client) -> None:
     assert not [s for s in sent if "SAVEPOINT" in s]
     # The guarantees the statements stand for.
     assert any("FOR UPDATE" in s and "customers_supply" in s for s in sent)
-    message = InboundMessage.objects.get()
-    reading = Reading.objects.get()
+    reading = Reading.objects.get(supply=supply)
+    message = InboundMessage.objects.get(pk=reading.inbound_message_id)
     assert message.reading_id == reading.pk and message.processed_at is not None
     assert reading.receipt == created.json()["receipt"]
 
@@ -75,7 +79,7 @@ def test_a_submission_sends_a_fixed_number_of_statements(api: Client) -> None:
     assert again.status_code == 200
     assert again.json()["receipt"] == created.json()["receipt"]
     assert len(statements(retried)) == RETRIED_SUBMISSION_STATEMENTS, "\n".join(statements(retried))
-    assert InboundMessage.objects.count() == 1 and Reading.objects.count() == 1
+    assert InboundMessage.objects.count() == 2 and Reading.objects.count() == 2
 
 
 @pytest.mark.django_db
@@ -101,7 +105,7 @@ def test_an_inbound_message_is_logged_once_per_channel_and_id() -> None:
 def test_receipts_count_on_from_the_years_first() -> None:
     assert [receipt_next(NOW) for _ in range(3)][-1].endswith("-2026-000003")
     assert receipt_next(rome(2027, 1, 2, 9, 0)).endswith("-2027-000001")
-    assert ReceiptCounter.objects.get(pk=2026).last_number == 3
+    assert selectors.receipt_last_numbers() == {2026: 3, 2027: 1}
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (Debian: redis-server)")

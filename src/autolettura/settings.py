@@ -313,9 +313,23 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
-# WhiteNoise serves the static files from the apps' folders as well as from STATIC_ROOT, so
-# `collectstatic` is optional.
-WHITENOISE_USE_FINDERS = True
+# Production serves the static files `collectstatic` puts in STATIC_ROOT: each under a name
+# with a hash of its content, so browsers keep it for a year without asking again (a new
+# version has a new name), and compressed ahead with Brotli and gzip. `collectstatic` must
+# then run after every install or upgrade: a page naming a file it did not collect fails.
+# With DEBUG (development), files are served as they are in the apps' folders, as edited.
+STATIC_FILES_HASHED = envbool("AUTOLETTURA_STATIC_FILES_HASHED", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_FILES_HASHED
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_FILES_HASHED
 WHITENOISE_AUTOREFRESH = DEBUG
 # WhiteNoise warns at every start when STATIC_ROOT is missing; `collectstatic` fills it.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,14 +22,44 @@ BIN = ROOT / ".venv" / "bin"
 
 def production_env(home: Path, **variables: str) -> dict[str, str]:
     """The environment of a production process: the OS's basics and what is given, nothing
-    of this test run's own settings (pytest's DJANGO_SETTINGS_MODULE, DATABASE_URL...)."""
+    of this test run's own settings (pytest's DJANGO_SETTINGS_MODULE, DATABASE_URL...).
+    Its var/static holds the static files as `collectstatic` makes them in production."""
     kept = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    static = home / "var" / "static"
+    if not static.exists():
+        static.parent.mkdir(parents=True, exist_ok=True)
+        static.symlink_to(_collected_static(kept), target_is_directory=True)
     return {
         **kept,
+        # This checkout's code, whichever checkout the virtualenv was installed from.
+        "PYTHONPATH": str(ROOT / "src"),
         "DJANGO_SETTINGS_MODULE": "autolettura.settings",
         "AUTOLETTURA_HOME": str(home),
         **variables,
     }
+
+
+_collected: list[Path] = []
+
+
+def _collected_static(kept: dict[str, str]) -> Path:
+    """`collectstatic` run once for the whole test run (it takes a while: every file is
+    compressed twice), in a folder of its own removed at the end."""
+    if not _collected:
+        home = Path(tempfile.mkdtemp(prefix="autolettura-static-"))
+        atexit.register(shutil.rmtree, home, True)
+        env = {**kept, "PYTHONPATH": str(ROOT / "src")}
+        env["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
+        env["AUTOLETTURA_HOME"] = str(home)
+        subprocess.run(
+            [str(BIN / "autolettura"), "collectstatic", "--no-input", "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        _collected.append(home / "var" / "static")
+    return _collected[0]
 
 
 # Every day in a self-reading window: readings sent by a process on the real clock are

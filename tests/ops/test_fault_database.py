@@ -495,9 +495,14 @@ def test_postgres_crashing_mid_load_answers_503_writes_nothing_partial_and_recov
                 " JOIN customers_supply s ON s.id = r.supply_id"
                 " LEFT JOIN readings_inboundmessage m ON m.id = r.inbound_message_id"
             ).fetchall()
-            counters = dict(
-                db.execute("SELECT year, last_number FROM readings_receiptcounter").fetchall()
-            )
+            # The last number each year's receipt sequence gave.
+            counters = {
+                int(name.rsplit("_", 1)[1]): last
+                for name, last in db.execute(
+                    "SELECT sequencename, last_value FROM pg_sequences"
+                    " WHERE sequencename ~ '^readings_receipt_[0-9]+$'"
+                ).fetchall()
+            }
             (outbound,) = db.execute("SELECT count(*) FROM outbox_outboundmessage").fetchone()
 
     log = (tmp_path / "gunicorn.log").read_text(errors="replace")
@@ -583,14 +588,16 @@ def test_postgres_crashing_mid_load_answers_503_writes_nothing_partial_and_recov
         assert message is not None and answered == reading_id and processed is not None, row
         assert (payload["supply_code"], payload["reading"]) == (supply_code, str(value)), row
         assert channel == "APP" and status in {"ACCEPTED", "UNDER_REVIEW", "DISCARDED"}, row
-    # Receipts: no number skipped or given twice, and the counter where the last one left it.
+    # Receipts: none given twice, and none beyond where the year's sequence is. Numbers may be
+    # skipped (docs/deploy.md): a sequence keeps a number drawn by a transaction the crash
+    # rolled back, and after a crash it goes on from the numbers it had logged ahead.
     numbers: dict[int, list[int]] = defaultdict(list)
     for row in readings:
         found = RECEIPT.match(row[1])
         assert found, row
         numbers[int(found[1])].append(int(found[2]))
     for year, given in numbers.items():
-        assert sorted(given) == list(range(1, len(given) + 1)), year
-        assert counters[year] == len(given), year
+        assert len(set(given)) == len(given), year
+        assert max(given) <= counters[year], year
     # The app is answered on the spot: a submission queues no message to send.
     assert outbound == 0

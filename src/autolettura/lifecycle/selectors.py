@@ -23,8 +23,13 @@ from autolettura.customers.selectors import holder_since
 from autolettura.env import KEYS_MADE_HERE
 from autolettura.lifecycle.models import AccessEntry, DataExport, ErasureRequest
 from autolettura.outbox.models import OutboundMessage
-from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter
-from autolettura.readings.selectors import consumption_profile, readings_of
+from autolettura.readings.models import InboundMessage, Reading
+from autolettura.readings.selectors import (
+    consumption_profile,
+    readings_of,
+    receipt_last_numbers,
+    receipt_sequences,
+)
 from autolettura.rules.retention import (
     RetentionPolicy,
     gaps_text,
@@ -131,25 +136,34 @@ def _receipts(report: RestoreReport) -> None:
             report.errors.append(f"receipt {receipt!r} is not of the form PREFIX-YEAR-NUMBER")
             continue
         numbers[parsed[0]].append(parsed[1])
-    counters = dict(ReceiptCounter.objects.values_list("year", "last_number"))
+    sequences = receipt_sequences()
+    counters = receipt_last_numbers()
     for year in sorted(set(numbers) | set(counters)):
         last = counters.get(year, 0)
         given = numbers.get(year, [])
         report.counts.append((f"receipts of {year}", len(given)))
         highest = max(given, default=0)
         if highest > last:
+            fix = (
+                f"move the year's sequence on (SELECT setval('readings_receipt_{year}', {highest}))"
+                if year in sequences
+                else f"set the counter (readings_receiptcounter, year {year}) to {highest}"
+            )
             report.errors.append(
                 f"receipts of {year}: the counter is at {last} but receipt number {highest} "
-                "exists, so the next receipts would repeat given ones: set the counter "
-                f"(readings_receiptcounter, year {year}) to {highest}"
+                f"exists, so the next receipts would repeat given ones: {fix}"
             )
         gaps = number_gaps(given, last=last)
         if gaps:
             missing = sum(b - a + 1 for a, b in gaps)
+            # A sequence keeps the number of a submission that was rolled back after drawing it.
+            rolled_back = " submissions that failed after drawing their number," * (
+                year in sequences
+            )
             report.notes.append(
                 f"receipts of {year}: {missing} numbers up to {last} have no reading "
-                f"({gaps_text(gaps)}); readings removed at the end of their retention, or "
-                "lost since the backup"
+                f"({gaps_text(gaps)}); readings removed at the end of their retention,"
+                f"{rolled_back} or lost since the backup"
             )
 
 

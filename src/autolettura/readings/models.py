@@ -152,7 +152,9 @@ class Reading(models.Model):
 
 
 class ReceiptCounter(models.Model):
-    """The last receipt number given in a year: receipts are AL-YYYY-NNNNNN."""
+    """The last receipt number given in a year: receipts are AL-YYYY-NNNNNN. SQLite numbers
+    with it; PostgreSQL with a sequence per year, which starts after this row's number (see
+    readings.services.receipt_next)."""
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)

@@ -15,7 +15,7 @@ from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import policy
-from autolettura.readings.models import Reading, Source, Status
+from autolettura.readings.models import Reading, ReceiptCounter, Source, Status
 from autolettura.rules import parsing, profile
 from autolettura.rules.errors import FormatError
 from autolettura.rules.plausibility import LastReading
@@ -310,3 +310,25 @@ def readings_taken_by_channel() -> dict[tuple[str, str], int]:
         .order_by()
     )
     return {(channel, outcome): n for channel, outcome, n in rows}
+
+
+def receipt_sequences() -> dict[int, int]:
+    """PostgreSQL: the last number each year's receipt sequence gave (0 for one that gave
+    none yet), by year. Empty on SQLite, which numbers with the counter rows."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sequencename, coalesce(last_value, 0) FROM pg_sequences "
+            "WHERE schemaname = current_schema() AND sequencename ~ '^readings_receipt_[0-9]+$'"
+        )
+        return {int(name.rsplit("_", 1)[1]): int(last) for name, last in cursor.fetchall()}
+
+
+def receipt_last_numbers() -> dict[int, int]:
+    """The last receipt number given in each year, whichever way it was numbered: the
+    counter row (SQLite, or PostgreSQL before its sequences) or the year's sequence."""
+    last = dict(ReceiptCounter.objects.values_list("year", "last_number"))
+    for year, number in receipt_sequences().items():
+        last[year] = max(last.get(year, 0), number)
+    return last

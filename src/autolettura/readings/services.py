@@ -148,26 +148,31 @@ def reading_submit(
             )
             status, reason = assessment.status.value, assessment.reason
             consumption, rollover = assessment.consumption_m3, assessment.rollover
-        # The receipt counter is among the last rows touched, so its lock is held only until
-        # the reading, its message and the commit.
-        stored = Reading.objects.create(
-            supply=supply,
-            meter=meter,
-            read_on=day,
-            value=value,
-            source=source,
-            channel=channel,
-            status=status,
-            reason=reason,
-            consumption_m3=consumption,
-            rollover=rollover,
-            receipt=receipt_next(now),
-            submitted_at=now,
-            submitted_by=submitted_by,
-            inbound_message=inbound_message,
-            photo=stored_photo or "",
-        )
-        _message_answered(inbound_message, stored, now)
+        values = {
+            "supply": supply,
+            "meter": meter,
+            "read_on": day,
+            "value": value,
+            "source": source,
+            "channel": channel,
+            "status": status,
+            "reason": reason,
+            "consumption_m3": consumption,
+            "rollover": rollover,
+            "submitted_at": now,
+            "submitted_by": submitted_by,
+            "inbound_message": inbound_message,
+        }
+        if connection.vendor == "postgresql" and stored_photo is None:
+            stored = _reading_insert(values, now)
+        else:
+            # The receipt is drawn last, just before the reading that carries it (on SQLite
+            # its counter row is then locked only until the reading, its message and the
+            # commit); the ORM stores the photo's file.
+            stored = Reading.objects.create(
+                **values, receipt=receipt_next(now), photo=stored_photo or ""
+            )
+            _message_answered(inbound_message, stored, now)
     logger.info(
         "reading %s supply=%s channel=%s status=%s reason=%s",
         stored.receipt,
@@ -276,6 +281,80 @@ def _meter_in_service(meters: list[Meter], on: date) -> Meter | None:
     return max(fitted, key=lambda m: m.installed_on, default=None)
 
 
+def _reading_insert(values: dict[str, Any], now: datetime) -> Reading:
+    """PostgreSQL, a reading without a photo: one statement inserts it with its receipt,
+    drawn from the year's sequence, and marks its inbound message answered; the ORM's
+    INSERT, the receipt's SELECT and the message's UPDATE took three round trips. The
+    statement is written once per process from the model's table and column names."""
+    from django.conf import settings
+
+    reading = Reading(**values, receipt=None, photo="")
+    message = values["inbound_message"]
+    year = rome_today(now).year
+    fields = _reading_insert_fields()
+    params: list[Any] = [
+        f.get_db_prep_save(getattr(reading, f.attname), connection) for f in fields
+    ]
+    params += [f"{settings.AUTOLETTURA_RECEIPT_PREFIX}-{year}-", receipt_sequence_name(year)]
+    if message is not None:
+        processed_at = InboundMessage._meta.get_field("processed_at")
+        params += [processed_at.get_db_prep_save(now, connection), message.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_reading_insert_sql(message is not None), params)
+        reading.pk, reading.receipt = cursor.fetchone()
+        if reading.receipt is None:
+            # The year's first receipt: its sequence is made now (see receipt_next).
+            reading.receipt = receipt_next(now)
+            cursor.execute(_reading_receipt_sql(), [reading.receipt, reading.pk])
+    reading._state.adding = False
+    reading._state.db = Reading.objects.db
+    return reading
+
+
+@functools.cache
+def _reading_insert_fields() -> list[Any]:
+    return [f for f in Reading._meta.concrete_fields if not f.primary_key and f.name != "receipt"]
+
+
+@functools.cache
+def _reading_insert_sql(with_message: bool) -> str:
+    quote = connection.ops.quote_name
+    fields = _reading_insert_fields()
+    table, pk = quote(Reading._meta.db_table), quote(Reading._meta.pk.column)
+    receipt = quote(Reading._meta.get_field("receipt").column)
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    # PREFIX-YEAR- and the number on at least six digits; NULL when the year has no
+    # sequence yet (nextval(NULL) is NULL), so the statement never fails for it.
+    number = (
+        "(SELECT %s || lpad(n::text, greatest(6, length(n::text)), '0') "
+        "FROM (SELECT nextval(to_regclass(%s)) AS n) AS drawn)"
+    )
+    sql = (
+        f"WITH stored AS (INSERT INTO {table} ({columns}, {receipt}) "
+        f"VALUES ({placeholders}, {number}) RETURNING {pk}, {receipt})"
+    )
+    if with_message:
+        messages = InboundMessage._meta
+        column = {f.name: quote(f.column) for f in messages.concrete_fields}
+        sql += (
+            f", answered AS (UPDATE {quote(messages.db_table)} SET "
+            f"{column['processed_at']} = %s, {column['reading']} = (SELECT {pk} FROM stored), "
+            f"{column['errors']} = NULL WHERE {column['id']} = %s)"
+        )
+    return sql + f" SELECT {pk}, {receipt} FROM stored"
+
+
+@functools.cache
+def _reading_receipt_sql() -> str:
+    quote = connection.ops.quote_name
+    return (
+        f"UPDATE {quote(Reading._meta.db_table)} SET "
+        f"{quote(Reading._meta.get_field('receipt').column)} = %s "
+        f"WHERE {quote(Reading._meta.pk.column)} = %s"
+    )
+
+
 def _message_answered(message: InboundMessage | None, reading: Reading, now: datetime) -> None:
     if message is None:
         return
@@ -313,15 +392,76 @@ def _collect(errors: list[FieldError], check: Any, *args: Any, **kwargs: Any) ->
 def receipt_next(now: datetime, *, prefix: str | None = None) -> str:
     """The next receipt number of the year in Europe/Rome, such as AL-2026-000123.
 
-    The counter moves inside the caller's transaction: a submission rolled back gives its
-    number back, and a receipt is shown only once its reading is committed, so no receipt
-    is ever given to two readings.
+    On PostgreSQL the number comes from the year's sequence, readings_receipt_YYYY: no row
+    is shared by every submission, so submissions for different supplies never wait for
+    one another, on one machine or several. A sequence does not give a number back when its
+    transaction rolls back, so receipts may have gaps; they are not fiscal documents (bill
+    numbers, which must be gapless, keep their counter row). A receipt is still given to
+    one reading only, and shown once that reading is committed.
+
+    On SQLite (one writer at a time anyway) the year's counter row moves inside the
+    caller's transaction, and a rollback gives the number back.
     """
     from django.conf import settings
 
     year = rome_today(now).year
-    number = db.counter_advance(ReceiptCounter, year)
+    if connection.vendor == "postgresql":
+        number = _receipt_drawn(year)
+    else:
+        number = db.counter_advance(ReceiptCounter, year)
     return f"{prefix or settings.AUTOLETTURA_RECEIPT_PREFIX}-{year}-{number:06d}"
+
+
+def _receipt_drawn(year: int) -> int:
+    name = receipt_sequence_name(year)
+    with connection.cursor() as cursor:
+        # nextval(NULL) is NULL: one statement, which does not fail (and so does not spoil
+        # the submission's transaction) when the year has no sequence yet.
+        cursor.execute("SELECT nextval(to_regclass(%s))", [name])
+        (number,) = cursor.fetchone()
+        if number is None:
+            # By its object id: a name looked up in vain a moment ago may still read as
+            # missing in this transaction.
+            cursor.execute("SELECT nextval(%s::oid::regclass)", [_receipt_sequence_made(year)])
+            (number,) = cursor.fetchone()
+    return int(number)
+
+
+def receipt_sequence_name(year: int) -> str:
+    return f"readings_receipt_{int(year)}"
+
+
+def _receipt_sequence_made(year: int) -> int:
+    """Make the year's receipt sequence (the year's first receipt does) and return its
+    object id. It is made and committed on a connection of its own, so the submission
+    that makes it holds nothing the year's other submissions wait for; makers queue on an
+    advisory lock for that moment only. It starts after the number the counter row
+    reached, so an installation that numbered with the row goes on from there."""
+    from django.db import connections
+
+    name = receipt_sequence_name(year)
+    own = connections.create_connection(connection.alias)
+    try:
+        with own.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(hashtext('readings_receipt'), %s)", [year])
+            cursor.execute("SELECT to_regclass(%s)::oid", [name])
+            (oid,) = cursor.fetchone()
+            if oid is None:
+                cursor.execute(
+                    "SELECT coalesce(max(last_number), 0) + 1 FROM "
+                    f"{own.ops.quote_name(ReceiptCounter._meta.db_table)} WHERE year = %s",
+                    [year],
+                )
+                (first,) = cursor.fetchone()
+                cursor.execute(
+                    f"CREATE SEQUENCE {own.ops.quote_name(name)} AS bigint START WITH {int(first)}"
+                )
+                cursor.execute("SELECT to_regclass(%s)::oid", [name])
+                (oid,) = cursor.fetchone()
+            cursor.execute("SELECT pg_advisory_unlock(hashtext('readings_receipt'), %s)", [year])
+    finally:
+        own.close()
+    return int(oid)
 
 
 def inbound_message_record(

@@ -30,9 +30,9 @@ from autolettura import clock
 from autolettura.accounts import selectors as account_selectors
 from autolettura.accounts import services as account_services
 from autolettura.billing import pdf
+from autolettura.identity import selectors as identity_selectors
 from autolettura.payments import selectors as payment_selectors
 from autolettura.payments import services as payment_services
-from autolettura.identity import selectors as identity_selectors
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
     FaultFollowForm,

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,82 +15,172 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_code', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=32)),
-                ('language', models.CharField(choices=[('it', 'Italiano'), ('en', 'English')], default='it', max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customer', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("customer_code", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=32)),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[("it", "Italiano"), ("en", "English")], default="it", max_length=8
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customer",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Supply',
+            name="Supply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('supply_code', models.CharField(max_length=40, unique=True)),
-                ('address', models.CharField(max_length=300)),
-                ('usage', models.CharField(choices=[('DOMESTIC_RESIDENT', 'domestic, resident'), ('DOMESTIC_OTHER', 'domestic, not resident'), ('BUSINESS', 'business')], default='DOMESTIC_RESIDENT', max_length=32)),
-                ('household_members', models.PositiveSmallIntegerField(default=3)),
-                ('activated_on', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('holder', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='supplies', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("supply_code", models.CharField(max_length=40, unique=True)),
+                ("address", models.CharField(max_length=300)),
+                (
+                    "usage",
+                    models.CharField(
+                        choices=[
+                            ("DOMESTIC_RESIDENT", "domestic, resident"),
+                            ("DOMESTIC_OTHER", "domestic, not resident"),
+                            ("BUSINESS", "business"),
+                        ],
+                        default="DOMESTIC_RESIDENT",
+                        max_length=32,
+                    ),
+                ),
+                ("household_members", models.PositiveSmallIntegerField(default=3)),
+                ("activated_on", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "holder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supplies",
+                        to="customers.customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'supplies',
+                "verbose_name_plural": "supplies",
             },
         ),
         migrations.CreateModel(
-            name='Meter',
+            name="Meter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('serial', models.CharField(max_length=40)),
-                ('digits', models.PositiveSmallIntegerField(default=5)),
-                ('q4_m3h', models.DecimalField(decimal_places=3, default=Decimal('3.125'), max_digits=7, verbose_name='maximum flow rate Q4 (m³/h)')),
-                ('installed_on', models.DateField()),
-                ('initial_reading', models.PositiveIntegerField(default=0)),
-                ('removed_on', models.DateField(blank=True, null=True)),
-                ('final_reading', models.PositiveIntegerField(blank=True, null=True)),
-                ('supply', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='meters', to='customers.supply')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("serial", models.CharField(max_length=40)),
+                ("digits", models.PositiveSmallIntegerField(default=5)),
+                (
+                    "q4_m3h",
+                    models.DecimalField(
+                        decimal_places=3,
+                        default=Decimal("3.125"),
+                        max_digits=7,
+                        verbose_name="maximum flow rate Q4 (m³/h)",
+                    ),
+                ),
+                ("installed_on", models.DateField()),
+                ("initial_reading", models.PositiveIntegerField(default=0)),
+                ("removed_on", models.DateField(blank=True, null=True)),
+                ("final_reading", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "supply",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="meters",
+                        to="customers.supply",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.CheckConstraint(condition=models.Q(('customer_code', ''), _negated=True), name='customer_code_not_empty'),
+            model_name="customer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("customer_code", ""), _negated=True),
+                name="customer_code_not_empty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='supply',
-            constraint=models.CheckConstraint(condition=models.Q(('supply_code', ''), _negated=True), name='supply_code_not_empty'),
+            model_name="supply",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("supply_code", ""), _negated=True), name="supply_code_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='supply',
-            constraint=models.CheckConstraint(condition=models.Q(('household_members__gte', 1)), name='supply_household_members_positive'),
+            model_name="supply",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("household_members__gte", 1)),
+                name="supply_household_members_positive",
+            ),
         ),
         migrations.AddIndex(
-            model_name='meter',
-            index=models.Index(fields=['serial'], name='customers_m_serial_0fb64e_idx'),
+            model_name="meter",
+            index=models.Index(fields=["serial"], name="customers_m_serial_0fb64e_idx"),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.UniqueConstraint(condition=models.Q(('removed_on__isnull', True)), fields=('supply',), name='meter_one_in_service_per_supply'),
+            model_name="meter",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("removed_on__isnull", True)),
+                fields=("supply",),
+                name="meter_one_in_service_per_supply",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.UniqueConstraint(condition=models.Q(('removed_on__isnull', True)), fields=('serial',), name='meter_serial_in_service_once'),
+            model_name="meter",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("removed_on__isnull", True)),
+                fields=("serial",),
+                name="meter_serial_in_service_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.CheckConstraint(condition=models.Q(('digits__gte', 1), ('digits__lte', 9)), name='meter_digits_1_to_9'),
+            model_name="meter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("digits__gte", 1), ("digits__lte", 9)),
+                name="meter_digits_1_to_9",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.CheckConstraint(condition=models.Q(('q4_m3h__gt', 0)), name='meter_q4_positive'),
+            model_name="meter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("q4_m3h__gt", 0)), name="meter_q4_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.CheckConstraint(condition=models.Q(('removed_on__isnull', True), ('removed_on__gte', models.F('installed_on')), _connector='OR'), name='meter_removed_after_installed'),
+            model_name="meter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("removed_on__isnull", True),
+                    ("removed_on__gte", models.F("installed_on")),
+                    _connector="OR",
+                ),
+                name="meter_removed_after_installed",
+            ),
         ),
     ]

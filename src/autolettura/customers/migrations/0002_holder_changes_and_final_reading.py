@@ -5,45 +5,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HolderChange',
+            name="HolderChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_on', models.DateField()),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_on", models.DateField()),
+                ("created_at", models.DateTimeField()),
             ],
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.CheckConstraint(condition=models.Q(('removed_on__isnull', True), ('final_reading__isnull', False), _connector='OR'), name='meter_removed_has_final_reading'),
+            model_name="meter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("removed_on__isnull", True), ("final_reading__isnull", False), _connector="OR"
+                ),
+                name="meter_removed_has_final_reading",
+            ),
         ),
         migrations.AddField(
-            model_name='holderchange',
-            name='new_holder',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='customers.customer'),
+            model_name="holderchange",
+            name="new_holder",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="customers.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='holderchange',
-            name='previous_holder',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='customers.customer'),
+            model_name="holderchange",
+            name="previous_holder",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="customers.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='holderchange',
-            name='supply',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='holder_changes', to='customers.supply'),
+            model_name="holderchange",
+            name="supply",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="holder_changes",
+                to="customers.supply",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='holderchange',
-            constraint=models.UniqueConstraint(fields=('supply', 'changed_on'), name='holder_change_once_a_day'),
+            model_name="holderchange",
+            constraint=models.UniqueConstraint(
+                fields=("supply", "changed_on"), name="holder_change_once_a_day"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='holderchange',
-            constraint=models.CheckConstraint(condition=models.Q(('previous_holder', models.F('new_holder')), _negated=True), name='holder_change_changes'),
+            model_name="holderchange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("previous_holder", models.F("new_holder")), _negated=True),
+                name="holder_change_changes",
+            ),
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_holder_changes_and_final_reading'),
+        ("customers", "0002_holder_changes_and_final_reading"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='notify_by_email',
+            model_name="customer",
+            name="notify_by_email",
             field=models.BooleanField(db_default=True, default=True),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='notify_by_sms',
+            model_name="customer",
+            name="notify_by_sms",
             field=models.BooleanField(db_default=False, default=False),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='notify_by_whatsapp',
+            model_name="customer",
+            name="notify_by_whatsapp",
             field=models.BooleanField(db_default=False, default=False),
         ),
     ]

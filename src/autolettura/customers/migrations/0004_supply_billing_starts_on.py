@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_customer_notification_channels'),
+        ("customers", "0003_customer_notification_channels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='supply',
-            name='billing_starts_on',
+            model_name="supply",
+            name="billing_starts_on",
             field=models.DateField(blank=True, null=True),
         ),
     ]

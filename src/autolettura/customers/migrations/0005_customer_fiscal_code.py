@@ -5,20 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0004_supply_billing_starts_on'),
+        ("customers", "0004_supply_billing_starts_on"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='fiscal_code',
-            field=models.CharField(blank=True, db_default='', default='', max_length=16),
+            model_name="customer",
+            name="fiscal_code",
+            field=models.CharField(blank=True, db_default="", default="", max_length=16),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(condition=models.Q(('fiscal_code', ''), _negated=True), fields=['fiscal_code'], name='customer_fiscal_code'),
+            model_name="customer",
+            index=models.Index(
+                condition=models.Q(("fiscal_code", ""), _negated=True),
+                fields=["fiscal_code"],
+                name="customer_fiscal_code",
+            ),
         ),
     ]

@@ -4,19 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0004_supply_billing_starts_on'),
+        ("customers", "0004_supply_billing_starts_on"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='supply',
-            name='user_code',
+            model_name="supply",
+            name="user_code",
             field=models.CharField(blank=True, max_length=16, null=True, unique=True),
         ),
         migrations.AddConstraint(
-            model_name='supply',
-            constraint=models.CheckConstraint(condition=models.Q(('user_code__isnull', True), ('user_code__regex', '^[0-9]{16}$'), _connector='OR'), name='supply_user_code_16_digits'),
+            model_name="supply",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("user_code__isnull", True),
+                    ("user_code__regex", "^[0-9]{16}$"),
+                    _connector="OR",
+                ),
+                name="supply_user_code_16_digits",
+            ),
         ),
     ]

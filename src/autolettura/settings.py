@@ -548,3 +548,18 @@ AUTOLETTURA_PHOTO_CONFIDENCE = envparsed(
 )
 # CPU threads one photo reading may use (ONNX Runtime's intra-op threads).
 AUTOLETTURA_PHOTO_THREADS = envint("AUTOLETTURA_PHOTO_THREADS", 1, minimum=1)
+
+
+# How long the portal and the API wait, within the customer's request, for a photo sent
+# with a reading to be read. Past it the reading is taken without the photo's value (the
+# photo is kept as evidence): a busy reader never keeps a customer waiting.
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 120:
+        raise ValueError(raw)
+    return value
+
+
+AUTOLETTURA_PHOTO_READ_SECONDS = envparsed(
+    "AUTOLETTURA_PHOTO_READ_SECONDS", 8.0, _seconds, "a number of seconds above 0, at most 120"
+)

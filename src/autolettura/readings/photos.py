@@ -133,6 +133,8 @@ def photo_error_message(error: FieldError) -> str:
         ) % {"max_mb": error.params.get("max_mb", MAX_BYTES // 2**20)}
     if error.code == "photo_too_many_pixels":
         return photo_pixels_message(error)
+    if error.code == "photo_count":
+        return _("Send one photo of the meter at most.")
     return _("The photo must be a JPEG, PNG or HEIC picture of the meter.")
 
 

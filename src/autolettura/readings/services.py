@@ -455,11 +455,13 @@ def inbound_reading_submit(
     now: datetime,
     customer: Customer | None = None,
     sender: str = "",
+    photo: IO[bytes] | None = None,
 ) -> InboundOutcome:
     """Log an inbound submission, then take it in charge through `reading_submit`.
 
     `payload` holds `supply_code`, `customer_code`, `reading` and `read_on` as received.
-    A message already processed (a retried webhook) gives back the first answer.
+    A message already processed (a retried webhook) gives back the first answer. `photo`
+    is a photo of the meter sent with it (see `reading_submit`).
     """
     message, _created = inbound_message_record(
         channel=channel,
@@ -487,6 +489,7 @@ def inbound_reading_submit(
             now=now,
             inbound_message=message,
             caller=caller_of(channel, sender),
+            photo=photo,
         )
     except SubmissionRejected as exc:
         InboundMessage.objects.filter(pk=message.pk).update(

@@ -53,7 +53,7 @@ def photo_kind(head: bytes) -> str | None:
     return None
 
 
-class CheckedPhoto(ContentFile):  # type: ignore[type-arg]
+class CheckedPhoto(ContentFile):  # type: ignore[type-arg,unused-ignore]
     """A photo as `photo_check` keeps it: decoded and encoded anew. Given to
     `reading_submit` as is (not encoded a second time, which would change its bytes and so
     the SHA-256 its reading is kept under). Only ever made of bytes `photo_check` wrote,

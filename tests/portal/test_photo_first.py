@@ -260,3 +260,12 @@ class TestPhotoFirst:
         assert response.status_code == 302
         reading = Reading.objects.get()
         assert not reading.photo and reading.photo_sha256 is None
+
+
+def test_a_value_typed_before_reading_the_photo_is_kept_and_compared(
+    owner: Client, mine: Supply
+) -> None:
+    page = read_photo(owner, mine, reading="00580")
+    assert "We read 00530 m³ on your photo" in page
+    assert "The value you typed is not this one" in page
+    assert re.search(r'name="reading" value="00580"', page)

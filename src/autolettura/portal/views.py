@@ -401,7 +401,8 @@ def _reading_photo_read(
         for error in exc.errors:
             form.add_error("photo", photo_error_message(error))
         return _render_form(request, "portal/reading_new.html", form, note=note)
-    if proposal.reading is not None:
+    typed = data.get("reading", "").strip()
+    if proposal.reading is not None and not typed:
         data["reading"] = proposal.reading
     data["photo_token"] = proposal.sha256
     # Bound but not validated: the page proposes, nothing is wrong yet.
@@ -414,6 +415,8 @@ def _reading_photo_read(
         proposal=proposal,
         photo_kept=proposal.sha256,
         unreadable=unreadable_message(),
+        # What the customer had typed before reading the photo: kept, and compared.
+        typed_differs=bool(typed) and proposal.reading is not None and typed != proposal.reading,
     )
 
 

@@ -526,6 +526,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "autolettura.channels.tasks.email_fetch_task",
         "schedule": float(AUTOLETTURA_IMAP_POLL_SECONDS),
     },
+    # Reads the photos sent with readings that could not be read within the request
+    # (AUTOLETTURA_PHOTO_READ_SECONDS), so that the operator sees what they show.
+    "photos-read-late": {
+        "task": "autolettura.readings.tasks.reading_photos_read_late_task",
+        "schedule": 600.0,
+    },
     # Removes or anonymises what is past its retention (autolettura.lifecycle), at night.
     "retention-run": {
         "task": "autolettura.lifecycle.tasks.retention_run_task",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
@@ -80,7 +81,8 @@ class TestReadingWithPhoto:
 
         assert (reading.status, reading.reason) == ("UNDER_REVIEW", "photo_mismatch")
         assert (reading.value, reading.photo_value) == (580, 530)
-        told = outcome_message(reading, current_window(NOW, supply))
+        with translation.override("en"):
+            told = outcome_message(reading, current_window(NOW, supply))
         assert "00580" in told and "00530" in told and "photo" in told
 
     def test_a_mismatch_is_reviewed_even_where_the_typed_value_would_be_discarded(self) -> None:
@@ -97,7 +99,8 @@ class TestReadingWithPhoto:
 
         assert (reading.status, reading.reason) == ("UNDER_REVIEW", "implausible")
         assert reading.photo_value == 4217
-        told = outcome_message(reading, current_window(NOW, supply))
+        with translation.override("en"):
+            told = outcome_message(reading, current_window(NOW, supply))
         assert "photo" in told and "3717" in told
 
     def test_the_same_value_without_a_photo_is_still_discarded_as_implausible(self) -> None:
@@ -177,3 +180,25 @@ class TestReadingBoundedInTime:
         read = photo_services.photo_read(image=image, meter_digits=5, now=NOW, within=0.001)
         assert read.reading == "00530"
         assert len(optical_reads) == 1
+
+
+@pytest.mark.django_db
+def test_a_photo_not_read_in_time_is_read_later_keeping_the_outcome(
+    settings: SettingsWrapper,
+) -> None:
+    from autolettura.readings.services import reading_photos_read_late
+    from autolettura.readings.tasks import reading_photos_read_late_task
+
+    settings.AUTOLETTURA_PHOTO_READ_SECONDS = 0.001
+    supply = make_supply(initial_reading=500)
+    reading = send(supply, "00580", meter_photo(MeterPhoto(register="00530", seed=21)))
+    assert reading.photo_confidence is None
+
+    assert reading_photos_read_late_task.delay().get() == 1  # eager: no broker in the tests
+    reading.refresh_from_db()
+    assert (reading.photo_value, len(reading.photo_box or [])) == (530, 4)
+    assert reading.photo_confidence is not None and reading.photo_confidence >= 0.9
+    # Told to the customer on the typed value: the outcome stands.
+    assert (reading.status, reading.reason) == ("ACCEPTED", None)
+    assert reading_photos_read_late(now=NOW) == 0
+    assert "photos-read-late" in settings.CELERY_BEAT_SCHEDULE

@@ -269,3 +269,26 @@ def test_a_value_typed_before_reading_the_photo_is_kept_and_compared(
     assert "We read 00530 m³ on your photo" in page
     assert "The value you typed is not this one" in page
     assert re.search(r'name="reading" value="00580"', page)
+
+
+def test_photos_read_and_never_sent_are_removed_once_no_session_can_send_them(
+    owner: Client, mine: Supply, settings: SettingsWrapper
+) -> None:
+    import os
+    import time
+
+    from django.utils import timezone
+
+    from autolettura.lifecycle.services import retention_run
+
+    token = token_of(read_photo(owner, mine))
+    (kept,) = media_files(Path(settings.MEDIA_ROOT))
+    assert kept.name == f"{token}.jpg"
+
+    assert retention_run(now=timezone.now()).counts["pending_photos"] == 0
+    assert kept.exists()
+
+    past = time.time() - settings.SESSION_COOKIE_AGE - 60
+    os.utime(kept, (past, past))
+    assert retention_run(now=timezone.now()).counts["pending_photos"] == 1
+    assert not kept.exists()

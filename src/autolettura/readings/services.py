@@ -500,6 +500,34 @@ def inbound_reading_submit(
     return InboundOutcome(submission, [])
 
 
+def reading_photos_read_late(*, now: datetime, limit: int = 20) -> int:
+    """Read the photos that were not read in time when their readings were taken, and keep
+    on each reading what its photo said, for the operator to see. The reading's outcome
+    stands: it was given to the customer on the typed value. Returns how many were read.
+    """
+    from autolettura.photos.services import photo_read
+
+    late = (
+        Reading.objects.filter(photo_sha256__isnull=False, photo_confidence__isnull=True)
+        .exclude(photo="")
+        .select_related("meter")
+        .order_by("submitted_at", "pk")[:limit]
+    )
+    done = 0
+    for reading in late:
+        with reading.photo.open("rb") as stored:
+            image = stored.read()
+        read = photo_read(image=image, meter_digits=reading.meter.digits, now=now)
+        Reading.objects.filter(pk=reading.pk, photo_confidence__isnull=True).update(
+            photo_value=int(read.reading) if read.reading is not None else None,
+            photo_confidence=read.confidence,
+            photo_box=[list(corner) for corner in read.box] or None,
+        )
+        done += 1
+        logger.info("reading %s: photo read late: %s", reading.receipt, read.reading)
+    return done
+
+
 # --- Operators' decisions (R4, R7): review and void -------------------------------------------
 
 

@@ -292,3 +292,29 @@ def test_photos_read_and_never_sent_are_removed_once_no_session_can_send_them(
     os.utime(kept, (past, past))
     assert retention_run(now=timezone.now()).counts["pending_photos"] == 1
     assert not kept.exists()
+
+
+def test_photos_are_limited_per_address_and_only_the_last_few_are_kept(
+    owner: Client, mine: Supply, settings: SettingsWrapper
+) -> None:
+    settings.AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS = 4
+    tokens = [
+        token_of(read_photo(owner, mine, meter_photo(MeterPhoto(register="00530", seed=s))))
+        for s in range(4)
+    ]
+    # Three kept for the session, the oldest forgotten and its file removed.
+    kept = sorted(p.stem for p in media_files(Path(settings.MEDIA_ROOT)))
+    assert kept == sorted(tokens[1:])
+    assert owner.get(f"{PAGE}foto/{tokens[0]}/").status_code == 404
+
+    response = owner.post(
+        PAGE,
+        {
+            "supply": mine.supply_code,
+            "step": "photo",
+            "photo": SimpleUploadedFile("IMG_0043.jpg", PHOTO_00530),
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()

@@ -458,7 +458,10 @@ def web_photo_read(
     pending = dict(session.get(PENDING_PHOTOS, {}))
     pending.pop(sha256, None)
     pending[sha256] = {"name": name, "box": box}
-    session[PENDING_PHOTOS] = dict(list(pending.items())[-MAX_PENDING_PHOTOS:])
+    entries = list(pending.items())
+    for _forgotten, entry in entries[:-MAX_PENDING_PHOTOS]:
+        default_storage.delete(entry["name"])
+    session[PENDING_PHOTOS] = dict(entries[-MAX_PENDING_PHOTOS:])
     return proposal
 
 

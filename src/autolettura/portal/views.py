@@ -388,6 +388,19 @@ def _reading_photo_read(
     """The photo step: read the photo and propose its value, or say why not."""
     data = request.POST.copy()
     try:
+        # Reading a photo costs time, and each one is kept a while: as many per address as
+        # the API's meter-photo endpoint.
+        throttle(
+            "meter-photo-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS,
+        )
+    except Throttled as exc:
+        form = ReadingForm(data, supplies=supplies)
+        form.is_valid()
+        form.add_error("photo", throttled_message(exc.retry_after))
+        return _render_form(request, "portal/reading_new.html", form, note=note, status=429)
+    try:
         proposal = services.web_photo_read(
             user=_user(request),
             supply_code=data.get("supply", ""),

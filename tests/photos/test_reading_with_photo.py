@@ -202,3 +202,38 @@ def test_a_photo_not_read_in_time_is_read_later_keeping_the_outcome(
     assert (reading.status, reading.reason) == ("ACCEPTED", None)
     assert reading_photos_read_late(now=NOW) == 0
     assert "photos-read-late" in settings.CELERY_BEAT_SCHEDULE
+
+
+@pytest.mark.django_db
+def test_a_reader_that_fails_never_costs_the_customer_their_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(image: bytes) -> dict[str, Any]:
+        raise RuntimeError("model file missing")
+
+    monkeypatch.setattr(photo_services, "_optical_read", broken)
+    supply = make_supply(initial_reading=500)
+    reading = send(supply, "00530", meter_photo(MeterPhoto(register="00530", seed=5)))
+
+    assert (reading.status, reading.value) == ("ACCEPTED", 530)
+    assert reading.photo and reading.photo_sha256 and reading.photo_confidence is None
+
+
+@pytest.mark.django_db
+def test_a_failed_read_is_tried_afresh_next_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    real = photo_services._optical_read
+
+    def once_broken(image: bytes) -> dict[str, Any]:
+        calls.append(image)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return real(image)
+
+    monkeypatch.setattr(photo_services, "_optical_read", once_broken)
+    image = meter_photo(MeterPhoto(register="00530", seed=6))
+    with pytest.raises(RuntimeError):
+        photo_services.photo_read(image=image, meter_digits=5, now=NOW, within=60)
+
+    read = photo_services.photo_read(image=image, meter_digits=5, now=NOW, within=60)
+    assert read.reading == "00530" and len(calls) == 2

@@ -108,13 +108,15 @@ def _read_within(sha256: str, image: bytes, seconds: float | None) -> tuple[dict
                 raise PhotoReadLate(sha256)
             future = _PENDING[sha256] = _POOL.submit(_timed_read, image)
     try:
-        result = future.result(timeout=seconds)
+        return future.result(timeout=seconds)
     except FutureTimeout:
         raise PhotoReadLate(sha256) from None
-    with _PENDING_LOCK:
-        if _PENDING.get(sha256) is future:
-            del _PENDING[sha256]
-    return result
+    finally:
+        # Collected, or failed: a later call reads afresh rather than find this one.
+        if future.done():
+            with _PENDING_LOCK:
+                if _PENDING.get(sha256) is future:
+                    del _PENDING[sha256]
 
 
 def _wheels(stored: list[dict[str, Any]]) -> tuple[Wheel, ...]:

@@ -450,6 +450,10 @@ def web_photo_read(
         )
     except PhotoReadLate:
         proposal = PhotoProposal(sha256, None, False, late=True, cropped=False)
+    except Exception:
+        # A reader that fails is a reader that is late: the customer types the value.
+        logger.exception("photo could not be read for Comunica la lettura")
+        proposal = PhotoProposal(sha256, None, False, late=True, cropped=False)
     else:
         box = [list(corner) for corner in read.box]
         proposal = PhotoProposal(

@@ -259,6 +259,11 @@ def _photo_read_in_time(image: bytes, now: datetime) -> bool:
     except PhotoReadLate:
         logger.info("photo not read within %ss", settings.AUTOLETTURA_PHOTO_READ_SECONDS)
         return False
+    except Exception:
+        # The reader failing (a model file missing, a photo it chokes on) must never cost
+        # the customer their reading: it is taken on the typed value, the photo kept.
+        logger.exception("photo could not be read; the reading is taken without it")
+        return False
     return True
 
 

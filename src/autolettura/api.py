@@ -19,8 +19,10 @@ from autolettura.accounts.apis import router as auth_router
 from autolettura.billing.apis import router as billing_router
 from autolettura.customers.apis import router as me_router
 from autolettura.photos.apis import router as meter_photo_router
+from autolettura.readings.apis import openapi_components as readings_openapi_components
 from autolettura.readings.apis import router as readings_router
 from autolettura.readings.messages import error_message
+from autolettura.readings.photos import photo_error_message
 from autolettura.readings.services import SubmissionRejected
 from autolettura.rules.errors import FieldError
 from autolettura.schemas import UNREADABLE_BODY
@@ -74,6 +76,9 @@ class AutoletturaApi(NinjaAPI):
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(
+            readings_openapi_components()
+        )
         document_headers(schema)
         return schema
 
@@ -135,7 +140,14 @@ api.add_router("/service-hours", hours_router)
 
 def errors_response(request: HttpRequest, errors: list[FieldError], status: int) -> HttpResponse:
     body = {
-        "errors": [{"field": e.field, "code": e.code, "message": error_message(e)} for e in errors]
+        "errors": [
+            {
+                "field": e.field,
+                "code": e.code,
+                "message": photo_error_message(e) if e.field == "photo" else error_message(e),
+            }
+            for e in errors
+        ]
     }
     return api.create_response(request, body, status=status)
 
@@ -165,6 +177,7 @@ _SCHEMA_ERROR_CODES = {
     "reading": "reading_invalid",
     "read_on": "date_invalid",
     "channel": "channel_invalid",
+    "photo": "photo_count",
     "body": "body_invalid",
 }
 

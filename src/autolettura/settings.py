@@ -743,6 +743,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "autolettura.regulation.tasks.obligations_tick_task",
         "schedule": _crontab(hour=5, minute=15),
     },
+    # Reads the photos sent with readings that could not be read within the request
+    # (AUTOLETTURA_PHOTO_READ_SECONDS), so that the operator sees what they show.
+    "photos-read-late": {
+        "task": "autolettura.readings.tasks.reading_photos_read_late_task",
+        "schedule": 600.0,
+    },
     # Removes or anonymises what is past its retention (autolettura.lifecycle), at night.
     "retention-run": {
         "task": "autolettura.lifecycle.tasks.retention_run_task",
@@ -777,3 +783,18 @@ AUTOLETTURA_PHOTOS_PER_SENDER_HOUR = envint("AUTOLETTURA_PHOTOS_PER_SENDER_HOUR"
 AUTOLETTURA_PHOTO_PROPOSAL_MINUTES = envint("AUTOLETTURA_PHOTO_PROPOSAL_MINUTES", 120, minimum=1)
 # CPU threads one photo reading may use (ONNX Runtime's intra-op threads).
 AUTOLETTURA_PHOTO_THREADS = envint("AUTOLETTURA_PHOTO_THREADS", 1, minimum=1)
+
+
+# How long the portal and the API wait, within the customer's request, for a photo sent
+# with a reading to be read. Past it the reading is taken without the photo's value (the
+# photo is kept as evidence): a busy reader never keeps a customer waiting.
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 120:
+        raise ValueError(raw)
+    return value
+
+
+AUTOLETTURA_PHOTO_READ_SECONDS = envparsed(
+    "AUTOLETTURA_PHOTO_READ_SECONDS", 8.0, _seconds, "a number of seconds above 0, at most 120"
+)

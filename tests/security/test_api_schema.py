@@ -161,13 +161,40 @@ WITH_A_NUL = [
     pytest.param(
         "/api/v1/readings",
         "POST",
-        {"body": {"supply_code": f"4001{NUL}20734", "customer_code": "1004127", "reading": "650"}},
+        {
+            "body": {
+                "supply_code": f"4001{NUL}20734",
+                "customer_code": "1004127",
+                "reading": "650",
+            },
+            "media_type": "application/json",
+        },
         id="reading-supply-code",
     ),
     pytest.param(
         "/api/v1/readings",
         "POST",
-        {"body": {"supply_code": "400120734", "customer_code": "1004127", "reading": f"65{NUL}0"}},
+        {
+            "body": {
+                "supply_code": f"4001{NUL}20734",
+                "customer_code": "1004127",
+                "reading": "650",
+            },
+            "media_type": "multipart/form-data",
+        },
+        id="reading-form-supply-code",
+    ),
+    pytest.param(
+        "/api/v1/readings",
+        "POST",
+        {
+            "body": {
+                "supply_code": "400120734",
+                "customer_code": "1004127",
+                "reading": f"65{NUL}0",
+            },
+            "media_type": "application/json",
+        },
         id="reading-value",
     ),
     pytest.param(
@@ -179,7 +206,8 @@ WITH_A_NUL = [
                 "customer_code": "1004127",
                 "reading": "650",
                 "read_on": f"20/12/2026{NUL}",
-            }
+            },
+            "media_type": "application/json",
         },
         id="reading-date",
     ),

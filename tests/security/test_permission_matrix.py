@@ -213,6 +213,11 @@ MATRIX: dict[str, Row] = {
     "area-clienti/comunica-la-lettura/finestra/": Row(
         "/area-clienti/comunica-la-lettura/finestra/?supply={supply}", area(200, 404)
     ),
+    # The crop of a photo this session read: nobody in this world read one (a session's
+    # own crop: tests/portal/test_photo_first.py).
+    "area-clienti/comunica-la-lettura/foto/<str:sha256>/": Row(
+        "/area-clienti/comunica-la-lettura/foto/" + "0" * 64 + "/", area(404, 404)
+    ),
     "area-clienti/letture/<str:receipt>/": Row("/area-clienti/letture/{receipt}/", area(200, 404)),
     "area-clienti/utenze/<str:supply_code>/": Row("/area-clienti/utenze/{supply}/", area(200, 404)),
     "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>.pdf": Row(

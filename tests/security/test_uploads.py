@@ -155,7 +155,9 @@ class TestPortal:
 
 @pytest.mark.django_db
 class TestReadingsApi:
-    def test_takes_no_photo_a_multipart_body_is_refused(self, client: Client) -> None:
+    def test_a_photo_that_is_an_svg_is_refused_by_its_content(self, client: Client) -> None:
+        # A form may carry a photo of the meter (tests/photos/test_readings_api_photo.py):
+        # a script dressed as a picture is not one.
         supply = make_supply()
 
         response = client.post(
@@ -163,8 +165,10 @@ class TestReadingsApi:
             {**codes(supply), "reading": "42", "read_on": "20/12/2026", "photo": upload("svg")},
         )
 
-        assert response.status_code == 400
-        assert response.json()["errors"][0]["code"] == "body_invalid"
+        assert response.status_code == 422
+        assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+            ("photo", "photo_type_invalid")
+        ]
         assert not Reading.objects.exists()
 
     def test_a_json_body_above_djangos_in_memory_bound_is_refused(self, client: Client) -> None:

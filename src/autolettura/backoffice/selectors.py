@@ -125,6 +125,33 @@ def review_queue() -> QuerySet[Reading]:
     )
 
 
+@dataclass(frozen=True)
+class PhotoFigure:
+    """A reading's photo as the back office draws it: its size, and the outline of where the
+    register was read ("x,y x,y ..." in the photo's pixels, "" when nothing was read)."""
+
+    width: int
+    height: int
+    outline: str
+
+
+def photo_figure(reading: Reading) -> PhotoFigure | None:
+    """The reading's photo to draw, or None without one (or a file no longer there)."""
+    if not reading.photo:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with reading.photo.open("rb") as stored, Image.open(stored) as image:
+            # The header only: the size, without decoding the pixels.
+            width, height = image.size
+    except (OSError, UnidentifiedImageError):
+        return None
+    corners = reading.photo_box or []
+    outline = " ".join(f"{int(x)},{int(y)}" for x, y in corners)
+    return PhotoFigure(width, height, outline)
+
+
 # --- The dashboard ---------------------------------------------------------------------------
 
 

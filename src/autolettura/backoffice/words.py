@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from autolettura.backoffice.models import AuditAction
 from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.readings.messages import reason_label
-from autolettura.readings.models import Channel, Source, Status
+from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.regulation.models import Obligation, ObligationKind
+from autolettura.rules.parsing import register_text
 from autolettura.service.messages import date_in_words
 from autolettura.service.models import Category, FaultChannel, FaultStatus, Urgency
 
@@ -44,6 +45,41 @@ def source(value: str) -> str:
 
 def reason(value: str | None) -> str:
     return reason_label(value)
+
+
+def confidence(value: float) -> str:
+    """How sure the reader was of a value read from a photo, in words and as a percentage."""
+    percent = round(value * 100)
+    if value >= 0.9:
+        words = _("almost certain")
+    elif value >= 0.6:
+        words = _("fairly sure")
+    else:
+        words = _("unsure")
+    return _("%(words)s (%(percent)s%%)") % {"words": words, "percent": percent}
+
+
+def photo_said(reading: Reading) -> str:
+    """What the photo sent with a reading showed, next to the value the customer sent."""
+    if not reading.photo_sha256:
+        return ""
+    if reading.photo_confidence is None:
+        return _("The photo has not been read yet: compare it with the value sent.")
+    if reading.photo_value is None:
+        return _("No register could be read in the photo: compare it with the value sent.")
+    params = {
+        "read": register_text(reading.photo_value, reading.meter.digits),
+        "sent": register_text(reading.value, reading.meter.digits),
+        "confidence": confidence(reading.photo_confidence),
+    }
+    if reading.photo_value == reading.value:
+        return (
+            _("The photo shows %(read)s m³, the value sent; the reader is %(confidence)s.") % params
+        )
+    return (
+        _("The photo shows %(read)s m³, not the %(sent)s m³ sent; the reader is %(confidence)s.")
+        % params
+    )
 
 
 def urgency(value: str) -> str:

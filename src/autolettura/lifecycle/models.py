@@ -19,6 +19,7 @@ class RetentionKind(models.TextChoices):
     OUTBOUND_MESSAGES = "outbound_messages", "outbound messages anonymised"
     DISCARDED_PHOTOS = "discarded_photos", "photos of discarded or voided readings removed"
     READING_PHOTOS = "reading_photos", "photos of readings past their time removed"
+    PENDING_PHOTOS = "pending_photos", "photos read on the portal and never sent removed"
     BILLS = "bills", "bills removed"
     READINGS = "readings", "readings removed"
     DATA_EXPORTS = "data_exports", "customers' data exports past their time removed"

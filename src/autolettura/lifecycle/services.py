@@ -101,6 +101,7 @@ def retention_run(
         (RetentionKind.OUTBOUND_MESSAGES, _outbound_messages),
         (RetentionKind.DISCARDED_PHOTOS, _discarded_photos),
         (RetentionKind.READING_PHOTOS, _reading_photos),
+        (RetentionKind.PENDING_PHOTOS, lambda _limits, _size: _pending_photos(now)),
         (RetentionKind.BILLS, _bills),
         (RetentionKind.READINGS, _readings),
         (RetentionKind.DATA_EXPORTS, lambda _limits, size: data_exports_expire(now=now)),
@@ -281,6 +282,25 @@ def _reading_photos(limits: Horizons, size: int) -> int:
         .exclude(_open_review())
     )
     return _photos_removed(candidates, size)
+
+
+def _pending_photos(now: datetime) -> int:
+    """Photos "Comunica la lettura" read and kept for the customer to confirm, never sent
+    with a reading: gone once no session can still send them (AUTOLETTURA_SESSION_HOURS)."""
+    from autolettura.portal.services import PENDING_FOLDER
+
+    try:
+        _dirs, names = default_storage.listdir(PENDING_FOLDER)
+    except FileNotFoundError:
+        return 0
+    before = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    stale = [
+        f"{PENDING_FOLDER}/{name}"
+        for name in names
+        if default_storage.get_modified_time(f"{PENDING_FOLDER}/{name}") < before
+    ]
+    _remove_files(stale)
+    return len(stale)
 
 
 def _bills(limits: Horizons, size: int) -> int:

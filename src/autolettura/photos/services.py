@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,6 +71,54 @@ def _optical_read(image: bytes) -> dict[str, Any]:
     }
 
 
+class PhotoReadLate(Exception):
+    """The photo was not read within the time given: it is being read still, and the next
+    call with the same photo finds it read (or waits for it again)."""
+
+
+# Reads bounded in time run here, one at a time per process: a reading costs a CPU for a
+# second or more, and a queue of them must not take every core from the requests.
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-read")
+# Reads started and not yet collected, by SHA-256: a photo sent again while it is being read
+# waits for that read instead of queueing a second one.
+_PENDING: dict[str, Future[tuple[dict[str, Any], int]]] = {}
+_PENDING_LOCK = threading.Lock()
+# Beyond this many reads waiting, a new photo is not queued at all: it is late at once (and
+# kept as evidence by the caller). Bounds the memory and CPU a flood of photos can take.
+MAX_PENDING = 8
+
+
+def _timed_read(image: bytes) -> tuple[dict[str, Any], int]:
+    started = time.perf_counter()
+    seen = _optical_read(image)
+    return seen, round((time.perf_counter() - started) * 1000)
+
+
+def _read_within(sha256: str, image: bytes, seconds: float | None) -> tuple[dict[str, Any], int]:
+    """What the reader sees in `image`, waiting at most `seconds` (None: as long as it takes,
+    in this thread). Raises PhotoReadLate."""
+    if seconds is None:
+        return _timed_read(image)
+    with _PENDING_LOCK:
+        future = _PENDING.get(sha256)
+        if future is None:
+            for done in [key for key, f in _PENDING.items() if f.done()]:
+                del _PENDING[done]  # read, never collected: its caller had given up
+            if len(_PENDING) >= MAX_PENDING:
+                raise PhotoReadLate(sha256)
+            future = _PENDING[sha256] = _POOL.submit(_timed_read, image)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        raise PhotoReadLate(sha256) from None
+    finally:
+        # Collected, or failed: a later call reads afresh rather than find this one.
+        if future.done():
+            with _PENDING_LOCK:
+                if _PENDING.get(sha256) is future:
+                    del _PENDING[sha256]
+
+
 def _wheels(stored: list[dict[str, Any]]) -> tuple[Wheel, ...]:
     return tuple(
         Wheel(
@@ -80,7 +131,12 @@ def _wheels(stored: list[dict[str, Any]]) -> tuple[Wheel, ...]:
 
 
 def photo_read(
-    *, image: bytes, meter_digits: int | None, history: History | None = None, now: datetime
+    *,
+    image: bytes,
+    meter_digits: int | None,
+    history: History | None = None,
+    now: datetime,
+    within: float | None = None,
 ) -> PhotoRead:
     """Read the register in a photo of a meter: the whole m³ as the black wheels show them.
 
@@ -90,13 +146,15 @@ def photo_read(
     chooses among the readings a photo allows (a wheel caught turning, an uncertain digit).
     Never raises for a bad photo: bytes that are no image, or a photo without a register,
     give a PhotoRead whose `reading` is None.
+
+    `within` bounds, in seconds, how long a photo not read before may take (a request
+    should not wait for a busy reader): past it, PhotoReadLate is raised, and the read goes
+    on in the background so that the same photo is found read later.
     """
     sha256 = hashlib.sha256(image).hexdigest()
     cached = photo_reading_of(sha256)
     if cached is None or cached.engine != ENGINE:
-        started = time.perf_counter()
-        seen = _optical_read(image)
-        duration_ms = round((time.perf_counter() - started) * 1000)
+        seen, duration_ms = _read_within(sha256, image, within)
         cached = _photo_reading_store(sha256=sha256, seen=seen, duration_ms=duration_ms, now=now)
     choice = register_choose(_wheels(cached.wheels), meter_digits=meter_digits, history=history)
     box = tuple((int(x), int(y)) for x, y in cached.box) if choice.reading is not None else ()

@@ -192,7 +192,13 @@ class ReadingForm(PortalForm):
         label=_("Photo of the meter (optional)"),
         required=False,
         help_text=_("JPEG, PNG or HEIC, at most 5 MB. It is kept with the reading as evidence."),
-        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/heic,.heic"}),
+        # On a phone: the rear camera straight away (or the gallery, the browser asks).
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+    # The photo read on the previous page, kept by the server for this session: the
+    # customer confirms or corrects the value without sending the photo again.
+    photo_token = forms.RegexField(
+        regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput
     )
 
     def __init__(self, *args: Any, supplies: Iterable[Supply], **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -26,6 +27,7 @@ from autolettura.readings import policy
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import reading_text, reason_label
 from autolettura.readings.models import Channel, Reading, Source, Status
+from autolettura.readings.photos import CheckedPhoto
 from autolettura.rules.window import Window, rome_today
 from autolettura.service import messages as service_messages
 from autolettura.service import policy as service_policy
@@ -312,3 +314,59 @@ def account_bill(user: AnyUser, supply_code: str, year: int, sequence: int) -> B
         if bill is not None:
             return bill
     return None
+
+
+# --- "Comunica la lettura", photo first ---------------------------------------------------------
+
+
+def pending_photo(session: Any, sha256: str) -> CheckedPhoto | None:
+    """The photo this session keeps under `sha256`, waiting to be sent with the reading;
+    None when the session has none by that key (another customer's, or forgotten)."""
+    from django.core.files.storage import default_storage
+
+    from autolettura.portal.services import PENDING_PHOTOS
+
+    entry = session.get(PENDING_PHOTOS, {}).get(sha256)
+    if entry is None or not default_storage.exists(entry["name"]):
+        return None
+    with default_storage.open(entry["name"], "rb") as stored:
+        data = stored.read()
+    extension = entry["name"][entry["name"].rfind(".") :]
+    return CheckedPhoto(data, name=f"meter{extension}")
+
+
+# The crop shown to the customer: the register with some of the dial around it.
+CROP_MARGIN = 0.25
+CROP_WIDTH = 720
+
+
+def pending_photo_crop(session: Any, sha256: str) -> bytes | None:
+    """The part of the session's photo where the register was read, as a JPEG no wider
+    than CROP_WIDTH; None without such a photo or without a register found in it."""
+    import io
+
+    from PIL import Image
+
+    from autolettura.portal.services import PENDING_PHOTOS
+
+    entry = session.get(PENDING_PHOTOS, {}).get(sha256)
+    photo = pending_photo(session, sha256)
+    if entry is None or photo is None or not entry["box"]:
+        return None
+    xs = [x for x, _y in entry["box"]]
+    ys = [y for _x, y in entry["box"]]
+    margin_x = (max(xs) - min(xs)) * CROP_MARGIN
+    margin_y = (max(ys) - min(ys)) * CROP_MARGIN * 2
+    with Image.open(photo) as image:
+        crop = image.crop(
+            (
+                max(0, round(min(xs) - margin_x)),
+                max(0, round(min(ys) - margin_y)),
+                min(image.width, round(max(xs) + margin_x)),
+                min(image.height, round(max(ys) + margin_y)),
+            )
+        ).convert("RGB")
+    crop.thumbnail((CROP_WIDTH, CROP_WIDTH))
+    out = io.BytesIO()
+    crop.save(out, format="JPEG", quality=85)
+    return out.getvalue()

@@ -9,13 +9,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
@@ -24,6 +26,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
 
+from autolettura.customers import selectors as customer_selectors
 from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import Route
@@ -41,6 +44,7 @@ from autolettura.readings.services import (
 )
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.window import rome_today
 from autolettura.service.models import FaultChannel, FaultReport
 from autolettura.service.services import FaultReportRejected, fault_report_create
 
@@ -390,6 +394,90 @@ def language_set(*, user: User | None, language: str) -> str:
 
 
 # --- A reading from the web --------------------------------------------------------------------
+
+
+# --- "Comunica la lettura", photo first ---------------------------------------------------------
+
+# The session's photos waiting for the customer to confirm the value read:
+# {sha256: {"name": the file's name in the storage, "box": the register's corners}}.
+PENDING_PHOTOS = "reading_photos"
+# A customer trying again keeps their last few photos; older ones are forgotten.
+MAX_PENDING_PHOTOS = 3
+PENDING_FOLDER = "readings/pending"
+
+
+@dataclass(frozen=True)
+class PhotoProposal:
+    """What "Comunica la lettura" proposes from a photo: the register read (None: nothing
+    read, or not in time), whether it is sure enough to say so plainly, and the photo's
+    key in the session."""
+
+    sha256: str
+    reading: str | None
+    actionable: bool
+    late: bool
+    cropped: bool
+
+
+def web_photo_read(
+    *, user: User, supply_code: str, photo: IO[bytes], session: Any, now: datetime
+) -> PhotoProposal:
+    """Check a photo of the meter, keep it for the session (until the customer sends the
+    reading, so that it is not sent twice) and read it with the meter's digits and the
+    supply's history, waiting at most AUTOLETTURA_PHOTO_READ_SECONDS.
+
+    Raises FormatError (field `photo`) for a file that is not a photo `reading_submit`
+    would take. The same photo sent again is kept and read once (by its SHA-256).
+    """
+    from autolettura.photos.selectors import register_history
+    from autolettura.photos.services import PhotoReadLate, photo_read
+
+    checked = photos.photo_check(photo)
+    image = checked.read()
+    sha256 = hashlib.sha256(image).hexdigest()
+    extension = ".png" if (checked.name or "").endswith(".png") else ".jpg"
+    name = f"{PENDING_FOLDER}/{sha256}{extension}"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(image))
+    supply = selectors.account_supply(user, supply_code) if supply_code else None
+    meter = customer_selectors.meter_current(supply) if supply is not None else None
+    box: list[list[int]] = []
+    try:
+        read = photo_read(
+            image=image,
+            meter_digits=meter.digits if meter is not None else None,
+            history=register_history(supply=supply, read_on=rome_today(now)) if supply else None,
+            now=now,
+            within=settings.AUTOLETTURA_PHOTO_READ_SECONDS,
+        )
+    except PhotoReadLate:
+        proposal = PhotoProposal(sha256, None, False, late=True, cropped=False)
+    except Exception:
+        # A reader that fails is a reader that is late: the customer types the value.
+        logger.exception("photo could not be read for Comunica la lettura")
+        proposal = PhotoProposal(sha256, None, False, late=True, cropped=False)
+    else:
+        box = [list(corner) for corner in read.box]
+        proposal = PhotoProposal(
+            sha256, read.reading, read.actionable, late=False, cropped=bool(box)
+        )
+    pending = dict(session.get(PENDING_PHOTOS, {}))
+    pending.pop(sha256, None)
+    pending[sha256] = {"name": name, "box": box}
+    entries = list(pending.items())
+    for _forgotten, entry in entries[:-MAX_PENDING_PHOTOS]:
+        default_storage.delete(entry["name"])
+    session[PENDING_PHOTOS] = dict(entries[-MAX_PENDING_PHOTOS:])
+    return proposal
+
+
+def web_photo_sent(*, session: Any, sha256: str) -> None:
+    """The photo went with a reading: its waiting copy is no longer needed."""
+    pending = dict(session.get(PENDING_PHOTOS, {}))
+    entry = pending.pop(sha256, None)
+    session[PENDING_PHOTOS] = pending
+    if entry is not None:
+        default_storage.delete(entry["name"])
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ urlpatterns = [
     path("segnala-un-guasto/segui/", views.fault_follow, name="fault_follow"),
     path("area-clienti/", views.dashboard, name="dashboard"),
     path("area-clienti/comunica-la-lettura/", views.reading_new, name="reading_new"),
+    path(
+        "area-clienti/comunica-la-lettura/foto/<str:sha256>/",
+        views.reading_photo_crop,
+        name="reading_photo_crop",
+    ),
     path("area-clienti/comunica-la-lettura/finestra/", views.window_note, name="window_note"),
     path("area-clienti/letture/<str:receipt>/", views.reading_receipt, name="reading_receipt"),
     path("area-clienti/utenze/<str:supply_code>/", views.supply_detail, name="supply_detail"),

@@ -4,13 +4,14 @@ call, and renders; the rules live in the services."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.forms import Form
 from django.http import (
     Http404,
@@ -33,6 +34,7 @@ from autolettura.billing import pdf
 from autolettura.identity import selectors as identity_selectors
 from autolettura.payments import selectors as payment_selectors
 from autolettura.payments import services as payment_services
+from autolettura.photos.apis import unreadable_message
 from autolettura.portal import selectors, services
 from autolettura.portal.forms import (
     FaultFollowForm,
@@ -53,8 +55,9 @@ from autolettura.portal.messages import (
 )
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.messages import format_day, outcome_message
+from autolettura.readings.photos import photo_error_message
 from autolettura.readings.services import SubmissionRejected
-from autolettura.rules.errors import FieldError
+from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
 from autolettura.security import policy_with_form_targets
 from autolettura.service import selectors as fault_selectors
@@ -382,6 +385,9 @@ def payment_return_message(outcome: str) -> tuple[str, str] | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def reading_new(request: HttpRequest) -> HttpResponse:
+    """ "Comunica la lettura": a photo first (read, the value proposed with the crop where it
+    was read, confirmed or corrected), or the value typed. Without JavaScript, each step is
+    a page."""
     now = clock.now()
     supplies = list(selectors.account_supplies(request.user))
     if not supplies:
@@ -397,18 +403,34 @@ def reading_new(request: HttpRequest) -> HttpResponse:
         )
         note = selectors.window_note(now, chosen or supplies[0])
         return _render_form(request, "portal/reading_new.html", form, note=note)
-    form = ReadingForm(request.POST, request.FILES, supplies=supplies)
     chosen = selectors.account_supply(request.user, request.POST.get("supply", ""))
     note = selectors.window_note(now, chosen or supplies[0])
+    if request.POST.get("step") == "photo" and request.FILES.get("photo"):
+        return _reading_photo_read(request, supplies, note, now)
+    form = ReadingForm(request.POST, request.FILES, supplies=supplies)
     if not form.is_valid():
-        return _render_form(request, "portal/reading_new.html", form, note=note)
+        return _reading_form_again(request, form, note)
+    if request.POST.get("step") == "photo" and not form.cleaned_data["reading"]:
+        # "Read the photo" with no photo chosen (and nothing typed): say what is missing.
+        form.add_error(
+            "photo", _("Take or choose a photo of the meter first, or type the reading.")
+        )
+        return _reading_form_again(request, form, note)
+    token = form.cleaned_data["photo_token"]
+    photo = form.cleaned_data["photo"]
+    if photo is None and token:
+        photo = selectors.pending_photo(request.session, token)
+        if photo is None:
+            token = ""
+            form.add_error("photo", _("Your photo was not kept: please choose it again."))
+            return _reading_form_again(request, form, note)
     try:
         sent = services.web_reading_submit(
             user=_user(request),
             supply_code=form.cleaned_data["supply"],
             reading=form.cleaned_data["reading"],
             read_on=form.cleaned_data["read_on"],
-            photo=form.cleaned_data["photo"],
+            photo=photo,
             now=now,
             # The app's key for a reading kept on the phone without signal (webapp/queue.js).
             idempotency_key=request.headers.get("Idempotency-Key")
@@ -416,16 +438,91 @@ def reading_new(request: HttpRequest) -> HttpResponse:
         )
     except SubmissionRejected as exc:
         form.add_service_errors(exc.errors, submission_error_message)
-        return _render_form(
-            request,
-            "portal/reading_new.html",
-            form,
-            note=note,
-            photo_dropped=bool(request.FILES.get("photo")),
-        )
+        return _reading_form_again(request, form, note)
+    if token:
+        services.web_photo_sent(session=request.session, sha256=token)
     receipt = sent.submission.reading.receipt
     target = reverse("portal:reading_receipt", kwargs={"receipt": receipt})
     return redirect(f"{target}?new=1")
+
+
+def _reading_form_again(request: HttpRequest, form: ReadingForm, note: Any) -> HttpResponse:
+    """The form with its errors. A photo kept for the session stays (its token is in the
+    form); one chosen on this page must be chosen again: browsers do not keep a file."""
+    token = form.data.get("photo_token", "")
+    kept = bool(token) and selectors.pending_photo(request.session, token) is not None
+    return _render_form(
+        request,
+        "portal/reading_new.html",
+        form,
+        note=note,
+        photo_kept=token if kept else "",
+        photo_dropped=bool(request.FILES.get("photo")) and not kept,
+    )
+
+
+def _reading_photo_read(
+    request: HttpRequest, supplies: list[Any], note: Any, now: Any
+) -> HttpResponse:
+    """The photo step: read the photo and propose its value, or say why not."""
+    data = request.POST.copy()
+    try:
+        # Reading a photo costs time, and each one is kept a while: as many per address as
+        # the API's meter-photo endpoint.
+        throttle(
+            "meter-photo-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS,
+        )
+    except Throttled as exc:
+        form = ReadingForm(data, supplies=supplies)
+        form.is_valid()
+        form.add_error("photo", throttled_message(exc.retry_after))
+        return _render_form(request, "portal/reading_new.html", form, note=note, status=429)
+    try:
+        proposal = services.web_photo_read(
+            user=_user(request),
+            supply_code=data.get("supply", ""),
+            photo=cast(UploadedFile, request.FILES["photo"]),
+            session=request.session,
+            now=now,
+        )
+    except FormatError as exc:
+        form = ReadingForm(data, supplies=supplies)
+        form.is_valid()
+        for error in exc.errors:
+            form.add_error("photo", photo_error_message(error))
+        return _render_form(request, "portal/reading_new.html", form, note=note)
+    typed = data.get("reading", "").strip()
+    if proposal.reading is not None and not typed:
+        data["reading"] = proposal.reading
+    data["photo_token"] = proposal.sha256
+    # Bound but not validated: the page proposes, nothing is wrong yet.
+    form = ReadingForm(data, supplies=supplies)
+    return _render_form(
+        request,
+        "portal/reading_new.html",
+        form,
+        note=note,
+        proposal=proposal,
+        photo_kept=proposal.sha256,
+        unreadable=unreadable_message(),
+        # What the customer had typed before reading the photo: kept, and compared.
+        typed_differs=bool(typed) and proposal.reading is not None and typed != proposal.reading,
+    )
+
+
+@login_required
+@require_GET
+def reading_photo_crop(request: HttpRequest, sha256: str) -> HttpResponse:
+    """The part of the customer's photo where the register was read, for them to compare
+    with the value proposed. Only the session that sent the photo gets it."""
+    crop = selectors.pending_photo_crop(request.session, sha256)
+    if crop is None:
+        raise Http404
+    response = HttpResponse(crop, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

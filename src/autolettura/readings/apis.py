@@ -9,11 +9,13 @@ from datetime import date
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from pydantic import Field, StrictInt
+from pydantic import ValidationError as PydanticValidationError
 
 from autolettura import clock
 from autolettura.accounts.apis import optional_customer
@@ -25,7 +27,7 @@ from autolettura.readings.models import Reading
 from autolettura.rules import parsing
 from autolettura.rules.errors import FormatError
 from autolettura.rules.window import Window
-from autolettura.schemas import ErrorsOut, FiniteFloat, StrictText, Text
+from autolettura.schemas import UNREADABLE_BODY, ErrorsOut, FiniteFloat, StrictText, Text
 from autolettura.throttling import Throttled, client_address, throttle
 
 router = Router(tags=["readings"])
@@ -44,6 +46,69 @@ class ReadingIn(Schema):
     channel: Literal["app", "web"] = Field(
         "app", description="`app` (the default) or `web`; any other value is refused (422)."
     )
+
+
+# The same fields as a multipart form, with the photo: the OpenAPI document's other body.
+_FORM_SCHEMA: dict[str, Any] = {
+    "title": "ReadingForm",
+    "type": "object",
+    "properties": {
+        "supply_code": {"type": "string"},
+        "customer_code": {"type": "string"},
+        "reading": {"type": "string", "description": "The black digits, leading zeros kept."},
+        "read_on": {"type": "string"},
+        "channel": {"type": "string", "enum": ["app", "web"], "default": "app"},
+        "photo": {
+            "type": "string",
+            "format": "binary",
+            "description": (
+                "A photo of the meter (JPEG, PNG or HEIC, at most 5 MB), kept as evidence and "
+                "read: a photo that shows another value sends the reading to our staff "
+                "(`under_review`, reason `photo_mismatch`)."
+            ),
+        },
+    },
+}
+
+
+def openapi_components() -> dict[str, Any]:
+    """The request bodies of POST /api/v1/readings, for the OpenAPI document's components
+    (the operation reads its body itself: JSON, or a form with a photo)."""
+    return {
+        "ReadingIn": ReadingIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+        "ReadingForm": _FORM_SCHEMA,
+    }
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _reading_in(request: HttpRequest) -> tuple[ReadingIn, UploadedFile | None]:
+    """The request's fields, from a JSON body or from a form (which may carry a photo).
+
+    Raises HttpError 400 for a body that cannot be read, and ninja's ValidationError (the
+    API's 422 with every field named) for one of the wrong shape.
+    """
+    photo: UploadedFile | None = None
+    if request.content_type in _FORM_TYPES:
+        data: object = {key: request.POST.get(key) for key in request.POST}
+        photos = request.FILES.getlist("photo")
+        if len(photos) > 1:
+            raise ValidationError([{"loc": ("form", "photo"), "msg": "one photo at most"}])
+        photo = photos[0] if photos else None
+    else:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            raise HttpError(400, UNREADABLE_BODY) from None
+    if not isinstance(data, dict):
+        raise ValidationError([{"loc": ("body", "payload"), "msg": "an object is expected"}])
+    try:
+        return ReadingIn.model_validate(data), photo
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            [{**error, "loc": ("body", "payload", *error["loc"])} for error in exc.errors()]
+        ) from None
 
 
 class WindowOut(Schema):
@@ -94,9 +159,29 @@ def reading_out(reading: Reading, window: Window) -> ReadingOut:
     },
     auth=None,
     summary="Submit a meter reading",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ReadingIn"}},
+                "multipart/form-data": {
+                    "schema": {"$ref": "#/components/schemas/ReadingForm"},
+                    "encoding": {"photo": {"contentType": "image/jpeg, image/png, image/heic"}},
+                },
+            },
+        }
+    },
 )
-def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOut]:
+def reading_create(request: HttpRequest) -> Status[ReadingOut]:
     """Take a self-reading in charge. 201 for a new reading, 200 for the repeat of one.
+
+    The body is JSON, or a `multipart/form-data` form of the same fields with a `photo` of
+    the meter (JPEG, PNG or HEIC, at most 5 MB). The photo is kept as evidence and read:
+    one that shows another value than `reading` sends the reading to our staff
+    (`under_review`, reason `photo_mismatch`); one that shows the same value has an
+    `implausible` reading checked by our staff instead of discarded. If the photo cannot
+    be read in time, the reading is taken on its value alone. Photos are limited per
+    client address, as on POST /api/v1/meter-photo.
 
     Identify with both codes, or with a customer token (then the codes may be left out).
     An `Idempotency-Key` header makes a retried request (the same body from the same caller)
@@ -112,14 +197,25 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PER_ADDRESS,
         )
+    payload, photo = _reading_in(request)
+    if photo is not None:
+        # Reading a photo costs time: as many per address as the meter-photo endpoint.
+        throttle(
+            "meter-photo-address",
+            client_address(request),
+            limit=settings.AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS,
+        )
     body = payload.dict()
+    # A retry with another photo is another request: the photo's hash is part of its key.
+    scope = {**body, "photo_sha256": _sha256(photo)} if photo is not None else body
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
-        provider_message_id=_message_id(request.headers.get("Idempotency-Key"), body, customer),
+        provider_message_id=_message_id(request.headers.get("Idempotency-Key"), scope, customer),
         payload=body,
         customer=customer,
         now=clock.now(),
         sender=client_address(request),
+        photo=photo,
     )
     if outcome.submission is None:
         # Wrong codes are counted by the service, on every channel; past the limit, a 429.
@@ -129,6 +225,14 @@ def reading_create(request: HttpRequest, payload: ReadingIn) -> Status[ReadingOu
         raise services.SubmissionRejected(outcome.errors)
     status = 201 if outcome.submission.created else 200
     return Status(status, reading_out(outcome.submission.reading, outcome.submission.window))
+
+
+def _sha256(upload: UploadedFile) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
 
 
 def _message_id(key: str | None, body: dict[str, Any], customer: Customer | None) -> str:

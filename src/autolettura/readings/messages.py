@@ -106,6 +106,34 @@ def outcome_message(reading: Reading, window: Window) -> str:
             )
             % params
         )
+    if reading.status == Status.UNDER_REVIEW and reading.reason == "photo_mismatch":
+        params["typed"] = reading_text(reading)
+        params["read"] = (
+            register_text(reading.photo_value, reading.meter.digits)
+            if reading.photo_value is not None
+            else ""
+        )
+        return (
+            _(
+                "Reading received with receipt %(receipt)s. The value you sent (%(typed)s) is "
+                "not the one we read on the photo of your meter (%(read)s), so our staff will "
+                "check your reading against the photo and tell you the outcome within 9 "
+                "working days. You need not send it again."
+            )
+            % params
+        )
+    if reading.status == Status.UNDER_REVIEW and reading.reason == "implausible":
+        return (
+            _(
+                "Reading received with receipt %(receipt)s. The consumption it implies "
+                "(%(consumption)s m³) is more than the meter can usually measure in that time, "
+                "but the photo of your meter shows the same value: our staff will check the "
+                "reading against the photo and tell you the outcome within 9 working days. "
+                "Meanwhile check for a possible leak: close every tap and see whether the "
+                "meter still moves."
+            )
+            % params
+        )
     if reading.status == Status.UNDER_REVIEW:
         return (
             _(

@@ -104,6 +104,15 @@ class Reading(models.Model):
     photo = models.FileField(
         upload_to=photo_upload_to, blank=True, max_length=200, default="", db_default=""
     )
+    # What the photo said when the reading was taken (issue 12), so that the operator sees
+    # both values: the SHA-256 of the photo kept (the key of what the reader saw in it), the
+    # whole m³ read and how sure (0 to 1), and the register's corners in the photo's pixels.
+    # Value and confidence NULL with a photo: not read in time, to be read later; a
+    # confidence with no value: read, and no register found.
+    photo_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    photo_value = models.PositiveIntegerField(null=True, blank=True)
+    photo_confidence = models.FloatField(null=True, blank=True)
+    photo_box = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

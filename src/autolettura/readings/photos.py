@@ -53,9 +53,16 @@ def photo_kind(head: bytes) -> str | None:
     return None
 
 
+class CheckedPhoto(ContentFile):  # type: ignore[type-arg,unused-ignore]
+    """A photo as `photo_check` keeps it: decoded and encoded anew. Given to
+    `reading_submit` as is (not encoded a second time, which would change its bytes and so
+    the SHA-256 its reading is kept under). Only ever made of bytes `photo_check` wrote,
+    such as the portal's photo waiting for the customer to confirm the value read."""
+
+
 def photo_check(
     photo: IO[bytes] | Any, *, max_bytes: int = MAX_BYTES, kinds: Iterable[str] = READING_KINDS
-) -> ContentFile[bytes]:
+) -> CheckedPhoto:
     """The photo to store: decoded and encoded anew (a PNG as PNG, anything else as JPEG),
     upright, without metadata, named by its type.
 
@@ -92,7 +99,7 @@ def photo_check(
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         # A header followed by anything but a picture: truncated, corrupt, or a script.
         raise FormatError(FieldError("photo", "photo_type_invalid")) from None
-    return ContentFile(encoded, name=f"meter{extension}")
+    return CheckedPhoto(encoded, name=f"meter{extension}")
 
 
 def _encode(image: Image.Image, kind: str) -> tuple[bytes, str]:
@@ -126,6 +133,8 @@ def photo_error_message(error: FieldError) -> str:
         ) % {"max_mb": error.params.get("max_mb", MAX_BYTES // 2**20)}
     if error.code == "photo_too_many_pixels":
         return photo_pixels_message(error)
+    if error.code == "photo_count":
+        return _("Send one photo of the meter at most.")
     return _("The photo must be a JPEG, PNG or HEIC picture of the meter.")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
@@ -20,7 +22,11 @@ from autolettura.readings import photos, policy, selectors
 from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
 from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.outcomes import Reason
+from autolettura.rules.outcomes import Status as RuleStatus
+from autolettura.rules.photo_evidence import PhotoEvidence, photo_agreement, photo_outcome
 from autolettura.rules.plausibility import assess_reading
+from autolettura.rules.register import History
 from autolettura.rules.window import Window, rome_today
 from autolettura.throttling import Throttled
 
@@ -84,6 +90,14 @@ def reading_submit(
     Raises SubmissionRejected with every format error found, a photo that is not a JPEG, PNG
     or HEIC of at most 5 MB included. The codes are looked up only once everything else is
     well formed, so that which errors come back never says whether the codes are right.
+
+    A photo is also read (`photo_read`, with the meter's digits and the supply's history) and
+    weighed against the typed value (rules.photo_evidence): a photo that shows another
+    value sends the reading to an operator as `photo_mismatch`; one that shows the same
+    value turns an `implausible` discard into a review. What the photo said is kept on the
+    reading. The read waits at most AUTOLETTURA_PHOTO_READ_SECONDS (a photo `photo_read`
+    has already read costs nothing): past it the reading is taken on the typed value, the
+    photo kept as evidence to be read later.
     """
     if channel not in Channel.values:
         raise SubmissionRejected([FieldError("channel", "channel_invalid")])
@@ -100,10 +114,18 @@ def reading_submit(
         day = _collect(errors, parsing.parse_read_on, read_on)
     if day is not None:
         _collect(errors, parsing.check_read_on, day, today=today, meter_installed_on=None)
-    stored_photo = _collect(errors, photos.photo_check, photo) if photo is not None else None
+    stored_photo: photos.CheckedPhoto | None = None
+    if isinstance(photo, photos.CheckedPhoto):
+        stored_photo = photo  # checked and encoded anew already: the same bytes, read once
+    elif photo is not None:
+        stored_photo = _collect(errors, photos.photo_check, photo)
     if errors or day is None:
         # Before any lookup: a malformed date must not tell right codes from wrong ones.
         raise SubmissionRejected(errors)
+    image = _photo_bytes(stored_photo)
+    # Read before the supply is locked, so that the lock is not held while a photo is read;
+    # inside, with the meter and its history known, the same photo is only weighed again.
+    photo_late = image is not None and not _photo_read_in_time(image, now)
 
     with transaction.atomic():
         # One submission at a time per supply: the last valid reading cannot change under us.
@@ -138,16 +160,49 @@ def reading_submit(
         if source == Source.SELF and not window.inside:
             status, reason, consumption, rollover = "DISCARDED", "outside_window", None, False
         else:
+            cma_m3 = selectors.consumption_profile(supply, histories=known.histories).cma.m3
+            limits = policy.limits(meter.q4_m3h)
             assessment = assess_reading(
                 value=value,
                 read_on=day,
                 last=known.last,
                 digits=meter.digits,
-                cma_m3=selectors.consumption_profile(supply, histories=known.histories).cma.m3,
-                limits=policy.limits(meter.q4_m3h),
+                cma_m3=cma_m3,
+                limits=limits,
             )
             status, reason = assessment.status.value, assessment.reason
             consumption, rollover = assessment.consumption_m3, assessment.rollover
+        photo_said: dict[str, Any] = {}
+        if image is not None:
+            photo_said["photo_sha256"] = hashlib.sha256(image).hexdigest()
+        if image is not None and not photo_late:
+            from autolettura.photos.services import photo_read
+
+            read = photo_read(
+                image=image,
+                meter_digits=meter.digits,
+                history=History(last=known.last, read_on=day, cma_m3=cma_m3, limits=limits)
+                if reason != Reason.OUTSIDE_WINDOW
+                else None,
+                now=now,
+            )
+            evidence = PhotoEvidence(
+                value=int(read.reading) if read.reading is not None else None,
+                confidence=read.confidence,
+                alternatives=tuple(int(a) for a in read.alternatives),
+            )
+            photo_said.update(
+                photo_value=evidence.value,
+                photo_confidence=read.confidence,
+                photo_box=[list(corner) for corner in read.box] or None,
+            )
+            agreement = photo_agreement(
+                value, evidence, threshold=settings.AUTOLETTURA_PHOTO_CONFIDENCE
+            )
+            weighed_status, weighed_reason = photo_outcome(
+                RuleStatus(status), Reason(reason) if reason else None, agreement
+            )
+            status, reason = weighed_status.value, weighed_reason
         values = {
             "supply": supply,
             "meter": meter,
@@ -162,6 +217,7 @@ def reading_submit(
             "submitted_at": now,
             "submitted_by": submitted_by,
             "inbound_message": inbound_message,
+            **photo_said,
         }
         if connection.vendor == "postgresql" and stored_photo is None:
             stored = _reading_insert(values, now)
@@ -182,6 +238,38 @@ def reading_submit(
         reason,
     )
     return Submission(stored, created=True, window=window.window)
+
+
+def _photo_bytes(photo: photos.CheckedPhoto | None) -> bytes | None:
+    if photo is None:
+        return None
+    photo.seek(0)
+    data = photo.read()
+    photo.seek(0)
+    return data
+
+
+def _photo_read_in_time(image: bytes, now: datetime) -> bool:
+    """Read the photo (once: by its SHA-256) within AUTOLETTURA_PHOTO_READ_SECONDS. False:
+    not in time; it goes on being read in the background."""
+    from autolettura.photos.services import PhotoReadLate, photo_read
+
+    try:
+        photo_read(
+            image=image,
+            meter_digits=None,
+            now=now,
+            within=settings.AUTOLETTURA_PHOTO_READ_SECONDS,
+        )
+    except PhotoReadLate:
+        logger.info("photo not read within %ss", settings.AUTOLETTURA_PHOTO_READ_SECONDS)
+        return False
+    except Exception:
+        # The reader failing (a model file missing, a photo it chokes on) must never cost
+        # the customer their reading: it is taken on the typed value, the photo kept.
+        logger.exception("photo could not be read; the reading is taken without it")
+        return False
+    return True
 
 
 def _codes_parse(
@@ -561,6 +649,34 @@ def inbound_reading_submit(
         )
         return InboundOutcome(None, exc.errors, exc.supply)
     return InboundOutcome(submission, [])
+
+
+def reading_photos_read_late(*, now: datetime, limit: int = 20) -> int:
+    """Read the photos that were not read in time when their readings were taken, and keep
+    on each reading what its photo said, for the operator to see. The reading's outcome
+    stands: it was given to the customer on the typed value. Returns how many were read.
+    """
+    from autolettura.photos.services import photo_read
+
+    late = (
+        Reading.objects.filter(photo_sha256__isnull=False, photo_confidence__isnull=True)
+        .exclude(photo="")
+        .select_related("meter")
+        .order_by("submitted_at", "pk")[:limit]
+    )
+    done = 0
+    for reading in late:
+        with reading.photo.open("rb") as stored:
+            image = stored.read()
+        read = photo_read(image=image, meter_digits=reading.meter.digits, now=now)
+        Reading.objects.filter(pk=reading.pk, photo_confidence__isnull=True).update(
+            photo_value=int(read.reading) if read.reading is not None else None,
+            photo_confidence=read.confidence,
+            photo_box=[list(corner) for corner in read.box] or None,
+        )
+        done += 1
+        logger.info("reading %s: photo read late: %s", reading.receipt, read.reading)
+    return done
 
 
 # --- Operators' decisions (R4, R7): review and void -------------------------------------------

@@ -25,6 +25,7 @@ for _name in (
     "obligation_kind",
     "obligation_subject",
     "obligation_deadline",
+    "photo_said",
 ):
     register.filter(_name, getattr(words, _name))
 
@@ -32,3 +33,13 @@ for _name in (
 @register.simple_tag
 def cell(value: object, kind: str) -> object:
     return words.cell(value, kind)
+
+
+@register.inclusion_tag("backoffice/partials/photo_evidence.html")
+def photo_evidence(reading: object) -> dict[str, object]:
+    """The reading's photo with the register's outline drawn on it, and what it showed."""
+    from autolettura.backoffice.selectors import photo_figure
+    from autolettura.readings.models import Reading
+
+    assert isinstance(reading, Reading)
+    return {"reading": reading, "figure": photo_figure(reading)}

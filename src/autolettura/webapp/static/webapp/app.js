@@ -107,53 +107,80 @@
     await show();
   }
 
+  // The form's own way: with the button pressed (its name and value go with it), and
+  // without passing through this handler again.
+  function submitNatively(form, submitter) {
+    form.dataset.native = "yes";
+    form.requestSubmit(submitter || undefined);
+  }
+
   function offlineForm(form) {
     form.addEventListener("submit", async (event) => {
+      if (form.dataset.native) {
+        delete form.dataset.native;
+        return;
+      }
+      const submitter = event.submitter;
       const reading = form.querySelector("[name=reading]");
+      if (submitter && submitter.value === "photo") {
+        // "Read the photo" needs the server; without signal, the customer types the
+        // reading and the photo is kept with it.
+        if (!navigator.onLine && reading) {
+          event.preventDefault();
+          const notice = document.getElementById("app-offline-photo");
+          if (notice) {
+            notice.hidden = false;
+          }
+          reading.focus();
+        }
+        return;
+      }
       if (!works || !reading || !reading.value.trim()) {
         return; // the server's answer says what is missing
       }
       event.preventDefault();
-      const button = form.querySelector("[type=submit]");
-      if (button) {
-        button.disabled = true;
-      }
       const key = Queue.newKey();
-      const data = new FormData(form);
+      const data = new FormData(form, submitter || undefined);
       data.set("idempotency_key", key);
-      if (navigator.onLine) {
-        try {
-          const response = await fetch(form.action, {
-            method: "POST",
-            body: data,
-            credentials: "same-origin",
-            headers: { "Idempotency-Key": key },
-          });
-          if (response.redirected) {
-            window.location.assign(response.url);
-          } else {
-            // Nothing was taken: the server's page says what to fix, so let the form go
-            // the ordinary way (with the same key) and show it.
-            let field = form.querySelector("input[name=idempotency_key]");
-            if (!field) {
-              field = document.createElement("input");
-              field.type = "hidden";
-              field.name = "idempotency_key";
-              form.appendChild(field);
-            }
-            field.value = key;
-            HTMLFormElement.prototype.submit.call(form);
-          }
-          return;
-        } catch (error) {
-          // No connection after all (a cellar often says "online"): keep it.
-        }
+      if (submitter) {
+        submitter.disabled = true;
       }
       try {
+        if (navigator.onLine) {
+          try {
+            const response = await fetch(form.action, {
+              method: "POST",
+              body: data,
+              credentials: "same-origin",
+              headers: { "Idempotency-Key": key },
+            });
+            if (response.redirected) {
+              window.location.assign(response.url);
+            } else {
+              // Nothing was taken: the server's page says what to fix, so let the form go
+              // the ordinary way (with the same key) and show it.
+              let field = form.querySelector("input[name=idempotency_key]");
+              if (!field) {
+                field = document.createElement("input");
+                field.type = "hidden";
+                field.name = "idempotency_key";
+                form.appendChild(field);
+              }
+              field.value = key;
+              if (submitter) {
+                submitter.disabled = false;
+              }
+              submitNatively(form, submitter);
+            }
+            return;
+          } catch (error) {
+            // No connection after all (a cellar often says "online"): keep it.
+          }
+        }
         await keep(form, data, key);
       } finally {
-        if (button) {
-          button.disabled = false;
+        if (submitter) {
+          submitter.disabled = false;
         }
       }
     });

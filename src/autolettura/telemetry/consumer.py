@@ -128,6 +128,7 @@ class Consumer:
         client.on_connect = self._on_connect
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         return client
 
@@ -148,6 +149,12 @@ class Consumer:
         client.subscribe(
             [(subscription(t, self.group), SubscribeOptions(qos=1)) for t in self.topics]
         )
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            logger.error("the broker refused the subscription: %s", ", ".join(refused))
+            return
         self._connected.set()
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -179,6 +186,7 @@ class Consumer:
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
+        """Whether the consumer is connected and subscribed within `timeout` seconds."""
         return self._connected.wait(timeout)
 
     def stop(self) -> None:

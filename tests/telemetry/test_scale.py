@@ -52,7 +52,7 @@ class ConsumerProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.runs.append(
-                subprocess.Popen(  # noqa: S603
+                subprocess.Popen(
                     [str(BIN / "autolettura"), "telemetry", "--client-id", self.client_id],
                     env=self.env,
                     stdout=out,

@@ -316,3 +316,106 @@ def telemetry_prune(*, now: datetime) -> PruneResult:
         cursor.execute(f"DELETE FROM {_DAY} WHERE day < %s", [keep_from.astimezone(ROME).date()])
         result.totals_deleted += cursor.rowcount
     return result
+
+
+# --- Leaks and alarms -------------------------------------------------------------------------
+
+
+@dataclass
+class AlertsResult:
+    opened: dict[str, int] = field(default_factory=dict)  # by kind
+    customers_told: int = 0
+
+
+def alerts_check(*, on: date, now: datetime) -> AlertsResult:
+    """Look at `on` (a Europe/Rome day) for each remote meter: its own alarm flags, an hour
+    of burst (AUTOLETTURA_BURST_LITRES_PER_HOUR), and water running every night for the last
+    AUTOLETTURA_LEAK_NIGHTS nights up to that day's. Each finding opens an alert unless one
+    of its kind is open on the supply (an episode is told once); leak, burst and continuous
+    flow are told to the customer."""
+    from autolettura.telemetry import selectors
+
+    nights_needed = settings.AUTOLETTURA_LEAK_NIGHTS
+    threshold = settings.AUTOLETTURA_BURST_LITRES_PER_HOUR
+    first_night = on - timedelta(days=nights_needed - 1)
+    found: dict[int, set[str]] = {}
+    lows: dict[int, dict[date, int]] = {}
+    day_start, day_end = (
+        selectors.rome_midnight(on),
+        selectors.rome_midnight(on + timedelta(days=1)),
+    )
+    for meter_id, hour, litres, flags in selectors.hourly_rows(
+        None, selectors.rome_midnight(first_night), day_end
+    ):
+        if hour >= day_start:
+            for name in rules.flag_names(flags):
+                found.setdefault(meter_id, set()).add(name)
+            if rules.burst([litres], threshold_l=threshold):
+                found.setdefault(meter_id, set()).add("burst")
+        local = hour.astimezone(ROME)
+        if local.hour in selectors.NIGHT_HOURS and litres is not None:
+            night = lows.setdefault(meter_id, {})
+            day = local.date()
+            night[day] = min(night.get(day, litres), litres)
+    for meter_id, night in lows.items():
+        series = [night.get(first_night + timedelta(days=k)) for k in range(nights_needed)]
+        if rules.continuous_flow(series, needed=nights_needed):
+            found.setdefault(meter_id, set()).add(rules.CONTINUOUS_FLOW)
+    result = AlertsResult()
+    if not found:
+        return result
+    from autolettura.telemetry.models import Alert
+    from autolettura.telemetry.notifications import alert_notify
+
+    meters = {
+        m.pk: m
+        for m in Meter.objects.filter(pk__in=list(found), removed_on__isnull=True).select_related(
+            "supply", "supply__holder"
+        )
+    }
+    for meter_id, kinds in sorted(found.items()):
+        meter = meters.get(meter_id)
+        if meter is None:
+            continue
+        for kind in sorted(kinds):
+            with transaction.atomic():
+                if Alert.objects.filter(
+                    supply=meter.supply, kind=kind, closed_at__isnull=True
+                ).exists():
+                    continue
+                alert = Alert.objects.create(
+                    supply=meter.supply, meter=meter, kind=kind, seen_on=on, opened_at=now
+                )
+                result.opened[kind] = result.opened.get(kind, 0) + 1
+                if kind in rules.CUSTOMER_KINDS and alert_notify(alert=alert, now=now):
+                    alert.customer_told_at = now
+                    alert.save(update_fields=["customer_told_at"])
+                    result.customers_told += 1
+            logger.info("alert %s opened: supply %s, %s", alert.pk, meter.supply.supply_code, kind)
+    return result
+
+
+class AlertNoteMissing(ValueError):
+    pass
+
+
+def alert_close(*, alert_id: int, note: str, by: object, now: datetime) -> None:
+    """Close an alert with the operator's note (what was found, what was done)."""
+    from autolettura.telemetry.models import Alert
+
+    note = (note or "").strip()
+    if not note:
+        raise AlertNoteMissing("note")
+    Alert.objects.filter(pk=alert_id, closed_at__isnull=True).update(
+        closed_at=now, closed_by=by, note=note[:2000]
+    )
+
+
+def telemetry_daily(*, now: datetime) -> tuple[ReadingsImportResult, AlertsResult, PruneResult]:
+    """The morning's work: yesterday's readings and alarms, then the retention."""
+    from autolettura.rules.window import rome_today
+
+    yesterday = rome_today(now) - timedelta(days=1)
+    readings = telemetry_readings(on=yesterday, now=now)
+    alerts = alerts_check(on=yesterday, now=now)
+    return readings, alerts, telemetry_prune(now=now)

@@ -26,6 +26,8 @@ urlpatterns = [
     path("guasti/<str:ticket>/avanza/", views.fault_advance, name="fault_advance"),
     path("guasti/<str:ticket>/risolvi/", views.fault_resolve, name="fault_resolve"),
     path("guasti/<str:ticket>/foto/", views.fault_photo, name="fault_photo"),
+    path("perdite/", views.leak_alerts, name="leaks"),
+    path("perdite/<int:alert_id>/chiudi/", views.leak_alert_close, name="leak_close"),
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
 ]

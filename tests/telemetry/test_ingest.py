@@ -116,3 +116,14 @@ def test_prune_deletes_old_points_on_any_database() -> None:
     assert list(Point.objects.values_list("register_l", flat=True)) == [2000]
     services.telemetry_prune(now=NOW + timedelta(days=366 * 5 + 2))
     assert not HourTotal.objects.exists() and not DayTotal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refused_telegrams_are_counted_in_the_metrics() -> None:
+    from autolettura.metrics import metrics_text
+
+    services.telemetry_ingest([b"nope", b"{}"], now=NOW, directory=services.MeterDirectory())
+    text = metrics_text().decode()
+    assert 'autolettura_telegrams_refused_total{reason="malformed"} 1.0' in text
+    assert 'autolettura_telegrams_refused_total{reason="unknown_format"} 1.0' in text
+    assert 'autolettura_telegrams_refused_total{reason="unknown_device"} 0.0' in text

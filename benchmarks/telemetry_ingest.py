@@ -189,9 +189,8 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     _meters_create(args.meters)
-    print(
-        f"setup (not measured): {args.meters:,} remote meters in {time.perf_counter() - started:.1f} s"
-    )
+    setup_s = time.perf_counter() - started
+    print(f"setup (not measured): {args.meters:,} remote meters in {setup_s:.1f} s")
     connection.close()
 
     context = multiprocessing.get_context("fork")
@@ -339,9 +338,12 @@ def _raw_copy(meters: int, hours: int, start: datetime) -> float:
             "flags smallint)"
         )
     t0 = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.cursor.copy("COPY bench_raw_point FROM STDIN") as copy:
-            copy.write(text)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        cursor.cursor.copy("COPY bench_raw_point FROM STDIN") as copy,
+    ):
+        copy.write(text)
     seconds = time.perf_counter() - t0
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_raw_point")

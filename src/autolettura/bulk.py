@@ -63,6 +63,14 @@ def _import_messages() -> dict[str, str]:
             "The household members must be a whole number from 1 to 99."
         ),
         "meter_digits_invalid": _("The meter digits must be a whole number from 1 to 9."),
+        "meter_radio_id_in_use": _(
+            "The radio id %(radio_id)s is already on meter %(serial)s: each meter in service "
+            "has its own."
+        ),
+        "meter_radio_id_invalid": _(
+            "The meter's radio id must be letters and digits only, at most 32 (the wM-Bus id "
+            "or the LoRaWAN DevEUI, e.g. 70b3d5e75e000001)."
+        ),
         "duplicate_in_file": _(
             "The supply %(supply_code)s is already on line %(first_line)s of this file."
         ),
@@ -261,7 +269,13 @@ class CsvFile:
     Raises ImportFileError when the header cannot be read or lacks columns.
     """
 
-    def __init__(self, binary: IO[bytes], columns: Sequence[str], log: RefusalLog) -> None:
+    def __init__(
+        self,
+        binary: IO[bytes],
+        columns: Sequence[str],
+        log: RefusalLog,
+        optional: Sequence[str] = (),
+    ) -> None:
         # Bytes that are not UTF-8 become lone surrogates instead of stopping the reading
         # halfway: the row that holds them is refused (see _is_utf8), the others are taken.
         text = io.TextIOWrapper(
@@ -289,10 +303,15 @@ class CsvFile:
                 # What a spreadsheet saves as "CSV" in an Italian locale.
                 message += " " + _("The columns seem separated by semicolons: use commas.")
             raise ImportFileError(message)
-        # Two columns at least, so the getter always gives a tuple.
+        # Two columns at least, so the getter always gives a tuple. An optional column the
+        # header lacks reads as empty: its index is one past the row, where "" is appended.
         assert len(columns) >= 2
-        self._pick = operator.itemgetter(*(names.index(column) for column in columns))
         self._width = len(names)
+        self._pad = any(column not in names for column in optional)
+        self._pick = operator.itemgetter(
+            *(names.index(column) for column in columns),
+            *(names.index(column) if column in names else self._width for column in optional),
+        )
 
     def __iter__(self) -> Iterator[CsvRow]:
         reader, log = self._reader, self._log
@@ -320,7 +339,7 @@ class CsvFile:
                 found = {"found": len(fields), "expected": width}
                 log.add(line, [FieldError("row", "columns_count", found)])
             else:
-                yield CsvRow(line, pick(fields))
+                yield CsvRow(line, pick([*fields, ""] if self._pad else fields))
 
 
 def _is_utf8(fields: Sequence[str]) -> bool:

@@ -61,6 +61,8 @@ CUSTOMER_COLUMNS = (
     "meter_installed_on",
     "initial_reading",
 )
+# Optional: a remotely read meter's radio id (wM-Bus id or LoRaWAN DevEUI).
+OPTIONAL_COLUMNS = ("meter_radio_id",)
 USAGES = {
     "domestic_resident": Usage.DOMESTIC_RESIDENT,
     "domestic_other": Usage.DOMESTIC_OTHER,
@@ -83,6 +85,7 @@ _STAGE_COLUMNS = (
     "meter_digits",
     "installed_on",
     "initial_reading",
+    "radio_id",
 )
 _CUSTOMER_UPDATE = "autolettura_import_customer_update"
 
@@ -134,10 +137,11 @@ def customers_import(
         _STAGE,
         "line integer PRIMARY KEY, customer_code text, supply_code text, name text, "
         "email text, phone text, address text, usage text, household_members integer, "
-        "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint",
+        "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint, "
+        "radio_id text",
     )
     try:
-        source = CsvFile(file, CUSTOMER_COLUMNS, log)
+        source = CsvFile(file, CUSTOMER_COLUMNS, log, optional=OPTIONAL_COLUMNS)
         default_digits = settings.AUTOLETTURA_METER_DIGITS
         staged = 0
         for chunk in chunked(source, chunk_size):
@@ -211,6 +215,7 @@ def _customer_row(
         digits_text,
         installed_text,
         initial_text,
+        radio_text,
     ) = row.fields
     errors: list[FieldError] = []
     customer = _check(errors, parsing.normalize_code, customer_code, field="customer_code")
@@ -253,6 +258,11 @@ def _customer_row(
             digits=digits or default_digits,
             rename="initial_reading",
         )
+    radio_id = radio_text.strip().lower() or None
+    if radio_id is not None and not (
+        len(radio_id) <= 32 and radio_id.isascii() and radio_id.isalnum()
+    ):
+        errors.append(FieldError("meter_radio_id", "meter_radio_id_invalid"))
     if errors:
         log.add(row.line, errors)
         return None
@@ -270,6 +280,7 @@ def _customer_row(
         digits,
         installed_on,
         initial,
+        radio_id,
     )
 
 
@@ -393,14 +404,30 @@ def _customers_apply_chunk(
                 params,
             )
         )
+        # Radio ids on meters in service: one meter answers to each.
+        radio_in_use = dict(
+            fetch(
+                f"SELECT m.radio_id, m.serial FROM {Meter._meta.db_table} m "
+                "WHERE m.removed_on IS NULL AND m.radio_id IN "
+                f"(SELECT s.radio_id FROM {_STAGE} s WHERE {where} AND s.radio_id IS NOT NULL)",
+                params,
+            )
+        )
         customers: dict[str, tuple[str, str, str]] = {}  # the last row's values win
         new_supplies = []
+        radio_updates: list[tuple[str, str]] = []  # (radio id, serial) of meters present
         for row in rows:
             line, customer_code, supply_code, name, email, phone = row[:6]
-            serial = row[9]
+            serial, radio_id = row[9], row[13]
             present = existing_supplies.get(supply_code)
             error: FieldError | None = None
-            if present is not None and present[0] != customer_code:
+            if radio_id is not None and radio_in_use.get(radio_id, serial) != serial:
+                error = FieldError(
+                    "meter_radio_id",
+                    "meter_radio_id_in_use",
+                    {"radio_id": radio_id, "serial": radio_in_use[radio_id]},
+                )
+            elif present is not None and present[0] != customer_code:
                 error = FieldError(
                     "supply_code",
                     "supply_other_holder",
@@ -422,10 +449,14 @@ def _customers_apply_chunk(
                 log.add(line, [error])
                 continue
             customers[customer_code] = (name, email, phone)
+            if radio_id is not None:
+                radio_in_use[radio_id] = serial
             if present is None:
                 new_supplies.append(row)
             else:
                 result.supplies_present += 1
+                if radio_id is not None:
+                    radio_updates.append((radio_id, serial))
 
         created = [
             (code, name, email, phone, _default_language(), now)
@@ -504,13 +535,24 @@ def _customers_apply_chunk(
             q4 = Decimal(settings.AUTOLETTURA_METER_Q4_M3H)
             bulk_write(
                 Meter._meta.db_table,
-                ("supply_id", "serial", "digits", "q4_m3h", "installed_on", "initial_reading"),
                 (
-                    (supply_ids[row[2]], row[9], row[10], q4, row[11], row[12])
+                    "supply_id",
+                    "serial",
+                    "digits",
+                    "q4_m3h",
+                    "installed_on",
+                    "initial_reading",
+                    "radio_id",
+                ),
+                (
+                    (supply_ids[row[2]], row[9], row[10], q4, row[11], row[12], row[13])
                     for row in new_supplies
                 ),
             )
             result.supplies_created += len(new_supplies)
+        # A meter already there that has been given its radio module since.
+        for radio_id, serial in radio_updates:
+            Meter.objects.filter(serial=serial, removed_on__isnull=True).update(radio_id=radio_id)
         log.flush()
     return len(rows)
 

@@ -99,3 +99,18 @@ def test_days_without_telemetry_make_no_reading() -> None:
         services.telemetry_readings(on=date(2026, 12, 2), now=now - timedelta(hours=1)).accepted
         == 1
     )
+
+
+def test_the_demo_has_remote_supplies_with_a_week_of_hours_and_a_leak() -> None:
+    from autolettura.demo.services import demo_load
+    from autolettura.telemetry.models import Alert, HourTotal
+    from tests.conftest import rome
+
+    now = rome(2026, 12, 20, 10, 0)
+    demo_load(now=now)
+    remote = Reading.objects.filter(source=Source.REMOTE)
+    assert set(remote.values_list("supply__supply_code", flat=True)) == {"400022987", "400118362"}
+    assert remote.filter(status=Status.ACCEPTED).count() == 14
+    assert HourTotal.objects.count() >= 2 * 7 * 24
+    alert = Alert.objects.get()
+    assert (alert.supply.supply_code, alert.kind) == ("400118362", "continuous_flow")

@@ -5,8 +5,10 @@
 
 The benchmark works in its own database (`autolettura_bench_telemetry`, created and migrated
 if missing, emptied at each run). It makes N remote meters (setup, not measured) and
-publishes N x H wmbusmeters telegrams (QoS 1) to the broker of AUTOLETTURA_MQTT_URL
-(default mqtt://127.0.0.1:1883), under a topic prefix of its own, then measures in one run:
+publishes N x H wmbusmeters telegrams (QoS 1) to a Mosquitto of its own on a free loopback port,
+configured as docs/deploy.md says a broker feeding the consumers should be (no limit on the
+telegrams queued for a subscriber: with the default 1,000, Mosquitto drops the rest silently
+whenever a subscriber falls behind), or to `--broker URL`, then measures in one run:
 
 (a) a bare subscriber that only counts the telegrams (MQTT 5, QoS 1): the broker's and the
     client library's limit on this machine;
@@ -16,19 +18,23 @@ publishes N x H wmbusmeters telegrams (QoS 1) to the broker of AUTOLETTURA_MQTT_
 (c) a raw COPY of the same rows into a bare table: the database's limit;
 (d) the daily readings of the N meters (`telemetry_readings`).
 
-The publisher keeps at most a window of telegrams ahead of the subscriber in both runs: a
-broker holds a bounded queue per subscriber (Mosquitto: the client's receive maximum, plus
-max_queued_messages, 1,000 by default) and drops what is beyond it.
+The publisher sends as fast as the broker takes the telegrams; each run ends when the
+subscriber has the last one (counted, or committed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import multiprocessing
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -72,7 +78,7 @@ def _publisher(
     meters: int,
     hours: int,
     start: datetime,
-    done: Synchronized,  # type: ignore[type-arg]
+    done: Synchronized,
     window: int,
     gates: tuple[Any, Any],
 ) -> None:
@@ -93,7 +99,7 @@ def _publisher(
     go.wait()
     last = None
     for sent, (topic, payload) in enumerate(telegrams):
-        while sent - done.value > window:
+        while window and sent - done.value > window:
             time.sleep(0.001)
         last = client.publish(f"{prefix}/{topic}", payload, qos=1)
     if last is not None:
@@ -106,7 +112,7 @@ def _bare_subscriber(
     port: int,
     prefix: str,
     total: int,
-    done: Synchronized,  # type: ignore[type-arg]
+    done: Synchronized,
     ready: Any,
 ) -> None:
     import paho.mqtt.client as mqtt
@@ -143,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--meters", type=int, default=100_000, help="remote meters")
     parser.add_argument("--hours", type=int, default=1, help="telegrams per meter (one an hour)")
     parser.add_argument("--batch", type=int, default=2000, help="the consumer's batch size")
+    parser.add_argument(
+        "--broker", default="", help="an MQTT 5 broker's URL instead of a Mosquitto of its own"
+    )
     args = parser.parse_args(argv)
     total = args.meters * args.hours
     if not 1000 <= total <= MAX_TELEGRAMS or args.hours > 20:
@@ -157,7 +166,40 @@ def main(argv: list[str] | None = None) -> None:
     bench_url = database_ensure(url, BENCH_DATABASE)
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
-    broker = os.environ.get("AUTOLETTURA_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    with contextlib.ExitStack() as stack:
+        broker = args.broker or stack.enter_context(_own_mosquitto())
+        _run(args, bench_url, broker, total)
+
+
+@contextlib.contextmanager
+def _own_mosquitto() -> Any:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="bench-mosquitto-"))
+    (folder / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\n"
+    )
+    process = subprocess.Popen(
+        [binary, "-c", str(folder / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> None:
     import django
 
     django.setup()
@@ -194,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     connection.close()
 
     context = multiprocessing.get_context("fork")
-    window = 4000 + 500  # the subscriber's receive maximum, and half the broker's queue
+    window = 0  # no pacing: the broker queues what the subscriber has not taken yet
 
     # (a) The bare subscriber.
     prefix = f"bench-{uuid.uuid4().hex[:8]}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -21,7 +19,7 @@ from autolettura.customers.models import Customer, Supply
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.apis import WindowOut
 from autolettura.readings.messages import reading_text
-from autolettura.rules.window import ROME, rome_today
+from autolettura.rules.window import rome_today
 from autolettura.schemas import ErrorsOut, Text
 from autolettura.telemetry import selectors as telemetry_selectors
 
@@ -234,18 +232,8 @@ def my_consumption(
 def _usage_csv(
     supply_code: str, resolution: str, usage: list[telemetry_selectors.Usage]
 ) -> HttpResponse:
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(("supply_code", resolution, "litres"))
-    for item in usage:
-        start = item.start
-        when = (
-            start.astimezone(ROME).strftime("%Y-%m-%d %H:%M")
-            if isinstance(start, datetime)
-            else start.isoformat()
-        )
-        writer.writerow((supply_code, when, "" if item.litres is None else item.litres))
-    response = HttpResponse(text.getvalue(), content_type="text/csv; charset=utf-8")
+    text = telemetry_selectors.usage_csv(supply_code, resolution, usage)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="consumo-{supply_code}-{resolution}.csv"'
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,3 +100,20 @@ def alert_queue() -> QuerySet[Alert]:
         .select_related("supply", "supply__holder", "meter")
         .order_by("opened_at", "id")
     )
+
+
+def usage_csv(supply_code: str, resolution: str, usage: list[Usage]) -> str:
+    """The consumption as CSV: `supply_code,hour|day,litres`, hours on the Rome clock, an
+    empty `litres` where there was nothing to measure from."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(("supply_code", resolution, "litres"))
+    for item in usage:
+        start = item.start
+        when = (
+            start.astimezone(ROME).strftime("%Y-%m-%d %H:%M")
+            if isinstance(start, datetime)
+            else start.isoformat()
+        )
+        writer.writerow((supply_code, when, "" if item.litres is None else item.litres))
+    return text.getvalue()

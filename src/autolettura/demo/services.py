@@ -721,6 +721,10 @@ def _telemetry_load(now: datetime) -> None:
             leaking = leak and local.date() >= today - timedelta(days=5)
             register += profile[local.hour] + (leak if leaking else 0)
         telemetry.telemetry_ingest(payloads, now=now, directory=telemetry.MeterDirectory())
+    # As the morning run (06:15) took them, each day after its own.
     for k in range(7, 0, -1):
-        telemetry.telemetry_readings(on=today - timedelta(days=k), now=now)
-    telemetry.alerts_check(on=today - timedelta(days=1), now=now)
+        day = today - timedelta(days=k)
+        morning = datetime.combine(day + timedelta(days=1), time(6, 15), tzinfo=ROME)
+        ran_at = min(morning, now - timedelta(minutes=1))
+        telemetry.telemetry_readings(on=day, now=ran_at)
+        telemetry.alerts_check(on=day, now=ran_at)

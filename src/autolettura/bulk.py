@@ -70,6 +70,14 @@ def _import_messages() -> dict[str, str]:
         "fiscal_code_check": _(
             "The fiscal code's last letter does not match the others: it was mistyped."
         ),
+        "meter_radio_id_in_use": _(
+            "The radio id %(radio_id)s is already on meter %(serial)s: each meter in service "
+            "has its own."
+        ),
+        "meter_radio_id_invalid": _(
+            "The meter's radio id must be letters and digits only, at most 32 (the wM-Bus id "
+            "or the LoRaWAN DevEUI, e.g. 70b3d5e75e000001)."
+        ),
         "duplicate_in_file": _(
             "The supply %(supply_code)s is already on line %(first_line)s of this file."
         ),
@@ -302,12 +310,15 @@ class CsvFile:
                 # What a spreadsheet saves as "CSV" in an Italian locale.
                 message += " " + _("The columns seem separated by semicolons: use commas.")
             raise ImportFileError(message)
-        # Two columns at least, so the getter always gives a tuple.
+        # Two columns at least, so the getter always gives a tuple. An optional column the
+        # header lacks reads as empty: its index is one past the row, where "" is appended.
         assert len(columns) >= 2
-        self._pick = operator.itemgetter(*(names.index(column) for column in columns))
-        # Optional columns come after the others in each row's fields, "" when absent.
-        self._optional = [names.index(column) if column in names else None for column in optional]
         self._width = len(names)
+        self._pad = any(column not in names for column in optional)
+        self._pick = operator.itemgetter(
+            *(names.index(column) for column in columns),
+            *(names.index(column) if column in names else self._width for column in optional),
+        )
 
     def __iter__(self) -> Iterator[CsvRow]:
         reader, log = self._reader, self._log
@@ -335,11 +346,8 @@ class CsvFile:
             elif len(fields) != width:
                 found = {"found": len(fields), "expected": width}
                 log.add(line, [FieldError("row", "columns_count", found)])
-            elif optional:
-                extra = tuple("" if i is None else fields[i] for i in optional)
-                yield CsvRow(line, pick(fields) + extra)
             else:
-                yield CsvRow(line, pick(fields))
+                yield CsvRow(line, pick([*fields, ""] if self._pad else fields))
 
 
 def _is_utf8(fields: Sequence[str]) -> bool:

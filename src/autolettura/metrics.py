@@ -133,6 +133,39 @@ class DatabaseCollector(Collector):
             chunks.add_metric([str(run_id), "all"], total)
         yield chunks
 
+        yield from _telemetry_metrics()
+
+
+def _telemetry_metrics() -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Smart meters: telegrams refused by reason (counted by the consumers, which no scrape
+    reaches), and the leak alerts still open."""
+    from autolettura.rules.telemetry import REASONS
+    from autolettura.telemetry.models import Alert, Reject
+
+    refused = CounterMetricFamily(
+        "autolettura_telegrams_refused",
+        "Smart-meter telegrams not stored, by reason (malformed, unknown_device...).",
+        labels=["reason"],
+    )
+    counts = dict.fromkeys(REASONS, 0)
+    counts.update(dict(Reject.objects.values_list("reason", "count")))
+    for reason, n in sorted(counts.items()):
+        refused.add_metric([reason], n)
+    yield refused
+    alerts = GaugeMetricFamily(
+        "autolettura_leak_alerts_open",
+        "Leak and alarm alerts not closed yet, by kind.",
+        labels=["kind"],
+    )
+    for kind, n in (
+        Alert.objects.filter(closed_at__isnull=True)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .order_by("kind")
+    ):
+        alerts.add_metric([kind], n)
+    yield alerts
+
 
 _database_registry = CollectorRegistry(auto_describe=False)
 _database_registry.register(DatabaseCollector())

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "autolettura.regulation",
     "autolettura.rounds",
     "autolettura.identity",
+    "autolettura.telemetry",
     # The API docs' Swagger UI from this site's static files rather than a CDN (the CSP).
     "ninja",
 ]
@@ -720,7 +721,18 @@ if AUTOLETTURA_RETENTION_MESSAGES_DAYS > AUTOLETTURA_RETENTION_READINGS_YEARS * 
         "AUTOLETTURA_RETENTION_READINGS_YEARS"
     )
 
+
+def _no_topics(raw: str) -> list[str]:
+    raise ValueError(raw)
+
+
 CELERY_BEAT_SCHEDULE = {
+    # Smart meters: yesterday's registers become readings, leaks are looked for, and raw
+    # points past their retention go; in the morning, once the night (2 to 5) is in.
+    "telemetry-daily": {
+        "task": "autolettura.telemetry.tasks.telemetry_daily_task",
+        "schedule": _crontab(hour=6, minute=15),
+    },
     # Sends what a worker never got (a broker outage) and retries failed sends.
     "outbox-flush": {
         "task": "autolettura.outbox.tasks.outbox_flush_task",
@@ -798,3 +810,31 @@ def _seconds(raw: str) -> float:
 AUTOLETTURA_PHOTO_READ_SECONDS = envparsed(
     "AUTOLETTURA_PHOTO_READ_SECONDS", 8.0, _seconds, "a number of seconds above 0, at most 120"
 )
+# --- Smart meters (issue 13): the MQTT consumer `autolettura telemetry` ----------------------
+# Empty URL: no consumer runs. mqtt://[user:password@]host[:1883], or mqtts:// for TLS.
+AUTOLETTURA_MQTT_URL = envstr("AUTOLETTURA_MQTT_URL", "")
+AUTOLETTURA_MQTT_TOPICS = envparsed(
+    "AUTOLETTURA_MQTT_TOPICS",
+    ["wmbusmeters/#", "application/+/device/+/event/up"],
+    lambda raw: [t.strip() for t in raw.split(",") if t.strip()] or _no_topics(raw),
+    "topic filters separated by commas",
+)
+# Consumers in the same group share the stream (MQTT 5 `$share/GROUP/topic`); empty: each
+# consumer gets every telegram.
+AUTOLETTURA_MQTT_SHARE_GROUP = envstr("AUTOLETTURA_MQTT_SHARE_GROUP", "autolettura")
+# The MQTT client id: stable per consumer, so that its session (and the telegrams the broker
+# holds for it while it is down) survive a restart. Empty: autolettura-<host name>.
+AUTOLETTURA_MQTT_CLIENT_ID = envstr("AUTOLETTURA_MQTT_CLIENT_ID", "")
+# How long the broker keeps a stopped consumer's session and queued telegrams.
+AUTOLETTURA_MQTT_SESSION_HOURS = envint("AUTOLETTURA_MQTT_SESSION_HOURS", 24, minimum=1)
+# Telegrams stored per transaction, and the longest a telegram waits for its batch.
+AUTOLETTURA_TELEMETRY_BATCH = envint("AUTOLETTURA_TELEMETRY_BATCH", 2000, minimum=1)
+AUTOLETTURA_TELEMETRY_BATCH_MS = envint("AUTOLETTURA_TELEMETRY_BATCH_MS", 500, minimum=10)
+# Raw points are kept this many days; hourly and daily totals this many years (the
+# regulator keeps reading data five years).
+AUTOLETTURA_TELEMETRY_RAW_DAYS = envint("AUTOLETTURA_TELEMETRY_RAW_DAYS", 90, minimum=2)
+AUTOLETTURA_TELEMETRY_TOTALS_YEARS = envint("AUTOLETTURA_TELEMETRY_TOTALS_YEARS", 5, minimum=1)
+# Leaks: water running every night (its lowest hour between 2 and 5 never zero) for this
+# many nights in a row; a burst: an hour's consumption of at least this many litres.
+AUTOLETTURA_LEAK_NIGHTS = envint("AUTOLETTURA_LEAK_NIGHTS", 3, minimum=1)
+AUTOLETTURA_BURST_LITRES_PER_HOUR = envint("AUTOLETTURA_BURST_LITRES_PER_HOUR", 1500, minimum=1)

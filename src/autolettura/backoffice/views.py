@@ -541,3 +541,48 @@ def payments(request: HttpRequest) -> HttpResponse:
         for f in payment_selectors.flows_recent()
     ]
     return render(request, "backoffice/payments.html", {"rows": rows, "flows": flows})
+# --- Smart meters' alerts -------------------------------------------------------------------------
+
+
+@operator_required("dispatch_fault")
+@require_GET
+def leak_alerts(request: HttpRequest) -> HttpResponse:
+    """Open leak and alarm alerts, oldest first, each with its meter's last three days."""
+    from autolettura.telemetry import charts as telemetry_charts
+    from autolettura.telemetry import selectors as telemetry_selectors
+
+    page = Paginator(telemetry_selectors.alert_queue(), 20).get_page(request.GET.get("page"))
+    rows = []
+    for alert in page:
+        usage = telemetry_selectors.consumption(
+            alert.supply,
+            resolution="hour",
+            start=alert.seen_on - timedelta(days=2),
+            end=alert.seen_on,
+        )
+        title = _("Litres an hour, %(code)s") % {"code": alert.supply.supply_code}
+        rows.append((alert, telemetry_charts.hourly_svg(usage, title=title)))
+    return render(
+        request,
+        "backoffice/leak_alerts.html",
+        {"page": page, "rows": rows, "pager_query": ""},
+    )
+
+
+@operator_required("dispatch_fault")
+@require_POST
+def leak_alert_close(request: HttpRequest, alert_id: int) -> HttpResponse:
+    from autolettura.telemetry import services as telemetry_services
+
+    try:
+        telemetry_services.alert_close(
+            alert_id=alert_id,
+            note=request.POST.get("note", ""),
+            by=_operator(request),
+            now=clock.now(),
+        )
+    except telemetry_services.AlertNoteMissing:
+        _flash(request, "error", _("Write a note saying what was found before closing."))
+    else:
+        _flash(request, "success", _("Alert closed."))
+    return redirect("backoffice:leaks")

@@ -253,6 +253,9 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
         .order_by("supply_id", "read_on")
         .values_list("supply_id", "meter_id", "read_on", "value", "source")
     ):
+        # R8: a smart meter's reading is an actual reading, printed as the utility's own.
+        if source == Source.REMOTE:
+            source = Source.OPERATOR.value
         readings[supply_id].append((meter_id, read_on, value, source))
     latest = _latest_bills(first_id, last_id)
     changes: dict[int, list[tuple[date, int]]] = defaultdict(list)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
 
 from autolettura import clock
 from autolettura.accounts.apis import CustomerToken
@@ -16,7 +19,9 @@ from autolettura.customers.models import Customer, Supply
 from autolettura.readings import selectors as reading_selectors
 from autolettura.readings.apis import WindowOut
 from autolettura.readings.messages import reading_text
+from autolettura.rules.window import rome_today
 from autolettura.schemas import ErrorsOut, Text
+from autolettura.telemetry import selectors as telemetry_selectors
 
 router = Router(tags=["me"], auth=CustomerToken())
 
@@ -67,10 +72,32 @@ class PeriodOut(Schema):
     daily_average_m3: Decimal
 
 
+class UsageOut(Schema):
+    """Litres used in an hour (`start` an instant, the hour's end on the meter's register)
+    or on a day (`start` a date, Europe/Rome); null where no telegram came before it."""
+
+    start: datetime | date
+    litres: int | None
+
+
 class ConsumptionOut(Schema):
     cma_m3: Decimal
     cma_from_history: bool
     periods: list[PeriodOut]
+    # With ?resolution=hour|day, for a remotely read supply: its consumption by hour or day.
+    resolution: str | None = None
+    usage: list[UsageOut] = []
+
+
+class ConsumptionQuery(Schema):
+    resolution: Literal["hour", "day"] | None = None
+    start: date | None = None  # Europe/Rome days; default: the last 7 (hours) or 90 (days)
+    end: date | None = None
+    format: Literal["json", "csv"] = "json"
+
+
+# The longest span one request may ask for: a month of hours, a year and a bit of days.
+MAX_DAYS = {"hour": 31, "day": 400}
 
 
 def _own_supply(request: HttpRequest, supply_code: str) -> Supply:
@@ -137,15 +164,31 @@ def my_readings(request: HttpRequest, supply_code: Text) -> list[ReadingRowOut]:
     ]
 
 
+_CSV_RESPONSE = {
+    "responses": {
+        200: {
+            "description": "The consumption as JSON, or with ?format=csv as a CSV file.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
 @router.get(
     "/supplies/{supply_code}/consumption",
     response={200: ConsumptionOut, 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut},
+    openapi_extra=_CSV_RESPONSE,
 )
-def my_consumption(request: HttpRequest, supply_code: Text) -> ConsumptionOut:
+def my_consumption(
+    request: HttpRequest, supply_code: Text, query: Query[ConsumptionQuery]
+) -> ConsumptionOut | HttpResponse:
+    """The consumption between readings (periods, R9); with `resolution=hour` or `day`, for
+    a remotely read supply, its consumption by hour or by day between `start` and `end`;
+    with `format=csv`, that as a CSV file."""
     supply = _own_supply(request, supply_code)
     profile = reading_selectors.consumption_profile(supply)
     since = selectors.holder_since(supply)
-    return ConsumptionOut(
+    out = ConsumptionOut(
         cma_m3=profile.cma.m3,
         cma_from_history=profile.cma.from_history,
         periods=[
@@ -159,3 +202,39 @@ def my_consumption(request: HttpRequest, supply_code: Text) -> ConsumptionOut:
             if since is None or s.start >= since
         ],
     )
+    if query.resolution is None:
+        if query.format == "csv":
+            raise HttpError(422, _("A CSV download needs resolution=hour or resolution=day."))
+        return out
+    end = query.end or rome_today(clock.now())
+    start = query.start or end - timedelta(days=6 if query.resolution == "hour" else 89)
+    if start > end:
+        raise HttpError(422, _("The start must not be after the end."))
+    if (end - start).days >= MAX_DAYS[query.resolution]:
+        raise HttpError(
+            422,
+            _("Ask for at most %(days)s days at a time at this resolution.")
+            % {"days": MAX_DAYS[query.resolution]},
+        )
+    # A new holder sees nothing from before they took the supply over.
+    if since is not None and start < since:
+        start = since
+    usage = telemetry_selectors.consumption(
+        supply, resolution=query.resolution, start=start, end=end
+    )
+    if query.format == "csv":
+        return _usage_csv(supply.supply_code, query.resolution, usage)
+    out.resolution = query.resolution
+    out.usage = [UsageOut(start=u.start, litres=u.litres) for u in usage]
+    return out
+
+
+def _usage_csv(
+    supply_code: str, resolution: str, usage: list[telemetry_selectors.Usage]
+) -> HttpResponse:
+    text = telemetry_selectors.usage_csv(supply_code, resolution, usage)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="consumo-{supply_code}-{resolution}.csv"'
+    )
+    return response

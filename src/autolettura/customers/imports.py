@@ -64,8 +64,8 @@ CUSTOMER_COLUMNS = (
     "initial_reading",
 )
 # Columns a file may leave out: the holder's codice fiscale (SPID and CIE sign-ins find the
-# customer by it).
-CUSTOMER_OPTIONAL_COLUMNS = ("fiscal_code",)
+# customer by it), and a remotely read meter's radio id (wM-Bus id or LoRaWAN DevEUI).
+CUSTOMER_OPTIONAL_COLUMNS = ("fiscal_code", "meter_radio_id")
 USAGES = {
     "domestic_resident": Usage.DOMESTIC_RESIDENT,
     "domestic_other": Usage.DOMESTIC_OTHER,
@@ -89,6 +89,7 @@ _STAGE_COLUMNS = (
     "installed_on",
     "initial_reading",
     "fiscal_code",
+    "radio_id",
 )
 _CUSTOMER_UPDATE = "autolettura_import_customer_update"
 
@@ -141,7 +142,7 @@ def customers_import(
         "line integer PRIMARY KEY, customer_code text, supply_code text, name text, "
         "email text, phone text, address text, usage text, household_members integer, "
         "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint, "
-        "fiscal_code text",
+        "fiscal_code text, radio_id text",
     )
     try:
         source = CsvFile(file, CUSTOMER_COLUMNS, log, optional=CUSTOMER_OPTIONAL_COLUMNS)
@@ -220,6 +221,7 @@ def _customer_row(
         installed_text,
         initial_text,
         fiscal_text,
+        radio_text,
     ) = row.fields
     errors: list[FieldError] = []
     customer = _check(errors, parsing.normalize_code, customer_code, field="customer_code")
@@ -265,6 +267,11 @@ def _customer_row(
     fiscal_code = ""
     if fiscal_text.strip():
         fiscal_code = _check(errors, normalize_fiscal_code, storable(fiscal_text))
+    radio_id = radio_text.strip().lower() or None
+    if radio_id is not None and not (
+        len(radio_id) <= 32 and radio_id.isascii() and radio_id.isalnum()
+    ):
+        errors.append(FieldError("meter_radio_id", "meter_radio_id_invalid"))
     if errors:
         log.add(row.line, errors)
         return None
@@ -283,6 +290,7 @@ def _customer_row(
         installed_on,
         initial,
         fiscal_code,
+        radio_id,
     )
 
 
@@ -406,14 +414,30 @@ def _customers_apply_chunk(
                 params,
             )
         )
+        # Radio ids on meters in service: one meter answers to each.
+        radio_in_use = dict(
+            fetch(
+                f"SELECT m.radio_id, m.serial FROM {Meter._meta.db_table} m "
+                "WHERE m.removed_on IS NULL AND m.radio_id IN "
+                f"(SELECT s.radio_id FROM {_STAGE} s WHERE {where} AND s.radio_id IS NOT NULL)",
+                params,
+            )
+        )
         customers: dict[str, tuple[str, str, str, str]] = {}  # the last row's values win
         new_supplies = []
+        radio_updates: list[tuple[str, str]] = []  # (radio id, serial) of meters present
         for row in rows:
             line, customer_code, supply_code, name, email, phone = row[:6]
-            serial, fiscal_code = row[9], row[13]
+            serial, fiscal_code, radio_id = row[9], row[13], row[14]
             present = existing_supplies.get(supply_code)
             error: FieldError | None = None
-            if present is not None and present[0] != customer_code:
+            if radio_id is not None and radio_in_use.get(radio_id, serial) != serial:
+                error = FieldError(
+                    "meter_radio_id",
+                    "meter_radio_id_in_use",
+                    {"radio_id": radio_id, "serial": radio_in_use[radio_id]},
+                )
+            elif present is not None and present[0] != customer_code:
                 error = FieldError(
                     "supply_code",
                     "supply_other_holder",
@@ -438,10 +462,14 @@ def _customers_apply_chunk(
                 # No fiscal code in the file keeps the one stored (by a SPID or CIE sign-in).
                 fiscal_code = existing_customers[customer_code][4]
             customers[customer_code] = (name, email, phone, fiscal_code)
+            if radio_id is not None:
+                radio_in_use[radio_id] = serial
             if present is None:
                 new_supplies.append(row)
             else:
                 result.supplies_present += 1
+                if radio_id is not None:
+                    radio_updates.append((radio_id, serial))
 
         created = [
             (code, name, email, phone, fiscal_code, _default_language(), now)
@@ -524,15 +552,26 @@ def _customers_apply_chunk(
             q4 = Decimal(settings.AUTOLETTURA_METER_Q4_M3H)
             bulk_write(
                 Meter._meta.db_table,
-                ("supply_id", "serial", "digits", "q4_m3h", "installed_on", "initial_reading"),
                 (
-                    (supply_ids[row[2]], row[9], row[10], q4, row[11], row[12])
+                    "supply_id",
+                    "serial",
+                    "digits",
+                    "q4_m3h",
+                    "installed_on",
+                    "initial_reading",
+                    "radio_id",
+                ),
+                (
+                    (supply_ids[row[2]], row[9], row[10], q4, row[11], row[12], row[14])
                     for row in new_supplies
                 ),
             )
             # The regulator's user code for each new supply, in the same transaction.
             supply_user_codes_assign()
             result.supplies_created += len(new_supplies)
+        # A meter already there that has been given its radio module since.
+        for radio_id, serial in radio_updates:
+            Meter.objects.filter(serial=serial, removed_on__isnull=True).update(radio_id=radio_id)
         log.flush()
     return len(rows)
 

@@ -105,6 +105,11 @@ class Meter(models.Model):
     initial_reading = models.PositiveIntegerField(default=0)
     removed_on = models.DateField(null=True, blank=True)
     final_reading = models.PositiveIntegerField(null=True, blank=True)
+    # A remotely read meter's radio id (wM-Bus id or LoRaWAN DevEUI, lower case): how its
+    # telegrams find it. Empty for a meter read by hand.
+    radio_id = models.CharField(  # noqa: DJ001
+        "radio id", max_length=32, null=True, blank=True, default=None, db_default=None
+    )
 
     class Meta:
         indexes = [models.Index(fields=["serial"])]
@@ -118,6 +123,12 @@ class Meter(models.Model):
                 fields=["serial"],
                 condition=Q(removed_on__isnull=True),
                 name="meter_serial_in_service_once",
+            ),
+            # One meter in service answers to a radio id.
+            models.UniqueConstraint(
+                fields=["radio_id"],
+                condition=Q(removed_on__isnull=True, radio_id__isnull=False),
+                name="meter_radio_id_in_service_once",
             ),
             models.CheckConstraint(
                 condition=Q(digits__gte=1) & Q(digits__lte=9), name="meter_digits_1_to_9"

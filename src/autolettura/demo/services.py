@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -377,6 +377,7 @@ def demo_load(*, now: datetime) -> DemoLoad:
         _history_submit(events)
         if events:
             _bills_issue(billing_starts_on, today)
+            _telemetry_load(now)
     return DemoLoad(
         created=created,
         staff=_credentials(staff, STAFF_PASSWORD),
@@ -665,3 +666,65 @@ def _example_reading(now: datetime) -> ExampleReading:
         window=window,
         inside_window=window.contains(today),
     )
+
+
+# --- Smart meters: two supplies read remotely, a week of hourly telegrams, one leak ---------
+
+# (supply code, radio id, litres an hour by hour of the day, a leak's litres an hour)
+_REMOTE = (
+    # The workshop: water during working hours only.
+    ("400022987", "61230741", [0] * 8 + [70] * 10 + [0] * 6, 0),
+    # The garden: watered at dusk; a pipe leaking 6 litres an hour for the last five days.
+    ("400118362", "70b3d5e75e00a3f1", [0] * 19 + [45, 45] + [0] * 3, 6),
+)
+
+
+def _telemetry_load(now: datetime) -> None:
+    """Radio modules on two meters, a week of hourly telegrams through the consumer's own
+    service, the readings of each day of it, and the leak the last nights show."""
+    import json
+
+    from autolettura.readings.models import Reading
+    from autolettura.readings.models import Status as ReadingStatus
+    from autolettura.telemetry import services as telemetry
+
+    today = rome_today(now)
+    first_day = today - timedelta(days=7)
+    start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=ROME)
+    hours = int((now - start).total_seconds() // 3600)
+    for supply_code, radio_id, profile, leak in _REMOTE:
+        meter = Meter.objects.get(supply__supply_code=supply_code, removed_on__isnull=True)
+        Meter.objects.filter(pk=meter.pk).update(radio_id=radio_id)
+        last = (
+            Reading.objects.filter(
+                meter=meter, status=ReadingStatus.ACCEPTED, voided_at__isnull=True
+            )
+            .order_by("-read_on", "-id")
+            .first()
+        )
+        base_m3 = last.value if last is not None else meter.initial_reading
+        since = (first_day - last.read_on).days if last is not None else 0
+        register = base_m3 * 1000 + max(0, since) * sum(profile) + 500
+        payloads = []
+        for h in range(hours + 1):
+            at = (start + timedelta(hours=h)).astimezone(UTC)
+            local = at.astimezone(ROME)
+            document = {
+                "media": "water",
+                "meter": "multical21",
+                "id": radio_id,
+                "total_m3": round(register / 1000, 3),
+                "current_status": "OK",
+                "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            payloads.append(json.dumps(document).encode())
+            leaking = leak and local.date() >= today - timedelta(days=5)
+            register += profile[local.hour] + (leak if leaking else 0)
+        telemetry.telemetry_ingest(payloads, now=now, directory=telemetry.MeterDirectory())
+    # As the morning run (06:15) took them, each day after its own.
+    for k in range(7, 0, -1):
+        day = today - timedelta(days=k)
+        morning = datetime.combine(day + timedelta(days=1), time(6, 15), tzinfo=ROME)
+        ran_at = min(morning, now - timedelta(minutes=1))
+        telemetry.telemetry_readings(on=day, now=ran_at)
+        telemetry.alerts_check(on=day, now=ran_at)

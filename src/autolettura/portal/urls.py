@@ -57,6 +57,11 @@ urlpatterns = [
     path("area-clienti/letture/<str:receipt>/", views.reading_receipt, name="reading_receipt"),
     path("area-clienti/utenze/<str:supply_code>/", views.supply_detail, name="supply_detail"),
     path(
+        "area-clienti/utenze/<str:supply_code>/consumi.csv",
+        views.consumption_csv,
+        name="consumption_csv",
+    ),
+    path(
         "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>.pdf",
         views.bill_pdf,
         name="bill_pdf",

@@ -4,6 +4,7 @@ call, and renders; the rules live in the services."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -305,11 +306,59 @@ def supply_detail(request: HttpRequest, supply_code: str) -> HttpResponse:
         level, words = returned
         getattr(messages, level)(request, words)
     response = render(
-        request, "portal/supply.html", {"page": selectors.supply_page(supply, clock.now())}
+        request,
+        "portal/supply.html",
+        {
+            "page": selectors.supply_page(supply, clock.now()),
+            "remote": _remote_usage(supply),
+        },
     )
     # Its "Paga" forms are answered with a redirect to pagoPA checkout's site.
     response["Content-Security-Policy"] = policy_with_form_targets(
         payment_services.checkout_origins()
+    )
+    return response
+
+
+def _remote_usage(supply: Any) -> dict[str, Any] | None:
+    """A remotely read supply's last two days by the hour, and its last fortnight by day."""
+    from autolettura.telemetry import charts as telemetry_charts
+    from autolettura.telemetry import selectors as telemetry_selectors
+
+    if telemetry_selectors.remote_meter(supply) is None:
+        return None
+    today = rome_today(clock.now())
+    hours = telemetry_selectors.consumption(
+        supply, resolution="hour", start=today - timedelta(days=1), end=today
+    )
+    days = telemetry_selectors.consumption(
+        supply, resolution="day", start=today - timedelta(days=13), end=today
+    )
+    return {
+        "chart": telemetry_charts.hourly_svg(hours, title=_("Litres an hour, last two days")),
+        "days": days,
+    }
+
+
+@login_required
+@require_GET
+def consumption_csv(request: HttpRequest, supply_code: str) -> HttpResponse:
+    """The customer's own hourly (last 31 days) or daily (last 400 days) consumption."""
+    from autolettura.telemetry import selectors as telemetry_selectors
+
+    supply = selectors.account_supply(request.user, supply_code)
+    if supply is None:
+        raise Http404
+    resolution = "hour" if request.GET.get("resolution") == "hour" else "day"
+    today = rome_today(clock.now())
+    start = today - timedelta(days=30 if resolution == "hour" else 399)
+    usage = telemetry_selectors.consumption(supply, resolution=resolution, start=start, end=today)
+    response = HttpResponse(
+        telemetry_selectors.usage_csv(supply.supply_code, resolution, usage),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="consumo-{supply.supply_code}-{resolution}.csv"'
     )
     return response
 

@@ -59,7 +59,11 @@ from autolettura.rules.window import WindowPolicy, check_window, rome_today
 
 READING_COLUMNS = ("supply_code", "read_on", "value", "source")
 # Plain strings, not the enums: COPY would write an enum's name, not its value.
-SOURCES = {"operator": Source.OPERATOR.value, "self": Source.SELF.value}
+SOURCES = {
+    "operator": Source.OPERATOR.value,
+    "self": Source.SELF.value,
+    "remote": Source.REMOTE.value,
+}
 _ACCEPTED, _UNDER_REVIEW = Status.ACCEPTED.value, Status.UNDER_REVIEW.value
 _DISCARDED, _IMPORT = Status.DISCARDED.value, Channel.IMPORT.value
 _SELF, _OUTSIDE_WINDOW = Source.SELF.value, Reason.OUTSIDE_WINDOW.value
@@ -81,8 +85,8 @@ _READING_COLUMNS = (
     "submitted_at",
     "void_reason",
 )
-# R8: on one day an operator reading beats a self-reading.
-_RANK = {Source.OPERATOR.value: 0, Source.SELF.value: 1}
+# R8: on one day an operator reading (or a smart meter's, as actual) beats a self-reading.
+_RANK = {Source.OPERATOR.value: 0, Source.REMOTE.value: 0, Source.SELF.value: 1}
 # The parsers are pure, and a file repeats few dates and values: remembering their answers
 # saves most of the parsing. Bounded so that memory stays flat.
 _MEMO_LIMIT = 100_000
@@ -111,6 +115,7 @@ def readings_import(
     now: datetime,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Progress | None = None,
+    channel: str = _IMPORT,
 ) -> ReadingsImportResult:
     """Take in charge the readings of a CSV file in the format of DESIGN.md section 7.
 
@@ -145,7 +150,7 @@ def readings_import(
                 progress(_("reading"), len(chunk), None)
         result.rows_read = source.rows_read
         staged, boundaries = _work_table_create(log, chunk_size)
-        rules = _Rules(today=today, now=now)
+        rules = _Rules(today=today, now=now, channel=channel)
         lower = 0  # below every supply id
         for upper in [*boundaries, None]:
             done = _apply_chunk(lower, upper, rules, log, result)
@@ -274,9 +279,10 @@ class _Meter:
 class _Rules:
     """The settings the rules take, read once per import."""
 
-    def __init__(self, *, today: date, now: datetime) -> None:
+    def __init__(self, *, today: date, now: datetime, channel: str = _IMPORT) -> None:
         self.today = today
         self.now = now
+        self.channel = channel
         self.window: WindowPolicy = policy.window_policy()
         self.trend: Decimal = settings.AUTOLETTURA_CMA_TREND
         self.min_days: int = settings.AUTOLETTURA_CMA_MIN_DAYS
@@ -420,8 +426,8 @@ def _apply_chunk(
             "SELECT r.supply_id, r.meter_id, r.read_on, r.value, r.source, r.status "
             f"FROM {reading_table} r WHERE {within('r.supply_id')} AND r.voided_at IS NULL "
             "ORDER BY r.supply_id, r.meter_id, r.read_on, "
-            "CASE WHEN r.source = %s THEN 0 ELSE 1 END, r.id DESC",
-            [*params, *params, Source.OPERATOR.value],
+            "CASE WHEN r.source IN (%s, %s) THEN 0 ELSE 1 END, r.id DESC",
+            [*params, *params, Source.OPERATOR.value, Source.REMOTE.value],
         ):
             on = as_date(read_on)
             taken.add((supply_id, on, value, source))
@@ -523,7 +529,7 @@ def _assess(
             day,
             value,
             source,
-            _IMPORT,
+            rules.channel,
             status,
             reason,
             consumption,

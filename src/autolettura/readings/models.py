@@ -16,6 +16,8 @@ from autolettura.rules.outcomes import Status as RuleStatus
 class Source(models.TextChoices):
     SELF = "SELF", _("self-reading")
     OPERATOR = "OPERATOR", _("read by the utility")
+    # A smart meter's own register at midnight: an actual reading, as the utility's (R8).
+    REMOTE = "REMOTE", _("read remotely")
 
 
 class Channel(models.TextChoices):
@@ -28,6 +30,7 @@ class Channel(models.TextChoices):
     WHATSAPP = "WHATSAPP", _("WhatsApp")
     SMS = "SMS", _("SMS")
     IMPORT = "IMPORT", _("import")
+    TELEMETRY = "TELEMETRY", _("smart meter")
 
 
 class Status(models.TextChoices):

@@ -21,9 +21,11 @@ from autolettura.rules.errors import FormatError
 from autolettura.rules.plausibility import LastReading
 from autolettura.rules.window import Window, WindowVerdict, check_window, rome_today
 
-# R8: on the same date an operator reading beats a self-reading.
+# R8: on the same date an operator reading, or a smart meter's, beats a self-reading.
 _SOURCE_RANK = Case(
-    When(source=Source.OPERATOR, then=Value(0)), default=Value(1), output_field=IntegerField()
+    When(source__in=(Source.OPERATOR, Source.REMOTE), then=Value(0)),
+    default=Value(1),
+    output_field=IntegerField(),
 )
 
 
@@ -201,7 +203,7 @@ def submission_readings(
     valid = [row for row in rows if row[6] == Status.ACCEPTED]
 
     def rank(row: tuple[int, int, int, date, int, str, str]) -> int:
-        return 0 if row[5] == Source.OPERATOR else 1
+        return 0 if row[5] in (Source.OPERATOR, Source.REMOTE) else 1
 
     # Ordered as last_valid_reading orders: -read_on, source_rank, -id.
     of_meter = [row for row in valid if row[2] == meter.pk]

@@ -1,0 +1,13 @@
+"""Celery tasks of the smart meters."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from autolettura import clock
+from autolettura.telemetry.services import telemetry_daily
+
+
+@shared_task
+def telemetry_daily_task() -> None:
+    telemetry_daily(now=clock.now())

@@ -323,7 +323,6 @@ class CsvFile:
     def __iter__(self) -> Iterator[CsvRow]:
         reader, log = self._reader, self._log
         pick, width = self._pick, self._width
-        optional = self._optional
         previous = reader.line_num
         while True:
             try:

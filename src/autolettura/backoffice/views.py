@@ -541,6 +541,8 @@ def payments(request: HttpRequest) -> HttpResponse:
         for f in payment_selectors.flows_recent()
     ]
     return render(request, "backoffice/payments.html", {"rows": rows, "flows": flows})
+
+
 # --- Smart meters' alerts -------------------------------------------------------------------------
 
 

@@ -41,9 +41,9 @@ DET_LONG = 1280
 REC_HEIGHT = 48
 # What the detector and the recogniser see at once is bounded, and with it their memory
 # (each pixel costs the detector ~300 bytes of feature maps): the detector's input at most
-# DET_PIXELS (736 by 1024, a 4:3 photo at DET_SHORT), a batch of strips at most
-# REC_COLUMNS pixels across.
-DET_PIXELS = 760_000
+# DET_PIXELS (736 by 1280: a photo up to 16:9 is seen whole at DET_SHORT, the larger
+# retries in tiles), a batch of strips at most REC_COLUMNS pixels across.
+DET_PIXELS = 960_000
 REC_COLUMNS = 2400
 MAX_PIXELS = 50_000_000  # refuse to decode a "decompression bomb"
 

@@ -40,10 +40,10 @@ DET_SHORT = 736
 DET_LONG = 1280
 REC_HEIGHT = 48
 # What the detector and the recogniser see at once is bounded, and with it their memory
-# (each pixel costs the detector ~300 bytes of feature maps): the detector's input at most
-# DET_PIXELS (736 by 1280: a photo up to 16:9 is seen whole at DET_SHORT, the larger
-# retries in tiles), a batch of strips at most REC_COLUMNS pixels across.
-DET_PIXELS = 960_000
+# (each pixel costs the detector ~300 bytes of feature maps): past DET_SHORT (the photo
+# is seen whole there, at most 736 by 1280) the detector's input at most DET_PIXELS, a
+# 4:3 photo at DET_SHORT; a batch of strips at most REC_COLUMNS pixels across.
+DET_PIXELS = 760_000
 REC_COLUMNS = 2400
 MAX_PIXELS = 50_000_000  # refuse to decode a "decompression bomb"
 
@@ -187,13 +187,15 @@ class RegisterReader:
     def detect(self, image: np.ndarray, short_side: int = DET_SHORT) -> list[np.ndarray]:
         """Text lines as quadrilaterals (4 by 2 float arrays, clockwise from top left).
 
-        The detector's memory grows with its input (~300 bytes a pixel): past DET_PIXELS
-        the photo is seen in overlapping tiles along its longer side, at the same scale.
+        The detector's memory grows with its input (~300 bytes a pixel): larger than
+        DET_SHORT, past DET_PIXELS, the photo is seen in overlapping tiles along its
+        longer side, at the same scale.
         """
         height, width = image.shape[:2]
         ratio = min(short_side / min(height, width), DET_LONG / max(height, width))
+        tiles = _tiles(height, width, ratio) if short_side > DET_SHORT else [(0, height, 0, width)]
         boxes: list[np.ndarray] = []
-        for top, bottom, left, right in _tiles(height, width, ratio):
+        for top, bottom, left, right in tiles:
             for box in self._detect_tile(image[top:bottom, left:right], ratio):
                 box = box + np.array([left, top], dtype=np.float32)
                 if not any(_same_box(box, kept) for kept in boxes):

@@ -1,6 +1,6 @@
 """Benchmark: reading the register from labelled photos of meters, on one core.
 
-    .venv/bin/python -m benchmarks.photo_reading [--synthetic 40] [DIR ...]
+    .venv/bin/python -m benchmarks.photo_reading [--synthetic 40] [--seed 12] [DIR ...]
 
 Each DIR holds photos and a `labels.csv` with the columns `file`, `register` (the whole m³
 as the black wheels show them) and `alternatives` (every value a careful reader could give,
@@ -155,6 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("folders", nargs="*", type=Path, metavar="DIR")
     parser.add_argument("--synthetic", type=int, default=0, help=f"0 to {MAX_SYNTHETIC}")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=12,
+        help="the rendered photos' seed (another one gives a held-out set)",
+    )
     parser.add_argument("--cpu", type=int, default=None, help="the CPU to pin to")
     args = parser.parse_args(argv)
     if not 0 <= args.synthetic <= MAX_SYNTHETIC:
@@ -184,7 +190,12 @@ def main(argv: list[str] | None = None) -> None:
 
     sets = [(str(folder), labelled_set(folder)) for folder in folders]
     if args.synthetic:
-        sets.append((f"synthetic ({args.synthetic})", synthetic_set(args.synthetic)))
+        sets.append(
+            (
+                f"synthetic ({args.synthetic}, seed {args.seed})",
+                synthetic_set(args.synthetic, args.seed),
+            )
+        )
     # Rendering the synthetic photos is not the reader's memory: the peak is counted from
     # here (the models loaded, the photos in memory as bytes).
     peak_reset = _reset_peak_memory()

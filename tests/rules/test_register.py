@@ -12,11 +12,16 @@ from hypothesis import strategies as st
 
 from autolettura.rules.plausibility import LastReading
 from autolettura.rules.register import (
+    FAR_OFF,
+    NUDGED,
+    SLIVER,
     UNCHECKED_LENGTH,
     History,
     Wheel,
+    WheelInk,
     register_candidates,
     register_choose,
+    wheel_motion,
     whole_wheels,
 )
 
@@ -163,3 +168,48 @@ class TestRegisterCandidates:
             assert 0 <= candidate.confidence <= 1 + 1e-9
         confidences = [c.confidence for c in candidates]
         assert confidences == sorted(confidences, reverse=True)
+
+
+offsets = st.floats(min_value=-1.0, max_value=1.0)
+pieces = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=0.8))
+
+
+class TestWheelMotion:
+    @properties
+    @given(offset=st.floats(min_value=-NUDGED, max_value=NUDGED), above=pieces, below=pieces)
+    def test_a_digit_on_the_line_is_a_still_wheel_whatever_shows_beside_it(
+        self, offset: float, above: float, below: float
+    ) -> None:
+        assert wheel_motion(WheelInk(offset, above, below)) == 0
+
+    @properties
+    @given(offset=offsets, above=pieces, below=pieces)
+    def test_going_out_is_coming_in_upside_down(
+        self, offset: float, above: float, below: float
+    ) -> None:
+        upright = wheel_motion(WheelInk(offset, above, below))
+        assert wheel_motion(WheelInk(-offset, below, above)) == -upright
+
+    @properties
+    @given(offset=offsets, above=pieces, below=pieces)
+    def test_a_digit_never_turns_towards_the_side_a_piece_shows_on(
+        self, offset: float, above: float, below: float
+    ) -> None:
+        motion = wheel_motion(WheelInk(offset, above, below))
+        # Coming in (moved down), the digit before it shows above it, never below.
+        assert not (motion > 0 and below >= SLIVER)
+        assert not (motion < 0 and above >= SLIVER)
+        assert motion == 0 or motion * offset > NUDGED
+
+    def test_a_wheel_nearly_done_turning_shows_a_sliver_of_the_digit_going_out(self) -> None:
+        # As on the real meter at 530.96 m3: the 1 a tenth of a digit low, the bottom of the
+        # 0 above it.
+        assert wheel_motion(WheelInk(0.1, above=0.15)) == 1
+        assert wheel_motion(WheelInk(-0.1, below=0.15)) == -1
+
+    def test_a_sliver_alone_with_the_digit_on_the_line_is_no_turning(self) -> None:
+        assert wheel_motion(WheelInk(0.01, above=0.2)) == 0
+
+    def test_a_digit_far_off_the_line_is_turning_even_with_nothing_beside_it(self) -> None:
+        assert wheel_motion(WheelInk(FAR_OFF + 0.05)) == 1
+        assert wheel_motion(WheelInk(0.25)) == 0

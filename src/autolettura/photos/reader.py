@@ -25,7 +25,7 @@ import PIL.Image
 import rapidocr_onnxruntime
 from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
 
-from autolettura.rules.register import Wheel
+from autolettura.rules.register import PIECE, Wheel, WheelInk, wheel_motion
 
 MODELS = Path(rapidocr_onnxruntime.__file__).parent / "models"
 DET_MODEL = MODELS / "ch_PP-OCRv4_det_infer.onnx"
@@ -39,6 +39,12 @@ MAX_SIDE = 1600
 DET_SHORT = 736
 DET_LONG = 1280
 REC_HEIGHT = 48
+# What the detector and the recogniser see at once is bounded, and with it their memory
+# (each pixel costs the detector ~300 bytes of feature maps): past DET_SHORT (the photo
+# is seen whole there, at most 736 by 1280) the detector's input at most DET_PIXELS, a
+# 4:3 photo at DET_SHORT; a batch of strips at most REC_COLUMNS pixels across.
+DET_PIXELS = 760_000
+REC_COLUMNS = 2400
 MAX_PIXELS = 50_000_000  # refuse to decode a "decompression bomb"
 
 
@@ -179,23 +185,55 @@ class RegisterReader:
     # -- detection ---------------------------------------------------------------------
 
     def detect(self, image: np.ndarray, short_side: int = DET_SHORT) -> list[np.ndarray]:
-        """Text lines as quadrilaterals (4 by 2 float arrays, clockwise from top left)."""
+        """Text lines as quadrilaterals (4 by 2 float arrays, clockwise from top left).
+
+        The detector's memory grows with its input (~300 bytes a pixel): larger than
+        DET_SHORT, past DET_PIXELS, the photo is seen in overlapping tiles along its
+        longer side, at the same scale.
+        """
         height, width = image.shape[:2]
         ratio = min(short_side / min(height, width), DET_LONG / max(height, width))
+        tiles = _tiles(height, width, ratio) if short_side > DET_SHORT else [(0, height, 0, width)]
+        boxes: list[np.ndarray] = []
+        for top, bottom, left, right in tiles:
+            for box in self._detect_tile(image[top:bottom, left:right], ratio):
+                box = box + np.array([left, top], dtype=np.float32)
+                if not any(_same_box(box, kept) for kept in boxes):
+                    boxes.append(box)
+        return boxes
+
+    def _detect_tile(self, image: np.ndarray, ratio: float) -> list[np.ndarray]:
+        height, width = image.shape[:2]
         size = (max(32, round(width * ratio / 32) * 32), max(32, round(height * ratio / 32) * 32))
         resized = cv2.resize(image, size).astype(np.float32) / 255
         batch = ((resized - self._det_mean) / self._det_mean).transpose(2, 0, 1)[np.newaxis]
+        del resized
         prediction = self._det.run(None, {self._det.get_inputs()[0].name: batch})[0]
+        del batch
         boxes, _scores = self._det_post(prediction, image.shape[:2])
         return [np.asarray(box, dtype=np.float32) for box in boxes]
 
     # -- recognition -------------------------------------------------------------------
 
     def recognise(self, strips: list[np.ndarray]) -> list[np.ndarray]:
-        """The recogniser's per-column probabilities (columns by classes) for each strip."""
-        if not strips:
-            return []
+        """The recogniser's per-column probabilities (columns by classes) for each strip.
+
+        Strips are recognised in batches of similar widths holding at most REC_COLUMNS
+        pixels across in all: a photo full of text lines costs time, not memory.
+        """
         widths = [max(1, round(s.shape[1] * REC_HEIGHT / s.shape[0])) for s in strips]
+        out: list[np.ndarray] = [np.empty(0)] * len(strips)
+        order = sorted(range(len(strips)), key=lambda i: widths[i])
+        while order:
+            batch = [order.pop(0)]
+            while order and (len(batch) + 1) * max(widths[order[0]], 320) <= REC_COLUMNS:
+                batch.append(order.pop(0))
+            recognised = self._recognise([strips[i] for i in batch], [widths[i] for i in batch])
+            for i, probs in zip(batch, recognised, strict=True):
+                out[i] = probs
+        return out
+
+    def _recognise(self, strips: list[np.ndarray], widths: list[int]) -> list[np.ndarray]:
         width = max(max(widths), 320)
         batch = np.zeros((len(strips), 3, REC_HEIGHT, width), dtype=np.float32)
         for i, (strip, w) in enumerate(zip(strips, widths, strict=True)):
@@ -204,7 +242,7 @@ class RegisterReader:
         output = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]
         # Columns past a strip's own width saw only padding.
         return [
-            output[i, : max(1, math.ceil(output.shape[1] * w / width))]
+            output[i, : max(1, math.ceil(output.shape[1] * w / width))].copy()
             for i, w in enumerate(widths)
         ]
 
@@ -395,6 +433,28 @@ UNKNOWN = Wheel(tuple([0.1] * 10))
 SHIFTS = (0.0, -0.3, -0.6)
 
 
+def _tiles(height: int, width: int, ratio: float) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of the tiles the detector sees the photo in: one when
+    the photo at `ratio` fits DET_PIXELS, else overlapping ones along its longer side, a
+    third of each shared with the next (a line cut by one is whole in the other)."""
+    if height * width * ratio * ratio <= DET_PIXELS:
+        return [(0, height, 0, width)]
+    long_side, short_side = max(height, width), min(height, width)
+    length = max(64, int(DET_PIXELS / (short_side * ratio * ratio)))
+    overlap = length // 3
+    count = math.ceil((long_side - overlap) / (length - overlap))
+    step = (long_side - length) / max(1, count - 1)
+    spans = [(round(i * step), round(i * step) + length) for i in range(count)]
+    if width >= height:
+        return [(0, height, start, min(end, width)) for start, end in spans]
+    return [(start, min(end, height), 0, width) for start, end in spans]
+
+
+def _same_box(box: np.ndarray, other: np.ndarray) -> bool:
+    """The same line found in two overlapping tiles."""
+    return bool(np.abs(box - other).max() <= 0.25 * max(_height(box), 1.0))
+
+
 def _evenly_spaced(read: list[tuple[Wheel, Glyph]]) -> list[tuple[Wheel, Glyph]]:
     """The wheels without a leading one out of step with the others.
 
@@ -475,7 +535,7 @@ def _wheel(glyph: Glyph, above: list[Glyph | None]) -> Wheel | None:
         if not seen_above:
             return None
         outgoing = max(seen_above, key=lambda g: float(g.probs.max()))
-        probs = outgoing.probs / max(float(outgoing.probs.sum()), 1e-6)
+        probs = outgoing.probs / max(float(outgoing.probs.sum()), 1e-6) * PLACE_ONLY
         return Wheel(
             tuple(float(p) for p in probs), between=(outgoing.digit, (outgoing.digit + 1) % 10)
         )
@@ -500,6 +560,8 @@ def _wheel(glyph: Glyph, above: list[Glyph | None]) -> Wheel | None:
         # A still wheel still reads the same a little higher up; one that does not is
         # caught turning, or hard to see: its digit is only a guess.
         probs = probs * UNCONFIRMED
+    if between is not None:
+        probs = probs * PLACE_ONLY  # a turning wheel's digits are half hidden
     return Wheel(tuple(float(p) for p in probs), between=between)
 
 
@@ -530,12 +592,18 @@ def _extend(quad: np.ndarray, *, left: float, right: float) -> np.ndarray:
 PAD = 0.15  # the strip's margin around a line, in the line's heights
 
 
-# A turning wheel's digit sits at least SHIFTED of a digit's height off the line, with a
-# piece of the next (or previous) digit at least PIECE of a digit's height beside it.
-SHIFTED = 0.2
-FAR_OFF = 0.3
-PIECE = 0.15
-PLACE_ONLY = 0.9
+# A wheel told turning by where its pieces sit is read at most this sure: its digits are
+# half hidden, and which way it turns is measured, not read.
+PLACE_ONLY = 0.85
+# A wheel caught half-way whose halves did not read as two digits a digit apart: whatever
+# the recogniser made of it keeps this share of its probability.
+HALVES_ONLY = 0.5
+# A piece of digit counts from this many rows of the tall strip (as high as the strip's
+# digits are some 30): a row or two is noise or the window's edge.
+PIECE_ROWS = 3
+# The pieces of a wheel caught half-way reach this many digit heights above and below the
+# line: to the window's edges.
+HALVES_WINDOW = 1.25
 WINDOW = 0.9  # the register's window reaches this many digit heights above and below
 TALL = 3  # the tall strip is this many times the strip's height, on the same columns
 
@@ -558,10 +626,13 @@ def _tall_strip(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     )
 
 
-def _ink_runs(cell: np.ndarray, threshold: float, bright_ink: bool) -> list[tuple[int, int]]:
-    """The rows of a wheel's cell that hold ink, as runs (first row, last row + 1)."""
+def _ink_runs(
+    cell: np.ndarray, threshold: float, bright_ink: bool, share: float = 0.12
+) -> list[tuple[int, int]]:
+    """The rows of a wheel's cell that hold ink (at least `share` of the row), as runs
+    (first row, last row + 1)."""
     ink = cell > threshold if bright_ink else cell < threshold
-    rows = ink.mean(axis=1) > 0.12
+    rows = ink.mean(axis=1) > share
     runs: list[tuple[int, int]] = []
     start = None
     for row, inked in enumerate(rows):
@@ -573,6 +644,26 @@ def _ink_runs(cell: np.ndarray, threshold: float, bright_ink: bool) -> list[tupl
     if start is not None:
         runs.append((start, len(rows)))
     return runs
+
+
+# The thin stroke of a neighbour's edge (the foot of a "1", the bottom of a "0") covers
+# little of a row: pieces beside the main digit are looked for at this share.
+FINE_SHARE = 0.04
+
+
+@dataclass(frozen=True)
+class _Cell:
+    runs: list[tuple[int, int]]  # rows well inked: the digits
+    fine: list[tuple[int, int]]  # rows inked at all: the digits and the slivers beside them
+
+
+def _line_fit(xs: list[float], ys: list[float], x: float) -> float:
+    """ys at x, on the straight line through (xs, ys) (their median with fewer than 3):
+    with perspective, the wheels' digits shrink and rise steadily across the register."""
+    if len(xs) < 3 or max(xs) - min(xs) < 1e-6:
+        return float(np.median(ys))
+    slope, intercept = np.polyfit(xs, ys, 1)
+    return float(slope * x + intercept)
 
 
 def _turning_wheels(
@@ -597,22 +688,34 @@ def _turning_wheels(
     middle = gray[REC_HEIGHT * (TALL - 1) // 2 : REC_HEIGHT * (TALL + 1) // 2]
     bright_ink = float(np.median(middle)) < float(middle.mean()) + 1e-6
     threshold = float(cv2.threshold(middle.astype(np.uint8), 0, 255, cv2.THRESH_OTSU)[0])
-    runs_of: list[list[tuple[int, int]]] = []
+    cells: list[_Cell] = []
     for centre in centres:
         left, right = round(centre - 0.3 * step), round(centre + 0.3 * step)
-        cell = gray[:, max(0, left) : max(0, right)]
-        runs_of.append(_ink_runs(cell, threshold, bright_ink) if cell.size else [])
+        columns = gray[:, max(0, left) : max(0, right)]
+        if not columns.size:
+            cells.append(_Cell([], []))
+            continue
+        cells.append(
+            _Cell(
+                _ink_runs(columns, threshold, bright_ink),
+                _ink_runs(columns, threshold, bright_ink, FINE_SHARE),
+            )
+        )
     line_middle = tall.shape[0] / 2
     # The still wheels' digits: where they sit and how tall they are.
-    mains = []
-    for (wheel, _g), runs in zip(read, runs_of, strict=True):
-        near = [r for r in runs if r[0] <= line_middle <= r[1]]
+    xs: list[float] = []
+    mains: list[tuple[int, int]] = []
+    for centre, (wheel, _g), cell in zip(centres, read, cells, strict=True):
+        near = [r for r in cell.runs if r[0] <= line_middle <= r[1]]
         if wheel.between is None and max(wheel.probabilities) >= 0.9 and near:
+            xs.append(centre)
             mains.append(near[0])
     if len(mains) < 2:
         return read
-    digit_height = float(np.median([b - a for a, b in mains]))
-    level = float(np.median([(a + b) / 2 for a, b in mains]))
+    heights = [float(b - a) for a, b in mains]
+    levels = [(a + b) / 2 for a, b in mains]
+    digit_height = float(np.median(heights))
+    level = float(np.median(levels))
     # On a strip that may start on the frame, a leading "digit" with no digit-sized ink
     # inside the register's window is the frame's edge (it runs past the window).
     top, bottom = level - WINDOW * digit_height, level + WINDOW * digit_height
@@ -620,10 +723,11 @@ def _turning_wheels(
         frame_edge
         and len(read) > 1
         and not any(
-            r[0] > top and r[1] < bottom and r[1] - r[0] >= 0.5 * digit_height for r in runs_of[0]
+            r[0] > top and r[1] < bottom and r[1] - r[0] >= 0.5 * digit_height
+            for r in cells[0].runs
         )
     ):
-        read, runs_of = read[1:], runs_of[1:]
+        read, cells, centres = read[1:], cells[1:], centres[1:]
     # Only the units wheel turns on its own; a wheel further left turns only while every
     # wheel right of it is turning from 9 to 0.
     out = list(read)
@@ -633,7 +737,12 @@ def _turning_wheels(
             continue
         column = (glyph.first + glyph.last) / 2
         turned = _turning(
-            wheel, runs_of[index], level, digit_height, functools.partial(reread, column=column)
+            wheel,
+            cells[index],
+            _line_fit(xs, levels, centres[index]),
+            # Heights measured on a few digits scatter too much to be extrapolated.
+            digit_height,
+            functools.partial(reread, column=column),
         )
         out[index] = (turned, glyph)
         if turned.between != (9, 0):
@@ -641,32 +750,49 @@ def _turning_wheels(
     return out
 
 
+def wheel_ink(
+    runs: list[tuple[int, int]], fine: list[tuple[int, int]], level: float, height: float
+) -> tuple[WheelInk, tuple[int, int]] | None:
+    """Where a wheel's ink sits in its window, and its main digit's rows; None when no
+    digit-sized piece shows (two small pieces: which one was read is not known)."""
+    # Ink within the register's window only: a run reaching past it is the dial or the
+    # frame around the register, not a digit.
+    top, bottom = level - WINDOW * height, level + WINDOW * height
+    band = [r for r in runs if r[0] > top and r[1] < bottom]
+    if not band:
+        return None
+    main = max(band, key=lambda r: r[1] - r[0])
+    if main[1] - main[0] < 0.6 * height:
+        return None
+    # Pieces: ink apart from the main digit (a blank row between), at least two rows.
+    pieces = [r for r in fine if r[0] > top and r[1] < bottom and r[1] - r[0] >= 2]
+    above = [r[1] - r[0] for r in pieces if r[1] < main[0]]
+    below = [r[1] - r[0] for r in pieces if r[0] > main[1]]
+    return (
+        WheelInk(
+            offset=((main[0] + main[1]) / 2 - level) / height,
+            above=max(above, default=0) / height,
+            below=max(below, default=0) / height,
+        ),
+        main,
+    )
+
+
 def _turning(
     wheel: Wheel,
-    runs: list[tuple[int, int]],
+    cell: _Cell,
     level: float,
     height: float,
     reread: Callable[[float], Glyph | None],
 ) -> Wheel:
     if wheel.between is not None or wheel.red:
         return wheel
-    # Ink within the register's window only: a run reaching past it is the dial or the
-    # frame around the register, not a digit.
-    top, bottom = level - WINDOW * height, level + WINDOW * height
-    band = [r for r in runs if r[0] > top and r[1] < bottom]
-    if not band:
-        return wheel
-    main = max(band, key=lambda r: r[1] - r[0])
-    if main[1] - main[0] < 0.6 * height:
-        return wheel  # two small pieces: which one the recogniser read is not known
-    offset = ((main[0] + main[1]) / 2 - level) / height
-    above = [r for r in band if r[1] <= main[0] and r[1] - r[0] >= PIECE * height]
-    below = [r for r in band if r[0] >= main[1] and r[1] - r[0] >= PIECE * height]
-    # Off the line by little, a digit turns only with a piece of its neighbour beside it;
-    # by more, it can be nothing but turning.
-    coming_in = offset > SHIFTED and (above or offset > FAR_OFF) and not below
-    going_out = offset < -SHIFTED and (below or offset < -FAR_OFF) and not above
-    if not (coming_in or going_out):
+    measured = wheel_ink(cell.runs, cell.fine, level, height)
+    if measured is None:
+        return _halfway(wheel, cell, level, height, reread)
+    ink, main = measured
+    motion = wheel_motion(ink)
+    if not motion:
         return wheel
     # Read again with the larger piece moved to where the still wheels' digits sit: the
     # recogniser reads a whole digit better than the half one the line showed.
@@ -681,9 +807,50 @@ def _turning(
     digit = int(np.argmax(probabilities))
     # Told by the pieces' places, less sure than the recogniser's word on a still wheel.
     sure = tuple(float(p) * PLACE_ONLY for p in probabilities)
-    if coming_in:
+    if motion > 0:
         return Wheel(sure, between=((digit - 1) % 10, digit))
     return Wheel(sure, between=(digit, (digit + 1) % 10))
+
+
+def _halfway(
+    wheel: Wheel,
+    cell: _Cell,
+    level: float,
+    height: float,
+    reread: Callable[[float], Glyph | None],
+) -> Wheel:
+    """A wheel whose window shows no whole digit: half-way round, the bottom of the digit
+    going out above the top of the one coming in. Each piece is read again moved to the
+    line, as the whole digit it belongs to: two readings a digit apart are the wheel's two
+    digits; neither reading the digit the recogniser made of the two halves leaves that
+    digit untrusted.
+    """
+    # Pieces reach the window's edges; ink reaching the strip's edges is the frame or the
+    # dial around the register.
+    top, bottom = level - HALVES_WINDOW * height, level + HALVES_WINDOW * height
+    band = [
+        r
+        for r in cell.runs
+        if top < r[0] and r[1] < bottom and r[1] - r[0] >= max(PIECE * height, PIECE_ROWS)
+    ]
+    upper = [r for r in band if (r[0] + r[1]) / 2 < level]
+    lower = [r for r in band if (r[0] + r[1]) / 2 > level]
+    if not upper or not lower:
+        return wheel
+    going = max(upper, key=lambda r: r[1])  # the piece nearest the line on each side
+    coming = min(lower, key=lambda r: r[0])
+    # The whole digits' middles: half a digit above the going one's bottom, below the
+    # coming one's top.
+    out = reread((going[1] - height / 2 - level) / REC_HEIGHT * (1 + PAD))
+    into = reread((coming[0] + height / 2 - level) / REC_HEIGHT * (1 + PAD))
+    if out is not None and into is not None and (out.digit + 1) % 10 == into.digit:
+        sure = min(float(out.probs.max()), float(into.probs.max())) * PLACE_ONLY
+        probabilities = out.probs / max(float(out.probs.sum()), 1e-6)
+        probabilities = probabilities * sure / max(float(probabilities.max()), 1e-6)
+        return Wheel(tuple(float(p) for p in probabilities), between=(out.digit, into.digit))
+    if wheel is UNKNOWN or _digit(wheel) in {g.digit for g in (out, into) if g is not None}:
+        return wheel
+    return Wheel(tuple(p * HALVES_ONLY for p in wheel.probabilities), red=wheel.red)
 
 
 def _strip_source(quad: np.ndarray, shift: float, pad: float) -> tuple[np.ndarray, int]:

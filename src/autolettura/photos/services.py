@@ -21,7 +21,7 @@ from autolettura.rules.register import History, Wheel, register_choose
 
 # Names the optical reader in each cached row, so that results of an older reader can be
 # told apart (and dropped) after an upgrade.
-ENGINE = "ppocrv4-wheels-1"
+ENGINE = "ppocrv4-wheels-2"
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,49 @@ def register_choose(
     )[:MAX_ALTERNATIVES]
     confidence = chosen.confidence * (UNCHECKED_LENGTH if meter_digits is None else 1.0)
     return RegisterChoice(chosen.reading, confidence, alternatives, is_plausible)
+
+
+# -- a wheel caught turning, told by where its ink sits --------------------------------------
+
+# Measured in digit heights. A turning wheel's main digit sits at least SHIFTED off the line
+# with a piece of its neighbour beside it, or FAR_OFF with none showing; a wheel nearly
+# done turning (or just starting) sits only NUDGED off it, with a SLIVER of the neighbour
+# at the window's edge, and a still wheel sits on the line with nothing above or below.
+SHIFTED = 0.2
+FAR_OFF = 0.3
+NUDGED = 0.04
+PIECE = 0.15
+SLIVER = 0.05
+
+
+@dataclass(frozen=True)
+class WheelInk:
+    """Where a wheel's ink sits in its window, in digit heights.
+
+    `offset`: how far the main digit's middle is below the line the still wheels' digits
+    sit on (negative: above it). `above`, `below`: the tallest separate piece of ink above
+    and below the main digit inside the window (0 when there is none).
+    """
+
+    offset: float
+    above: float = 0.0
+    below: float = 0.0
+
+
+def wheel_motion(ink: WheelInk) -> int:
+    """+1: the main digit is coming in (the wheel shows it and the one before it, the lower
+    of the two); -1: it is going out (it and the next one show); 0: the wheel is still.
+
+    A piece on the side the digit moved towards says it is not that one (a tall window
+    shows both neighbours' edges on a still wheel); a sliver counts only when the main
+    digit is moved away from it.
+    """
+    for sign, beside, opposite in ((1, ink.above, ink.below), (-1, ink.below, ink.above)):
+        shifted = sign * ink.offset
+        if opposite >= SLIVER:
+            continue
+        if shifted > SHIFTED and (beside >= PIECE or shifted > FAR_OFF):
+            return sign
+        if shifted > NUDGED and beside >= SLIVER:
+            return sign
+    return 0

@@ -388,7 +388,7 @@ def email_receive(
             payload=payload,
             now=at,
             sender=sender,
-            photo=io.BytesIO(attached[0]) if from_photo and attached else None,
+            photo=look.photo if from_photo and look is not None else None,
         )
         reading = outcome.submission.reading if outcome.submission is not None else None
         photo_kept, photo_note = False, ""
@@ -465,6 +465,8 @@ class _PhotoLook:
     read: PhotoRead | None = None
     throttled: bool = False
     codes_error: FieldError | None = None
+    # The photo as checked and encoded anew: what was read, and what the reading keeps.
+    photo: photos.CheckedPhoto | None = None
 
 
 def _photo_look(
@@ -481,7 +483,9 @@ def _photo_look(
     if not parsed.supply_code or not parsed.customer_code:
         return _PhotoLook(None)
     try:
-        photos.photo_check(io.BytesIO(image))  # no huge or fake picture reaches the reader
+        # No huge or fake picture reaches the reader; what it reads is what the reading
+        # keeps, so `reading_submit` finds it read (the cache is keyed by these bytes).
+        checked = photos.photo_check(io.BytesIO(image))
         codes = (
             parsing.normalize_code(parsed.supply_code, field="supply_code"),
             parsing.normalize_code(parsed.customer_code, field="customer_code"),
@@ -497,9 +501,11 @@ def _photo_look(
         return _PhotoLook(None, codes_error=too_many_attempts(exc.retry_after))
     if supply is None:
         return _PhotoLook(None, codes_error=CODES_MISMATCH)
+    image = checked.read()
     if not meter_photos.photo_read_once(image=image, sender=caller, now=now):
         return _PhotoLook(supply, throttled=True)
-    return _PhotoLook(supply, meter_photos.photo_read_for(image=image, supply=supply, now=now))
+    read = meter_photos.photo_read_for(image=image, supply=supply, now=now)
+    return _PhotoLook(supply, read, photo=checked)
 
 
 def _language(

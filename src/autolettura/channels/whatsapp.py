@@ -794,14 +794,17 @@ def _photo_keep(message: WhatsAppMessage) -> tuple[str, FieldError | None]:
     return default_storage.save(name, checked), None
 
 
-def _photo_open(path: str) -> io.BytesIO | None:
-    """The kept photo's bytes, or None when the storage has lost it (the reading goes on)."""
+def _photo_open(path: str) -> photos.CheckedPhoto | None:
+    """The kept photo, or None when the storage has lost it (the reading goes on). It was
+    checked when kept: `reading_submit` takes it as it is, so its SHA-256 (and the reading
+    kept under it) is the one the task read."""
     try:
         with default_storage.open(path, "rb") as kept:
-            return io.BytesIO(kept.read(photos.MAX_BYTES + 1))
+            data = kept.read(photos.MAX_BYTES + 1)
     except OSError as exc:
         logger.warning("WhatsApp photo %s not found: %s", path, exc)
         return None
+    return photos.CheckedPhoto(data, name=PurePosixPath(path).name)
 
 
 def _photo_read_once(path: str, message: WhatsAppMessage, now: datetime) -> None:
@@ -810,7 +813,7 @@ def _photo_read_once(path: str, message: WhatsAppMessage, now: datetime) -> None
     image = _photo_open(path)
     if image is not None:
         meter_photos.photo_read_once(
-            image=image.getvalue(), sender=caller_of(Channel.WHATSAPP, message.phone), now=now
+            image=image.read(), sender=caller_of(Channel.WHATSAPP, message.phone), now=now
         )
 
 
@@ -864,7 +867,7 @@ def _photo_propose(
     image = _photo_open(conversation.photo) if supply is not None else None
     if supply is None or image is None:
         return False
-    data = image.getvalue()
+    data = image.read()
     read = meter_photos.photo_read_for(image=data, supply=supply, now=now)
     # The photo is the reading's now, if it is read: the supply's previous ones lapse.
     conversation.photo_proposals.filter(status=PhotoProposalStatus.PENDING).update(

@@ -27,30 +27,27 @@ def _read_in_time(settings: Any) -> None:
 
 
 @pytest.fixture
-def phone(live_server: Any, tmp_path: Path) -> Iterator[Any]:
+def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
     """A phone's browser with a profile of its own: Chromium installs nothing from an
     incognito window, which is what a plain Playwright context is."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=MOBILE,
-            is_mobile=True,
-            has_touch=True,
-            locale="it-IT",
-            timezone_id="Europe/Rome",
-            base_url=live_server.url,
-        )
-        context.set_default_timeout(15_000)
-        yield context
-        # Let the worker's last requests end before the test server stops under them.
-        for page in context.pages:
-            page.wait_for_load_state("networkidle")
-        context.close()
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport=MOBILE,
+        is_mobile=True,
+        has_touch=True,
+        locale="it-IT",
+        timezone_id="Europe/Rome",
+        base_url=live_server.url,
+    )
+    context.set_default_timeout(15_000)
+    yield context
+    # Let the worker's last requests end before the next test.
+    for page in context.pages:
+        page.wait_for_load_state("networkidle")
+    context.close()
 
 
 def worker_ready(page: Any) -> None:

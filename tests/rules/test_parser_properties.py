@@ -49,7 +49,11 @@ from autolettura.channels.email import (
 from autolettura.channels.models import CallStep, PhoneCall
 from autolettura.channels.sms import MalformedSms, TwilioSms
 from autolettura.channels.whatsapp import MalformedWebhook, messages_from
-from autolettura.customers.imports import CUSTOMER_COLUMNS, _customer_row
+from autolettura.customers.imports import (
+    CUSTOMER_COLUMNS,
+    CUSTOMER_OPTIONAL_COLUMNS,
+    _customer_row,
+)
 from autolettura.readings.imports import READING_COLUMNS, _RowParser
 from autolettura.rules import hours
 from autolettura.rules.errors import FieldError, FormatError
@@ -597,7 +601,8 @@ class TestImports:
     def test_a_customer_row_is_staged_storable_or_refused(self, values: dict[str, str]) -> None:
         refusals = Refusals()
 
-        staged = _customer_row(row(CUSTOMER_COLUMNS, values), TODAY, 5, refusals)  # type: ignore[arg-type]
+        columns = CUSTOMER_COLUMNS + CUSTOMER_OPTIONAL_COLUMNS
+        staged = _customer_row(row(columns, values), TODAY, 5, refusals)  # type: ignore[arg-type]
 
         if staged is None:
             ((line, errors),) = refusals.rows

@@ -220,6 +220,9 @@ MATRIX: dict[str, Row] = {
     ),
     "area-clienti/letture/<str:receipt>/": Row("/area-clienti/letture/{receipt}/", area(200, 404)),
     "area-clienti/utenze/<str:supply_code>/": Row("/area-clienti/utenze/{supply}/", area(200, 404)),
+    "area-clienti/utenze/<str:supply_code>/consumi.csv": Row(
+        "/area-clienti/utenze/{supply}/consumi.csv", area(200, 404)
+    ),
     "area-clienti/utenze/<str:supply_code>/bollette/<int:year>/<int:sequence>.pdf": Row(
         "/area-clienti/utenze/{supply}/bollette/{year}/{sequence}.pdf", area(200, 404)
     ),
@@ -285,6 +288,14 @@ MATRIX: dict[str, Row] = {
     ),
     "backoffice/guasti/": Row(
         "/backoffice/guasti/", backoffice(counter=403, call=200, billing=403, admin=200)
+    ),
+    # Smart meters' leak alerts: the fault dispatchers' queue (dispatch_fault).
+    "backoffice/perdite/": Row(
+        "/backoffice/perdite/", backoffice(counter=403, call=200, billing=403, admin=200)
+    ),
+    "backoffice/perdite/<int:alert_id>/chiudi/": Row(
+        "/backoffice/perdite/1/chiudi/",
+        backoffice(counter=403, call=405, billing=403, admin=405, superuser=405),  # POST only
     ),
     "backoffice/guasti/<str:ticket>/avanza/": Row(
         "/backoffice/guasti/{ticket}/avanza/",

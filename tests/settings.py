@@ -19,7 +19,3 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-# The live server of the end-to-end tests answers each request in a thread of its own: its
-# database connection is closed when the request ends, not kept for a minute as production
-# keeps it, so that no idle session outlives its test (tests/ops count the sessions left).
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

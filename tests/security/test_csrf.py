@@ -82,6 +82,7 @@ FORMS = {
     "backoffice/letture/<str:receipt>/revisione/",
     "backoffice/letture/<str:receipt>/annulla/",
     "backoffice/guasti/<str:ticket>/avanza/",
+    "backoffice/perdite/<int:alert_id>/chiudi/",
     "backoffice/chiusure-account/<int:pk>/esegui/",
 }
 

@@ -134,7 +134,7 @@ class TestWithoutSignal:
 
         phone.set_offline(False)
         sent = page.locator("#app-queue li[data-state=sent]")
-        sent.wait_for(timeout=20_000)
+        sent.wait_for(timeout=60_000)  # the photo is read on arrival
         assert "446" in sent.inner_text()
         assert kept.is_hidden()
         new = Reading.objects.filter(supply=supply, value=446)

@@ -229,6 +229,9 @@
     }
   });
   window.addEventListener("online", flush);
+  // A signal that comes and goes (a cellar's stairs) may fail a send halfway: while the page
+  // is open, what is still waiting is tried again now and then (nothing is sent twice).
+  window.setInterval(flush, 15000);
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("form[data-offline-queue]").forEach(offlineForm);
     document.querySelectorAll("form[data-sign-out]").forEach((form) =>

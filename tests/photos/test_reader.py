@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -111,8 +112,14 @@ class TestRenderedPhotos:
         stored.save(out, format="JPEG", quality=90, exif=exif)
         assert read(reader, out.getvalue(), 5).reading == "02468"
 
-    def test_a_photo_without_a_meter_has_no_reading(self, reader: RegisterReader) -> None:
-        picture = Image.effect_noise((640, 480), 60).convert("RGB")
+    # Noise in which the detector finds a line of tiny "digits" (seed 6 read as 03039 with
+    # 11 % confidence, 6 pixels tall), or weak digits of a few percent, and one it does not.
+    @pytest.mark.parametrize("seed", [0, 6, 16, 18, 24])
+    def test_a_photo_without_a_meter_has_no_reading(
+        self, reader: RegisterReader, seed: int
+    ) -> None:
+        pixels = np.random.default_rng(seed).normal(128, 60, (480, 640))
+        picture = Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).convert("RGB")
         out = io.BytesIO()
         picture.save(out, format="JPEG")
         assert read(reader, out.getvalue(), 5).reading is None

@@ -17,6 +17,7 @@ from autolettura.rules.register import (
     SLIVER,
     UNCHECKED_LENGTH,
     History,
+    RegisterChoice,
     Wheel,
     WheelInk,
     register_candidates,
@@ -132,6 +133,16 @@ class TestRegisterChoose:
         assert choice.reading == "00530"
         assert choice.confidence == pytest.approx(UNCHECKED_LENGTH)
         assert register_choose(wheels_of("053"), meter_digits=None).reading is None
+
+    def test_proposes_nothing_when_even_the_likeliest_reading_is_unlikely(self) -> None:
+        # Five wheels each as likely one digit as the next: 0.5 ** 5 = 3 %, marks that look a
+        # little like digits, not a register to propose to a customer.
+        weak = tuple(still(d, 0.5) for d in (1, 2, 3, 4, 5))
+        assert register_choose(weak, meter_digits=5) == RegisterChoice(None, 0.0, ())
+        # Four of them at 0.6 are 13 %: proposed, for the customer to confirm or correct.
+        unsure = register_choose(tuple(still(d, 0.6) for d in (1, 2, 3, 4)), meter_digits=4)
+        assert unsure.reading == "1234"
+        assert unsure.confidence == pytest.approx(0.6**4)
 
 
 class TestWholeWheels:

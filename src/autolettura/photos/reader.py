@@ -383,7 +383,9 @@ class RegisterReader:
         self, image: np.ndarray, boxes: list[np.ndarray]
     ) -> tuple[np.ndarray, list[Glyph]] | None:
         """The text line that reads as the most digits in a row (at least three)."""
-        lines = [b for b in boxes if _width(b) >= 1.5 * _height(b)]
+        lines = [
+            b for b in boxes if _width(b) >= 1.5 * _height(b) and _height(b) >= MIN_LINE_HEIGHT
+        ]
         if not lines:
             return None
         best: tuple[float, np.ndarray, list[Glyph]] | None = None
@@ -400,6 +402,10 @@ class RegisterReader:
         return _merge_line(best[1], boxes), best[2]
 
 
+# A line of text shorter than this, in the photo's pixels, is too small to read digits from
+# (a register photographed to be read has its digits several times taller); what the
+# detector finds that small is texture, such as noise read as a row of tiny "digits".
+MIN_LINE_HEIGHT = 12
 # The recogniser sees a strip in columns of this many pixels (its width / its time steps).
 STRIDE = 8
 # A wheel is a decimal one when at least this share of its window is red.

@@ -17,7 +17,8 @@ from decimal import Decimal
 from .outcomes import Status
 from .plausibility import LastReading, Limits, assess_reading
 
-# A digit less likely than this on its wheel is not worth proposing.
+# A digit less likely than this on its wheel, or a reading less likely than this for the
+# whole register, is not worth proposing.
 OPTION_FLOOR = 0.05
 # At most this many digits are proposed for one wheel, and readings for one photo.
 OPTIONS_PER_WHEEL = 3
@@ -176,6 +177,10 @@ def register_choose(
         return RegisterChoice(None, 0.0, ())
     candidates = register_candidates(whole)
     chosen = candidates[0]
+    if chosen.confidence < OPTION_FLOOR:
+        # Even the likeliest reading is one the reader would not propose: what it saw are
+        # marks that look a little like digits (a wall, a pattern, noise), not a register.
+        return RegisterChoice(None, 0.0, ())
     is_plausible: bool | None = None
     if history is not None:
         fitting = [c for c in candidates if plausible(c.reading, history)]

@@ -13,13 +13,14 @@ It is idempotent: run twice on a day, or a day missed and caught up, it makes th
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -103,11 +104,96 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_start(day: date) -> datetime:
+    """rules.day_start, once a day: a year of bills shares a few hundred period ends."""
+    return rules.day_start(day)
+
+
 def _state(due_at: datetime, met_at: datetime | None, now: datetime) -> str:
     return rules.state_of(due_at=due_at, met_at=met_at, now=now).value
 
 
-def _make(rows: list[Obligation], report: TickReport) -> None:
+class Row(NamedTuple):
+    """An obligation to insert, as plain values: the first run meets every bill of a year,
+    and a model instance a row would cost more than the rules that fill it."""
+
+    kind: str
+    subject: str
+    supply_id: int | None
+    standard: str
+    started_at: datetime
+    due_at: datetime
+    met_at: datetime | None
+    state: str
+    evidence: str
+    updated_at: datetime
+    bill_id: int | None = None
+    reading_id: int | None = None
+    fault_id: int | None = None
+
+
+def _timed(
+    kind: str,
+    subject: str,
+    supply_id: int | None,
+    standard: rules.Standard,
+    *,
+    started_at: datetime,
+    met_at: datetime | None,
+    evidence: str,
+    now: datetime,
+    bill_id: int | None = None,
+    reading_id: int | None = None,
+    fault_id: int | None = None,
+) -> Row:
+    """The row of an obligation with a time limit: its limit and state from the standard."""
+    due_at = standard.limit(started_at)
+    return Row(
+        kind,
+        subject,
+        supply_id,
+        _code(standard),
+        started_at,
+        due_at,
+        met_at,
+        _state(due_at, met_at, now),
+        evidence,
+        now,
+        bill_id,
+        reading_id,
+        fault_id,
+    )
+
+
+def _counted(
+    kind: str,
+    subject: str,
+    supply_id: int,
+    standard: str,
+    *,
+    started_at: datetime,
+    due_at: datetime,
+    met: bool,
+    evidence: str,
+    now: datetime,
+) -> Row:
+    """The row of a count over a year (bills, reading attempts), settled when it is made."""
+    return Row(
+        kind,
+        subject,
+        supply_id,
+        standard,
+        started_at,
+        due_at,
+        started_at if met else None,
+        ObligationState.MET if met else ObligationState.LATE,
+        evidence,
+        now,
+    )
+
+
+def _make(rows: list[Row], report: TickReport) -> None:
     """Insert the rows not made yet (the (kind, subject) constraint keeps them once)."""
     if not rows:
         return
@@ -172,26 +258,20 @@ def _bills_issued(*, now: datetime, report: TickReport) -> None:
     )
     for batch in _chunks(bills.iterator(chunk_size=CHUNK)):
         with transaction.atomic():
-            rows = []
-            for bill_id, supply_id, period_end, issued_on, year, sequence in batch:
-                started_at = rules.day_start(period_end)
-                due_at = standard.limit(started_at)
-                met_at = rules.day_start(issued_on)
-                rows.append(
-                    Obligation(
-                        kind=ObligationKind.BILL_ISSUED,
-                        subject=_bill_subject(supply_id, period_end),
-                        supply_id=supply_id,
-                        bill_id=bill_id,
-                        standard=_code(standard),
-                        started_at=started_at,
-                        due_at=due_at,
-                        met_at=met_at,
-                        state=_state(due_at, met_at, now),
-                        evidence=f"bill {year}/{sequence:06d} issued on {issued_on:%d/%m/%Y}",
-                        updated_at=now,
-                    )
+            rows = [
+                _timed(
+                    ObligationKind.BILL_ISSUED,
+                    _bill_subject(supply_id, period_end),
+                    supply_id,
+                    standard,
+                    started_at=_day_start(period_end),
+                    met_at=_day_start(issued_on),
+                    evidence=f"bill {year}/{sequence:06d} issued on {issued_on:%d/%m/%Y}",
+                    now=now,
+                    bill_id=bill_id,
                 )
+                for bill_id, supply_id, period_end, issued_on, year, sequence in batch
+            ]
             # An open obligation made for the period before its bill existed: met now.
             by_subject = {r.subject: r for r in rows}
             for open_one in Obligation.objects.filter(
@@ -248,18 +328,16 @@ def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
             ):
                 if clock_from is not None and period.end < clock_from:
                     continue  # the previous system's period
-                started_at = rules.day_start(period.end)
                 rows.append(
-                    Obligation(
-                        kind=ObligationKind.BILL_ISSUED,
-                        subject=_bill_subject(supply_id, period.end),
-                        supply_id=supply_id,
-                        standard=_code(standard),
-                        started_at=started_at,
-                        due_at=standard.limit(started_at),
-                        state=_state(standard.limit(started_at), None, now),
+                    _timed(
+                        ObligationKind.BILL_ISSUED,
+                        _bill_subject(supply_id, period.end),
+                        supply_id,
+                        standard,
+                        started_at=_day_start(period.end),
+                        met_at=None,
                         evidence="",
-                        updated_at=now,
+                        now=now,
                     )
                 )
         _make(rows, report)
@@ -314,22 +392,20 @@ def _bills_a_year(*, now: datetime, report: TickReport) -> None:
             if required == 0:
                 continue
             issued = counts.get(supply_id, 0)
-            met_at = started_at if issued >= required else None
             rows.append(
-                Obligation(
-                    kind=ObligationKind.BILLS_A_YEAR,
-                    subject=f"year:{supply_id}:{year}",
-                    supply_id=supply_id,
-                    standard=f"{required} bills",
+                _counted(
+                    ObligationKind.BILLS_A_YEAR,
+                    f"year:{supply_id}:{year}",
+                    supply_id,
+                    f"{required} bills",
                     started_at=started_at,
                     due_at=due_at,
-                    met_at=met_at,
-                    state=ObligationState.MET if met_at else ObligationState.LATE,
+                    met=issued >= required,
                     evidence=(
                         f"{issued} bills for periods ending in {year}, {required} required "
                         f"(CMA {cma} m³)"
                     ),
-                    updated_at=now,
+                    now=now,
                 )
             )
         _make(rows, report)
@@ -365,21 +441,18 @@ def _reviews(*, now: datetime, report: TickReport) -> None:
     for batch in _chunks(candidates.iterator(chunk_size=CHUNK)):
         rows = []
         for reading_id, supply_id, status, submitted_at, reviewed_at, voided_at in batch:
-            due_at = standard.limit(submitted_at)
             met_at = _told_at(status, submitted_at, reviewed_at, voided_at)
             rows.append(
-                Obligation(
-                    kind=ObligationKind.REVIEW_TOLD,
-                    subject=f"reading:{reading_id}",
-                    supply_id=supply_id,
-                    reading_id=reading_id,
-                    standard=_code(standard),
+                _timed(
+                    ObligationKind.REVIEW_TOLD,
+                    f"reading:{reading_id}",
+                    supply_id,
+                    standard,
                     started_at=submitted_at,
-                    due_at=due_at,
                     met_at=met_at,
-                    state=_state(due_at, met_at, now),
                     evidence=_review_evidence(status, met_at),
-                    updated_at=now,
+                    now=now,
+                    reading_id=reading_id,
                 )
             )
         _make(rows, report)
@@ -425,24 +498,20 @@ def _emergencies(*, now: datetime, report: TickReport) -> None:
         .values_list("id", "ticket", "supply_id", "received_at", "on_site_at")
     )
     for batch in _chunks(faults.iterator(chunk_size=CHUNK)):
-        rows = []
-        for fault_id, ticket, supply_id, received_at, on_site_at in batch:
-            due_at = standard.limit(received_at)
-            rows.append(
-                Obligation(
-                    kind=ObligationKind.EMERGENCY_ON_SITE,
-                    subject=f"fault:{fault_id}",
-                    supply_id=supply_id,
-                    fault_id=fault_id,
-                    standard=_code(standard),
-                    started_at=received_at,
-                    due_at=due_at,
-                    met_at=on_site_at,
-                    state=_state(due_at, on_site_at, now),
-                    evidence=_fault_evidence(ticket, on_site_at),
-                    updated_at=now,
-                )
+        rows = [
+            _timed(
+                ObligationKind.EMERGENCY_ON_SITE,
+                f"fault:{fault_id}",
+                supply_id,
+                standard,
+                started_at=received_at,
+                met_at=on_site_at,
+                evidence=_fault_evidence(ticket, on_site_at),
+                now=now,
+                fault_id=fault_id,
             )
+            for fault_id, ticket, supply_id, received_at, on_site_at in batch
+        ]
         _make(rows, report)
     waiting = Obligation.objects.filter(
         kind=ObligationKind.EMERGENCY_ON_SITE, met_at__isnull=True, fault__on_site_at__isnull=False
@@ -515,20 +584,18 @@ def _reading_attempts(*, now: datetime, report: TickReport) -> None:
             if required == 0:
                 continue
             made = len(days.get(supply_id, ()))
-            met_at = started_at if made >= required else None
             rows.append(
-                Obligation(
-                    kind=ObligationKind.READING_ATTEMPTS,
-                    subject=f"attempts:{supply_id}:{year}",
-                    supply_id=supply_id,
-                    standard=f"{required} attempts",
+                _counted(
+                    ObligationKind.READING_ATTEMPTS,
+                    f"attempts:{supply_id}:{year}",
+                    supply_id,
+                    f"{required} attempts",
                     started_at=started_at,
                     due_at=due_at,
-                    met_at=met_at,
-                    state=ObligationState.MET if met_at else ObligationState.LATE,
+                    met=made >= required,
                     evidence=f"{made} reading attempts in {year}, {required} required "
                     f"(CMA {cma} m³)",
-                    updated_at=now,
+                    now=now,
                 )
             )
         _make(rows, report)

@@ -193,6 +193,24 @@ def _counted(
     )
 
 
+def _met(
+    obligation: Obligation,
+    met_at: datetime,
+    evidence: str,
+    *,
+    now: datetime,
+    report: TickReport,
+    also: list[str] | None = None,
+) -> None:
+    """An obligation made before what meets it happened, met now (in time or late)."""
+    obligation.met_at = met_at
+    obligation.state = _state(obligation.due_at, met_at, now)
+    obligation.evidence = evidence
+    obligation.updated_at = now
+    obligation.save(update_fields=[*(also or []), "met_at", "state", "evidence", "updated_at"])
+    report.met += 1
+
+
 def _make(rows: list[Row], report: TickReport) -> None:
     """Insert the rows not made yet (the (kind, subject) constraint keeps them once)."""
     if not rows:
@@ -279,12 +297,8 @@ def _bills_issued(*, now: datetime, report: TickReport) -> None:
             ):
                 row = by_subject.pop(open_one.subject)
                 open_one.bill_id = row.bill_id
-                open_one.met_at = row.met_at
-                open_one.state = _state(open_one.due_at, row.met_at, now)
-                open_one.evidence = row.evidence
-                open_one.updated_at = now
-                open_one.save(update_fields=["bill", "met_at", "state", "evidence", "updated_at"])
-                report.met += 1
+                assert row.met_at is not None
+                _met(open_one, row.met_at, row.evidence, now=now, report=report, also=["bill"])
             _make(list(by_subject.values()), report)
 
 
@@ -464,14 +478,10 @@ def _reviews(*, now: datetime, report: TickReport) -> None:
         reading = obligation.reading
         assert reading is not None
         met_at = _told_at("", reading.submitted_at, reading.reviewed_at, reading.voided_at)
-        if met_at is None:
-            continue
-        obligation.met_at = met_at
-        obligation.state = _state(obligation.due_at, met_at, now)
-        obligation.evidence = _review_evidence(reading.status, met_at)
-        obligation.updated_at = now
-        obligation.save(update_fields=["met_at", "state", "evidence", "updated_at"])
-        report.met += 1
+        if met_at is not None:
+            _met(
+                obligation, met_at, _review_evidence(reading.status, met_at), now=now, report=report
+            )
 
 
 def _review_evidence(status: str, met_at: datetime | None) -> str:
@@ -519,12 +529,8 @@ def _emergencies(*, now: datetime, report: TickReport) -> None:
     for obligation in waiting:
         fault = obligation.fault
         assert fault is not None and fault.on_site_at is not None
-        obligation.met_at = fault.on_site_at
-        obligation.state = _state(obligation.due_at, fault.on_site_at, now)
-        obligation.evidence = _fault_evidence(fault.ticket, fault.on_site_at)
-        obligation.updated_at = now
-        obligation.save(update_fields=["met_at", "state", "evidence", "updated_at"])
-        report.met += 1
+        evidence = _fault_evidence(fault.ticket, fault.on_site_at)
+        _met(obligation, fault.on_site_at, evidence, now=now, report=report)
 
 
 def _fault_evidence(ticket: str, on_site_at: datetime | None) -> str:

@@ -4,6 +4,13 @@
 the attempts of rules/rounds.plan_year that fall between two days, and stores them once: run
 again over the same days it adds nothing. Supplies are read in chunks and the attempts
 written with one bulk insert a chunk, so memory does not grow with the supplies.
+
+Two kinds of supply are planned apart (TIMSII art. 7):
+- a remotely read supply (a meter with a radio id that sent its register within
+  AUTOLETTURA_ROUNDS_REMOTE_DAYS) gets no visit: its daily readings meet the minimum;
+- the supplies of a condominium (`Supply.condominium`) count as one user: one plan for them
+  all, on the CMAs' sum (rules/rounds.condominium_cma), visited on the same days and in the
+  same time slot.
 """
 
 from __future__ import annotations
@@ -11,19 +18,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from autolettura import db
 from autolettura.billing.models import Bill
-from autolettura.customers.models import Supply
+from autolettura.customers.models import Meter, Supply
 from autolettura.readings.models import Reading, Source
 from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
-from autolettura.rules.rounds import plan_year
+from autolettura.rules.rounds import condominium_cma, plan_year
+from autolettura.rules.window import rome_today
 
 CHUNK = 5000
 _COLUMNS = ("supply_id", "planned_on", "slot", "state", "cause", "created_at")
@@ -50,6 +58,28 @@ def _chunks(rows: Any, size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+@dataclass
+class _Condominium:
+    key: int
+    activated_on: date | None = None
+    last: date | None = None
+    cmas: list[Decimal] = field(default_factory=list)
+
+
+def remote_supplies(*, now: datetime) -> set[int]:
+    """The supplies read remotely: their meter in service has a radio id and sent its
+    register within AUTOLETTURA_ROUNDS_REMOTE_DAYS."""
+    from autolettura.telemetry.models import DayTotal
+
+    since = rome_today(now) - timedelta(days=settings.AUTOLETTURA_ROUNDS_REMOTE_DAYS)
+    recent = DayTotal.objects.filter(meter_id=OuterRef("id"), day__gte=since)
+    return set(
+        Meter.objects.filter(removed_on__isnull=True, radio_id__isnull=False)
+        .filter(Exists(recent))
+        .values_list("supply_id", flat=True)
+    )
+
+
 def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     """Plan every supply's reading attempts from `start` to `end` (both included). Raises
     PlanInvalid for an end before the start or a span longer than two years."""
@@ -64,6 +94,7 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
         "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
     }
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
+    remote = remote_supplies(now=now)
     for year in range(start.year, end.year + 1):
         first_day = date(year, 1, 1)
         cma: dict[int, Decimal] = dict(
@@ -86,10 +117,27 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
             .values_list("supply_id", "on")
         ):
             last[supply_id] = max(on, last.get(supply_id, on))
+        # Each condominium as one user: the earliest activation, the latest attempt, the
+        # CMAs' sum, and its first supply's id to alternate the slot by.
+        groups: dict[str, _Condominium] = {}
+        for supply_id, usage, activated_on, condominium in (
+            Supply.objects.filter(activated_on__lte=date(year, 12, 31))
+            .exclude(condominium="")
+            .order_by("id")
+            .values_list("id", "usage", "activated_on", "condominium")
+        ):
+            if supply_id in remote:
+                continue
+            group = groups.setdefault(condominium, _Condominium(key=supply_id))
+            group.activated_on = min(activated_on, group.activated_on or activated_on)
+            if supply_id in last:
+                group.last = max(last[supply_id], group.last or last[supply_id])
+            group.cmas.append(cma.get(supply_id, defaults.get(usage, Decimal(150))))
+        plans: dict[str, list[date]] = {}
         supplies = (
             Supply.objects.filter(activated_on__lte=date(year, 12, 31))
             .order_by("id")
-            .values_list("id", "usage", "activated_on")
+            .values_list("id", "usage", "activated_on", "condominium")
         )
         for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
             # What an earlier run planned for these supplies and days stays as it is.
@@ -102,19 +150,35 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                 ).values_list("supply_id", "planned_on")
             )
             rows = []
-            for supply_id, usage, activated_on in batch:
-                days = plan_year(
-                    year=year,
-                    cma_m3=cma.get(supply_id, defaults.get(usage, Decimal(150))),
-                    activated_on=activated_on,
-                    last_attempt_on=last.get(supply_id),
-                    threshold_m3=threshold,
-                )
+            for supply_id, usage, activated_on, condominium in batch:
+                member = groups.get(condominium) if condominium else None
+                key = supply_id
+                if member is not None:
+                    key = member.key
+                    if condominium not in plans:
+                        plans[condominium] = plan_year(
+                            year=year,
+                            cma_m3=condominium_cma(member.cmas),
+                            activated_on=member.activated_on or activated_on,
+                            last_attempt_on=member.last,
+                            threshold_m3=threshold,
+                        )
+                    days = plans[condominium]
+                else:
+                    days = plan_year(
+                        year=year,
+                        cma_m3=cma.get(supply_id, defaults.get(usage, Decimal(150))),
+                        activated_on=activated_on,
+                        last_attempt_on=last.get(supply_id),
+                        remote=supply_id in remote,
+                        threshold_m3=threshold,
+                    )
                 for index, day in enumerate(days):
                     if start <= day <= end and (supply_id, day) not in existing:
                         # Alternate morning and afternoon, so that a household out at one
-                        # time is found at the other on the next visit.
-                        slot = Slot.MORNING if (supply_id + index) % 2 == 0 else Slot.AFTERNOON
+                        # time is found at the other on the next visit; a condominium's
+                        # supplies by its first, so that they share the slot.
+                        slot = Slot.MORNING if (key + index) % 2 == 0 else Slot.AFTERNOON
                         rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
                         report.by_month[f"{day:%Y-%m}"] += 1
             # One COPY a chunk (PostgreSQL), no ORM object a row. Two planners at once would

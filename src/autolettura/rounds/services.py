@@ -34,6 +34,7 @@ from autolettura.rules.rounds import condominium_cma, plan_year
 from autolettura.rules.window import rome_today
 
 CHUNK = 5000
+_SLOTS = (Slot.MORNING.value, Slot.AFTERNOON.value)
 _COLUMNS = ("supply_id", "planned_on", "slot", "state", "cause", "created_at")
 
 
@@ -95,6 +96,10 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     }
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
     remote = remote_supplies(now=now)
+    copy = db.is_postgresql()
+    # The columns every row shares, state, cause and creation, in COPY's text format.
+    fixed = "\t".join(db.copy_value(v) for v in (AttemptState.PLANNED.value, "", now))
+    months: Counter[tuple[int, int]] = Counter()
     for year in range(start.year, end.year + 1):
         first_day = date(year, 1, 1)
         cma: dict[int, Decimal] = dict(
@@ -149,7 +154,8 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                     planned_on__lte=end,
                 ).values_list("supply_id", "planned_on")
             )
-            rows = []
+            rows: list[tuple[Any, ...]] = []
+            lines: list[str] = []
             for supply_id, usage, activated_on, condominium in batch:
                 member = groups.get(condominium) if condominium else None
                 key = supply_id
@@ -178,11 +184,22 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                         # Alternate morning and afternoon, so that a household out at one
                         # time is found at the other on the next visit; a condominium's
                         # supplies by its first, so that they share the slot.
-                        slot = Slot.MORNING if (key + index) % 2 == 0 else Slot.AFTERNOON
-                        rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
-                        report.by_month[f"{day:%Y-%m}"] += 1
-            # One COPY a chunk (PostgreSQL), no ORM object a row. Two planners at once would
-            # collide on the (supply, day) constraint and the second would stop: run one.
-            db.insert_rows(ReadingAttempt._meta.db_table, _COLUMNS, rows)
+                        slot = _SLOTS[(key + index) % 2]
+                        months[day.year, day.month] += 1
+                        if copy:
+                            lines.append(f"{supply_id}\t{day}\t{slot}\t{fixed}")
+                        else:
+                            rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
+            # One COPY a chunk, its rows written as COPY's text (PostgreSQL), no ORM object a
+            # row. Two planners at once would collide on the (supply, day) constraint and the
+            # second would stop: run one.
+            if copy:
+                if lines:
+                    lines.append("")
+                    db.copy_text(ReadingAttempt._meta.db_table, _COLUMNS, "\n".join(lines))
+            else:
+                db.insert_rows(ReadingAttempt._meta.db_table, _COLUMNS, rows)
+    for (year_of, month), count in sorted(months.items()):
+        report.by_month[f"{year_of:04d}-{month:02d}"] += count
     report.planned = sum(report.by_month.values())
     return report

@@ -14,6 +14,7 @@ that fit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -78,12 +79,19 @@ def plan_year(
     if remote:
         return []
     rule = minimum(cma_m3, threshold_m3=threshold_m3)
-    first_day, last_day = date(year, 1, 1), date(year, 12, 31) - timedelta(days=SHIFT_SLACK_DAYS)
-    start = max(first_day, activated_on)
+    start = max(date(year, 1, 1), activated_on)
     if last_attempt_on is not None:
         start = max(start, last_attempt_on + timedelta(days=rule.gap_days))
+    return list(_plan_from(year, rule, start))
+
+
+# The plan depends only on the year, the rule and the first day it may start, which a
+# million supplies share by the thousand: worked out once for each (the planner's speed).
+@functools.lru_cache(maxsize=4096)
+def _plan_from(year: int, rule: Minimum, start: date) -> tuple[date, ...]:
+    last_day = date(year, 12, 31) - timedelta(days=SHIFT_SLACK_DAYS)
     if start > last_day:
-        return []
+        return ()
     span = (last_day - start).days
     count = min(rule.attempts, 1 + span // rule.gap_days)
     spacing = max(rule.gap_days, span // count) if count > 1 else 0
@@ -96,7 +104,7 @@ def plan_year(
         if day.year != year:
             break
         days.append(day)
-    return days
+    return tuple(days)
 
 
 # --- The notice before a visit (standard SP) -----------------------------------------------

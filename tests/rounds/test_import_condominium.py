@@ -40,3 +40,15 @@ def test_a_condominium_code_too_long_refuses_its_row_only() -> None:
     result = load(GOOD_CUSTOMERS[0] + "," + "C" * 41, GOOD_CUSTOMERS[1] + ",COND-1")
     assert refused(result) == [(2, "condominium", "too_long")]
     assert list(condominiums().values()) == ["COND-1"]
+
+
+def test_the_admin_shows_and_edits_the_condominium(client) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import User
+
+    load(GOOD_CUSTOMERS[0] + ",COND-3")
+    supply = Supply.objects.get()
+    client.force_login(User.objects.create_superuser("root", "root@example.it", "x-Passw0rd-x"))
+    listing = client.get("/admin/customers/supply/").content.decode()
+    assert "COND-3" in listing
+    form = client.get(f"/admin/customers/supply/{supply.pk}/change/").content.decode()
+    assert 'name="condominium"' in form and 'value="COND-3"' in form

@@ -49,6 +49,8 @@ from autolettura.service.models import FaultReport, Urgency
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
+# How far back the clock looks for visits whose notice it has not recorded yet.
+CATCH_UP_DAYS = 366
 
 
 def standard_of(kind: str) -> rules.Standard | None:
@@ -646,10 +648,13 @@ def _visit_notices(*, now: datetime, report: TickReport) -> None:
         kind=ObligationKind.VISIT_NOTICE,
         subject=Concat(Value("visit:"), Cast(OuterRef("id"), CharField())),
     )
+    # A year back at most: the clock catches up missed days without reading every visit
+    # ever made each morning.
     attempts = ReadingAttempt.objects.filter(
+        planned_on__gt=today - timedelta(days=CATCH_UP_DAYS),
         planned_on__lte=round_rules.visits_to_notice(
             today, min_working_days=low, max_working_days=high
-        )
+        ),
     ).exclude(Exists(made))
     if settings.AUTOLETTURA_ARERA_FROM is not None:
         attempts = attempts.filter(planned_on__gte=settings.AUTOLETTURA_ARERA_FROM)
@@ -681,7 +686,9 @@ def _visit_notices(*, now: datetime, report: TickReport) -> None:
     # The ones still waiting: a notice sent since the last run meets them (in time or late).
     waiting = dict(
         Obligation.objects.filter(
-            kind=ObligationKind.VISIT_NOTICE, met_at__isnull=True
+            kind=ObligationKind.VISIT_NOTICE,
+            met_at__isnull=True,
+            started_at__gte=rules.day_start(today - timedelta(days=CATCH_UP_DAYS)),
         ).values_list("subject", "id")
     )
     ids = [int(subject.split(":")[1]) for subject in waiting]

@@ -231,3 +231,34 @@ class TestFollowup:
         )
         assert rounds_notices_send(now=at(date(2027, 1, 11), 15)).followups == 0
         assert ReadingAttempt.objects.filter(supply=supply).count() == 3
+
+
+class TestSchedule:
+    def test_celery_beat_runs_the_notices_every_hour_of_the_working_day(self) -> None:
+        from django.conf import settings
+
+        entry = settings.CELERY_BEAT_SCHEDULE["rounds-notices"]
+        assert entry["task"] == rounds_notices_task.name
+        assert entry["schedule"].hour == set(range(8, 21))
+
+
+class TestChosenRoutes:
+    @pytest.mark.parametrize(
+        ("fields", "routes"),
+        [
+            ({}, [Route.EMAIL]),
+            ({"notify_by_email": False, "notify_by_sms": True, "phone": "+393331"}, [Route.SMS]),
+            # WhatsApp chosen: an SMS to the same phone (a template would be needed).
+            ({"notify_by_whatsapp": True, "phone": "+393331"}, [Route.EMAIL, Route.SMS]),
+            # Nothing chosen that reaches them: e-mail all the same.
+            ({"notify_by_email": False}, [Route.EMAIL]),
+            ({"email": "", "notify_by_sms": True}, []),
+        ],
+    )
+    def test_the_notice_goes_on_the_routes_the_customer_chose(
+        self, fields: dict[str, object], routes: list[str]
+    ) -> None:
+        holder = customer(**fields)
+        attempt(make_supply(customer=holder))
+        rounds_notices_send(now=at(date(2026, 12, 2)))
+        assert [m.route for m in OutboundMessage.objects.order_by("route")] == routes

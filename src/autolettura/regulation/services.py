@@ -697,6 +697,7 @@ def _visit_notices(*, now: datetime, report: TickReport) -> None:
         for attempt_id, planned_on, slot, noticed_at in told.values_list(
             "id", "planned_on", "slot", "noticed_at"
         ):
+            assert noticed_at is not None  # filtered above
             _met(
                 Obligation.objects.get(pk=waiting[f"visit:{attempt_id}"]),
                 noticed_at,

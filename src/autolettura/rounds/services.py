@@ -18,20 +18,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Max
 
 from autolettura import db
 from autolettura.billing.models import Bill
-from autolettura.customers.models import Meter, Supply
+from autolettura.customers.models import Supply
 from autolettura.readings.models import Reading, Source
+from autolettura.rounds import selectors
 from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
 from autolettura.rules.rounds import condominium_cma, plan_year
-from autolettura.rules.window import rome_today
 
 CHUNK = 5000
 _SLOTS = (Slot.MORNING.value, Slot.AFTERNOON.value)
@@ -67,20 +67,6 @@ class _Condominium:
     cmas: list[Decimal] = field(default_factory=list)
 
 
-def remote_supplies(*, now: datetime) -> set[int]:
-    """The supplies read remotely: their meter in service has a radio id and sent its
-    register within AUTOLETTURA_ROUNDS_REMOTE_DAYS."""
-    from autolettura.telemetry.models import DayTotal
-
-    since = rome_today(now) - timedelta(days=settings.AUTOLETTURA_ROUNDS_REMOTE_DAYS)
-    recent = DayTotal.objects.filter(meter_id=OuterRef("id"), day__gte=since)
-    return set(
-        Meter.objects.filter(removed_on__isnull=True, radio_id__isnull=False)
-        .filter(Exists(recent))
-        .values_list("supply_id", flat=True)
-    )
-
-
 def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     """Plan every supply's reading attempts from `start` to `end` (both included). Raises
     PlanInvalid for an end before the start or a span longer than two years."""
@@ -95,7 +81,7 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
         "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
     }
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
-    remote = remote_supplies(now=now)
+    remote = selectors.remote_supplies(now=now)
     copy = db.is_postgresql()
     # The columns every row shares, state, cause and creation, in COPY's text format.
     fixed = "\t".join(db.copy_value(v) for v in (AttemptState.PLANNED.value, "", now))

@@ -45,6 +45,7 @@ _OBLIGATION_KINDS = (
     "REVIEW_TOLD",
     "EMERGENCY_ON_SITE",
     "READING_ATTEMPTS",
+    "VISIT_NOTICE",
 )
 
 
@@ -563,6 +564,29 @@ AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3 = envint(
     "AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3", 3000, minimum=1
 )
 
+# TIMSII art. 7 (218/2016/R/idr as updated by 609/2021/R/idr), standard SP: the customer is
+# told of a reader's visit at least 2 and at most 5 working days before it (preavviso del
+# tentativo di lettura). The notice goes out as soon as the visit is 5 working days away; a
+# notice sent later than 2 working days before is late.
+AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS = envint(
+    "AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS", 2, minimum=1
+)
+AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS = envint(
+    "AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS", 5, minimum=1
+)
+if (
+    AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS
+    < AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS
+):
+    raise ConfigurationError(
+        "AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS must not be less than "
+        "AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS"
+    )
+# A supply whose meter has a radio id and has sent its register within this many days is
+# read remotely: its daily readings meet the minimum reading attempts (TIMSII art. 7), and
+# the rounds plan it no visit.
+AUTOLETTURA_ROUNDS_REMOTE_DAYS = envint("AUTOLETTURA_ROUNDS_REMOTE_DAYS", 7, minimum=1)
+
 # --- The regulator (ARERA): obligations on a clock and automatic compensation ---------------
 # Each number is the regulator's, kept as a setting because ARERA updates them.
 # A bill is issued within AUTOLETTURA_BILL_MAX_DELAY_DAYS (45) of its period's end: RQSII
@@ -600,7 +624,7 @@ AUTOLETTURA_ARERA_COMPENSATED = envparsed(
     _COMPENSATED,
     _obligation_kinds,
     "obligation kinds separated by commas, from BILL_ISSUED, BILLS_A_YEAR, REVIEW_TOLD, "
-    "EMERGENCY_ON_SITE, READING_ATTEMPTS, or none",
+    "EMERGENCY_ON_SITE, READING_ATTEMPTS, VISIT_NOTICE, or none",
 )
 
 # Throttling of anonymous submissions (requests per minute).
@@ -754,6 +778,14 @@ CELERY_BEAT_SCHEDULE = {
     "obligations-tick": {
         "task": "autolettura.regulation.tasks.obligations_tick_task",
         "schedule": _crontab(hour=5, minute=15),
+    },
+    # The readers' visits: announced 2 to 5 working days before (standard SP), the customer
+    # invited to self-read after a failed one, a follow-up planned after two failures in a
+    # row. Hourly in the day, so a failure recorded at noon is followed up that afternoon
+    # and no text arrives at night; idempotent.
+    "rounds-notices": {
+        "task": "autolettura.rounds.tasks.rounds_notices_task",
+        "schedule": _crontab(hour="8-20", minute=20),
     },
     # Reads the photos sent with readings that could not be read within the request
     # (AUTOLETTURA_PHOTO_READ_SECONDS), so that the operator sees what they show.

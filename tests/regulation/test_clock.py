@@ -311,3 +311,18 @@ class TestClockStart:
         assert not Obligation.objects.filter(
             kind__in=[ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS]
         ).exists()
+
+
+class TestReadingAttemptsByTelemetry:
+    def test_a_remotely_read_supply_meets_the_minimum_by_its_daily_readings(self) -> None:
+        from autolettura.readings.models import Source
+
+        remote = make_supply(installed_on=date(2020, 1, 1))
+        for day in (date(2025, 6, 1), date(2025, 6, 2), date(2025, 6, 3)):
+            add_reading(remote, day, 100 + day.day, source=Source.REMOTE)
+        obligations_tick(now=rome(2026, 1, 1, 5, 15))
+        year = Obligation.objects.get(
+            kind=ObligationKind.READING_ATTEMPTS, subject=f"attempts:{remote.id}:2025"
+        )
+        assert year.state == ObligationState.MET
+        assert year.evidence.endswith("3 days read remotely")

@@ -62,6 +62,10 @@ EXPECTED = {
     "compensations_bill_issued_eur": Decimal("30.00"),
     "emergencies": 2,
     "emergencies_in_time": Decimal("50.0"),
+    # The three visits of 2026; only the one of 10 November was told, on the 4th working
+    # day before it (4 November): one in three in time.
+    "visit_notices": 3,
+    "visit_notices_in_time": Decimal("33.3"),
 }
 
 
@@ -115,11 +119,11 @@ def year_2026() -> None:
         emergency(rome(2026, 5, 1, 10), rome(2026, 5, 1, 14))
         emergency(rome(2026, 12, 31, 23), rome(2027, 1, 1, 1, 30))
         emergency(rome(2027, 1, 1, 8), None)
-        for supply, day, state, cause in (
-            (a, date(2026, 3, 10), AttemptState.MADE, ""),
-            (a, date(2026, 9, 10), AttemptState.FAILED, "assente"),
-            (b, date(2026, 11, 10), AttemptState.PLANNED, ""),
-            (b, date(2027, 2, 10), AttemptState.PLANNED, ""),
+        for supply, day, state, cause, noticed_at in (
+            (a, date(2026, 3, 10), AttemptState.MADE, "", None),
+            (a, date(2026, 9, 10), AttemptState.FAILED, "assente", None),
+            (b, date(2026, 11, 10), AttemptState.PLANNED, "", rome(2026, 11, 4, 8, 20)),
+            (b, date(2027, 2, 10), AttemptState.PLANNED, "", None),
         ):
             ReadingAttempt.objects.create(
                 supply=supply,
@@ -127,6 +131,7 @@ def year_2026() -> None:
                 slot=Slot.MORNING,
                 state=state,
                 cause=cause,
+                noticed_at=noticed_at,
                 created_at=rome(2025, 12, 15),
             )
         obligations_tick(now=rome(2027, 1, 15, 5, 15))

@@ -91,3 +91,56 @@ class TestReadingPlan:
         assert "2 attempts planned" in out.getvalue()
         with pytest.raises(CommandError, match="YYYY-MM-DD"):
             call_command("reading_plan", "--from", "01/01/2026", "--to", "2026-12-31")
+
+
+class TestCondominium:
+    def test_a_condominium_is_visited_together_as_one_user_on_its_consumptions_sum(
+        self,
+    ) -> None:
+        # Twenty flats of 150 m³ (the default) and one of 10: 3,010 m³ together, above the
+        # 3,000 m³ threshold, so three visits a year for the building, each on one day and
+        # in one slot for all of it; a house alone keeps its two.
+        flats = [
+            make_supply(installed_on=date(2020, 1, 1), condominium="COND-1") for _ in range(21)
+        ]
+        house = make_supply(installed_on=date(2020, 1, 1))
+        with override_settings(AUTOLETTURA_CMA_DEFAULT_BUSINESS=10):
+            flats[-1].usage = Usage.BUSINESS
+            flats[-1].save(update_fields=["usage"])
+            reading_plan(start=date(2026, 1, 1), end=date(2026, 12, 31), now=NOW)
+        visits = {
+            tuple(
+                ReadingAttempt.objects.filter(supply=flat)
+                .order_by("planned_on")
+                .values_list("planned_on", "slot")
+            )
+            for flat in flats
+        }
+        assert len(visits) == 1
+        (plan,) = visits
+        assert len(plan) == 3
+        assert len(planned(house)) == 2
+
+    def test_the_building_keeps_the_gap_from_any_flats_last_reading(self) -> None:
+        a = make_supply(installed_on=date(2020, 1, 1), condominium="COND-2")
+        b = make_supply(installed_on=date(2020, 1, 1), condominium="COND-2")
+        add_reading(b, date(2025, 12, 1), 900)
+        reading_plan(start=date(2026, 1, 1), end=date(2026, 12, 31), now=NOW)
+        assert planned(a) == planned(b) == [date(2026, 4, 30), date(2026, 9, 28)]
+
+
+class TestRemote:
+    def test_a_meter_that_sent_its_register_lately_is_not_visited(self) -> None:
+        from autolettura.telemetry.models import DayTotal
+
+        remote = make_supply(installed_on=date(2020, 1, 1))
+        silent = make_supply(installed_on=date(2020, 1, 1))
+        for supply, last_day in ((remote, date(2025, 12, 14)), (silent, date(2025, 11, 1))):
+            meter = supply.meters.get()
+            meter.radio_id = f"7000{supply.pk}"
+            meter.save(update_fields=["radio_id"])
+            DayTotal.objects.create(meter=meter, day=last_day, register_l=1000)
+        reading_plan(start=date(2026, 1, 1), end=date(2026, 12, 31), now=NOW)
+        assert planned(remote) == []
+        # A radio module silent for six weeks: read by the readers again.
+        assert len(planned(silent)) == 2

@@ -562,6 +562,7 @@ VALID_CUSTOMER = {
     "meter_digits": "5",
     "meter_installed_on": "01/01/2024",
     "initial_reading": "00012",
+    "condominium": "COND-VIA-ROMA-12",
 }
 VALID_READING = {
     "supply_code": "400120734",

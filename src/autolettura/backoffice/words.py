@@ -181,6 +181,13 @@ def obligation_kind(value: str) -> str:
         ObligationKind.READING_ATTEMPTS: _(
             "The reading attempts a year for the supply's consumption"
         ),
+        ObligationKind.VISIT_NOTICE: _(
+            "Tell the customer of the reader's visit %(low)s to %(high)s working days before"
+        )
+        % {
+            "low": settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS,
+            "high": settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS,
+        },
     }
     return labels.get(value, value)  # type: ignore[call-overload]
 
@@ -196,6 +203,17 @@ def obligation_subject(obligation: Obligation) -> str:
         return _("reading %(receipt)s") % {"receipt": obligation.reading.receipt or ""}
     if kind == ObligationKind.EMERGENCY_ON_SITE and obligation.fault is not None:
         return _("fault report %(ticket)s") % {"ticket": obligation.fault.ticket}
+    if kind == ObligationKind.VISIT_NOTICE:
+        from autolettura.rounds.models import ReadingAttempt
+
+        visit_on = (
+            ReadingAttempt.objects.filter(pk=int(parts[-1]))
+            .values_list("planned_on", flat=True)
+            .first()
+        )
+        if visit_on is None:
+            return ""
+        return _("reader's visit on %(day)s") % {"day": long_date(visit_on)}
     return ""
 
 

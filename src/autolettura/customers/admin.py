@@ -16,8 +16,14 @@ class MeterInline(admin.TabularInline):
 
 @admin.register(Supply)
 class SupplyAdmin(admin.ModelAdmin):
-    list_display = ["supply_code", "holder", "address", "usage", "activated_on"]
-    search_fields = ["supply_code", "address", "holder__customer_code", "holder__name"]
+    list_display = ["supply_code", "holder", "address", "usage", "condominium", "activated_on"]
+    search_fields = [
+        "supply_code",
+        "address",
+        "condominium",
+        "holder__customer_code",
+        "holder__name",
+    ]
     list_filter = ["usage"]
     raw_id_fields = ["holder"]
     inlines = [MeterInline]

@@ -64,8 +64,9 @@ CUSTOMER_COLUMNS = (
     "initial_reading",
 )
 # Columns a file may leave out: the holder's codice fiscale (SPID and CIE sign-ins find the
-# customer by it), and a remotely read meter's radio id (wM-Bus id or LoRaWAN DevEUI).
-CUSTOMER_OPTIONAL_COLUMNS = ("fiscal_code", "meter_radio_id")
+# customer by it), a remotely read meter's radio id (wM-Bus id or LoRaWAN DevEUI), and the
+# condominium the supply belongs to (its supplies are visited together, as one user).
+CUSTOMER_OPTIONAL_COLUMNS = ("fiscal_code", "meter_radio_id", "condominium")
 USAGES = {
     "domestic_resident": Usage.DOMESTIC_RESIDENT,
     "domestic_other": Usage.DOMESTIC_OTHER,
@@ -90,6 +91,7 @@ _STAGE_COLUMNS = (
     "initial_reading",
     "fiscal_code",
     "radio_id",
+    "condominium",
 )
 _CUSTOMER_UPDATE = "autolettura_import_customer_update"
 
@@ -142,7 +144,7 @@ def customers_import(
         "line integer PRIMARY KEY, customer_code text, supply_code text, name text, "
         "email text, phone text, address text, usage text, household_members integer, "
         "meter_serial text, meter_digits integer, installed_on date, initial_reading bigint, "
-        "fiscal_code text, radio_id text",
+        "fiscal_code text, radio_id text, condominium text",
     )
     try:
         source = CsvFile(file, CUSTOMER_COLUMNS, log, optional=CUSTOMER_OPTIONAL_COLUMNS)
@@ -222,6 +224,7 @@ def _customer_row(
         initial_text,
         fiscal_text,
         radio_text,
+        condominium_text,
     ) = row.fields
     errors: list[FieldError] = []
     customer = _check(errors, parsing.normalize_code, customer_code, field="customer_code")
@@ -272,6 +275,7 @@ def _customer_row(
         len(radio_id) <= 32 and radio_id.isascii() and radio_id.isalnum()
     ):
         errors.append(FieldError("meter_radio_id", "meter_radio_id_invalid"))
+    condominium = _text(condominium_text, "condominium", 40, errors)
     if errors:
         log.add(row.line, errors)
         return None
@@ -291,6 +295,7 @@ def _customer_row(
         initial,
         fiscal_code,
         radio_id,
+        condominium,
     )
 
 
@@ -426,6 +431,7 @@ def _customers_apply_chunk(
         customers: dict[str, tuple[str, str, str, str]] = {}  # the last row's values win
         new_supplies = []
         radio_updates: list[tuple[str, str]] = []  # (radio id, serial) of meters present
+        condominium_updates: list[tuple[str, str]] = []  # (condominium, supply code) present
         for row in rows:
             line, customer_code, supply_code, name, email, phone = row[:6]
             serial, fiscal_code, radio_id = row[9], row[13], row[14]
@@ -470,6 +476,8 @@ def _customers_apply_chunk(
                 result.supplies_present += 1
                 if radio_id is not None:
                     radio_updates.append((radio_id, serial))
+                if row[15]:
+                    condominium_updates.append((row[15], supply_code))
 
         created = [
             (code, name, email, phone, fiscal_code, _default_language(), now)
@@ -526,6 +534,7 @@ def _customers_apply_chunk(
                     "household_members",
                     "activated_on",
                     "billing_starts_on",
+                    "condominium",
                     "created_at",
                 ),
                 (
@@ -537,6 +546,7 @@ def _customers_apply_chunk(
                         row[8],
                         row[11],
                         billing_starts_on,
+                        row[15],
                         now,
                     )
                     for row in new_supplies
@@ -572,6 +582,12 @@ def _customers_apply_chunk(
         # A meter already there that has been given its radio module since.
         for radio_id, serial in radio_updates:
             Meter.objects.filter(serial=serial, removed_on__isnull=True).update(radio_id=radio_id)
+        # A supply already there that the file now places in a condominium (a file without
+        # the column, or with it empty, leaves the one stored).
+        for condominium, supply_code in condominium_updates:
+            Supply.objects.filter(supply_code=supply_code).exclude(condominium=condominium).update(
+                condominium=condominium
+            )
         log.flush()
     return len(rows)
 

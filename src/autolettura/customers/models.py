@@ -73,10 +73,19 @@ class Supply(models.Model):
     # given by customers.services.supply_user_codes_assign; printed on bills and taken
     # wherever a supply code is.
     user_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    # The condominium the supply belongs to (the utility's code for the building), or empty.
+    # TIMSII counts a condominium as one user for the minimum reading attempts: its supplies
+    # are visited together, on the same day and in the same time slot (rounds).
+    condominium = models.CharField(max_length=40, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "supplies"
+        indexes = [
+            models.Index(
+                fields=["condominium"], name="supply_condominium", condition=~Q(condominium="")
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(user_code__isnull=True) | Q(user_code__regex=r"^[0-9]{16}$"),

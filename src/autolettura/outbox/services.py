@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from autolettura.outbox import senders
-from autolettura.outbox.models import OutboundMessage
+from autolettura.outbox.models import OutboundMessage, Route
+
+if TYPE_CHECKING:
+    from autolettura.customers.models import Customer
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,41 @@ def outbox_enqueue(
         return OutboundMessage.objects.get(dedupe_key=dedupe_key)
     transaction.on_commit(lambda: _dispatch(message.pk))
     return message
+
+
+def customer_routes(customer: Customer) -> list[tuple[str, str]]:
+    """The (route, recipient) pairs a customer chose to be told on: e-mail and SMS as they
+    opted in; WhatsApp by SMS to the same phone, since a message the business starts needs
+    an approved template outside the customer's 24 hours; e-mail when they chose nothing
+    they can be reached on. Empty when there is no address at all."""
+    routes = []
+    if customer.notify_by_email and customer.email:
+        routes.append((Route.EMAIL.value, customer.email))
+    if (customer.notify_by_sms or customer.notify_by_whatsapp) and customer.phone:
+        routes.append((Route.SMS.value, customer.phone))
+    if not routes and customer.email:
+        routes.append((Route.EMAIL.value, customer.email))
+    return routes
+
+
+def customer_notify(
+    *, customer: Customer, subject: str, body: str, dedupe_key: str, now: datetime
+) -> list[OutboundMessage]:
+    """Queue news the utility starts (a leak, a reader's visit, ...) on the customer's chosen
+    routes (`customer_routes`), once per `dedupe_key`, route and recipient. The caller writes
+    `subject` and `body` in the customer's language."""
+    return [
+        outbox_enqueue(
+            route=route,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            language=customer.language,
+            dedupe_key=f"{dedupe_key}:{route}:{recipient}",
+            now=now,
+        )
+        for route, recipient in customer_routes(customer)
+    ]
 
 
 def _dispatch(message_id: int) -> None:

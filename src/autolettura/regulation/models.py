@@ -29,6 +29,9 @@ class ObligationKind(models.TextChoices):
     EMERGENCY_ON_SITE = "EMERGENCY_ON_SITE", _("emergency reached on site")
     # TIMSII art. 7 (standard SR): the minimum reading attempts a year for the CMA class.
     READING_ATTEMPTS = "READING_ATTEMPTS", _("reading attempts a year")
+    # TIMSII art. 7 (standard SP): the customer told of a reader's visit 2 to 5 working days
+    # before it.
+    VISIT_NOTICE = "VISIT_NOTICE", _("visit notice")
 
 
 class ObligationState(models.TextChoices):
@@ -42,8 +45,8 @@ class Obligation(models.Model):
 
     kind = models.CharField(max_length=24, choices=ObligationKind.choices)
     # What the obligation is about, unique per kind: `bill:<supply id>:<period end>`,
-    # `reading:<id>`, `fault:<id>`, `year:<supply id>:<year>`. The job's inserts rely on it
-    # to make each obligation once.
+    # `reading:<id>`, `fault:<id>`, `year:<supply id>:<year>`, `visit:<attempt id>`. The
+    # job's inserts rely on it to make each obligation once.
     subject = models.CharField(max_length=64)
     supply = models.ForeignKey(
         Supply, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations"

@@ -81,6 +81,7 @@ def arera_report(*, year: int) -> Report:
     figures += _bills(year, codes)
     figures += _compensations(year, codes)
     figures += _emergencies(start, end, codes)
+    figures += _visit_notices(start, end, codes)
     return Report(year=year, figures=figures)
 
 
@@ -358,6 +359,42 @@ def _emergencies(start: datetime, end: datetime, codes: dict[int, str]) -> list[
     reported.value = len(reported.rows)
     on_time.value = _share(met, len(reported.rows))
     return [reported, on_time]
+
+
+def _visit_notices(start: datetime, end: datetime, codes: dict[int, str]) -> list[Figure]:
+    """Standard SP: the readers' visits whose notice was due in the year, and the share told
+    in time (2 to 5 working days before)."""
+    low = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS
+    high = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS
+    due = Figure("visit_notices", "Reading attempts", "visits to announce")
+    in_time = Figure(
+        "visit_notices_in_time",
+        "Reading attempts",
+        f"share announced {low} to {high} working days before",
+        unit="%",
+    )
+    met = 0
+    for subject, supply_id, started_at, state, evidence in (
+        Obligation.objects.filter(
+            kind=ObligationKind.VISIT_NOTICE, started_at__gte=start, started_at__lt=end
+        )
+        .order_by("started_at", "id")
+        .values_list("subject", "supply_id", "started_at", "state", "evidence")
+    ):
+        told = state == ObligationState.MET
+        met += told
+        trace = Trace(
+            "obligation",
+            subject,
+            codes.get(supply_id, "") if supply_id else "",
+            _local_day(started_at),
+            evidence,
+        )
+        due.rows.append(trace)
+        in_time.rows.append(trace)
+    due.value = len(due.rows)
+    in_time.value = _share(met, len(due.rows))
+    return [due, in_time]
 
 
 # --- Files -------------------------------------------------------------------------------

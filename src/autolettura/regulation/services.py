@@ -7,7 +7,11 @@ the bills, the readings and the fault reports and makes an obligation for each o
 - every supply and year once its bills are all due (BILLS_A_YEAR);
 - every self-reading that was not validated at once (REVIEW_TOLD), met when the customer was
   told (the review, the void, or at once for a reading discarded on arrival);
-- every emergency fault report (EMERGENCY_ON_SITE), met when the crew reached the place.
+- every emergency fault report (EMERGENCY_ON_SITE), met when the crew reached the place;
+- every supply and year once it is over (READING_ATTEMPTS, standard SR), met by the visits
+  made or failed and the readings taken by the utility, or by a smart meter's daily readings;
+- every reader's visit once its notice is due (VISIT_NOTICE, standard SP), met when the
+  customer was told 2 to 5 working days before it (rounds.notices).
 It is idempotent: run twice on a day, or a day missed and caught up, it makes the same rows.
 """
 
@@ -45,6 +49,8 @@ from autolettura.service.models import FaultReport, Urgency
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
+# How far back the clock looks for visits whose notice it has not recorded yet.
+CATCH_UP_DAYS = 366
 
 
 def standard_of(kind: str) -> rules.Standard | None:
@@ -86,6 +92,7 @@ def obligations_tick(*, now: datetime) -> TickReport:
     _reviews(now=now, report=report)
     _emergencies(now=now, report=report)
     _reading_attempts(now=now, report=report)
+    _visit_notices(now=now, report=report)
     report.late = Obligation.objects.filter(
         state=ObligationState.OPEN, met_at__isnull=True, due_at__lte=now
     ).update(state=ObligationState.LATE, updated_at=now)
@@ -555,10 +562,15 @@ def _reading_attempts(*, now: datetime, report: TickReport) -> None:
     due_at = rules.day_end(date(year, 12, 31))
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
     days: dict[int, set[date]] = defaultdict(set)
-    for supply_id, on in Reading.objects.filter(
-        source=Source.OPERATOR, read_on__year=year, voided_at__isnull=True
-    ).values_list("supply_id", "read_on"):
+    # A smart meter's daily register is a reading by the utility: a remotely read supply
+    # meets the minimum by its telemetry (TIMSII art. 7).
+    remote: dict[int, int] = defaultdict(int)
+    for supply_id, on, source in Reading.objects.filter(
+        source__in=[Source.OPERATOR, Source.REMOTE], read_on__year=year, voided_at__isnull=True
+    ).values_list("supply_id", "read_on", "source"):
         days[supply_id].add(on)
+        if source == Source.REMOTE:
+            remote[supply_id] += 1
     for supply_id, on in ReadingAttempt.objects.filter(
         planned_on__year=year, state__in=[AttemptState.MADE, AttemptState.FAILED]
     ).values_list("supply_id", "planned_on"):
@@ -600,11 +612,99 @@ def _reading_attempts(*, now: datetime, report: TickReport) -> None:
                     due_at=due_at,
                     met=made >= required,
                     evidence=f"{made} reading attempts in {year}, {required} required "
-                    f"(CMA {cma} m³)",
+                    f"(CMA {cma} m³)"
+                    + (f"; {remote[supply_id]} days read remotely" if remote[supply_id] else ""),
                     now=now,
                 )
             )
         _make(rows, report)
+
+
+# --- VISIT_NOTICE (standard SP) ------------------------------------------------------------
+
+
+def _visit_notice_evidence(planned_on: date, slot: str, noticed_at: datetime | None) -> str:
+    visit = f"visit on {planned_on:%d/%m/%Y} ({slot.lower()})"
+    if noticed_at is None:
+        return f"{visit}: the customer not told yet"
+    return f"{visit}: the customer told on {rules_day(noticed_at)}"
+
+
+def _visit_notices(*, now: datetime, report: TickReport) -> None:
+    """An obligation for each reader's visit once its notice window opens (5 working days
+    before it), due by the end of the 2nd working day before; met when the customer was
+    told (`ReadingAttempt.noticed_at`)."""
+    from django.db.models import CharField, Exists, OuterRef, Value
+    from django.db.models.functions import Cast, Concat
+
+    from autolettura.rounds.models import ReadingAttempt
+    from autolettura.rules import rounds as round_rules
+
+    low = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS
+    high = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS
+    code = f"{low}-{high}wd before"
+    today = rome_today(now)
+    made = Obligation.objects.filter(
+        kind=ObligationKind.VISIT_NOTICE,
+        subject=Concat(Value("visit:"), Cast(OuterRef("id"), CharField())),
+    )
+    # A year back at most: the clock catches up missed days without reading every visit
+    # ever made each morning.
+    attempts = ReadingAttempt.objects.filter(
+        planned_on__gt=today - timedelta(days=CATCH_UP_DAYS),
+        planned_on__lte=round_rules.visits_to_notice(
+            today, min_working_days=low, max_working_days=high
+        ),
+    ).exclude(Exists(made))
+    if settings.AUTOLETTURA_ARERA_FROM is not None:
+        attempts = attempts.filter(planned_on__gte=settings.AUTOLETTURA_ARERA_FROM)
+    rows_in = attempts.order_by("id").values_list(
+        "id", "supply_id", "planned_on", "slot", "noticed_at"
+    )
+    for batch in _chunks(rows_in.iterator(chunk_size=CHUNK)):
+        rows = []
+        for attempt_id, supply_id, planned_on, slot, noticed_at in batch:
+            window = round_rules.notice_window(
+                planned_on, min_working_days=low, max_working_days=high
+            )
+            due_at = rules.day_end(window.due_on)
+            rows.append(
+                Row(
+                    ObligationKind.VISIT_NOTICE,
+                    f"visit:{attempt_id}",
+                    supply_id,
+                    code,
+                    rules.day_start(window.opens_on),
+                    due_at,
+                    noticed_at,
+                    _state(due_at, noticed_at, now),
+                    _visit_notice_evidence(planned_on, slot, noticed_at),
+                    now,
+                )
+            )
+        _make(rows, report)
+    # The ones still waiting: a notice sent since the last run meets them (in time or late).
+    waiting = dict(
+        Obligation.objects.filter(
+            kind=ObligationKind.VISIT_NOTICE,
+            met_at__isnull=True,
+            started_at__gte=rules.day_start(today - timedelta(days=CATCH_UP_DAYS)),
+        ).values_list("subject", "id")
+    )
+    ids = [int(subject.split(":")[1]) for subject in waiting]
+    for batch_ids in _chunks(ids):
+        told = ReadingAttempt.objects.filter(id__in=batch_ids, noticed_at__isnull=False)
+        for attempt_id, planned_on, slot, noticed_at in told.values_list(
+            "id", "planned_on", "slot", "noticed_at"
+        ):
+            assert noticed_at is not None  # filtered above
+            _met(
+                Obligation.objects.get(pk=waiting[f"visit:{attempt_id}"]),
+                noticed_at,
+                _visit_notice_evidence(planned_on, slot, noticed_at),
+                now=now,
+                report=report,
+            )
 
 
 # --- Compensation -------------------------------------------------------------------------
@@ -632,8 +732,14 @@ def _compensate(*, now: datetime, report: TickReport) -> None:
     for batch in _chunks(late.iterator(chunk_size=CHUNK)):
         made = []
         for obligation in batch:
-            if obligation.kind in (ObligationKind.BILLS_A_YEAR, ObligationKind.READING_ATTEMPTS):
-                times = 1  # a count missed, not a time: the base amount
+            if obligation.kind in (
+                ObligationKind.BILLS_A_YEAR,
+                ObligationKind.READING_ATTEMPTS,
+                ObligationKind.VISIT_NOTICE,
+            ):
+                # A count missed, not a time (or, for the notice, a time before the visit
+                # that cannot be doubled): the base amount.
+                times = 1
             else:
                 standard = rules.parse_standard(obligation.standard)
                 times = rules.compensation_times(

@@ -38,10 +38,25 @@ class ReadingAttempt(models.Model):
     )
     # When the customer was told of the visit (standard SP: 2 to 5 working days before).
     noticed_at = models.DateTimeField(null=True, blank=True)
+    # When the customer was invited to send their own reading after this attempt failed.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    # The failed attempt, second of two in a row, that this one was planned to follow up
+    # (next month, at the other time of day): one follow-up each.
+    follows = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="followup"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["planned_on", "state"], name="attempt_day_state")]
+        indexes = [
+            models.Index(fields=["planned_on", "state"], name="attempt_day_state"),
+            # The failed attempts whose customer is still to be invited (rounds.followups).
+            models.Index(
+                fields=["planned_on"],
+                name="attempt_failed_not_invited",
+                condition=Q(state="FAILED", invited_at__isnull=True),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["supply", "planned_on"], name="attempt_once_a_day"),
             models.CheckConstraint(condition=Q(slot__in=Slot.values), name="attempt_slot_known"),

@@ -4,6 +4,13 @@
 the attempts of rules/rounds.plan_year that fall between two days, and stores them once: run
 again over the same days it adds nothing. Supplies are read in chunks and the attempts
 written with one bulk insert a chunk, so memory does not grow with the supplies.
+
+Two kinds of supply are planned apart (TIMSII art. 7):
+- a remotely read supply (a meter with a radio id that sent its register within
+  AUTOLETTURA_ROUNDS_REMOTE_DAYS) gets no visit: its daily readings meet the minimum;
+- the supplies of a condominium (`Supply.condominium`) count as one user: one plan for them
+  all, on the CMAs' sum (rules/rounds.condominium_cma), visited on the same days and in the
+  same time slot.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from autolettura import db
 from autolettura.billing.models import Bill
 from autolettura.customers.models import Supply
 from autolettura.readings.models import Reading, Source
+from autolettura.rounds import selectors
 from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
-from autolettura.rules.rounds import plan_year
+from autolettura.rules.rounds import condominium_cma, plan_year
 
 CHUNK = 5000
+_SLOTS = (Slot.MORNING.value, Slot.AFTERNOON.value)
 _COLUMNS = ("supply_id", "planned_on", "slot", "state", "cause", "created_at")
 
 
@@ -50,6 +59,14 @@ def _chunks(rows: Any, size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+@dataclass
+class _Condominium:
+    key: int
+    activated_on: date | None = None
+    last: date | None = None
+    cmas: list[Decimal] = field(default_factory=list)
+
+
 def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     """Plan every supply's reading attempts from `start` to `end` (both included). Raises
     PlanInvalid for an end before the start or a span longer than two years."""
@@ -64,6 +81,11 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
         "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
     }
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
+    remote = selectors.remote_supplies(now=now)
+    copy = db.is_postgresql()
+    # The columns every row shares, state, cause and creation, in COPY's text format.
+    fixed = "\t".join(db.copy_value(v) for v in (AttemptState.PLANNED.value, "", now))
+    months: Counter[tuple[int, int]] = Counter()
     for year in range(start.year, end.year + 1):
         first_day = date(year, 1, 1)
         cma: dict[int, Decimal] = dict(
@@ -86,10 +108,27 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
             .values_list("supply_id", "on")
         ):
             last[supply_id] = max(on, last.get(supply_id, on))
+        # Each condominium as one user: the earliest activation, the latest attempt, the
+        # CMAs' sum, and its first supply's id to alternate the slot by.
+        groups: dict[str, _Condominium] = {}
+        for supply_id, usage, activated_on, condominium in (
+            Supply.objects.filter(activated_on__lte=date(year, 12, 31))
+            .exclude(condominium="")
+            .order_by("id")
+            .values_list("id", "usage", "activated_on", "condominium")
+        ):
+            if supply_id in remote:
+                continue
+            group = groups.setdefault(condominium, _Condominium(key=supply_id))
+            group.activated_on = min(activated_on, group.activated_on or activated_on)
+            if supply_id in last:
+                group.last = max(last[supply_id], group.last or last[supply_id])
+            group.cmas.append(cma.get(supply_id, defaults.get(usage, Decimal(150))))
+        plans: dict[str, list[date]] = {}
         supplies = (
             Supply.objects.filter(activated_on__lte=date(year, 12, 31))
             .order_by("id")
-            .values_list("id", "usage", "activated_on")
+            .values_list("id", "usage", "activated_on", "condominium")
         )
         for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
             # What an earlier run planned for these supplies and days stays as it is.
@@ -101,24 +140,52 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                     planned_on__lte=end,
                 ).values_list("supply_id", "planned_on")
             )
-            rows = []
-            for supply_id, usage, activated_on in batch:
-                days = plan_year(
-                    year=year,
-                    cma_m3=cma.get(supply_id, defaults.get(usage, Decimal(150))),
-                    activated_on=activated_on,
-                    last_attempt_on=last.get(supply_id),
-                    threshold_m3=threshold,
-                )
+            rows: list[tuple[Any, ...]] = []
+            lines: list[str] = []
+            for supply_id, usage, activated_on, condominium in batch:
+                member = groups.get(condominium) if condominium else None
+                key = supply_id
+                if member is not None:
+                    key = member.key
+                    if condominium not in plans:
+                        plans[condominium] = plan_year(
+                            year=year,
+                            cma_m3=condominium_cma(member.cmas),
+                            activated_on=member.activated_on or activated_on,
+                            last_attempt_on=member.last,
+                            threshold_m3=threshold,
+                        )
+                    days = plans[condominium]
+                else:
+                    days = plan_year(
+                        year=year,
+                        cma_m3=cma.get(supply_id, defaults.get(usage, Decimal(150))),
+                        activated_on=activated_on,
+                        last_attempt_on=last.get(supply_id),
+                        remote=supply_id in remote,
+                        threshold_m3=threshold,
+                    )
                 for index, day in enumerate(days):
                     if start <= day <= end and (supply_id, day) not in existing:
                         # Alternate morning and afternoon, so that a household out at one
-                        # time is found at the other on the next visit.
-                        slot = Slot.MORNING if (supply_id + index) % 2 == 0 else Slot.AFTERNOON
-                        rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
-                        report.by_month[f"{day:%Y-%m}"] += 1
-            # One COPY a chunk (PostgreSQL), no ORM object a row. Two planners at once would
-            # collide on the (supply, day) constraint and the second would stop: run one.
-            db.insert_rows(ReadingAttempt._meta.db_table, _COLUMNS, rows)
+                        # time is found at the other on the next visit; a condominium's
+                        # supplies by its first, so that they share the slot.
+                        slot = _SLOTS[(key + index) % 2]
+                        months[day.year, day.month] += 1
+                        if copy:
+                            lines.append(f"{supply_id}\t{day}\t{slot}\t{fixed}")
+                        else:
+                            rows.append((supply_id, day, slot, AttemptState.PLANNED, "", now))
+            # One COPY a chunk, its rows written as COPY's text (PostgreSQL), no ORM object a
+            # row. Two planners at once would collide on the (supply, day) constraint and the
+            # second would stop: run one.
+            if copy:
+                if lines:
+                    lines.append("")
+                    db.copy_text(ReadingAttempt._meta.db_table, _COLUMNS, "\n".join(lines))
+            else:
+                db.insert_rows(ReadingAttempt._meta.db_table, _COLUMNS, rows)
+    for (year_of, month), count in sorted(months.items()):
+        report.by_month[f"{year_of:04d}-{month:02d}"] += count
     report.planned = sum(report.by_month.values())
     return report

@@ -7,8 +7,8 @@ from datetime import datetime
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from autolettura.outbox.models import OutboundMessage, Route
-from autolettura.outbox.services import outbox_enqueue
+from autolettura.outbox.models import OutboundMessage
+from autolettura.outbox.services import customer_notify
 from autolettura.service.selectors import contact_channels
 from autolettura.telemetry.models import Alert, AlertKind
 
@@ -61,26 +61,12 @@ def alert_notify(*, alert: Alert, now: datetime) -> list[OutboundMessage]:
     """Queue the alert on the channels the customer chose (e-mail, SMS), or by e-mail when
     they chose none they can be reached on. Once per alert and route."""
     customer = alert.supply.holder
-    routes = []
-    if customer.notify_by_email and customer.email:
-        routes.append((Route.EMAIL, customer.email))
-    if (customer.notify_by_sms or customer.notify_by_whatsapp) and customer.phone:
-        # WhatsApp would need an approved template outside the customer's 24 hours: SMS
-        # reaches the same phone.
-        routes.append((Route.SMS, customer.phone))
-    if not routes and customer.email:
-        routes.append((Route.EMAIL, customer.email))
     with translation.override(customer.language):
         subject, body = alert_text(alert)
-    return [
-        outbox_enqueue(
-            route=route,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            language=customer.language,
-            dedupe_key=f"telemetry-alert:{alert.pk}:{route}:{recipient}",
-            now=now,
-        )
-        for route, recipient in routes
-    ]
+    return customer_notify(
+        customer=customer,
+        subject=subject,
+        body=body,
+        dedupe_key=f"telemetry-alert:{alert.pk}",
+        now=now,
+    )

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from autolettura import clock
 from autolettura.demo.regulation import LateBillStory, late_bill_story_load
+from autolettura.demo.rounds import RoundStory, round_story_load
 from autolettura.demo.services import Credentials, DemoLoad, demo_load
 from autolettura.rules.window import rome_today
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         try:
             loaded = demo_load(now=clock.now())
             story = late_bill_story_load(now=clock.now())
+            rounds = round_story_load(now=clock.now())
         finally:
             readings_log.setLevel(level)
         utility = settings.AUTOLETTURA_UTILITY_NAME
@@ -39,6 +41,8 @@ class Command(BaseCommand):
         self.stdout.write(sign_in_instructions(loaded))
         if story is not None:
             self.stdout.write(regulator_story(story, year=rome_today(clock.now()).year))
+        if rounds is not None:
+            self.stdout.write(round_story(rounds))
 
 
 def _password(credentials: Credentials) -> str:
@@ -141,5 +145,25 @@ def regulator_story(story: LateBillStory, *, year: int) -> str:
             f"  Deadlines due today and late: {BASE_URL}/backoffice/obblighi/",
             "  The daily clock: autolettura obligations-tick",
             f"  The yearly report: autolettura arera-report --year {year} arera-{year}.xlsx",
+        ]
+    )
+
+
+def round_story(story: RoundStory) -> str:
+    """The readers' part of the demo: the round announced, the failed visit's invitation."""
+    invited = (
+        "its customer was invited to send the reading from the portal"
+        if story.invited
+        else "its customer has no address to be invited on"
+    )
+    return "\n".join(
+        [
+            "",
+            "Reading rounds",
+            f"  Visits on {story.visit_on}: {story.noticed} customers told the day and the "
+            "time slot.",
+            f"  The visit to supply {story.failed_supply_code} failed: {invited}.",
+            "  The notices and invitations: autolettura rounds-notices (hourly by Celery beat);",
+            "  the plan: autolettura reading-plan --from YYYY-MM-DD --to YYYY-MM-DD",
         ]
     )

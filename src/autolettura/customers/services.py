@@ -35,11 +35,14 @@ def supply_user_codes_assign() -> int:
 
 def codes_failures() -> FailureLimit:
     """Wrong codes, counted on every channel alike (the API, SMS, WhatsApp, e-mail, the
-    phone line, sign-up): switching channel gives no more guesses at a supply's codes."""
+    phone line, sign-up) and per supply however it is named (selectors.supply_target):
+    switching channel, or from the supply code to the user code, gives no more guesses at a
+    supply's codes."""
     return FailureLimit(
         "codes",
         per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
         per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+        target_name=selectors.supply_target,
     )
 
 
@@ -48,7 +51,7 @@ def supply_identify_guarded(
 ) -> Supply | None:
     """R1 for someone not signed in: the supply both (normalised) codes name, or None, with
     each wrong pair counted against `source` (who tries: `address:...`, `phone:...`,
-    `email:...`) and the supply code.
+    `email:...`) and the supply, whether named by its supply code or by its user code.
 
     Raises autolettura.throttling.Throttled, before looking anything up, when that source
     has failed too often, in general or on this supply: the answer is then the same whether

@@ -486,9 +486,8 @@ def _photo_look(
         # No huge or fake picture reaches the reader; what it reads is what the reading
         # keeps, so `reading_submit` finds it read (the cache is keyed by these bytes).
         checked = photos.photo_check(io.BytesIO(image))
-        codes = (
-            parsing.normalize_code(parsed.supply_code, field="supply_code"),
-            parsing.normalize_code(parsed.customer_code, field="customer_code"),
+        codes = parsing.parse_bill_codes(
+            supply_code=parsed.supply_code, customer_code=parsed.customer_code
         )
     except FormatError:
         return _PhotoLook(None)  # reading_submit says what is wrong with them

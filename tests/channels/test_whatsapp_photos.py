@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,33 +25,25 @@ from autolettura.channels.models import (
     WhatsAppStep,
 )
 from autolettura.customers.models import Customer, Supply
-from autolettura.photos import services as photo_services
 from autolettura.photos.models import PhotoReading
 from autolettura.readings.models import Channel, InboundMessage, Reading
 from tests import pictures
 from tests.api_helpers import Clock
 from tests.channels.fakes import FakeGraphApi, whatsapp_button_reply, whatsapp_image
 from tests.channels.test_whatsapp import (
-    ACCESS_TOKEN,
-    APP_SECRET,
     CUSTOMER_PROMPT,
     DATE_PROMPT,
     DECEMBER_20,
-    PHONE_NUMBER_ID,
     READING_PROMPT,
     REMEMBER_QUESTION,
     SUPPLY_PROMPT,
-    VERIFY_TOKEN,
     Phone,
 )
 from tests.conftest import make_supply
-from tests.photos.images import MeterPhoto, meter_photo
+from tests.photos.images import MeterPhoto, meter_photo, real_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "meter-photos"
-# Read 00530 with confidence by the real reader (labels.csv: 00530).
-METER_530 = REAL_PHOTOS / "530.07077.jpg"
 OTHER = "393479876543"
 _ids = itertools.count(1)
 
@@ -65,43 +55,11 @@ UNREADABLE_ADVICE = (
 )
 
 
-def real_photo() -> bytes:
-    if not METER_530.exists():
-        pytest.skip(f"{METER_530} is missing")
-    return METER_530.read_bytes()
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     pinned = Clock(DECEMBER_20)
     monkeypatch.setattr("autolettura.clock.now", pinned)
     return pinned
-
-
-@pytest.fixture
-def graph(settings: Any, tmp_path: Path) -> Iterator[FakeGraphApi]:
-    with FakeGraphApi(token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID) as fake:
-        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
-        settings.AUTOLETTURA_WHATSAPP_TOKEN = ACCESS_TOKEN
-        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.AUTOLETTURA_WHATSAPP_APP_SECRET = APP_SECRET
-        settings.AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = VERIFY_TOKEN
-        settings.MEDIA_ROOT = tmp_path
-        yield fake
-
-
-@pytest.fixture
-def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The photos the optical reader really read (the real reader, counted)."""
-    seen: list[bytes] = []
-    real = photo_services._optical_read
-
-    def counted(image: bytes) -> dict[str, Any]:
-        seen.append(image)
-        return real(image)
-
-    monkeypatch.setattr(photo_services, "_optical_read", counted)
-    return seen
 
 
 class Customer5:

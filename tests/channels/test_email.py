@@ -74,6 +74,18 @@ def codes_text(supply: Supply, reading: str = "00350", read_on: str | None = "20
     )
 
 
+def listed_items(body: str) -> list[str]:
+    """The items of the first list in a reply (what is missing), without their dashes."""
+    lines = body.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("- "))
+    items = []
+    for line in lines[start:]:
+        if not line.startswith("- "):
+            break
+        items.append(line[2:])
+    return items
+
+
 def receive(raw: bytes, *, arrived_at: datetime = NOW, now: datetime = NOW) -> Any:
     return email_receive(message=MailMessage.from_bytes(raw), now=now, arrived_at=arrived_at)
 
@@ -155,11 +167,27 @@ class TestEmailReceive:
         assert not Reading.objects.exists()
         body = OutboundMessage.objects.get().body
         assert "Nella tua e-mail non abbiamo trovato:" in body
-        assert "- il codice utente, sulla prima pagina della bolletta" in body
-        assert "- la data della lettura, giorno, mese e anno in cifre" in body
-        assert "- il codice utenza" not in body
-        assert "- la lettura del contatore" not in body
+        assert listed_items(body) == ["il codice utente, sulla prima pagina della bolletta"]
         assert "in alto a destra sulla prima pagina della bolletta" in body
+
+    def test_the_date_is_never_asked_for_since_the_day_of_the_mail_stands_for_it(
+        self, supply: Supply
+    ) -> None:
+        # No date and no customer code: only the code is missing; the date is the mail's.
+        text = f"Lettura 00350, utenza {supply.supply_code}"
+        receive(make_mail(text, sent_at=rome(2026, 10, 19, 21, 0)))
+
+        body = OutboundMessage.objects.get().body
+        assert listed_items(body) == ["il codice utente, sulla prima pagina della bolletta"]
+        assert "data" not in " ".join(listed_items(body))
+        assert "tutti e quattro" not in body
+        assert "codice utenza 400120734, codice utente 1004127, lettura 1234\n" in body
+        assert (
+            "Senza una data, la lettura vale come letta il giorno in cui invii l'e-mail."
+        ) in body
+        # Sent again with the code, still without a date, it is taken: the day it was sent.
+        receive(make_mail(f"{text}, codice utente {supply.holder.customer_code}"))
+        assert Reading.objects.get().read_on.isoformat() == "2026-10-20"
 
     def test_a_mail_with_nothing_in_it_gets_what_is_needed(self, db: None) -> None:
         receive(make_mail("Buongiorno, come si comunica la lettura?", subject="Informazioni"))
@@ -167,9 +195,12 @@ class TestEmailReceive:
         reply = OutboundMessage.objects.get()
         assert reply.subject == "Re: Informazioni"
         assert "Non abbiamo trovato una lettura del contatore nella tua e-mail" in reply.body
-        for item in ("il codice utenza", "il codice utente", "la lettura del", "la data della"):
-            assert f"- {item}" in reply.body
-        assert "codice utenza 400120734, codice utente 1004127, lettura 1234, data" in reply.body
+        assert [item.split(",")[0] for item in listed_items(reply.body)] == [
+            "il codice utenza",
+            "il codice utente",
+            "la lettura del contatore",
+        ]
+        assert "codice utenza 400120734, codice utente 1004127, lettura 1234\n" in reply.body
         assert InboundMessage.objects.get().errors  # logged with what was wrong
 
     def test_an_english_mail_is_answered_in_english_until_the_holder_is_known(
@@ -460,7 +491,7 @@ class TestFetchEmail:
         body = body_of(reply)
         assert "- il codice utenza, sulla prima pagina della bolletta" in body
         assert "- il codice utente, sulla prima pagina della bolletta" in body
-        assert "- la data della lettura" in body
+        assert "- la data della lettura" not in body
         assert "- la lettura del contatore" not in body
 
     def test_an_automatic_reply_gets_nothing(

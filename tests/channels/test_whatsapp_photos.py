@@ -24,6 +24,7 @@ from autolettura.channels.models import (
     WhatsAppPhotoProposal,
     WhatsAppStep,
 )
+from autolettura.channels.whatsapp import whatsapp_drafts_expire
 from autolettura.customers.models import Customer, Supply
 from autolettura.photos.models import PhotoReading
 from autolettura.readings.models import Channel, InboundMessage, Reading
@@ -401,6 +402,93 @@ class TestAttacks:
         conversation = WhatsAppConversation.objects.get()
         assert conversation.step == WhatsAppStep.PHOTO_CONFIRM
         assert conversation.reading == ""
+
+
+def draft_files() -> list[str]:
+    """The photos the WhatsApp channel keeps for drafts (not the readings' own copies)."""
+    try:
+        return sorted(default_storage.listdir("channels/whatsapp")[1])
+    except FileNotFoundError:
+        return []
+
+
+class TestDraftPhotoFiles:
+    """A photo is kept for the draft while the draft may still use it; a reading taken with
+    it keeps a copy of its own. Before, every photo sent stayed on disk for good."""
+
+    @pytest.mark.parametrize("answer", ["Sì", "No"])
+    def test_goes_once_the_reading_is_taken_with_its_own_copy(
+        self, customer: Customer5, answer: str
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        assert len(draft_files()) == 1
+
+        customer.press(customer.buttons()[answer], answer)
+        if answer == "No":
+            customer.phone.reply()
+            customer.phone.ask("547")
+
+        reading = Reading.objects.get(supply=customer.supply)
+        assert reading.value == 547
+        assert pictures.describe(kept_photo(reading))[0] == "JPEG"
+        assert draft_files() == []
+
+    def test_a_photo_replaced_by_a_newer_one_goes_and_the_newer_one_stays(
+        self, customer: Customer5
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        [first] = draft_files()
+
+        customer.photo(meter_photo(MeterPhoto(register="00548")))
+        customer.phone.reply()
+
+        [second] = draft_files()
+        assert second != first
+        assert WhatsAppConversation.objects.get().photo == f"channels/whatsapp/{second}"
+
+    def test_a_photo_that_came_again_for_nothing_is_not_kept(self, customer: Customer5) -> None:
+        message_id = customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+
+        # Meta delivers the same message again: fetched again, then found in the log.
+        status, body = customer.phone.post(
+            whatsapp_image(
+                message_id, customer.phone.number, next(iter(customer.graph.media)), caption=None
+            )
+        )
+
+        assert status == 200, body
+        assert len(draft_files()) == 1
+
+    def test_the_photo_of_a_draft_left_for_a_day_goes(
+        self, customer: Customer5, clock: Clock
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=23)
+        assert whatsapp_drafts_expire(now=clock.now) == 0
+
+        clock.now += timedelta(hours=2)
+        removed = whatsapp_drafts_expire(now=clock.now)
+
+        assert removed == 1
+        assert draft_files() == []
+        assert WhatsAppPhotoProposal.objects.get().status == PhotoProposalStatus.EXPIRED
+        assert whatsapp_drafts_expire(now=clock.now) == 0
+
+    def test_a_message_after_a_day_drops_the_stale_draft_and_its_photo(
+        self, customer: Customer5, clock: Clock
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=25)
+
+        customer.phone.send("ciao")
+
+        assert draft_files() == []
+        assert not Reading.objects.exists()
 
 
 class TestReadInTheTask:

@@ -478,6 +478,19 @@ class TestDraftPhotoFiles:
         assert WhatsAppPhotoProposal.objects.get().status == PhotoProposalStatus.EXPIRED
         assert whatsapp_drafts_expire(now=clock.now) == 0
 
+    def test_beat_runs_it_every_hour(
+        self, customer: Customer5, clock: Clock, settings: Any
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=25)
+
+        assert tasks.whatsapp_drafts_expire_task() == 1
+        assert draft_files() == []
+        entry = settings.CELERY_BEAT_SCHEDULE["whatsapp-drafts-expire"]
+        assert entry["task"] == "autolettura.channels.tasks.whatsapp_drafts_expire_task"
+        assert entry["schedule"] == 3600.0
+
     def test_a_message_after_a_day_drops_the_stale_draft_and_its_photo(
         self, customer: Customer5, clock: Clock
     ) -> None:

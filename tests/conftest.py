@@ -93,3 +93,19 @@ def supply(db: None) -> Supply:
 @pytest.fixture
 def api() -> Client:
     return Client()
+
+
+@pytest.fixture
+def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The photos the optical reader really read (the real reader, counted)."""
+    from autolettura.photos import services as photo_services
+
+    seen: list[bytes] = []
+    real = photo_services._optical_read
+
+    def counted(image: bytes) -> dict[str, Any]:
+        seen.append(image)
+        return real(image)
+
+    monkeypatch.setattr(photo_services, "_optical_read", counted)
+    return seen

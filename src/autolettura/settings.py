@@ -768,6 +768,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "autolettura.backoffice.tasks.reminders_send_task",
         "schedule": _crontab(hour=8, minute=30),
     },
+    # Removes the photos of WhatsApp drafts the customer left (a day without a message).
+    "whatsapp-drafts-expire": {
+        "task": "autolettura.channels.tasks.whatsapp_drafts_expire_task",
+        "schedule": 3600.0,
+    },
     # Reads the readings mailbox (a no-op while AUTOLETTURA_IMAP_HOST is empty).
     "email-fetch": {
         "task": "autolettura.channels.tasks.email_fetch_task",

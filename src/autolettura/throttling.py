@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,12 +47,17 @@ class FailureLimit:
     failed on it, and only to those: a customer whose own source has not failed always gets
     through with the right credential, so nobody can lock them out by failing on purpose.
     Both counts run in fixed windows of `period` seconds.
+
+    `target_name` gives the one name of a target that can be named in several ways (a supply
+    by its supply code or by its user code): each name would otherwise get its own count,
+    and a stranger as many guesses as the target has names.
     """
 
     scope: str
     per_source: int
     per_target: int
     period: int = 3600
+    target_name: Callable[[str], str] | None = None
 
     def check(self, *, source: str, target: str) -> None:
         """Raise Throttled when this source may not try this target now. Counts nothing."""
@@ -72,6 +78,8 @@ class FailureLimit:
             _count(key, timeout=self.period + 1)
 
     def _keys(self, source: str, target: str, slot: int) -> dict[str, str]:
+        if self.target_name is not None:
+            target = self.target_name(target)
         prefix = f"failures:{self.scope}"
         return {
             "source": _cache_key(f"{prefix}:source", source, slot),

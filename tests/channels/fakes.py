@@ -1,6 +1,6 @@
 """Stand-ins for the outside providers, and clients that call the app as the providers do.
 
-`FakeGraphApi` and `FakeTwilioApi` are real HTTP servers on 127.0.0.1, each in a thread:
+`FakeGraphApi` and `FakeTwilioApi` are real HTTP servers on 127.0.0.1 (tests/fake_http.py):
 they record every request and answer like Meta's Graph API and Twilio's Messages API, so
 the outbox's senders run unchanged against them. The `*_post` helpers send webhooks to
 the running app signed exactly as Meta (`X-Hub-Signature-256`) and Twilio
@@ -19,93 +19,24 @@ import hashlib
 import hmac
 import itertools
 import json
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from twilio.request_validator import RequestValidator
 
+from tests.fake_http import FakeProvider, Recorded, json_answer
+
 # --- Fake providers ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Recorded:
-    """A request a fake provider received."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def form(self) -> dict[str, str]:
-        return dict(urllib.parse.parse_qsl(self.body.decode()))
-
-
-class FakeProvider:
-    """An HTTP server on 127.0.0.1 that records each request and answers with `answer`."""
-
-    def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                recorded = Recorded(
-                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
-                )
-                with fake._lock:
-                    fake.requests.append(recorded)
-                    status, content_type, body = fake.answer(recorded)
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # keep the test output clean
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def answer(self, request: Recorded) -> tuple[int, str, bytes]:
-        """(status, content type, body) for a request; subclasses speak their provider."""
-        return 404, "application/json", b"{}"
-
-    def __enter__(self) -> FakeProvider:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-def _json(status: int, payload: Any) -> tuple[int, str, bytes]:
-    return status, "application/json", json.dumps(payload).encode()
+# The WhatsApp Business account the tests configure (`whatsapp_configured`).
+WHATSAPP_APP_SECRET = "test-app-secret"
+WHATSAPP_VERIFY_TOKEN = "test-verify-token"
+WHATSAPP_ACCESS_TOKEN = "test-access-token"
+WHATSAPP_PHONE_NUMBER_ID = "109876543210"
 
 
 class FakeGraphApi(FakeProvider):
@@ -123,10 +54,6 @@ class FakeGraphApi(FakeProvider):
         # The approved message templates: (name, language code) -> body parameters.
         self.templates: dict[tuple[str, str], int] = {}
         self._ids = itertools.count(1)
-
-    def __enter__(self) -> FakeGraphApi:
-        super().__enter__()
-        return self
 
     @property
     def api_url(self) -> str:
@@ -233,22 +160,24 @@ class FakeGraphApi(FakeProvider):
 
     def answer(self, request: Recorded) -> tuple[int, str, bytes]:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return _json(401, {"error": {"message": "Invalid OAuth access token.", "code": 190}})
+            return json_answer(
+                401, {"error": {"message": "Invalid OAuth access token.", "code": 190}}
+            )
         parts = urllib.parse.urlsplit(request.path).path.strip("/").split("/")
         if parts[:1] == ["download"] and len(parts) == 2 and parts[1] in self.media:
             data, mime_type = self.media[parts[1]]
             return 200, mime_type, data
         if parts[:1] != [self.VERSION]:
-            return _json(404, {"error": {"message": "Unknown path", "code": 100}})
+            return json_answer(404, {"error": {"message": "Unknown path", "code": 100}})
         parts = parts[1:]
         if request.method == "POST" and parts == [self.phone_number_id, "messages"]:
             message = request.json()
             if message.get("messaging_product") != "whatsapp" or not message.get("to"):
-                return _json(400, {"error": {"message": "Invalid parameter", "code": 100}})
+                return json_answer(400, {"error": {"message": "Invalid parameter", "code": 100}})
             refused = self._message_error(message)
             if refused is not None:
-                return _json(400, {"error": {"message": refused, "code": 100}})
-            return _json(
+                return json_answer(400, {"error": {"message": refused, "code": 100}})
+            return json_answer(
                 200,
                 {
                     "messaging_product": "whatsapp",
@@ -258,7 +187,7 @@ class FakeGraphApi(FakeProvider):
             )
         if request.method == "GET" and len(parts) == 1 and parts[0] in self.media:
             data, mime_type = self.media[parts[0]]
-            return _json(
+            return json_answer(
                 200,
                 {
                     "messaging_product": "whatsapp",
@@ -269,7 +198,22 @@ class FakeGraphApi(FakeProvider):
                     "id": parts[0],
                 },
             )
-        return _json(404, {"error": {"message": "Unsupported request", "code": 100}})
+        return json_answer(404, {"error": {"message": "Unsupported request", "code": 100}})
+
+
+@contextmanager
+def whatsapp_configured(settings: Any) -> Iterator[FakeGraphApi]:
+    """A fake Graph API, and the app's WhatsApp settings pointed at it with the test
+    account's secret, tokens and number."""
+    with FakeGraphApi(
+        token=WHATSAPP_ACCESS_TOKEN, phone_number_id=WHATSAPP_PHONE_NUMBER_ID
+    ) as fake:
+        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
+        settings.AUTOLETTURA_WHATSAPP_TOKEN = WHATSAPP_ACCESS_TOKEN
+        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = WHATSAPP_PHONE_NUMBER_ID
+        settings.AUTOLETTURA_WHATSAPP_APP_SECRET = WHATSAPP_APP_SECRET
+        settings.AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = WHATSAPP_VERIFY_TOKEN
+        yield fake
 
 
 class FakeTwilioApi(FakeProvider):
@@ -282,10 +226,6 @@ class FakeTwilioApi(FakeProvider):
         self.auth_token = auth_token
         self._ids = itertools.count(1)
 
-    def __enter__(self) -> FakeTwilioApi:
-        super().__enter__()
-        return self
-
     def sent(self) -> list[dict[str, str]]:
         """The form of each message sent (To, From, Body), in order."""
         return [r.form() for r in self.requests if r.path.endswith("/Messages.json")]
@@ -293,13 +233,15 @@ class FakeTwilioApi(FakeProvider):
     def answer(self, request: Recorded) -> tuple[int, str, bytes]:
         basic = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {basic}":
-            return _json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            return json_answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
         path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if request.method != "POST" or request.path != path:
-            return _json(404, {"code": 20404, "message": "Not found", "status": 404})
+            return json_answer(404, {"code": 20404, "message": "Not found", "status": 404})
         form = request.form()
         sid = f"SM{next(self._ids):032x}"
-        return _json(201, {"sid": sid, "status": "queued", "to": form["To"], "body": form["Body"]})
+        return json_answer(
+            201, {"sid": sid, "status": "queued", "to": form["To"], "body": form["Body"]}
+        )
 
 
 # --- Calling the app as a provider does ------------------------------------------------------

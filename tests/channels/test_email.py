@@ -8,27 +8,15 @@ APPEND, `autolettura fetch-email` reads them, and the replies are read off the S
 
 from __future__ import annotations
 
-import email
 import io
 import itertools
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
-from imap_tools import MailBoxUnencrypted
+from django.core.management import CommandError
 from imap_tools.message import MailMessage
 
 from autolettura.channels.email import email_receive
@@ -38,11 +26,10 @@ from autolettura.outbox.models import OutboundMessage, Route
 from autolettura.readings.models import Channel, InboundMessage, Reading, Status
 from tests import pictures
 from tests.api_helpers import Clock
+from tests.channels.mailservers import NOW, ImapServer, SmtpServer, body_of, fetch, free_port
 from tests.conftest import make_supply, rome
+from tests.photos.images import METER_530
 
-# Inside the October window, and in the past for the machine's clock: the outbox, run by
-# the real clock, sends what the pinned clock queued.
-NOW = rome(2026, 10, 20, 10, 0)
 JPEG = pictures.picture("jpeg", size=(320, 240))
 CUSTOMER = "Mario Rossi <mario.rossi@example.org>"
 _ids = itertools.count(1)
@@ -87,13 +74,20 @@ def codes_text(supply: Supply, reading: str = "00350", read_on: str | None = "20
     )
 
 
+def listed_items(body: str) -> list[str]:
+    """The items of the first list in a reply (what is missing), without their dashes."""
+    lines = body.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("- "))
+    items = []
+    for line in lines[start:]:
+        if not line.startswith("- "):
+            break
+        items.append(line[2:])
+    return items
+
+
 def receive(raw: bytes, *, arrived_at: datetime = NOW, now: datetime = NOW) -> Any:
     return email_receive(message=MailMessage.from_bytes(raw), now=now, arrived_at=arrived_at)
-
-
-@pytest.fixture(autouse=True)
-def _media(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.mark.django_db
@@ -173,11 +167,27 @@ class TestEmailReceive:
         assert not Reading.objects.exists()
         body = OutboundMessage.objects.get().body
         assert "Nella tua e-mail non abbiamo trovato:" in body
-        assert "- il codice utente, sulla prima pagina della bolletta" in body
-        assert "- la data della lettura, giorno, mese e anno in cifre" in body
-        assert "- il codice utenza" not in body
-        assert "- la lettura del contatore" not in body
+        assert listed_items(body) == ["il codice utente, sulla prima pagina della bolletta"]
         assert "in alto a destra sulla prima pagina della bolletta" in body
+
+    def test_the_date_is_never_asked_for_since_the_day_of_the_mail_stands_for_it(
+        self, supply: Supply
+    ) -> None:
+        # No date and no customer code: only the code is missing; the date is the mail's.
+        text = f"Lettura 00350, utenza {supply.supply_code}"
+        receive(make_mail(text, sent_at=rome(2026, 10, 19, 21, 0)))
+
+        body = OutboundMessage.objects.get().body
+        assert listed_items(body) == ["il codice utente, sulla prima pagina della bolletta"]
+        assert "data" not in " ".join(listed_items(body))
+        assert "tutti e quattro" not in body
+        assert "codice utenza 400120734, codice utente 1004127, lettura 1234\n" in body
+        assert (
+            "Senza una data, la lettura vale come letta il giorno in cui invii l'e-mail."
+        ) in body
+        # Sent again with the code, still without a date, it is taken: the day it was sent.
+        receive(make_mail(f"{text}, codice utente {supply.holder.customer_code}"))
+        assert Reading.objects.get().read_on.isoformat() == "2026-10-20"
 
     def test_a_mail_with_nothing_in_it_gets_what_is_needed(self, db: None) -> None:
         receive(make_mail("Buongiorno, come si comunica la lettura?", subject="Informazioni"))
@@ -185,9 +195,12 @@ class TestEmailReceive:
         reply = OutboundMessage.objects.get()
         assert reply.subject == "Re: Informazioni"
         assert "Non abbiamo trovato una lettura del contatore nella tua e-mail" in reply.body
-        for item in ("il codice utenza", "il codice utente", "la lettura del", "la data della"):
-            assert f"- {item}" in reply.body
-        assert "codice utenza 400120734, codice utente 1004127, lettura 1234, data" in reply.body
+        assert [item.split(",")[0] for item in listed_items(reply.body)] == [
+            "il codice utenza",
+            "il codice utente",
+            "la lettura del contatore",
+        ]
+        assert "codice utenza 400120734, codice utente 1004127, lettura 1234\n" in reply.body
         assert InboundMessage.objects.get().errors  # logged with what was wrong
 
     def test_an_english_mail_is_answered_in_english_until_the_holder_is_known(
@@ -363,7 +376,6 @@ class TestEmailReceive:
 
 
 # A real photo of a meter, as a phone takes it.
-METER_PHOTO = Path(__file__).resolve().parents[2] / "../shared/meter-photos/530.07077.jpg"
 
 
 @pytest.mark.django_db
@@ -395,9 +407,9 @@ class TestWhatMailProgramsSend:
     def test_a_photo_sent_as_application_octet_stream_is_recognised_by_its_content(
         self, supply: Supply
     ) -> None:
-        if not METER_PHOTO.exists():
-            pytest.skip(f"{METER_PHOTO} is missing")
-        photo = METER_PHOTO.read_bytes()
+        if not METER_530.exists():
+            pytest.skip(f"{METER_530} is missing")
+        photo = METER_530.read_bytes()
         # As Apple Mail sends an iPhone's photo; and another file of no declared type.
         receive(
             make_mail(
@@ -418,13 +430,13 @@ class TestWhatMailProgramsSend:
         self, supply: Supply
     ) -> None:
         pillow_heif = pytest.importorskip("pillow_heif")
-        if not METER_PHOTO.exists():
-            pytest.skip(f"{METER_PHOTO} is missing")
+        if not METER_530.exists():
+            pytest.skip(f"{METER_530} is missing")
         from PIL import Image
 
         pillow_heif.register_heif_opener()
         heic = io.BytesIO()
-        Image.open(METER_PHOTO).save(heic, format="HEIF")
+        Image.open(METER_530).save(heic, format="HEIF")
         receive(
             make_mail(
                 codes_text(supply),
@@ -437,194 +449,7 @@ class TestWhatMailProgramsSend:
         assert "La foto del contatore è conservata" in OutboundMessage.objects.get().body
 
 
-# --- End to end: Dovecot and aiosmtpd on loopback ---------------------------------------------
-
-DOVECOT = Path("/usr/sbin/dovecot")
-PASSWORD = "s3cret-imap"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    text = log.read_text() if log.exists() else ""
-    process.kill()
-    raise RuntimeError(f"Dovecot did not start on port {port}:\n{text}")
-
-
-@dataclass
-class ImapServer:
-    port: int
-    users: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    def mailbox(self, user: str) -> MailBoxUnencrypted:
-        return MailBoxUnencrypted("127.0.0.1", self.port, timeout=10).login(user, PASSWORD)
-
-    def deliver(self, user: str, raw: bytes, *, arrived_at: datetime = NOW) -> None:
-        with self.mailbox(user) as box:
-            box.append(raw, "INBOX", dt=arrived_at, flag_set=[])
-
-    def flags(self, user: str) -> list[tuple[str, ...]]:
-        with self.mailbox(user) as box:
-            return [m.flags for m in box.fetch(mark_seen=False, headers_only=True)]
-
-    def mark_unseen(self, user: str) -> None:
-        with self.mailbox(user) as box:
-            box.client.uid("STORE", "1:*", "-FLAGS", "(\\Seen)")
-
-
-@pytest.fixture(scope="session")
-def imap_server() -> Iterator[ImapServer]:
-    """Dovecot on 127.0.0.1 with a configuration of its own: any user name logs in with
-    PASSWORD and gets an empty Maildir, so each test reads its own mailbox."""
-    if not DOVECOT.exists():
-        pytest.skip(f"{DOVECOT} is missing: run scripts/install-system-deps.sh (make install)")
-    base = Path(tempfile.mkdtemp(prefix="autolettura-dovecot-"))
-    base.chmod(0o755)  # the mail user must reach the mailboxes under it
-    home = base / "home"
-    home.mkdir()
-    if os.geteuid() == 0:  # Dovecot refuses to give mail to root: use its own user
-        mail_user = pwd.getpwnam("dovecot")
-        os.chown(home, mail_user.pw_uid, mail_user.pw_gid)
-        uid, gid = mail_user.pw_uid, mail_user.pw_gid
-        unprivileged = ""
-    else:
-        uid, gid = os.getuid(), os.getgid()
-        me = pwd.getpwuid(uid).pw_name
-        unprivileged = (
-            f"default_login_user = {me}\ndefault_internal_user = {me}\n"
-            "service imap-login {\n  chroot =\n}\nservice anvil {\n  chroot =\n}\n"
-        )
-    port = _free_port()
-    (base / "dovecot.conf").write_text(
-        f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-first_valid_gid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = static
-  args = password={PASSWORD}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={home}/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-{unprivileged}"""
-    )
-    process = subprocess.Popen(
-        [str(DOVECOT), "-F", "-c", str(base / "dovecot.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, process, base / "dovecot.log")
-        yield ImapServer(port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1, keeping every mail it is given."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.received: list[Message] = []
-        self.raw: list[bytes] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=_free_port())
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        message = email.message_from_bytes(raw)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.raw.append(raw)
-        self.received.append(message)
-        return "250 OK"
-
-
-@pytest.fixture(scope="session")
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    try:
-        yield server
-    finally:
-        server.controller.stop()
-
-
-def body_of(message: Message) -> str:
-    part = message.get_body(("plain",)) if hasattr(message, "get_body") else None
-    payload = (part or message).get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode(message.get_content_charset() or "utf-8")
-
-
-@pytest.fixture
-def mailbox_user(
-    imap_server: ImapServer,
-    smtp_server: SmtpServer,
-    settings: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> str:
-    """A fresh mailbox, the app pointed at both servers, and the clock pinned at NOW."""
-    user = f"letture{next(imap_server.users)}"
-    smtp_server.received.clear()
-    smtp_server.raw.clear()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.AUTOLETTURA_IMAP_HOST = "127.0.0.1"
-    settings.AUTOLETTURA_IMAP_PORT = imap_server.port
-    settings.AUTOLETTURA_IMAP_SSL = settings.AUTOLETTURA_IMAP_STARTTLS = False
-    settings.AUTOLETTURA_IMAP_USER, settings.AUTOLETTURA_IMAP_PASSWORD = user, PASSWORD
-    settings.AUTOLETTURA_IMAP_FOLDER = "INBOX"
-    monkeypatch.setattr("autolettura.clock.now", Clock(NOW))
-    return user
-
-
-def fetch() -> str:
-    from io import StringIO
-
-    out = StringIO()
-    call_command("fetch_email", stdout=out)
-    return out.getvalue()
+# --- End to end: Dovecot and aiosmtpd on loopback (tests/channels/mailservers.py) ----------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -666,7 +491,7 @@ class TestFetchEmail:
         body = body_of(reply)
         assert "- il codice utenza, sulla prima pagina della bolletta" in body
         assert "- il codice utente, sulla prima pagina della bolletta" in body
-        assert "- la data della lettura" in body
+        assert "- la data della lettura" not in body
         assert "- la lettura del contatore" not in body
 
     def test_an_automatic_reply_gets_nothing(
@@ -751,7 +576,7 @@ class TestFetchEmail:
     def test_a_reply_that_cannot_be_sent_now_waits_in_the_outbox(
         self, imap_server: ImapServer, mailbox_user: str, settings: Any
     ) -> None:
-        settings.EMAIL_PORT = _free_port()  # nobody listens there
+        settings.EMAIL_PORT = free_port()  # nobody listens there
         imap_server.deliver(mailbox_user, make_mail(codes_text(make_supply())))
 
         fetch()

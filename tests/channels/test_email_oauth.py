@@ -12,8 +12,6 @@ import base64
 import itertools
 import json
 import os
-import pwd
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,19 +29,10 @@ from autolettura import mail_oauth
 from autolettura.outbox.models import OutboundMessage
 from autolettura.readings.models import Reading, Status
 from tests.api_helpers import Clock
-from tests.channels.fakes import FakeProvider, Recorded
-from tests.channels.test_email import (
-    DOVECOT,
-    NOW,
-    SmtpServer,
-    _free_port,
-    _wait_for_port,
-    body_of,
-    codes_text,
-    fetch,
-    make_mail,
-)
+from tests.channels.mailservers import NOW, SmtpServer, body_of, dovecot, fetch, free_port
+from tests.channels.test_email import codes_text, make_mail
 from tests.conftest import make_supply
+from tests.fake_http import FakeProvider, Recorded
 
 CLIENT_ID = "autolettura-app"
 CLIENT_SECRET = "client-secret"
@@ -64,10 +53,6 @@ class FakeTokenEndpoint(FakeProvider):
     @property
     def token_url(self) -> str:
         return f"{self.url}/token"
-
-    def __enter__(self) -> FakeTokenEndpoint:
-        super().__enter__()
-        return self
 
     def issue(self, user: str) -> str:
         token = f"access-{next(self._ids)}"
@@ -113,82 +98,23 @@ def token_endpoint() -> Iterator[FakeTokenEndpoint]:
 def oauth_imap(token_endpoint: FakeTokenEndpoint) -> Iterator[int]:
     """Dovecot on 127.0.0.1 taking only OAuth 2.0 bearer tokens (XOAUTH2, OAUTHBEARER),
     each checked at the token endpoint's introspection. Returns its port."""
-    if not DOVECOT.exists():
-        pytest.skip(f"{DOVECOT} is missing: run scripts/install-system-deps.sh (make install)")
-    base = Path(tempfile.mkdtemp(prefix="autolettura-dovecot-oauth-"))
-    base.chmod(0o755)
-    home = base / "home"
-    home.mkdir()
-    if os.geteuid() == 0:
-        mail_user = pwd.getpwnam("dovecot")
-        os.chown(home, mail_user.pw_uid, mail_user.pw_gid)
-        uid, gid, unprivileged = mail_user.pw_uid, mail_user.pw_gid, ""
-    else:
-        uid, gid = os.getuid(), os.getgid()
-        me = pwd.getpwuid(uid).pw_name
-        unprivileged = (
-            f"default_login_user = {me}\ndefault_internal_user = {me}\n"
-            "service imap-login {\n  chroot =\n}\nservice anvil {\n  chroot =\n}\n"
-        )
-    port = _free_port()
-    (base / "oauth2.conf.ext").write_text(
-        f"""
+    introspection = f"""
 introspection_mode = post
 introspection_url = {token_endpoint.url}/introspect
 username_attribute = username
 active_attribute = active
 active_value = true
 """
-    )
-    (base / "dovecot.conf").write_text(
-        f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
+    oauth_login = """
 auth_mechanisms = xoauth2 oauthbearer
-first_valid_uid = 1
-first_valid_gid = 1
-mail_location = maildir:~/Maildir
-passdb {{
+passdb {
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
   args = {base}/oauth2.conf.ext
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={home}/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-{unprivileged}"""
-    )
-    process = subprocess.Popen(
-        [str(DOVECOT), "-F", "-c", str(base / "dovecot.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, process, base / "dovecot.log")
+}
+"""
+    with dovecot(oauth_login, files={"oauth2.conf.ext": introspection}) as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 class OAuthSmtpServer(SmtpServer):
@@ -204,7 +130,7 @@ class OAuthSmtpServer(SmtpServer):
         self.controller = Controller(
             self,
             hostname="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
             auth_required=True,
             auth_require_tls=False,  # loopback only
             auth_exclude_mechanism=["LOGIN", "PLAIN"],
@@ -230,12 +156,8 @@ class OAuthSmtpServer(SmtpServer):
 
 @pytest.fixture(scope="module")
 def oauth_smtp(token_endpoint: FakeTokenEndpoint) -> Iterator[OAuthSmtpServer]:
-    server = OAuthSmtpServer(token_endpoint)
-    server.controller.start()
-    try:
+    with OAuthSmtpServer(token_endpoint) as server:
         yield server
-    finally:
-        server.controller.stop()
 
 
 _users = itertools.count(1)

@@ -10,44 +10,21 @@ and aiosmtpd (SMTP) on 127.0.0.1 as tests/channels/test_email.py does.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
-from autolettura.photos import services as photo_services
 from autolettura.photos.models import PhotoReading
 from autolettura.readings.models import Channel, InboundMessage, Reading
 from tests import pictures
-from tests.channels import test_email
-from tests.channels.test_email import (
-    ImapServer,
-    SmtpServer,
-    body_of,
-    fetch,
-    make_mail,
-    receive,
-)
+from tests.channels.mailservers import ImapServer, SmtpServer, body_of, fetch
+from tests.channels.test_email import make_mail, receive
 from tests.conftest import make_supply
-from tests.photos.images import MeterPhoto, meter_photo
+from tests.photos.images import MeterPhoto, meter_photo, real_photo
 
-# The mail servers of the e-mail tests (Dovecot and aiosmtpd on 127.0.0.1), shared.
-imap_server = test_email.imap_server
-smtp_server = test_email.smtp_server
-mailbox_user = test_email.mailbox_user
-
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "meter-photos"
-# Read 00530 with confidence by the real reader (labels.csv: 00530).
-METER_530 = REAL_PHOTOS / "530.07077.jpg"
 ASK_FOR_THE_NUMBER = "- la lettura del contatore, senza i decimali (solo le cifre nere)"
-
-
-def real_photo() -> bytes:
-    if not METER_530.exists():
-        pytest.skip(f"{METER_530} is missing")
-    return METER_530.read_bytes()
 
 
 def codes_only(supply: Supply, greeting: str = "Buongiorno, vi mando la foto del contatore") -> str:
@@ -59,25 +36,6 @@ def codes_only(supply: Supply, greeting: str = "Buongiorno, vi mando la foto del
 
 def photo_mail(text: str, photo: bytes, **kwargs: Any) -> bytes:
     return make_mail(text, attachments=[(photo, "image/jpeg", "IMG_2041.jpg")], **kwargs)
-
-
-@pytest.fixture
-def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The photos the optical reader really read (the real reader, counted)."""
-    seen: list[bytes] = []
-    real = photo_services._optical_read
-
-    def counted(image: bytes) -> dict[str, Any]:
-        seen.append(image)
-        return real(image)
-
-    monkeypatch.setattr(photo_services, "_optical_read", counted)
-    return seen
-
-
-@pytest.fixture(autouse=True)
-def _media(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,17 +48,14 @@ from autolettura.rules.errors import FieldError
 from tests.api_helpers import Clock, post_reading
 from tests.backoffice.support import BACKEND, operator
 from tests.channels import test_email, test_phone, test_sms, test_whatsapp
+from tests.channels.mailservers import ImapServer, SmtpServer, body_of, fetch
 from tests.conftest import make_supply, rome
 from tests.portal.support import with_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Dovecot and aiosmtpd, started once (session scope) and only if an e-mail case runs.
-imap_server = test_email.imap_server
-smtp_server = test_email.smtp_server
-mailbox_user = test_email.mailbox_user
-# The fake Graph API, pointed at by the WhatsApp settings.
-graph = test_whatsapp.graph
+# Dovecot and aiosmtpd (started once, and only if an e-mail case runs) and the fake Graph
+# API are tests/channels/conftest.py's.
 
 # Inside the October window (15-30), and in the past of the machine's clock as the e-mail
 # tests need; 10 November is between windows.
@@ -263,8 +259,8 @@ def by_sms(world: World, case: Case) -> Answer:
 
 
 def by_email(world: World, case: Case) -> Answer:
-    imap: test_email.ImapServer = world.fixture("imap_server")
-    smtp: test_email.SmtpServer = world.fixture("smtp_server")
+    imap: ImapServer = world.fixture("imap_server")
+    smtp: SmtpServer = world.fixture("smtp_server")
     user = world.fixture("mailbox_user")
     # mailbox_user pins the clock at the e-mail tests' instant: this case's, instead.
     world.monkeypatch.setattr("autolettura.clock.now", world.clock)
@@ -274,10 +270,10 @@ def by_email(world: World, case: Case) -> Answer:
     )
     # The mail arrives when the case says: the window is the arrival's (not the fetch's).
     imap.deliver(user, test_email.make_mail(text, sent_at=case.now), arrived_at=case.now)
-    test_email.fetch()
+    fetch()
     outbox_flush(now=case.now + timedelta(minutes=1))
     (reply,) = smtp.received
-    return Answer(test_email.body_of(reply))
+    return Answer(body_of(reply))
 
 
 Send = Callable[[World, Case], Answer]
@@ -310,11 +306,6 @@ def outcome_text(channel: str, reading: Reading, now: datetime) -> str:
 
 
 # --- The matrix --------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _media(settings: SettingsWrapper, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.mark.parametrize("case_name", list(CASES))

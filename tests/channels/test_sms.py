@@ -69,11 +69,6 @@ def sms(live_server: Any, settings: Any, clock: Clock) -> Sms:
     return Sms(f"{live_server.url}/channels/sms/webhook")
 
 
-@pytest.fixture
-def supply(db: None) -> Supply:
-    return make_supply()
-
-
 @pytest.mark.django_db(transaction=True)
 class TestSmsReading:
     @pytest.mark.parametrize(

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +19,8 @@ from autolettura.outbox.services import outbox_flush
 from autolettura.readings.models import Channel, InboundMessage, Reading, Status
 from tests import pictures
 from tests.api_helpers import Clock
+from tests.channels.fakes import WHATSAPP_APP_SECRET as APP_SECRET
+from tests.channels.fakes import WHATSAPP_VERIFY_TOKEN as VERIFY_TOKEN
 from tests.channels.fakes import (
     FakeGraphApi,
     http_request,
@@ -34,10 +34,6 @@ from tests.conftest import make_supply, rome
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-APP_SECRET = "test-app-secret"
-VERIFY_TOKEN = "test-verify-token"
-ACCESS_TOKEN = "test-access-token"
-PHONE_NUMBER_ID = "109876543210"
 CUSTOMER_PHONE = "393471234567"
 DECEMBER_20 = rome(2026, 12, 20, 10, 0)
 JPEG = pictures.JPEG
@@ -59,23 +55,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     pinned = Clock(DECEMBER_20)
     monkeypatch.setattr("autolettura.clock.now", pinned)
     return pinned
-
-
-@pytest.fixture
-def graph(settings: Any, tmp_path: Path) -> Iterator[FakeGraphApi]:
-    with FakeGraphApi(token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID) as fake:
-        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
-        settings.AUTOLETTURA_WHATSAPP_TOKEN = ACCESS_TOKEN
-        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.AUTOLETTURA_WHATSAPP_APP_SECRET = APP_SECRET
-        settings.AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = VERIFY_TOKEN
-        settings.MEDIA_ROOT = tmp_path
-        yield fake
-
-
-@pytest.fixture
-def supply(db: None) -> Supply:
-    return make_supply()
 
 
 class Phone:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,34 +24,27 @@ from autolettura.channels.models import (
     WhatsAppPhotoProposal,
     WhatsAppStep,
 )
+from autolettura.channels.whatsapp import whatsapp_drafts_expire
 from autolettura.customers.models import Customer, Supply
-from autolettura.photos import services as photo_services
 from autolettura.photos.models import PhotoReading
 from autolettura.readings.models import Channel, InboundMessage, Reading
 from tests import pictures
 from tests.api_helpers import Clock
 from tests.channels.fakes import FakeGraphApi, whatsapp_button_reply, whatsapp_image
 from tests.channels.test_whatsapp import (
-    ACCESS_TOKEN,
-    APP_SECRET,
     CUSTOMER_PROMPT,
     DATE_PROMPT,
     DECEMBER_20,
-    PHONE_NUMBER_ID,
     READING_PROMPT,
     REMEMBER_QUESTION,
     SUPPLY_PROMPT,
-    VERIFY_TOKEN,
     Phone,
 )
 from tests.conftest import make_supply
-from tests.photos.images import MeterPhoto, meter_photo
+from tests.photos.images import MeterPhoto, meter_photo, real_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / ".." / "shared" / "meter-photos"
-# Read 00530 with confidence by the real reader (labels.csv: 00530).
-METER_530 = REAL_PHOTOS / "530.07077.jpg"
 OTHER = "393479876543"
 _ids = itertools.count(1)
 
@@ -65,43 +56,11 @@ UNREADABLE_ADVICE = (
 )
 
 
-def real_photo() -> bytes:
-    if not METER_530.exists():
-        pytest.skip(f"{METER_530} is missing")
-    return METER_530.read_bytes()
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     pinned = Clock(DECEMBER_20)
     monkeypatch.setattr("autolettura.clock.now", pinned)
     return pinned
-
-
-@pytest.fixture
-def graph(settings: Any, tmp_path: Path) -> Iterator[FakeGraphApi]:
-    with FakeGraphApi(token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID) as fake:
-        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
-        settings.AUTOLETTURA_WHATSAPP_TOKEN = ACCESS_TOKEN
-        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.AUTOLETTURA_WHATSAPP_APP_SECRET = APP_SECRET
-        settings.AUTOLETTURA_WHATSAPP_VERIFY_TOKEN = VERIFY_TOKEN
-        settings.MEDIA_ROOT = tmp_path
-        yield fake
-
-
-@pytest.fixture
-def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The photos the optical reader really read (the real reader, counted)."""
-    seen: list[bytes] = []
-    real = photo_services._optical_read
-
-    def counted(image: bytes) -> dict[str, Any]:
-        seen.append(image)
-        return real(image)
-
-    monkeypatch.setattr(photo_services, "_optical_read", counted)
-    return seen
 
 
 class Customer5:
@@ -443,6 +402,106 @@ class TestAttacks:
         conversation = WhatsAppConversation.objects.get()
         assert conversation.step == WhatsAppStep.PHOTO_CONFIRM
         assert conversation.reading == ""
+
+
+def draft_files() -> list[str]:
+    """The photos the WhatsApp channel keeps for drafts (not the readings' own copies)."""
+    try:
+        return sorted(default_storage.listdir("channels/whatsapp")[1])
+    except FileNotFoundError:
+        return []
+
+
+class TestDraftPhotoFiles:
+    """A photo is kept for the draft while the draft may still use it; a reading taken with
+    it keeps a copy of its own. Before, every photo sent stayed on disk for good."""
+
+    @pytest.mark.parametrize("answer", ["Sì", "No"])
+    def test_goes_once_the_reading_is_taken_with_its_own_copy(
+        self, customer: Customer5, answer: str
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        assert len(draft_files()) == 1
+
+        customer.press(customer.buttons()[answer], answer)
+        if answer == "No":
+            customer.phone.reply()
+            customer.phone.ask("547")
+
+        reading = Reading.objects.get(supply=customer.supply)
+        assert reading.value == 547
+        assert pictures.describe(kept_photo(reading))[0] == "JPEG"
+        assert draft_files() == []
+
+    def test_a_photo_replaced_by_a_newer_one_goes_and_the_newer_one_stays(
+        self, customer: Customer5
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        [first] = draft_files()
+
+        customer.photo(meter_photo(MeterPhoto(register="00548")))
+        customer.phone.reply()
+
+        [second] = draft_files()
+        assert second != first
+        assert WhatsAppConversation.objects.get().photo == f"channels/whatsapp/{second}"
+
+    def test_a_photo_that_came_again_for_nothing_is_not_kept(self, customer: Customer5) -> None:
+        message_id = customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+
+        # Meta delivers the same message again: fetched again, then found in the log.
+        status, body = customer.phone.post(
+            whatsapp_image(
+                message_id, customer.phone.number, next(iter(customer.graph.media)), caption=None
+            )
+        )
+
+        assert status == 200, body
+        assert len(draft_files()) == 1
+
+    def test_the_photo_of_a_draft_left_for_a_day_goes(
+        self, customer: Customer5, clock: Clock
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=23)
+        assert whatsapp_drafts_expire(now=clock.now) == 0
+
+        clock.now += timedelta(hours=2)
+        removed = whatsapp_drafts_expire(now=clock.now)
+
+        assert removed == 1
+        assert draft_files() == []
+        assert WhatsAppPhotoProposal.objects.get().status == PhotoProposalStatus.EXPIRED
+        assert whatsapp_drafts_expire(now=clock.now) == 0
+
+    def test_beat_runs_it_every_hour(
+        self, customer: Customer5, clock: Clock, settings: Any
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=25)
+
+        assert tasks.whatsapp_drafts_expire_task() == 1
+        assert draft_files() == []
+        entry = settings.CELERY_BEAT_SCHEDULE["whatsapp-drafts-expire"]
+        assert entry["task"] == "autolettura.channels.tasks.whatsapp_drafts_expire_task"
+        assert entry["schedule"] == 3600.0
+
+    def test_a_message_after_a_day_drops_the_stale_draft_and_its_photo(
+        self, customer: Customer5, clock: Clock
+    ) -> None:
+        customer.photo(meter_photo(MeterPhoto(register="00547")))
+        customer.phone.reply()
+        clock.now += timedelta(hours=25)
+
+        customer.phone.send("ciao")
+
+        assert draft_files() == []
+        assert not Reading.objects.exists()
 
 
 class TestReadInTheTask:

@@ -1,15 +1,16 @@
-"""pagoPA checkout stood in for by an HTTP server on 127.0.0.1: it takes a cart as the
-checkout EC API's POST /carts does (JSON, at most five notices, 18-digit notice numbers,
-11-digit fiscal codes, amounts in cents, the three return addresses) and answers 302 with
-the address of its payment page, or 400 with a problem, as the real one does."""
+"""pagoPA checkout stood in for by an HTTP server on 127.0.0.1 (tests/fake_http.py): it
+takes a cart as the checkout EC API's POST /carts does (JSON, at most five notices, 18-digit
+notice numbers, 11-digit fiscal codes, amounts in cents, the three return addresses) and
+answers 302 with the address of its payment page, or 400 with a problem, as the real one
+does."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.fake_http import FakeProvider, Recorded, json_answer
+
+PROBLEM = "application/problem+json"
 
 
 def cart_problems(cart: Any) -> list[str]:
@@ -38,79 +39,45 @@ def cart_problems(cart: Any) -> list[str]:
     return problems
 
 
-class FakeCheckout:
+class FakeCheckout(FakeProvider):
+    """pagoPA's checkout: `POST /checkout/ec/v1/carts` takes a cart (kept in `carts`, as
+    sent) and answers 302 to its payment page, or with `status` when that is not 302;
+    `GET` anything is the payment page the customer lands on."""
+
     def __init__(self, *, status: int = 302, location: str | None = None) -> None:
+        super().__init__()
         self.carts: list[Any] = []
         self.status = status
         self.location = location  # where it sends the customer (default: its own page)
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    cart = json.loads(body)
-                except ValueError:
-                    cart = None
-                problems = cart_problems(cart)
-                fake.carts.append(cart)
-                if problems or self.path != "/checkout/ec/v1/carts":
-                    self._answer(400, {"title": "Bad Request", "detail": ", ".join(problems)})
-                elif fake.status != 302:
-                    self._answer(fake.status, {"title": "Service Error"})
-                else:
-                    self.send_response(302)
-                    self.send_header(
-                        "Location", fake.location or f"{fake.url}/c/carts/{len(fake.carts)}"
-                    )
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-
-            def do_GET(self) -> None:
-                # The payment page the customer lands on (pagoPA's own pages stand in here).
-                data = (
-                    "<!doctype html><html lang='it'><head><title>pagoPA checkout</title></head>"
-                    f"<body><h1>pagoPA checkout</h1><p>{self.path}</p></body></html>"
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _answer(self, status: int, problem: dict[str, str]) -> None:
-                data = json.dumps({"status": status, **problem}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/problem+json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def carts_url(self) -> str:
         return f"{self.url}/checkout/ec/v1/carts"
 
-    def __enter__(self) -> FakeCheckout:
-        self._thread.start()
-        return self
+    def answer(self, request: Recorded) -> tuple[int, str, bytes]:
+        if request.method == "GET":
+            # The payment page the customer lands on (pagoPA's own pages stand in here).
+            page = (
+                "<!doctype html><html lang='it'><head><title>pagoPA checkout</title></head>"
+                f"<body><h1>pagoPA checkout</h1><p>{request.path}</p></body></html>"
+            )
+            return 200, "text/html; charset=utf-8", page.encode()
+        try:
+            cart = request.json()
+        except ValueError:
+            cart = None
+        problems = cart_problems(cart)
+        self.carts.append(cart)
+        if problems or request.path != "/checkout/ec/v1/carts":
+            problem = {"status": 400, "title": "Bad Request", "detail": ", ".join(problems)}
+            return json_answer(400, problem, PROBLEM)
+        if self.status != 302:
+            return json_answer(
+                self.status, {"status": self.status, "title": "Service Error"}, PROBLEM
+            )
+        return 302, "text/plain", b""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+    def headers(self, request: Recorded, status: int) -> dict[str, str]:
+        if status != 302:
+            return {}
+        return {"Location": self.location or f"{self.url}/c/carts/{len(self.carts)}"}

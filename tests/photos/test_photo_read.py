@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from autolettura.photos import services
 from autolettura.photos.models import PhotoReading
 from autolettura.photos.selectors import register_history
 from autolettura.photos.services import ENGINE, photo_read
@@ -18,20 +17,6 @@ from tests.conftest import make_supply, rome
 from .images import MeterPhoto, black_wheels_span, meter_photo
 
 NOW = rome(2026, 12, 16, 10, 0)
-
-
-@pytest.fixture
-def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The photos the optical reader really read (the real reader, counted)."""
-    seen: list[bytes] = []
-    real = services._optical_read
-
-    def counted(image: bytes) -> dict[str, Any]:
-        seen.append(image)
-        return real(image)
-
-    monkeypatch.setattr(services, "_optical_read", counted)
-    return seen
 
 
 def still(digit: int) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +27,8 @@ from autolettura.photos.reader import (
 )
 from autolettura.rules.register import RegisterChoice, register_choose
 
-from .images import MeterPhoto, meter_photo, varied
+from .images import REAL_PHOTOS, MeterPhoto, meter_photo, varied
 
-REAL_PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "meter-photos"
 THRESHOLD = 0.9  # AUTOLETTURA_PHOTO_CONFIDENCE's default
 
 

@@ -36,19 +36,6 @@ def _media(settings: SettingsWrapper, tmp_path: Path) -> None:
     settings.AUTOLETTURA_PHOTO_READ_SECONDS = 60
 
 
-@pytest.fixture
-def optical_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    seen: list[bytes] = []
-    real = photo_services._optical_read
-
-    def counted(image: bytes) -> dict[str, Any]:
-        seen.append(image)
-        return real(image)
-
-    monkeypatch.setattr(photo_services, "_optical_read", counted)
-    return seen
-
-
 def send(supply: Supply, typed: str, photo: bytes, **kw: Any) -> Reading:
     return reading_submit(
         channel=Channel.APP,

@@ -1,5 +1,5 @@
 """The regulator's yearly report against a hand-counted year (2026), in both file formats,
-every figure traced to its rows.
+every figure traced to its rows, in Italian (it goes to ARERA) whatever language is active.
 
 Hand count for 2026:
 - readings taken by the utility: supply A (CMA 150) twice, supply B (business, CMA 3,500)
@@ -28,11 +28,12 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import translation
 from openpyxl import load_workbook
 
 from autolettura.customers.models import Usage
 from autolettura.readings.models import Channel, Reading, Source, Status
-from autolettura.regulation.reports import arera_report
+from autolettura.regulation.reports import arera_report, report_write
 from autolettura.regulation.services import obligations_tick
 from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
 from autolettura.service.models import Category, FaultChannel, FaultReport, FaultStatus, Urgency
@@ -151,11 +152,11 @@ class TestFigures:
             if figure.unit == "":
                 assert figure.value == len(figure.rows), figure.key
         assert [t.note for t in figures["bills_in_time"].rows] == [
-            "period ending 31/12/2025, issued after 51 days, late",
-            "period ending 28/02/2026, issued after 5 days, in time",
+            "periodo chiuso il 31/12/2025, emessa dopo 51 giorni, in ritardo",
+            "periodo chiuso il 28/02/2026, emessa dopo 5 giorni, nei tempi",
         ]
         assert [t.ref for t in figures["emergencies"].rows] == ["GU-2026050110", "GU-2026123123"]
-        (late,) = [t for t in figures["self_told_in_time"].rows if "late" in t.note]
+        (late,) = [t for t in figures["self_told_in_time"].rows if "in ritardo" in t.note]
         assert late.on == date(2026, 12, 22)
 
 
@@ -168,11 +169,21 @@ class TestFiles:
         with override_settings(AUTOLETTURA_CMA_DEFAULT_BUSINESS=Decimal(3500)):
             call_command("arera_report", "--year", "2026", str(path), stdout=out)
         book = load_workbook(path)
-        summary = list(book["Summary"].iter_rows(values_only=True))
-        assert summary[0][0] == "ARERA report 2026"
+        assert book.sheetnames == ["Riepilogo", "Dettaglio"]
+        summary = list(book["Riepilogo"].iter_rows(values_only=True))
+        assert summary[0][0] == "Rapporto ARERA 2026"
+        assert summary[1] == ("indicatore", "sezione", "descrizione", "valore", "unità", "righe")
         values = {row[0]: row[3] for row in summary[2:]}
         assert values == {k: float(v) if isinstance(v, Decimal) else v for k, v in EXPECTED.items()}
-        detail = list(book["Detail"].iter_rows(values_only=True))
+        detail = list(book["Dettaglio"].iter_rows(values_only=True))
+        assert detail[0] == (
+            "indicatore",
+            "tabella",
+            "riferimento",
+            "codice utenza",
+            "data",
+            "nota",
+        )
         counted = sum(row[5] for row in summary[2:])
         assert len(detail) - 1 == counted
         assert "written:" in out.getvalue()
@@ -182,10 +193,43 @@ class TestFiles:
         call_command("arera_report", "--year", "2026", str(path), stdout=StringIO())
         with path.open(encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
-        assert {r["figure"]: r["value"] for r in rows}["bills_in_time"] == "50.0"
+        assert {r["indicatore"]: r["valore"] for r in rows}["bills_in_time"] == "50.0"
         with (tmp_path / "arera-2026-detail.csv").open(encoding="utf-8") as handle:
             detail = list(csv.DictReader(handle))
-        assert sum(1 for r in detail if r["figure"] == "bills_issued") == 2
+        assert sum(1 for r in detail if r["indicatore"] == "bills_issued") == 2
+        assert {r["tabella"] for r in detail if r["indicatore"] == "bills_issued"} == {"bolletta"}
+
+    def test_is_written_in_italian_whatever_language_is_active(
+        self, year_2026: None, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "arera-2026.csv"
+        with translation.override("en"):
+            report = arera_report(year=2026)
+            report_write(report, path)
+        labels = {f.key: (f.section, f.label) for f in report.figures}
+
+        assert labels["attempts_made_low"] == (
+            "Tentativi di lettura",
+            "letture rilevate dal gestore, CMA fino a 3000 m³",
+        )
+        assert labels["visits_made_high"] == (
+            "Tentativi di lettura",
+            "visite effettuate, CMA oltre 3000 m³",
+        )
+        assert labels["self_validated"] == ("Autoletture", "validate")
+        assert labels["self_told_in_time"] == (
+            "Autoletture",
+            "non validate: quota con esito comunicato entro 9 giorni lavorativi",
+        )
+        assert labels["bills_in_time"] == (
+            "Bollette",
+            "quota emessa entro 45 giorni dalla fine del periodo",
+        )
+        assert labels["emergencies"] == ("Pronto intervento", "segnalate")
+        assert labels["compensations_bill_issued_eur"][0] == "Indennizzi automatici"
+        assert labels["compensations_bill_issued_eur"][1].endswith(": importo")
+        with path.open(encoding="utf-8") as handle:
+            assert handle.readline().strip() == "indicatore,sezione,descrizione,valore,unità,righe"
 
     @pytest.mark.parametrize(
         ("args", "message"),

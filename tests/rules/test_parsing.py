@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autolettura.rules.errors import FormatError
+from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.parsing import (
     check_read_on,
     check_reading_digits,
     normalize_code,
+    parse_bill_codes,
     parse_read_on,
     parse_reading_value,
 )
@@ -23,6 +24,46 @@ from autolettura.rules.window import rome_today
 from .support import format_error, properties
 
 CODE = re.compile(r"[A-Z0-9][A-Z0-9/_-]{0,39}")
+
+
+class TestParseBillCodes:
+    def test_gives_both_codes_in_canonical_form(self) -> None:
+        assert parse_bill_codes(supply_code=" s 000 123", customer_code=1004127) == (
+            "S000123",
+            "1004127",
+        )
+
+    def test_says_what_is_wrong_with_each_code_beside_its_field(self) -> None:
+        with pytest.raises(FormatError) as raised:
+            parse_bill_codes(supply_code="S0001!", customer_code="  ")
+
+        assert raised.value.errors == (
+            FieldError("supply_code", "code_invalid"),
+            FieldError("customer_code", "required"),
+        )
+
+    @properties
+    @given(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.text()))
+    def test_agrees_with_each_code_parsed_on_its_own(
+        self, supply_code: str | None, customer_code: str | None
+    ) -> None:
+        codes: list[str] = []
+        errors: list[FieldError] = []
+        for raw, field in ((supply_code, "supply_code"), (customer_code, "customer_code")):
+            try:
+                codes.append(normalize_code(raw, field=field))
+            except FormatError as exc:
+                errors.extend(exc.errors)
+
+        if errors:
+            with pytest.raises(FormatError) as raised:
+                parse_bill_codes(supply_code=supply_code, customer_code=customer_code)
+            assert raised.value.errors == tuple(errors)
+        else:
+            assert parse_bill_codes(supply_code=supply_code, customer_code=customer_code) == (
+                codes[0],
+                codes[1],
+            )
 
 
 class TestNormalizeCode:

@@ -13,6 +13,8 @@ sender that has not failed is never blocked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +25,7 @@ from autolettura.customers.models import Supply
 from autolettura.readings.models import Channel, Reading
 from autolettura.readings.services import inbound_reading_submit
 from tests.api_helpers import Clock, post_reading
-from tests.channels import test_whatsapp
-from tests.channels.fakes import FakeGraphApi
+from tests.channels.fakes import FakeGraphApi, whatsapp_configured
 from tests.channels.test_sms import AUTH_TOKEN as TWILIO_TOKEN
 from tests.channels.test_sms import Sms
 from tests.channels.test_whatsapp import Phone
@@ -35,8 +36,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SUPPLY_CODE, CUSTOMER_CODE = "400120734", "1004127"
 TOO_MANY = "Troppi tentativi con codici che non corrispondono"
 MISMATCH = "I codici non corrispondono"
-# The fake Graph API, pointed at by the WhatsApp settings.
-graph = test_whatsapp.graph
+
+
+@pytest.fixture
+def graph(settings: Any, tmp_path: Path) -> Iterator[FakeGraphApi]:
+    """The fake Graph API, pointed at by the WhatsApp settings."""
+    with whatsapp_configured(settings) as fake:
+        settings.MEDIA_ROOT = tmp_path
+        yield fake
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ the e-mail address of the same account.
 Now failures are counted per (source, target), the target as the lookup normalises it: a
 source that has not failed is never blocked, and a source that has is stopped whatever
 spelling it uses.
+
+A supply has two names, its supply code and the regulator's 16-digit user code (issue 14,
+item 5), and each was a target of its own: a stranger who had used up the guesses at a
+supply with one had as many again with the other. Now the target is the supply.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client, override_settings
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.customers.models import Supply
+from autolettura.customers.services import supply_identify_guarded, supply_user_codes_assign
 from autolettura.throttling import FailureLimit, Throttled
-from tests.api_helpers import Clock
+from tests.api_helpers import Clock, post_reading
 from tests.ops.processes import REDIS_SERVER, PrivateRedis
 from tests.portal.support import DECEMBER_20, PASSWORD, customer_with_supply, with_account
 
@@ -166,6 +172,112 @@ class TestFaultFollowUp:
 
         assert answers == [404, 404, 404]
         assert respelled.status_code == 429
+
+
+@pytest.fixture
+def user_code(mine: Supply) -> str:
+    supply_user_codes_assign()
+    mine.refresh_from_db()
+    assert mine.user_code is not None
+    return mine.user_code
+
+
+class TestOneTargetPerSupply:
+    """Guesses at one supply's customer code from several addresses, first with one of the
+    supply's names and then with the other: the target closes at the same count as with
+    one name throughout."""
+
+    @pytest.fixture(autouse=True)
+    def _limits(self, settings: SettingsWrapper) -> None:
+        settings.AUTOLETTURA_THROTTLE_PER_ADDRESS = 100
+        settings.AUTOLETTURA_FAILURES_PER_SOURCE = 100
+        settings.AUTOLETTURA_FAILURES_PER_TARGET = 3
+
+    @staticmethod
+    def guesses(names: list[str]) -> list[int]:
+        """One wrong customer code per name, each from an address of its own; then the first
+        address tries again, with the last name."""
+        answers = [
+            post_reading(
+                Client(),
+                {"supply_code": name, "customer_code": f"{2000000 + n}", "reading": "1"},
+                address=f"203.0.113.{n}",
+            ).status_code
+            for n, name in enumerate(names)
+        ]
+        again = post_reading(
+            Client(),
+            {"supply_code": names[-1], "customer_code": "2999999", "reading": "1"},
+            address="203.0.113.0",
+        ).status_code
+        return [*answers, again]
+
+    def test_the_supply_code_then_the_user_code_reach_the_limit_of_one_code(
+        self, user_code: str
+    ) -> None:
+        one_name = self.guesses([SUPPLY_CODE] * 3)
+        cache.clear()  # fresh counters for the second attack
+        with_both = self.guesses([SUPPLY_CODE, SUPPLY_CODE, user_code])
+
+        assert one_name == [422, 422, 422, 429]
+        assert with_both == one_name
+
+    def test_the_user_code_then_the_supply_code_reach_the_limit_of_one_code(
+        self, user_code: str
+    ) -> None:
+        assert self.guesses([user_code, user_code, SUPPLY_CODE]) == [422, 422, 422, 429]
+
+    def test_following_a_receipt_counts_against_the_same_supply(self, user_code: str) -> None:
+        def follow(name: str, address: str) -> int:
+            return (
+                Client()
+                .get(
+                    "/api/v1/readings/AL-2026-000001",
+                    {"supply_code": name, "customer_code": "2999998"},
+                    REMOTE_ADDR=address,
+                )
+                .status_code
+            )
+
+        first = [follow(SUPPLY_CODE, "203.0.113.0"), follow(user_code, "203.0.113.1")]
+        third = follow(SUPPLY_CODE, "203.0.113.2")
+
+        assert first == [404, 404]
+        assert third == 404
+        assert follow(SUPPLY_CODE, "203.0.113.1") == 429
+
+    def test_every_channel_counts_against_the_supply_whatever_name_it_was_given(
+        self, user_code: str
+    ) -> None:
+        # The service every channel identifies a supply through, with each channel's kind
+        # of source: a phone (SMS, WhatsApp, the phone line), an e-mail address, an address.
+        sources = ["phone:+393470000001", "email:someone@example.org", "address:203.0.113.9"]
+        for source, name in zip(sources, [SUPPLY_CODE, user_code, SUPPLY_CODE], strict=True):
+            found = supply_identify_guarded(
+                supply_code=name, customer_code="2999999", source=source
+            )
+            assert found is None
+
+        for source in sources:
+            for name in (SUPPLY_CODE, user_code):
+                with pytest.raises(Throttled):
+                    supply_identify_guarded(
+                        supply_code=name, customer_code=CUSTOMER_CODE, source=source
+                    )
+        # A source that has not failed still gets through, by either name.
+        assert (
+            supply_identify_guarded(
+                supply_code=user_code, customer_code=CUSTOMER_CODE, source="phone:+393471234567"
+            )
+            is not None
+        )
+
+    def test_a_user_code_that_names_no_supply_is_a_target_of_its_own(self, user_code: str) -> None:
+        unknown = "0100600399999999"
+        assert unknown != user_code
+        self.guesses([unknown] * 3)
+
+        assert self.guesses([SUPPLY_CODE])[0] == 422
 
 
 class TestSignInLockout:

@@ -21,7 +21,7 @@ from autolettura.service.models import FaultReport, FaultStatus
 from autolettura.service.services import fault_report_create
 from tests.api_helpers import Clock
 from tests.backoffice.support import BACKEND, operator
-from tests.channels.test_email import SmtpServer, body_of
+from tests.channels.mailservers import SmtpServer, body_of
 from tests.service.conftest import APRIL_15
 
 pytestmark = pytest.mark.django_db
@@ -38,22 +38,13 @@ STEPS = ("DISPATCHED", "ON_SITE", "RESOLVED")
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    try:
+    with SmtpServer() as server:
         yield server
-    finally:
-        server.controller.stop()
 
 
 @pytest.fixture
 def mail_server(smtp: SmtpServer, settings: Any) -> SmtpServer:
-    smtp.received.clear()
-    smtp.raw.clear()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    smtp.configure(settings)
     settings.AUTOLETTURA_PUBLIC_BASE_URL = BASE_URL
     return smtp
 

@@ -33,12 +33,15 @@ from autolettura.readings.services import (
 )
 from tests.api_helpers import Clock
 from tests.backoffice.support import BACKEND, operator, supply_with_history, under_review
-from tests.channels.fakes import FakeGraphApi, whatsapp_post, whatsapp_text
+from tests.channels.fakes import (
+    WHATSAPP_APP_SECRET,
+    FakeGraphApi,
+    whatsapp_configured,
+    whatsapp_post,
+    whatsapp_text,
+)
 from tests.portal.support import DECEMBER_20
 
-APP_SECRET = "test-app-secret"
-ACCESS_TOKEN = "test-access-token"
-PHONE_NUMBER_ID = "109876543210"
 NUMBER = "393471234567"
 TEMPLATE = "esito_lettura"
 
@@ -195,11 +198,7 @@ class TestOnTheChannelItCameFrom:
 
 @pytest.fixture
 def graph(settings: Any, tmp_path: Path) -> Iterator[FakeGraphApi]:
-    with FakeGraphApi(token=ACCESS_TOKEN, phone_number_id=PHONE_NUMBER_ID) as fake:
-        settings.AUTOLETTURA_WHATSAPP_API_URL = fake.api_url
-        settings.AUTOLETTURA_WHATSAPP_TOKEN = ACCESS_TOKEN
-        settings.AUTOLETTURA_WHATSAPP_PHONE_NUMBER_ID = PHONE_NUMBER_ID
-        settings.AUTOLETTURA_WHATSAPP_APP_SECRET = APP_SECRET
+    with whatsapp_configured(settings) as fake:
         settings.MEDIA_ROOT = tmp_path
         fake.templates[(TEMPLATE, "it")] = 4
         yield fake
@@ -222,7 +221,7 @@ class TestWhatsApp:
                 NUMBER,
                 f"{supply.supply_code}#{supply.holder.customer_code}#00600#20/12/2026",
             ),
-            app_secret=APP_SECRET,
+            app_secret=WHATSAPP_APP_SECRET,
         )
         assert status == 200
         outbox_flush(now=clock.now)  # the reply with the receipt

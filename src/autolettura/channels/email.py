@@ -400,7 +400,7 @@ def email_receive(
             recipient=reply_address(obj, own_addresses=own_addresses()) if sender else "",
             subject=subject,
             language=_language(outcome, text, subject, look),
-            body=lambda: _reply_body(outcome, parsed, day, photo_kept, photo_note, look),
+            body=lambda: _reply_body(outcome, parsed, photo_kept, photo_note, look),
             now=now,
         )
     return EmailOutcome(message_id, reading, list(outcome.errors), None, reply)
@@ -486,9 +486,8 @@ def _photo_look(
         # No huge or fake picture reaches the reader; what it reads is what the reading
         # keeps, so `reading_submit` finds it read (the cache is keyed by these bytes).
         checked = photos.photo_check(io.BytesIO(image))
-        codes = (
-            parsing.normalize_code(parsed.supply_code, field="supply_code"),
-            parsing.normalize_code(parsed.customer_code, field="customer_code"),
+        codes = parsing.parse_bill_codes(
+            supply_code=parsed.supply_code, customer_code=parsed.customer_code
         )
     except FormatError:
         return _PhotoLook(None)  # reading_submit says what is wrong with them
@@ -519,13 +518,13 @@ def _language(
     return freetext.guess_language(f"{subject}\n{text}")
 
 
-# The four items the bill asks for (DESIGN.md, the seed), as a reply lists what is missing.
+# The items a mail cannot do without, as a reply lists what is missing. Not the date: a
+# mail without one is the reading of the day it was sent (freetext.REQUIRED_FIELDS).
 def _item_description(item: str) -> str:
     descriptions = {
         freetext.SUPPLY_CODE: _("the supply code (codice utenza), on page 1 of the bill"),
         freetext.CUSTOMER_CODE: _("the customer code (codice utente), on page 1 of the bill"),
         freetext.READING: _("the meter reading, without decimals (only the black digits)"),
-        freetext.READ_ON: _("the reading date, in numbers and in full, for example 01/01/2026"),
     }
     return descriptions[item]
 
@@ -533,7 +532,6 @@ def _item_description(item: str) -> str:
 def _reply_body(
     outcome: InboundOutcome,
     parsed: freetext.ParsedMessage,
-    day: date,
     photo_kept: bool,
     photo_note: str,
     look: _PhotoLook | None = None,
@@ -570,7 +568,7 @@ def _reply_body(
         paragraphs.append(_photo_not_taken(look))
         if look.codes_error is not None and look.codes_error not in errors:
             errors.insert(0, look.codes_error)
-    paragraphs.extend(_what_to_fix(errors, parsed, day))
+    paragraphs.extend(_what_to_fix(errors, parsed))
     paragraphs.append(
         _("%(utility)s, meter reading service") % {"utility": settings.AUTOLETTURA_UTILITY_NAME}
     )
@@ -607,7 +605,7 @@ def _photo_not_taken(look: _PhotoLook) -> str:
     ) % {"reading": look.read.reading}
 
 
-def _what_to_fix(errors: list[FieldError], parsed: freetext.ParsedMessage, day: date) -> list[str]:
+def _what_to_fix(errors: list[FieldError], parsed: freetext.ParsedMessage) -> list[str]:
     paragraphs: list[str] = []
     missing = [item for item in parsed.missing if item in freetext.REQUIRED_FIELDS]
     if missing:
@@ -616,10 +614,10 @@ def _what_to_fix(errors: list[FieldError], parsed: freetext.ParsedMessage, day: 
             if parsed.empty
             else _("We could not take your reading. We did not find in your e-mail:")
         )
-        # Exactly the items of the four that are missing; the date too, when it is.
-        listed = [item for item in freetext.ITEMS if item in parsed.missing]
+        # Exactly the required items that are missing, never the date: without one, the
+        # reading is taken as read on the day the mail was sent.
         paragraphs.append(
-            lead + "\n" + "\n".join(f"- {_item_description(item)}" for item in listed)
+            lead + "\n" + "\n".join(f"- {_item_description(item)}" for item in missing)
         )
     shown = [
         error_message(error)
@@ -639,10 +637,11 @@ def _what_to_fix(errors: list[FieldError], parsed: freetext.ParsedMessage, day: 
                 )
             )
         paragraphs.append(
-            _("Reply to this e-mail with all four, for example:")
+            _("Reply to this e-mail with the codes and the reading, for example:")
             + "\n"
-            + _("supply code 400120734, customer code 1004127, reading 1234, date %(day)s")
-            % {"day": format_day(day)}
+            + _("supply code 400120734, customer code 1004127, reading 1234")
+            + "\n"
+            + _("Without a date, the reading counts as read on the day you send your e-mail.")
         )
     else:
         paragraphs.append(_("Reply to this e-mail with the corrections."))

@@ -47,3 +47,11 @@ def whatsapp_message_task(raw: dict[str, Any], received_at: str) -> None:
     whatsapp_message_receive(
         message=whatsapp_message_from(raw), now=datetime.fromisoformat(received_at)
     )
+
+
+@shared_task
+def whatsapp_drafts_expire_task() -> int:
+    """Remove the photos of WhatsApp drafts left past their time (beat: hourly)."""
+    from autolettura.channels.whatsapp import whatsapp_drafts_expire
+
+    return whatsapp_drafts_expire(now=clock.now())

@@ -33,6 +33,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -313,9 +314,11 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
         # Messages of one number queue on its conversation: checked again under the lock,
         # a concurrent retry of this message has either committed it or not started.
         if _logged(message.message_id):
+            _photos_forget(conversation, [photo])  # fetched again for nothing
             return
+        draft_photo = conversation.photo
         if conversation.updated_at < now - CONVERSATION_TTL:
-            _draft_clear(conversation)
+            _draft_stale(conversation, now)
             conversation.step = WhatsAppStep.IDLE
         turn = _Turn()
         payload: dict[str, Any] = {"message": message.raw, "photo": photo}
@@ -342,6 +345,10 @@ def whatsapp_message_receive(*, message: WhatsAppMessage, now: datetime) -> None
             InboundMessage.objects.filter(pk=inbound.pk).update(processed_at=now)
         conversation.updated_at = now
         conversation.save()
+        # The draft's photo as it was and the one that came: whichever the draft (or a
+        # reading proposed from it) no longer holds was copied to a reading, replaced,
+        # refused with its draft, or went stale.
+        _photos_forget(conversation, [draft_photo, photo])
         language = turn.language or _language(conversation, message)
         notes = turn.notes
         # What became of the photo comes first, in the language of the rest of the reply,
@@ -757,6 +764,15 @@ def _draft_clear(conversation: WhatsAppConversation) -> None:
     conversation.photo = ""
 
 
+def _draft_stale(conversation: WhatsAppConversation, now: datetime) -> None:
+    """Drop a draft left past CONVERSATION_TTL, with the readings proposed from its photo
+    that still waited for an answer (their photo goes with the draft)."""
+    _draft_clear(conversation)
+    conversation.photo_proposals.filter(status=PhotoProposalStatus.PENDING).update(
+        status=PhotoProposalStatus.EXPIRED, decided_at=now
+    )
+
+
 def _remembered(conversation: WhatsAppConversation) -> Customer | None:
     """The customer this number belongs to, while they still hold a supply."""
     customer = conversation.remembered_customer
@@ -792,6 +808,54 @@ def _photo_keep(message: WhatsAppMessage) -> tuple[str, FieldError | None]:
         return "", exc.errors[0]
     name = f"channels/whatsapp/{uuid.uuid4().hex}{PurePosixPath(checked.name or '').suffix}"
     return default_storage.save(name, checked), None
+
+
+def _photos_forget(conversation: WhatsAppConversation, paths: list[str]) -> None:
+    """Remove, once the transaction commits, the kept photos among `paths` that neither the
+    conversation's draft nor a reading proposed from a photo and still waiting for its
+    answer holds. A reading taken with a photo keeps a copy of its own (Reading.photo)."""
+    for path in dict.fromkeys(paths):
+        if not path or path == conversation.photo:
+            continue
+        if conversation.photo_proposals.filter(
+            photo=path, status=PhotoProposalStatus.PENDING
+        ).exists():
+            continue
+        transaction.on_commit(partial(_photo_remove, path))
+
+
+def _photo_remove(path: str) -> None:
+    try:
+        default_storage.delete(path)
+    except OSError:
+        logger.warning("WhatsApp photo %s could not be removed", path, exc_info=True)
+
+
+def whatsapp_drafts_expire(*, now: datetime) -> int:
+    """Drop the drafts with a photo left longer than CONVERSATION_TTL (the customer gave
+    up: a message coming later would start anew), and remove their photos. The
+    conversation itself stays until its retention (autolettura.lifecycle). Returns how many
+    drafts were dropped."""
+    stale = WhatsAppConversation.objects.filter(updated_at__lt=now - CONVERSATION_TTL).exclude(
+        photo=""
+    )
+    removed = 0
+    for pk in stale.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            conversation = (
+                WhatsAppConversation.objects.select_for_update()
+                .filter(pk=pk, updated_at__lt=now - CONVERSATION_TTL)
+                .exclude(photo="")
+                .first()
+            )
+            if conversation is None:  # a message came in the meantime
+                continue
+            dropped = conversation.photo
+            _draft_stale(conversation, now)
+            conversation.save()
+            _photos_forget(conversation, [dropped])
+            removed += 1
+    return removed
 
 
 def _photo_open(path: str) -> photos.CheckedPhoto | None:

@@ -35,6 +35,27 @@ def code_names(code: str) -> Q:
     return Q(supply_code=code)
 
 
+def supply_target(code: str) -> str:
+    """The one name that wrong codes are counted against for a (normalised) supply code:
+    the supply code of the supply it names, whether it was given as the supply code or as
+    the 16-digit user code; the code itself when it names no supply.
+
+    A supply code needs no query; a user code one, whether or not it exists, so the cost
+    says nothing about which codes exist. Where a 16-digit code is one supply's supply code
+    and another's user code, it stays the supply code it is.
+    """
+    if not usercode.is_user_code(code):
+        return code
+    named = list(
+        Supply.objects.filter(Q(supply_code=code) | Q(user_code=code)).values_list(
+            "supply_code", flat=True
+        )[:2]
+    )
+    if not named or code in named:
+        return code
+    return named[0]
+
+
 def supplies_of(customer: Customer) -> QuerySet[Supply]:
     return Supply.objects.filter(holder=customer).order_by("supply_code")
 

@@ -12,7 +12,8 @@ from django.db.models.functions import Cast, Concat, LPad
 from autolettura.billing.models import Bill
 from autolettura.customers import selectors
 from autolettura.customers.models import Customer, HolderChange, Supply
-from autolettura.rules import usercode
+from autolettura.rules import parsing, usercode
+from autolettura.rules.errors import CODES_MISMATCH, FormatError
 from autolettura.rules.window import rome_today
 from autolettura.throttling import FailureLimit
 
@@ -35,11 +36,14 @@ def supply_user_codes_assign() -> int:
 
 def codes_failures() -> FailureLimit:
     """Wrong codes, counted on every channel alike (the API, SMS, WhatsApp, e-mail, the
-    phone line, sign-up): switching channel gives no more guesses at a supply's codes."""
+    phone line, sign-up) and per supply however it is named (selectors.supply_target):
+    switching channel, or from the supply code to the user code, gives no more guesses at a
+    supply's codes."""
     return FailureLimit(
         "codes",
         per_source=settings.AUTOLETTURA_FAILURES_PER_SOURCE,
         per_target=settings.AUTOLETTURA_FAILURES_PER_TARGET,
+        target_name=selectors.supply_target,
     )
 
 
@@ -48,7 +52,7 @@ def supply_identify_guarded(
 ) -> Supply | None:
     """R1 for someone not signed in: the supply both (normalised) codes name, or None, with
     each wrong pair counted against `source` (who tries: `address:...`, `phone:...`,
-    `email:...`) and the supply code.
+    `email:...`) and the supply, whether named by its supply code or by its user code.
 
     Raises autolettura.throttling.Throttled, before looking anything up, when that source
     has failed too often, in general or on this supply: the answer is then the same whether
@@ -61,6 +65,25 @@ def supply_identify_guarded(
     )
     if supply is None:
         failures.record(source=source, target=supply_code)
+    return supply
+
+
+def supply_identify_by_codes(*, supply_code: object, customer_code: object, source: str) -> Supply:
+    """R1 for the two codes of the bill as someone not signed in typed them: the supply they
+    name, each wrong pair counted as `supply_identify_guarded` counts it.
+
+    Raises FormatError with each malformed code's error beside its field
+    (parsing.parse_bill_codes), or with the one generic CODES_MISMATCH whichever code is
+    wrong; autolettura.throttling.Throttled past the limit, before looking anything up.
+    """
+    supply_code, customer_code = parsing.parse_bill_codes(
+        supply_code=supply_code, customer_code=customer_code
+    )
+    supply = supply_identify_guarded(
+        supply_code=supply_code, customer_code=customer_code, source=source
+    )
+    if supply is None:
+        raise FormatError(CODES_MISMATCH)
     return supply
 
 

@@ -20,8 +20,6 @@ from autolettura.customers.models import Customer
 from autolettura.identity import saml
 from autolettura.identity.models import SignInRequest
 from autolettura.portal.models import LinkedCustomer
-from autolettura.readings.services import CODES_MISMATCH
-from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.fiscal_code import normalize_fiscal_code
 
@@ -251,22 +249,14 @@ def identity_link(
     customer registered with another fiscal code, and for one who already has an account
     (signed in with e-mail and password: linking would hand that account to whoever holds
     the bill)."""
-    errors: list[FieldError] = []
-    codes: dict[str, str] = {}
-    for field, raw in (("customer_code", customer_code), ("supply_code", supply_code)):
-        try:
-            codes[field] = parsing.normalize_code(raw, field=field)
-        except FormatError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise IdentityRejected(errors)
-    supply = customer_services.supply_identify_guarded(
-        supply_code=codes["supply_code"],
-        customer_code=codes["customer_code"],
-        source=f"fiscal_code:{pending.fiscal_code}",
-    )
-    if supply is None:
-        raise IdentityRejected([CODES_MISMATCH])
+    try:
+        supply = customer_services.supply_identify_by_codes(
+            supply_code=supply_code,
+            customer_code=customer_code,
+            source=f"fiscal_code:{pending.fiscal_code}",
+        )
+    except FormatError as exc:
+        raise IdentityRejected(list(exc.errors)) from None
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=supply.holder_id)
         if customer.fiscal_code and customer.fiscal_code != pending.fiscal_code:

@@ -12,7 +12,7 @@ from autolettura import clock
 from autolettura.accounts.apis import optional_customer
 from autolettura.customers.models import Supply
 from autolettura.customers.selectors import code_names, meter_current, supplies_of
-from autolettura.customers.services import supply_identify_guarded
+from autolettura.customers.services import supply_identify_by_codes
 from autolettura.photos import services
 from autolettura.photos.selectors import register_history
 from autolettura.readings.messages import error_message
@@ -133,20 +133,8 @@ def _supply(
         return supplies.first() if supplies.count() == 1 else None
     if not supply_code and not customer_code:
         return None
-    errors: list[FieldError] = []
-    codes: dict[str, str] = {}
-    for field, raw in (("supply_code", supply_code), ("customer_code", customer_code)):
-        try:
-            codes[field] = parsing.normalize_code(raw or "", field=field)
-        except FormatError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise FormatError(*errors)
-    supply = supply_identify_guarded(
-        supply_code=codes["supply_code"],
-        customer_code=codes["customer_code"],
+    return supply_identify_by_codes(
+        supply_code=supply_code or "",
+        customer_code=customer_code or "",
         source=f"address:{client_address(request)}",
     )
-    if supply is None:
-        raise FormatError(FieldError("codes", "codes_mismatch"))
-    return supply

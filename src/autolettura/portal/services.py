@@ -42,7 +42,6 @@ from autolettura.readings.services import (
     inbound_message_record,
     reading_submit,
 )
-from autolettura.rules import parsing
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.window import rome_today
 from autolettura.service.models import FaultChannel, FaultReport
@@ -68,24 +67,14 @@ class AccountRejected(Exception):
 
 
 def _identify(*, customer_code: object, supply_code: object, source: str) -> Supply:
-    """R1, as the API does it: a bad code beside its field, a mismatch as one generic error
-    whichever code is wrong, counted against `source` and the supply code like wrong codes
-    on every channel (autolettura.throttling.Throttled past the limit)."""
-    errors: list[FieldError] = []
-    codes: dict[str, str] = {}
-    for field, raw in (("customer_code", customer_code), ("supply_code", supply_code)):
-        try:
-            codes[field] = parsing.normalize_code(raw, field=field)
-        except FormatError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise AccountRejected(errors)
-    supply = customer_services.supply_identify_guarded(
-        supply_code=codes["supply_code"], customer_code=codes["customer_code"], source=source
-    )
-    if supply is None:
-        raise AccountRejected([CODES_MISMATCH])
-    return supply
+    """R1, as every channel does it (customers.services.supply_identify_by_codes), its
+    errors as AccountRejected (autolettura.throttling.Throttled past the limit)."""
+    try:
+        return customer_services.supply_identify_by_codes(
+            supply_code=supply_code, customer_code=customer_code, source=source
+        )
+    except FormatError as exc:
+        raise AccountRejected(list(exc.errors)) from None
 
 
 def _has_account(customer: Customer) -> bool:

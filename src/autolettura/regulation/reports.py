@@ -9,6 +9,11 @@ within 45 days of its period's end, an emergency reached within 3 hours.
 Reading attempts are counted from the readings the utility's readers took (source
 operator), by the supply's consumption class (CMA up to the threshold, and above it); the
 planned and failed attempts come with the reading rounds.
+
+The report goes to the regulator, so it is written in Italian (REPORT_LANGUAGE) whatever
+language is active: sheet names, headers, sections, labels and notes are gettext strings,
+their Italian in the catalogue. Each figure's `key` stays as it is in every language: it
+links the detail to the summary, and scripts rely on it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from autolettura.billing.models import Bill
 from autolettura.customers.models import Supply
@@ -61,6 +69,12 @@ class Report:
     figures: list[Figure]
 
 
+# The regulator's language.
+REPORT_LANGUAGE = "it"
+# The report's short words ("reading", "late", "rows"...) are translated in their own
+# context, "ARERA report", apart from the same words elsewhere in the product.
+
+
 def _share(part: int, whole: int) -> Decimal:
     if whole == 0:
         return Decimal("0.0")
@@ -72,16 +86,17 @@ def _local_day(at: datetime) -> date:
 
 
 def arera_report(*, year: int) -> Report:
-    """Every figure of `year`, with its rows."""
+    """Every figure of `year`, with its rows, labelled in the regulator's language."""
     start, end = day_start(date(year, 1, 1)), day_start(date(year + 1, 1, 1))
     codes = dict(Supply.objects.values_list("id", "supply_code"))
     figures: list[Figure] = []
-    figures += _reading_attempts(year, start, end, codes)
-    figures += _self_readings(start, end, codes)
-    figures += _bills(year, codes)
-    figures += _compensations(year, codes)
-    figures += _emergencies(start, end, codes)
-    figures += _visit_notices(start, end, codes)
+    with translation.override(REPORT_LANGUAGE):
+        figures += _reading_attempts(year, start, end, codes)
+        figures += _self_readings(start, end, codes)
+        figures += _bills(year, codes)
+        figures += _compensations(year, codes)
+        figures += _emergencies(start, end, codes)
+        figures += _visit_notices(start, end, codes)
     return Report(year=year, figures=figures)
 
 
@@ -108,16 +123,14 @@ def _reading_attempts(
     }
     usage = dict(Supply.objects.values_list("id", "usage"))
     cma = _cma_classes(year)
-    low = Figure(
-        "attempts_made_low",
-        "Reading attempts",
-        f"readings taken by the utility, CMA up to {threshold} m³",
-    )
-    high = Figure(
-        "attempts_made_high",
-        "Reading attempts",
-        f"readings taken by the utility, CMA above {threshold} m³",
-    )
+    section = _("Reading attempts")
+    classes = {
+        False: _("CMA up to %(threshold)s m³") % {"threshold": threshold},
+        True: _("CMA above %(threshold)s m³") % {"threshold": threshold},
+    }
+    taken = _("readings taken by the utility, %(cma_class)s")
+    low = Figure("attempts_made_low", section, taken % {"cma_class": classes[False]})
+    high = Figure("attempts_made_high", section, taken % {"cma_class": classes[True]})
     for receipt, pk, supply_id, read_on, _submitted_at in (
         Reading.objects.filter(
             source=Source.OPERATOR, submitted_at__gte=start, submitted_at__lt=end
@@ -129,7 +142,7 @@ def _reading_attempts(
         figure = low if value <= threshold else high
         figure.rows.append(
             Trace(
-                "reading",
+                pgettext("ARERA report", "reading"),
                 receipt or f"#{pk}",
                 codes.get(supply_id, ""),
                 read_on,
@@ -141,14 +154,18 @@ def _reading_attempts(
     from autolettura.rounds.models import AttemptState, ReadingAttempt
 
     by_state: dict[tuple[str, bool], Figure] = {}
+    visits = {
+        "ALL": ("planned", _("visits planned, %(cma_class)s")),
+        "MADE": ("made", _("visits made, %(cma_class)s")),
+        "FAILED": ("failed", _("visits failed, %(cma_class)s")),
+    }
     for high_class in (False, True):
-        words = f"CMA above {threshold} m³" if high_class else f"CMA up to {threshold} m³"
         suffix = "high" if high_class else "low"
-        for state, label in (("ALL", "planned"), ("MADE", "made"), ("FAILED", "failed")):
+        for state, (name, label) in visits.items():
             figure = Figure(
-                f"attempts_{label}_{suffix}" if state != "MADE" else f"visits_made_{suffix}",
-                "Reading attempts",
-                f"visits {label}, {words}",
+                f"attempts_{name}_{suffix}" if state != "MADE" else f"visits_made_{suffix}",
+                section,
+                label % {"cma_class": classes[high_class]},
             )
             by_state[(state, high_class)] = figure
             figures.append(figure)
@@ -160,7 +177,7 @@ def _reading_attempts(
         value = cma.get(supply_id, defaults.get(usage.get(supply_id, ""), Decimal(150)))
         high_class = value > threshold
         trace = Trace(
-            "attempt",
+            pgettext("ARERA report", "attempt"),
             f"#{pk}",
             codes.get(supply_id, ""),
             planned_on,
@@ -176,8 +193,9 @@ def _reading_attempts(
 
 def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> list[Figure]:
     by_channel: dict[str, Figure] = {}
-    validated = Figure("self_validated", "Self-readings", "validated")
-    not_validated = Figure("self_not_validated", "Self-readings", "not validated")
+    section = _("Self-readings")
+    validated = Figure("self_validated", section, pgettext("ARERA report", "validated"))
+    not_validated = Figure("self_not_validated", section, pgettext("ARERA report", "not validated"))
     readings = (
         Reading.objects.filter(source=Source.SELF, submitted_at__gte=start, submitted_at__lt=end)
         .order_by("submitted_at", "id")
@@ -186,7 +204,7 @@ def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> lis
     ids = []
     for pk, receipt, supply_id, channel, status, submitted_at in readings:
         trace = Trace(
-            "reading",
+            pgettext("ARERA report", "reading"),
             receipt or f"#{pk}",
             codes.get(supply_id, ""),
             _local_day(submitted_at),
@@ -196,8 +214,8 @@ def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> lis
             channel,
             Figure(
                 f"self_by_{channel.lower()}",
-                "Self-readings",
-                f"received by {Channel(channel).label}",
+                section,
+                _("received by %(channel)s") % {"channel": Channel(channel).label},
             ),
         )
         figure.rows.append(trace)
@@ -205,9 +223,9 @@ def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> lis
         ids.append(pk)
     told = Figure(
         "self_told_in_time",
-        "Self-readings",
-        "not validated: share told within "
-        f"{settings.AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS} working days",
+        section,
+        _("not validated: share told within %(days)s working days")
+        % {"days": settings.AUTOLETTURA_ARERA_REVIEW_TOLD_WORKING_DAYS},
         unit="%",
     )
     obligations = Obligation.objects.filter(
@@ -220,11 +238,11 @@ def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> lis
         in_time += met
         told.rows.append(
             Trace(
-                "obligation",
+                pgettext("ARERA report", "obligation"),
                 subject,
                 codes.get(supply_id, ""),
                 _local_day(started_at),
-                "told in time" if met else "told late or not yet",
+                _("told in time") if met else _("told late or not yet"),
             )
         )
     told.value = _share(in_time, len(told.rows))
@@ -235,11 +253,13 @@ def _self_readings(start: datetime, end: datetime, codes: dict[int, str]) -> lis
 
 
 def _bills(year: int, codes: dict[int, str]) -> list[Figure]:
-    issued = Figure("bills_issued", "Bills", "issued")
+    section = _("Bills")
+    issued = Figure("bills_issued", section, pgettext("ARERA report", "issued"))
     in_time = Figure(
         "bills_in_time",
-        "Bills",
-        f"share issued within {settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS} days of the period's end",
+        section,
+        _("share issued within %(days)s days of the period's end")
+        % {"days": settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS},
         unit="%",
     )
     late = set(
@@ -259,12 +279,16 @@ def _bills(year: int, codes: dict[int, str]) -> list[Figure]:
         # The obligation where the clock made one; the dates where it has not run yet.
         on_time = pk not in late and days <= delay
         met += on_time
+        verdict = (
+            pgettext("ARERA report", "in time") if on_time else pgettext("ARERA report", "late")
+        )
         trace = Trace(
-            "bill",
+            pgettext("ARERA report", "bill"),
             number,
             codes.get(supply_id, ""),
             issued_on,
-            f"period ending {period_end:%d/%m/%Y}, issued after {days} days",
+            _("period ending %(end)s, issued after %(days)s days")
+            % {"end": f"{period_end:%d/%m/%Y}", "days": days},
         )
         issued.rows.append(trace)
         in_time.rows.append(
@@ -273,7 +297,7 @@ def _bills(year: int, codes: dict[int, str]) -> list[Figure]:
                 trace.ref,
                 trace.supply_code,
                 trace.on,
-                trace.note + (", in time" if on_time else ", late"),
+                f"{trace.note}, {verdict}",
             )
         )
     issued.value = len(issued.rows)
@@ -283,6 +307,7 @@ def _bills(year: int, codes: dict[int, str]) -> list[Figure]:
 
 def _compensations(year: int, codes: dict[int, str]) -> list[Figure]:
     by_kind: dict[str, tuple[Figure, Figure]] = {}
+    section = _("Compensations")
     for kind, supply_id, created_on, amount, times, subject, bill_id in (
         Compensation.objects.filter(created_on__year=year)
         .order_by("created_on", "id")
@@ -300,22 +325,32 @@ def _compensations(year: int, codes: dict[int, str]) -> list[Figure]:
         count, total = by_kind.setdefault(
             kind,
             (
-                Figure(f"compensations_{kind.lower()}", "Compensations", f"{label}: number"),
+                Figure(
+                    f"compensations_{kind.lower()}",
+                    section,
+                    _("%(standard)s: number") % {"standard": label},
+                ),
                 Figure(
                     f"compensations_{kind.lower()}_eur",
-                    "Compensations",
-                    f"{label}: amount",
+                    section,
+                    _("%(standard)s: amount") % {"standard": label},
                     value=Decimal("0.00"),
                     unit="EUR",
                 ),
             ),
         )
         trace = Trace(
-            "compensation",
+            pgettext("ARERA report", "compensation"),
             subject,
             codes.get(supply_id, ""),
             created_on,
-            f"{amount} EUR ({times} x base), " + ("credited" if bill_id else "to be credited"),
+            _("%(amount)s EUR (%(times)s x base)") % {"amount": amount, "times": times}
+            + ", "
+            + (
+                pgettext("ARERA report", "credited")
+                if bill_id
+                else pgettext("ARERA report", "to be credited")
+            ),
         )
         count.rows.append(trace)
         total.rows.append(trace)
@@ -330,11 +365,12 @@ def _compensations(year: int, codes: dict[int, str]) -> list[Figure]:
 
 def _emergencies(start: datetime, end: datetime, codes: dict[int, str]) -> list[Figure]:
     hours = settings.AUTOLETTURA_ARERA_EMERGENCY_HOURS
-    reported = Figure("emergencies", "Emergencies", "reported")
+    section = _("Emergencies")
+    reported = Figure("emergencies", section, pgettext("ARERA report", "reported"))
     on_time = Figure(
         "emergencies_in_time",
-        "Emergencies",
-        f"share reached on site within {hours} hours",
+        section,
+        _("share reached on site within %(hours)s hours") % {"hours": hours},
         unit="%",
     )
     met = 0
@@ -348,11 +384,11 @@ def _emergencies(start: datetime, end: datetime, codes: dict[int, str]) -> list[
         in_time = state == ObligationState.MET
         met += in_time
         trace = Trace(
-            "obligation",
+            pgettext("ARERA report", "obligation"),
             ticket or subject,
             codes.get(supply_id, "") if supply_id else "",
             _local_day(started_at),
-            "on site in time" if in_time else "on site late or not yet",
+            _("on site in time") if in_time else _("on site late or not yet"),
         )
         reported.rows.append(trace)
         on_time.rows.append(trace)
@@ -366,29 +402,30 @@ def _visit_notices(start: datetime, end: datetime, codes: dict[int, str]) -> lis
     in time (2 to 5 working days before)."""
     low = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MIN_WORKING_DAYS
     high = settings.AUTOLETTURA_ARERA_VISIT_NOTICE_MAX_WORKING_DAYS
-    due = Figure("visit_notices", "Reading attempts", "visits to announce")
+    section = _("Reading attempts")
+    due = Figure("visit_notices", section, _("visits to announce"))
     in_time = Figure(
         "visit_notices_in_time",
-        "Reading attempts",
-        f"share announced {low} to {high} working days before",
+        section,
+        _("share announced %(low)s to %(high)s working days before") % {"low": low, "high": high},
         unit="%",
     )
     met = 0
-    for subject, supply_id, started_at, state, evidence in (
+    for subject, supply_id, started_at, state in (
         Obligation.objects.filter(
             kind=ObligationKind.VISIT_NOTICE, started_at__gte=start, started_at__lt=end
         )
         .order_by("started_at", "id")
-        .values_list("subject", "supply_id", "started_at", "state", "evidence")
+        .values_list("subject", "supply_id", "started_at", "state")
     ):
         told = state == ObligationState.MET
         met += told
         trace = Trace(
-            "obligation",
+            pgettext("ARERA report", "obligation"),
             subject,
             codes.get(supply_id, "") if supply_id else "",
             _local_day(started_at),
-            evidence,
+            _("announced in time") if told else _("announced late or not yet"),
         )
         due.rows.append(trace)
         in_time.rows.append(trace)
@@ -399,8 +436,27 @@ def _visit_notices(start: datetime, end: datetime, codes: dict[int, str]) -> lis
 
 # --- Files -------------------------------------------------------------------------------
 
-SUMMARY_HEADER = ("figure", "section", "what", "value", "unit", "rows")
-DETAIL_HEADER = ("figure", "table", "ref", "supply_code", "on", "note")
+
+def summary_header() -> list[str]:
+    return [
+        pgettext("ARERA report", "figure"),
+        pgettext("ARERA report", "section"),
+        pgettext("ARERA report", "what"),
+        pgettext("ARERA report", "value"),
+        pgettext("ARERA report", "unit"),
+        pgettext("ARERA report", "rows"),
+    ]
+
+
+def detail_header() -> list[str]:
+    return [
+        pgettext("ARERA report", "figure"),
+        pgettext("ARERA report", "table"),
+        pgettext("ARERA report", "ref"),
+        pgettext("ARERA report", "supply code"),
+        pgettext("ARERA report", "date"),
+        pgettext("ARERA report", "note"),
+    ]
 
 
 def summary_rows(report: Report) -> Iterable[tuple[object, ...]]:
@@ -420,16 +476,20 @@ class ReportFileInvalid(Exception):
 
 def report_write(report: Report, path: Path) -> list[Path]:
     """Write the report: one workbook with a summary and a detail sheet (`.xlsx`), or two
-    CSV files, FILE.csv and FILE-detail.csv. Returns the paths written."""
+    CSV files, FILE.csv and FILE-detail.csv, in the regulator's language. Returns the paths
+    written."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        _write_xlsx(report, path)
+        with translation.override(REPORT_LANGUAGE):
+            _write_xlsx(report, path)
         return [path]
     if suffix == ".csv":
         detail = path.with_name(f"{path.stem}-detail.csv")
+        with translation.override(REPORT_LANGUAGE):
+            headers = summary_header(), detail_header()
         for target, header, rows in (
-            (path, SUMMARY_HEADER, summary_rows(report)),
-            (detail, DETAIL_HEADER, detail_rows(report)),
+            (path, headers[0], summary_rows(report)),
+            (detail, headers[1], detail_rows(report)),
         ):
             with target.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
@@ -445,13 +505,13 @@ def _write_xlsx(report: Report, path: Path) -> None:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    summary = book.create_sheet("Summary")
-    summary.append([f"ARERA report {report.year}"])
-    summary.append(list(SUMMARY_HEADER))
+    summary = book.create_sheet(pgettext("ARERA report", "Summary"))
+    summary.append([_("ARERA report %(year)s") % {"year": report.year}])
+    summary.append(summary_header())
     for row in summary_rows(report):
         summary.append([float(v) if isinstance(v, Decimal) else v for v in row])
-    detail = book.create_sheet("Detail")
-    detail.append(list(DETAIL_HEADER))
+    detail = book.create_sheet(pgettext("ARERA report", "Detail"))
+    detail.append(detail_header())
     for row in detail_rows(report):
         detail.append(list(row))
     book.save(path)

@@ -23,3 +23,7 @@ class FormatError(ValueError):
     def __init__(self, *errors: FieldError) -> None:
         super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
         self.errors: tuple[FieldError, ...] = errors
+
+
+# R1's one generic error, whichever code is wrong and whether or not the supply exists.
+CODES_MISMATCH = FieldError("codes", "codes_mismatch")

@@ -44,6 +44,24 @@ def normalize_code(raw: object, *, field: str) -> str:
     return code.upper()
 
 
+def parse_bill_codes(*, supply_code: object, customer_code: object) -> tuple[str, str]:
+    """R1's two codes, as printed on page 1 of the bill, in canonical form:
+    (supply code, customer code).
+
+    Raises one FormatError with the error of every malformed code, each beside its field.
+    """
+    errors: list[FieldError] = []
+    codes: list[str] = []
+    for field, raw in (("supply_code", supply_code), ("customer_code", customer_code)):
+        try:
+            codes.append(normalize_code(raw, field=field))
+        except FormatError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise FormatError(*errors)
+    return codes[0], codes[1]
+
+
 def register_text(value: int, digits: int) -> str:
     """R2 the other way round: a reading as the meter's register shows it, zero-padded to
     its `digits` (01404 on a five-digit register), whether it was typed with its leading

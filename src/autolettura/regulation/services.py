@@ -281,6 +281,10 @@ def _bills_issued(*, now: datetime, report: TickReport) -> None:
         .order_by("id")
         .values_list("id", "supply_id", "period_end", "issued_on", "year", "sequence")
     )
+    # Periods whose obligation was made before their bill: none on a first run, a few on an
+    # ordinary day. Only then is each chunk's bills looked up among them.
+    unlinked = Obligation.objects.filter(kind=ObligationKind.BILL_ISSUED, bill__isnull=True)
+    any_unlinked = unlinked.exists()
     for batch in _chunks(bills.iterator(chunk_size=CHUNK)):
         with transaction.atomic():
             rows = [
@@ -299,9 +303,8 @@ def _bills_issued(*, now: datetime, report: TickReport) -> None:
             ]
             # An open obligation made for the period before its bill existed: met now.
             by_subject = {r.subject: r for r in rows}
-            for open_one in Obligation.objects.filter(
-                kind=ObligationKind.BILL_ISSUED, subject__in=list(by_subject), bill__isnull=True
-            ):
+            waiting = unlinked.filter(subject__in=list(by_subject)) if any_unlinked else ()
+            for open_one in waiting:
                 row = by_subject.pop(open_one.subject)
                 open_one.bill_id = row.bill_id
                 assert row.met_at is not None

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from autolettura.rules.errors import FieldError, FormatError
 
 # "Via Roma 12/B, 15090 Valmora": the street, the house number and what follows it.
-_ADDRESS = re.compile(r"^\s*(?P<street>[^\d,]*?)\s*(?P<number>\d+)?(?P<rest>.*)$")
+_ADDRESS = re.compile(r"^\s*(?P<street>[^\d,]*)(?P<number>\d+)?(?P<rest>.*)$")
 
 
 def walking_key(address: str) -> tuple[str, int, str]:

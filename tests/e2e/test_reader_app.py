@@ -107,21 +107,6 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
     assert kept == 2
 
     phone.set_offline(False)
-    page.on("console", lambda m: print("CONSOLE", m.text))
-    page.on("response", lambda r: print("RESP", r.status, r.url))
-    print(
-        "DEBUG",
-        page.evaluate("""async () => {
-        const r = await fetch('/letturisti/stato/', {credentials: 'same-origin'});
-        return [r.status, r.redirected, await r.text()];
-    }"""),
-    )
-    print(
-        "DEBUG2",
-        page.evaluate(
-            "ReaderQueue.flush().then((c) => JSON.stringify(c.map(x => [x.state, x.message])))"
-        ),
-    )
     card.locator("[data-label]", has_text="Accettata").wait_for(timeout=60_000)
     other.locator("[data-label]", has_text="Non letto").wait_for(timeout=60_000)
     assert "25 m³" in card.inner_text()

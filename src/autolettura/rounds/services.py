@@ -203,13 +203,14 @@ def _attempt_locked(attempt_id: int) -> ReadingAttempt:
     """The attempt, locked until the visit is recorded: a phone sending twice at once (the
     page and the worker) waits for the first, then finds it recorded."""
     try:
-        return (
-            ReadingAttempt.objects.select_for_update(of=("self",))
-            .select_related("supply", "reading", "reading__meter")
-            .get(pk=attempt_id)
-        )
+        ReadingAttempt.objects.select_for_update().only("pk").get(pk=attempt_id)
     except ReadingAttempt.DoesNotExist:
         raise VisitRefused("not_found") from None
+    # Read again once locked, in a statement of its own: a lock taken with a join would
+    # give the row as the first sender left it but its reading as it was before (NULL).
+    return ReadingAttempt.objects.select_related("supply", "reading", "reading__meter").get(
+        pk=attempt_id
+    )
 
 
 def _key_checked(key: str) -> str | None:

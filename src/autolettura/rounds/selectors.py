@@ -32,7 +32,7 @@ class RoundStop:
     last_valid: Reading | None  # what the meter showed last time, to check the value against
 
 
-_SLOT_ORDER = {Slot.MORNING: 0, Slot.AFTERNOON: 1}
+_SLOT_ORDER: dict[str, int] = {Slot.MORNING: 0, Slot.AFTERNOON: 1}
 
 
 def reader_round(day: date) -> list[RoundStop]:

@@ -16,7 +16,7 @@ from autolettura.rounds.models import AttemptState, ReadingAttempt
 from tests import pictures
 from tests.api_helpers import Clock
 from tests.backoffice.support import PASSWORD
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, screenshot
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, screenshot, serious_violations
 from tests.rounds.support import planned_visit, reader, supply_on_round
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,6 +51,42 @@ def worker_ready(page: Any) -> None:
     page.wait_for_function("!!navigator.serviceWorker.controller")
 
 
+def sign_in_as_reader(page: Any, username: str) -> None:
+    page.goto("/letturisti/")
+    # Not signed in: the operators' sign-in, then back to the round.
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url.endswith("/letturisti/")
+
+
+def test_the_readers_app_is_installable_accessible_and_forgotten_on_sign_out(
+    phone: Any, clock: Clock
+) -> None:
+    planned_visit(supply_on_round())
+    page = phone.new_page()
+    sign_in_as_reader(page, reader().username)
+    worker_ready(page)
+    cdp = phone.new_cdp_session(page)
+
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == [], manifest["errors"]
+    assert manifest["url"].endswith("/letturisti/manifest.webmanifest")
+    assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
+    assert page.evaluate("navigator.serviceWorker.controller.scriptURL").endswith(
+        "/letturisti/sw.js"
+    )
+    assert serious_violations(page) == []
+
+    page.goto("/letturisti/")  # the round, kept on the phone ...
+    assert page.evaluate("caches.has('letturisti-round')")
+    with page.expect_navigation():
+        page.click("header form[data-sign-out] button")
+    # ... is dropped when the reader signs out (a shared phone).
+    page.wait_for_function("caches.has('letturisti-round').then((kept) => !kept)")
+
+
 def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock: Clock) -> None:
     # Two doors of the same street, given out of order: the round walks them by number.
     far = supply_on_round(address="Via Roma 12, 15090 Valmora")
@@ -62,13 +98,7 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
     who = reader()
 
     page = phone.new_page()
-    page.goto("/letturisti/")
-    # Not signed in: the operators' sign-in, then back to the round.
-    page.fill("#id_username", who.username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
-    assert page.url.endswith("/letturisti/")
+    sign_in_as_reader(page, who.username)
     worker_ready(page)
     page.goto("/letturisti/")  # loaded once under the worker: the round is on the phone
 

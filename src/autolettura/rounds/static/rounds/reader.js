@@ -156,6 +156,14 @@
       });
     });
   });
+  document.querySelectorAll("form[data-sign-out]").forEach((form) =>
+    form.addEventListener("submit", () => {
+      const worker = navigator.serviceWorker.controller;
+      if (worker) {
+        worker.postMessage({ type: "signed-out" });
+      }
+    })
+  );
   showConnection();
   show().then(flush);
 })();

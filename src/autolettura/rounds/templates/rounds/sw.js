@@ -93,4 +93,12 @@ self.addEventListener("sync", (event) => {
     event.waitUntil(ReaderQueue.flush().then((result) => tellPages({ type: "round-flushed", result })));
   }
 });
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "signed-out") {
+    // The round (names and addresses) does not stay on a shared phone after sign-out. Visits
+    // waiting to be sent stay: each is sent only once its own reader is signed in again.
+    event.waitUntil(caches.delete(ROUND_CACHE));
+  }
+});
 {% endautoescape %}

@@ -45,6 +45,7 @@
         answer.message || (answer.errors || []).map((error) => error.message).join(" ");
       record.visitState = answer.state || "";
       record.receipt = answer.receipt || null;
+      record.answerStatus = response.status;
       return response.status < 300 ? "sent" : "refused";
     }
     return "wait"; // busy, down, or signed out halfway: try again later

@@ -42,8 +42,11 @@
         tell(stop, "kept", round.dataset.keptLabel, round.dataset.kept);
       } else if (record.state === "sent") {
         tell(stop, record.visitState || "made", record.label, record.message);
+      } else if (record.answerStatus === 422) {
+        // A value or a detail to fix: the forms stay open for the reader to record it again.
+        tell(stop, "planned", round.dataset.refusedLabel, record.message);
       } else {
-        tell(stop, "planned", record.label || "", record.message);
+        tell(stop, "refused", round.dataset.refusedLabel, record.message);
       }
     }
     const notice = document.getElementById("reader-waiting");

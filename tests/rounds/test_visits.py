@@ -19,6 +19,7 @@ from autolettura.rounds.services import (
     attempt_read,
 )
 from tests import pictures
+from tests.api_helpers import requires_postgres, run_together
 from tests.portal.support import DECEMBER_20
 from tests.rounds.support import planned_visit, reader, supply_on_round
 
@@ -354,3 +355,26 @@ class TestDatabaseConstraints:
             ReadingAttempt.objects.filter(pk=visit.pk).update(
                 state=AttemptState.FAILED, cause=FailureCause.OTHER, cause_note=""
             )
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+class TestSentAtOnce:
+    def test_the_page_and_the_worker_sending_one_visit_together_record_it_once(self) -> None:
+        visit = planned_visit(supply_on_round())
+        who = reader()
+
+        def work(_: int) -> tuple[bool, str, str | None]:
+            outcome = attempt_read(
+                attempt_id=visit.pk, reading="445", by=who, now=DECEMBER_20, idempotency_key=KEY
+            )
+            reading = outcome.reading
+            # Each answer says what the first one said: the state and its reading.
+            return outcome.created, outcome.attempt.state, reading.receipt if reading else None
+
+        answers = run_together(4, work)
+
+        assert sum(created for created, _, _ in answers) == 1
+        assert {(state, receipt) for _, state, receipt in answers} == {
+            (AttemptState.MADE, Reading.objects.get(channel=Channel.ROUND).receipt)
+        }

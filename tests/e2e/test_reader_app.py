@@ -5,11 +5,13 @@ copies the phone kept, sent again, change nothing."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rounds.models import AttemptState, ReadingAttempt
@@ -42,6 +44,13 @@ def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
     for page in context.pages:
         page.wait_for_load_state("networkidle")
     context.close()
+
+
+def large_photo() -> bytes:
+    """A 3000 x 2400 photo of noise at high quality: about 9 MB, as a camera may give."""
+    out = io.BytesIO()
+    Image.effect_noise((3000, 2400), 120).convert("RGB").save(out, format="JPEG", quality=97)
+    return out.getvalue()
 
 
 def worker_ready(page: Any) -> None:
@@ -121,8 +130,12 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
     other = page.locator(f"#visit-{failed_visit.pk}")
     other.locator("summary", has_text="Non letto").click()
     other.locator("label", has_text="Cliente assente").click()
+    # A photo as a phone's camera gives it: larger than the server takes (5 MB), so the app
+    # makes it smaller before keeping it.
+    camera = large_photo()
+    assert len(camera) > 5 * 1024 * 1024
     page.locator(f"#failed-photo-{failed_visit.pk}").set_input_files(
-        {"name": "cancello.jpg", "mimeType": "image/jpeg", "buffer": pictures.JPEG}
+        {"name": "cancello.jpg", "mimeType": "image/jpeg", "buffer": camera}
     )
     other.locator("button", has_text="Registra la visita non riuscita").click()
     other.locator("[data-label]", has_text="Conservata su questo telefono").wait_for()
@@ -150,7 +163,10 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
     failed_visit.refresh_from_db()
     assert (read_visit.state, read_visit.reading_id) == (AttemptState.MADE, reading.pk)
     assert (failed_visit.state, failed_visit.cause) == (AttemptState.FAILED, "ABSENT")
-    assert failed_visit.photo  # the photo kept on the phone arrived with the visit
+    # The photo kept on the phone arrived with the visit, made smaller on the phone.
+    with failed_visit.photo.open("rb") as kept:
+        kind, size = pictures.describe(kept.read())
+    assert kind == "JPEG" and max(size) == 2000
     first = (read_visit.recorded_at, failed_visit.recorded_at, failed_visit.photo.name)
 
     # The kept copies sent again (Background Sync and the page at once, or an answer lost on

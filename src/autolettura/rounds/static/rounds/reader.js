@@ -91,10 +91,35 @@
     });
   }
 
+  // A phone's camera may give a photo larger than the server takes (5 MB): a large one is
+  // made smaller here, before it is kept, so that a visit recorded offline is not refused
+  // for its photo once the reader has moved on. Anything the browser cannot draw (HEIC on
+  // most browsers) is kept as it is.
+  const PHOTO_MAX_BYTES = 3 * 1024 * 1024;
+  const PHOTO_MAX_SIDE = 2000;
+
+  async function smaller(photo) {
+    if (!photo || !photo.size || photo.size <= PHOTO_MAX_BYTES || !window.createImageBitmap) {
+      return photo;
+    }
+    try {
+      const bitmap = await createImageBitmap(photo);
+      const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+      return blob ? new File([blob], "photo.jpg", { type: "image/jpeg" }) : photo;
+    } catch (error) {
+      return photo;
+    }
+  }
+
   async function record(form) {
     const stop = form.closest(".reader-stop");
     const data = new FormData(form);
-    const photo = data.get("photo");
+    const photo = await smaller(data.get("photo"));
     const fields = [];
     for (const [name, value] of data.entries()) {
       if (!["csrfmiddlewaretoken", "photo"].includes(name)) {

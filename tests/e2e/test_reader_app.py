@@ -185,3 +185,31 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
     read_visit.refresh_from_db()
     failed_visit.refresh_from_db()
     assert (read_visit.recorded_at, failed_visit.recorded_at, failed_visit.photo.name) == first
+
+
+def test_a_value_refused_on_arrival_says_what_to_fix_and_can_be_recorded_again(
+    phone: Any, clock: Clock
+) -> None:
+    visit = planned_visit(supply_on_round())
+    page = phone.new_page()
+    sign_in_as_reader(page, reader().username)
+    worker_ready(page)
+    page.goto("/letturisti/")
+
+    phone.set_offline(True)
+    card = page.locator(f"#visit-{visit.pk}")
+    card.locator("summary", has_text="Lettura").click()
+    card.locator("input[name=reading]").fill("123456")  # a digit too many for this meter
+    card.locator("button", has_text="Registra la lettura").click()
+    card.locator("[data-label]", has_text="Conservata su questo telefono").wait_for()
+
+    phone.set_offline(False)
+    card.locator("[data-label]", has_text="Non registrata").wait_for(timeout=60_000)
+    assert "al massimo 5" in card.locator("[data-outcome]").inner_text()
+    assert ReadingAttempt.objects.get(pk=visit.pk).state == AttemptState.PLANNED
+    # The reader records it again, right this time, with the connection back.
+    card.locator("summary", has_text="Lettura").click()
+    card.locator("input[name=reading]").fill("445")
+    card.locator("button", has_text="Registra la lettura").click()
+    card.locator("[data-label]", has_text="Accettata").wait_for(timeout=60_000)
+    assert ReadingAttempt.objects.get(pk=visit.pk).state == AttemptState.MADE

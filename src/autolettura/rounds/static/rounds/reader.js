@@ -149,6 +149,10 @@
       state: "waiting",
     });
     form.reset();
+    const details = form.closest("details");
+    if (details) {
+      details.open = false; // kept: folded away, to be opened again only if refused
+    }
     await show();
     const registration = await navigator.serviceWorker.ready;
     if (registration.sync) {

@@ -18,6 +18,8 @@ urlpatterns = [
     path("backoffice/", include("autolettura.backoffice.urls")),
     # Who looked at a customer's data (administrators).
     path("backoffice/", include("autolettura.lifecycle.urls")),
+    # The utility's readers: the day's round on a phone, kept for use without signal.
+    path("letturisti/", include("autolettura.rounds.urls")),
     # Providers' webhooks: the phone line, WhatsApp, SMS.
     path("channels/", include("autolettura.channels.urls")),
     # The customer's rights: their data export, closing their account (GDPR).

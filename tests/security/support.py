@@ -32,6 +32,7 @@ from autolettura.payments.models import PaymentNotice
 from autolettura.payments.services import flow_import
 from autolettura.readings.models import InboundMessage
 from autolettura.readings.services import inbound_reading_submit
+from autolettura.rounds.models import ReadingAttempt, Slot
 from autolettura.service import services as fault_services
 from tests import pictures
 from tests.backoffice.support import BACKEND, operator, under_review
@@ -216,6 +217,10 @@ def build_world() -> World:
         requested_at=DECEMBER_20,
         due_on=date(2027, 1, 20),
     )
+    # A visit of today's reading round, still to be made (the reader's app).
+    visit = ReadingAttempt.objects.create(
+        supply=mine, planned_on=DECEMBER_20.date(), slot=Slot.MORNING, created_at=DECEMBER_20
+    )
     inbound = InboundMessage.objects.order_by("pk").first()
     tariff = Tariff.objects.order_by("pk").first()
     assert inbound is not None, "no inbound"
@@ -254,6 +259,7 @@ def build_world() -> World:
         "notice_pk": bill.pk,
         "flow_pk": flow.pk,
         "payment_pk": payment.pk,
+        "visit_pk": visit.pk,
     }
     return World(values=values, users=users, tokens=tokens)
 

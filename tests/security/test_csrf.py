@@ -84,6 +84,8 @@ FORMS = {
     "backoffice/guasti/<str:ticket>/avanza/",
     "backoffice/perdite/<int:alert_id>/chiudi/",
     "backoffice/chiusure-account/<int:pk>/esegui/",
+    "letturisti/visite/<int:attempt_id>/lettura/",
+    "letturisti/visite/<int:attempt_id>/mancata/",
 }
 
 CSRF_SECRET = "a" * 32  # the cookie's secret; the same in the header passes the check
@@ -95,7 +97,7 @@ def protected() -> list[str]:
 
 def who_may_use(route: str) -> str:
     """Someone the page is for, so that only the missing token can refuse the POST."""
-    if route.startswith(("admin/", "backoffice/")):
+    if route.startswith(("admin/", "backoffice/", "letturisti/")):
         return SUPERUSER
     if route.startswith("area-clienti/"):
         return OWNER

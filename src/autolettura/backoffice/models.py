@@ -72,6 +72,8 @@ class AuditEntry(models.Model):
             ("run_bills", "Can start bill runs"),
             ("dispatch_fault", "Can move fault reports along their lifecycle"),
             ("check_payments", "Can see the pagoPA payments and the ones to check"),
+            ("record_round", "Can record visits to meters in the reader's app"),
+            ("view_rounds", "Can see a day of the reading rounds"),
         ]
         indexes = [models.Index(fields=["reading", "at"], name="audit_reading_at")]
         constraints = [

@@ -32,4 +32,5 @@ urlpatterns = [
     path("cruscotto/", views.dashboard, name="dashboard"),
     path("cruscotto/<slug:slug>.csv", views.dashboard_csv, name="dashboard_csv"),
     path("pagamenti/", views.payments, name="payments"),
+    path("giri/", views.round_day, name="round_day"),
 ]

@@ -89,6 +89,12 @@ class LoginView(auth_views.LoginView):
     authentication_form = forms.OperatorLoginForm
 
     def get_default_redirect_url(self) -> str:
+        user = self.request.user
+        # A reader's account opens the day's round and nothing of the back office.
+        if user.has_perm("backoffice.record_round") and not user.has_perm(
+            "backoffice.search_customers"
+        ):
+            return reverse("rounds:round")
         return reverse("backoffice:home")
 
 
@@ -588,3 +594,38 @@ def leak_alert_close(request: HttpRequest, alert_id: int) -> HttpResponse:
     else:
         _flash(request, "success", _("Alert closed."))
     return redirect("backoffice:leaks")
+
+
+# --- The reading rounds ---------------------------------------------------------------------
+
+
+@operator_required("view_rounds")
+@require_GET
+def round_day(request: HttpRequest) -> HttpResponse:
+    """A day of the rounds: each visit in walking order, read (with the reading's outcome),
+    not read (and why, with its evidence), or still to be made."""
+    from autolettura.rounds import reader_words
+    from autolettura.rounds import selectors as round_selectors
+
+    today = rome_today(clock.now())
+    try:
+        day = (
+            date.fromisoformat(request.GET.get("giorno", ""))
+            if request.GET.get("giorno")
+            else today
+        )
+    except ValueError:
+        day = today
+    summary = round_selectors.round_day(day)
+    rows = [(stop, *reader_words.visit_outcome(stop.attempt)) for stop in summary.stops]
+    return render(
+        request,
+        "backoffice/round_day.html",
+        {
+            "day": day,
+            "summary": summary,
+            "rows": rows,
+            "previous": day - timedelta(days=1),
+            "next": day + timedelta(days=1),
+        },
+    )

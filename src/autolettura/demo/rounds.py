@@ -17,7 +17,7 @@ from autolettura.customers.models import Supply
 from autolettura.demo.services import DEMO_SUPPLY_CODE
 from autolettura.outbox.models import OutboundMessage
 from autolettura.regulation.services import obligations_tick
-from autolettura.rounds.models import AttemptState, ReadingAttempt, Slot
+from autolettura.rounds.models import AttemptState, FailureCause, ReadingAttempt, Slot
 from autolettura.rounds.notices import rounds_notices_send
 from autolettura.rules.hours import working_days_after
 from autolettura.rules.rounds import working_days_before
@@ -30,7 +30,6 @@ ROUND_SUPPLY_CODES = (
     ("400101256", Slot.MORNING),
     ("400141870", Slot.AFTERNOON),
 )
-FAILED_CAUSE = "assente, contatore in casa"
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,8 @@ def round_story_load(*, now: datetime) -> RoundStory | None:
                 planned_on=failed_on,
                 slot=Slot.MORNING,
                 state=AttemptState.FAILED,
-                cause=FAILED_CAUSE,
+                cause=FailureCause.ABSENT,
+                cause_note="contatore in casa",
                 noticed_at=datetime.combine(told_on, time(8, 20), tzinfo=ROME),
                 created_at=now,
             )

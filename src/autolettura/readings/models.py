@@ -31,6 +31,8 @@ class Channel(models.TextChoices):
     SMS = "SMS", _("SMS")
     IMPORT = "IMPORT", _("import")
     TELEMETRY = "TELEMETRY", _("smart meter")
+    # The utility's reader at the meter, with the reader's app (rounds).
+    ROUND = "ROUND", _("reading round")
 
 
 class Status(models.TextChoices):

@@ -49,6 +49,8 @@ from multiprocessing.queues import Queue
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from benchmarks.support import Breakdown, backend_pid, breakdown_text
+
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "autolettura_bench_billing"
 
@@ -372,7 +374,8 @@ def _earlier_bills(
         issued = period.end + timedelta(days=16)
         window = windows.current_or_next(issued)
         fixed = f"\t{period.start}\t{period.end}\t{issued}\t{issued + timedelta(days=20)}\t"
-        window_text = f"\t{window.start}\t{window.end}\t"
+        # The bill lists no readings: a bill run never reads those of earlier bills.
+        window_text = f"\t{window.start}\t{window.end}\t[]\t"
         created = f"\t\\N\t{issued} 06:00:00+00\n"
         end_text = f"\t{period.end}\t"
         year = issued.year
@@ -669,8 +672,7 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
         return
     connection.ensure_connection()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (backend,) = cursor.fetchone()
+        backend = backend_pid(cursor)
     outbox.put(("ready", index))
     message = inbox.get()
     if message is None:
@@ -679,8 +681,7 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
     profiler = cProfile.Profile() if profile_path else None
     if profiler is not None:
         profiler.enable()
-    started = time.perf_counter()
-    backend_cpu = _process_cpu(backend)
+    breakdown = Breakdown(backend)
     chunks = 0
     if workers == 1:
         run = BillRun.objects.get(pk=run_id)
@@ -696,25 +697,12 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
             if not took:
                 break  # the ones left are being billed by the other workers
             chunks += took
-    seconds = time.perf_counter() - started
+    seconds, cpu, backend_cpu, _waits = breakdown.stop()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile_path)
-    backend_cpu = _process_cpu(backend) - backend_cpu
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = usage.ru_utime + usage.ru_stime
-    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, usage.ru_maxrss))
-
-
-def _process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process `pid` on this machine (the worker's PostgreSQL
-    backend), or NaN when it cannot be read (a server on another machine)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, peak))
 
 
 class Workers:
@@ -739,10 +727,15 @@ class Workers:
         for _ in self.processes:
             self.outbox.get()
 
-    def bill(self, profile: str | None) -> tuple[Any, float, list[Any]]:
-        """The measured run: start it, let the workers bill it, finish it."""
+    def bill(self, profile: str | None) -> tuple[Any, float, list[Any], tuple[float, ...]]:
+        """The measured run: start it, let the workers bill it, finish it. Also returns
+        the breakdown of this process's own part (starting and finishing the run)."""
+        from django.db import connection
+
         from autolettura.billing import services
 
+        with connection.cursor() as cursor:
+            own = Breakdown(backend_pid(cursor))
         started = time.perf_counter()
         run = services.bill_run_start(through=THROUGH, issued_on=ISSUED_ON, now=NOW)
         for n, inbox in enumerate(self.inboxes):
@@ -751,9 +744,10 @@ class Workers:
         if len(self.processes) > 1:
             services.bill_run_finish(run=run, now=NOW)
         seconds = time.perf_counter() - started
+        coordinator = own.stop()
         for process in self.processes:
             process.join()
-        return run, seconds, sorted(done)
+        return run, seconds, sorted(done), coordinator
 
     def stop(self) -> None:
         for inbox, process in zip(self.inboxes, self.processes, strict=True):
@@ -837,6 +831,34 @@ def _digest() -> str:
     return str(digest)
 
 
+def _breakdown_print(run_seconds: float, done: list[Any], coordinator: tuple[float, ...]) -> None:
+    """Where the run's time went: each worker's wall time split into its own CPU (Python),
+    its PostgreSQL backend's CPU and waits (disk, WAL, locks such as the bill numbers' row,
+    round trips, and the cores the other processes had); then the sums."""
+    python = postgres = 0.0
+    for _t, n, chunks, secs, cpu, backend, _kb in done:
+        print(
+            f"  worker {n}, {chunks} chunks: "
+            + breakdown_text(secs, cpu, backend, secs - cpu - backend)
+        )
+        python += cpu
+        postgres += backend
+    _wall, own_python, own_postgres, _waits = coordinator
+    print(
+        f"  starting and finishing the run (this process): Python CPU {own_python:.2f} s + "
+        f"PostgreSQL CPU {own_postgres:.2f} s"
+    )
+    python += own_python
+    postgres += own_postgres
+    cores = os.cpu_count() or 1
+    print(
+        f"breakdown: Python CPU {python:.1f} s, PostgreSQL CPU {postgres:.1f} s, of "
+        f"{run_seconds:.1f} s x {min(cores, len(done))} processes = "
+        f"{run_seconds * min(cores, len(done)):.1f} s; waits and idle "
+        f"{run_seconds * min(cores, len(done)) - python - postgres:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bill_run", description=__doc__.split("\n\n")[0]
@@ -901,7 +923,7 @@ def _measure(args: argparse.Namespace, url: str, name: str, workers: Workers) ->
     connections.close_all()
     workers.connect()
     load = os.getloadavg()[0]
-    run, run_seconds, done = workers.bill(args.profile)
+    run, run_seconds, done, coordinator = workers.bill(args.profile)
     summary = services.bill_run_summary(run)
     made = summary.bills_made
     print(
@@ -920,14 +942,7 @@ def _measure(args: argparse.Namespace, url: str, name: str, workers: Workers) ->
         + ", ".join(f"worker {d[1]} {peak:,.0f} MB" for d, peak in zip(done, peaks, strict=True))
         + f"; largest {max(peaks):,.0f} MB"
     )
-    print(
-        "time: "
-        + ", ".join(
-            f"worker {n} {chunks} chunks in {secs:.1f} s, CPU {cpu:.1f} s + its PostgreSQL "
-            f"backend {backend:.1f} s"
-            for _t, n, chunks, secs, cpu, backend, _kb in done
-        )
-    )
+    _breakdown_print(run_seconds, done, coordinator)
     problems = _check(run, args.supplies)
     if problems:
         print("check FAILED: " + "; ".join(problems))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -104,3 +105,53 @@ def bills_insert(
             every,
         ],
     )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` of this machine, such as a
+    PostgreSQL backend (pg_backend_pid()); NaN when it cannot be read (a server elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def own_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Breakdown:
+    """Where the wall time of a measured stretch went: this process's CPU (Python), its
+    PostgreSQL backend's CPU, and the rest, waits (disk, WAL flushes, locks, round trips,
+    and the cores taken by other processes of the machine)."""
+
+    def __init__(self, backend: int) -> None:
+        self.backend = backend
+        self.started = time.perf_counter()
+        self.python = own_cpu()
+        self.postgres = process_cpu(backend)
+
+    def stop(self) -> tuple[float, float, float, float]:
+        """(wall, Python CPU, PostgreSQL CPU, waits) in seconds since the start."""
+        wall = time.perf_counter() - self.started
+        python = own_cpu() - self.python
+        postgres = process_cpu(self.backend) - self.postgres
+        return wall, python, postgres, wall - python - postgres
+
+
+def breakdown_text(wall: float, python: float, postgres: float, waits: float) -> str:
+    return (
+        f"{wall:.2f} s = Python CPU {python:.2f} s + PostgreSQL CPU {postgres:.2f} s "
+        f"+ waits {waits:.2f} s"
+    )
+
+
+def backend_pid(cursor: Any) -> int:
+    cursor.execute("SELECT pg_backend_pid()")
+    return int(cursor.fetchone()[0])

@@ -477,15 +477,25 @@ def _latest_bills(first_id: int, last_id: int) -> dict[int, dict[str, Any]]:
     ]
     # For each supply of the chunk, its latest bill found through the (supply, period_end)
     # index: one probe a supply, where grouping the chunk's bills reads every earlier one.
-    with connection.cursor() as cursor:
-        cursor.execute(
+    # On PostgreSQL as a LATERAL join: written as `b.id = (subquery)`, the planner hashes
+    # the whole bill table (every year of every supply) for each chunk.
+    if db.is_postgresql():
+        sql = (
+            f"SELECT {', '.join('b.' + c for c in columns)} FROM {Supply._meta.db_table} s "
+            f"CROSS JOIN LATERAL (SELECT {', '.join('l.' + c for c in columns)} "
+            f"  FROM {bills} l WHERE l.supply_id = s.id ORDER BY l.period_end DESC LIMIT 1"
+            ") b WHERE s.id BETWEEN %s AND %s"
+        )
+    else:
+        sql = (
             f"SELECT {', '.join('b.' + c for c in columns)} FROM {Supply._meta.db_table} s "
             f"JOIN {bills} b ON b.id = ("
             f"  SELECT l.id FROM {bills} l WHERE l.supply_id = s.id"
             "   ORDER BY l.period_end DESC LIMIT 1"
-            ") WHERE s.id BETWEEN %s AND %s",
-            [first_id, last_id],
+            ") WHERE s.id BETWEEN %s AND %s"
         )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first_id, last_id])
         return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
 
 

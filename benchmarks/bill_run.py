@@ -697,12 +697,12 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
             if not took:
                 break  # the ones left are being billed by the other workers
             chunks += took
-    seconds, cpu, backend_cpu, _waits = breakdown.stop()
+    seconds, cpu, backend_cpu, _waits, queued = breakdown.stop()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile_path)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, peak))
+    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, queued, peak))
 
 
 class Workers:
@@ -836,14 +836,16 @@ def _breakdown_print(run_seconds: float, done: list[Any], coordinator: tuple[flo
     its PostgreSQL backend's CPU and waits (disk, WAL, locks such as the bill numbers' row,
     round trips, and the cores the other processes had); then the sums."""
     python = postgres = 0.0
-    for _t, n, chunks, secs, cpu, backend, _kb in done:
+    queued_all = 0.0
+    for _t, n, chunks, secs, cpu, backend, queued, _kb in done:
         print(
             f"  worker {n}, {chunks} chunks: "
-            + breakdown_text(secs, cpu, backend, secs - cpu - backend)
+            + breakdown_text(secs, cpu, backend, secs - cpu - backend, queued)
         )
         python += cpu
         postgres += backend
-    _wall, own_python, own_postgres, _waits = coordinator
+        queued_all += queued
+    _wall, own_python, own_postgres, _waits, _queued = coordinator
     print(
         f"  starting and finishing the run (this process): Python CPU {own_python:.2f} s + "
         f"PostgreSQL CPU {own_postgres:.2f} s"
@@ -855,7 +857,8 @@ def _breakdown_print(run_seconds: float, done: list[Any], coordinator: tuple[flo
         f"breakdown: Python CPU {python:.1f} s, PostgreSQL CPU {postgres:.1f} s, of "
         f"{run_seconds:.1f} s x {min(cores, len(done))} processes = "
         f"{run_seconds * min(cores, len(done)):.1f} s; waits and idle "
-        f"{run_seconds * min(cores, len(done)) - python - postgres:.1f} s"
+        f"{run_seconds * min(cores, len(done)) - python - postgres:.1f} s, of which the "
+        f"workers and their backends queued for a core {queued_all:.1f} s"
     )
 
 

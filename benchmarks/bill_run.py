@@ -678,6 +678,7 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
     if message is None:
         return
     run_id, profile_path = message
+    numbers_wait = _numbers_timed(services)
     profiler = cProfile.Profile() if profile_path else None
     if profiler is not None:
         profiler.enable()
@@ -702,7 +703,25 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
         profiler.disable()
         profiler.dump_stats(profile_path)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, queued, peak))
+    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, queued, numbers_wait[0], peak))
+
+
+def _numbers_timed(services: Any) -> list[float]:
+    """Time every taking of bill numbers in this process (the wait for the counter's row
+    that another worker's chunk holds until its commit, and the update); returns the list
+    whose one item adds them up."""
+    total = [0.0]
+    take = services._take_numbers
+
+    def timed(year: int, count: int) -> int:
+        started = time.perf_counter()
+        try:
+            return int(take(year, count))
+        finally:
+            total[0] += time.perf_counter() - started
+
+    services._take_numbers = timed
+    return total
 
 
 class Workers:
@@ -837,10 +856,11 @@ def _breakdown_print(run_seconds: float, done: list[Any], coordinator: tuple[flo
     round trips, and the cores the other processes had); then the sums."""
     python = postgres = 0.0
     queued_all = 0.0
-    for _t, n, chunks, secs, cpu, backend, queued, _kb in done:
+    for _t, n, chunks, secs, cpu, backend, queued, numbers, _kb in done:
         print(
             f"  worker {n}, {chunks} chunks: "
             + breakdown_text(secs, cpu, backend, secs - cpu - backend, queued)
+            + f"; taking the bill numbers (waiting for their row) {numbers:.2f} s"
         )
         python += cpu
         postgres += backend

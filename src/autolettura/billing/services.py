@@ -115,6 +115,8 @@ class ChunkResult:
     bills_estimated: int = 0
     bills_credit: int = 0
     errors: list[tuple[int, date | None, str]] = field(default_factory=list)
+    # The bills worked out, with their ids and lines written, still to number and write.
+    bills: list[dict[str, Any]] = field(default_factory=list)
 
 
 def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
@@ -149,6 +151,9 @@ def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
             bills_estimated=result.bills_estimated,
             bills_credit=result.bills_credit,
         )
+        # Last, the bills' numbers and what needs them: the numbers' row stays locked from
+        # here to the commit, and every other worker's chunk waits on it meanwhile.
+        _write_bills(result.bills, issued_year=chunk.run.issued_on.year)
     return True
 
 
@@ -304,7 +309,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
             result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
     credited = _compensations_credit(bills, first_id=first_id, last_id=last_id)
-    _write_bills(bills, issued_year=run.issued_on.year)
+    _write_unnumbered(bills)
     for compensation, bill in credited:
         compensation.bill_id = bill["id"]
     if credited:
@@ -312,6 +317,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     result.bills_made = len(bills)
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
     result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
+    result.bills = bills
     return result
 
 
@@ -708,9 +714,10 @@ BILL_COLUMNS = [
 _LINE_COLUMNS = ["bill_id", "position", "kind", "description", "quantity", "unit_price", "amount"]
 
 
-def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
-    """Insert the chunk's bills and lines. Numbers are taken in the chunk's transaction, so
-    a chunk that fails gives them back and the year's sequence has no gaps."""
+def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
+    """Everything of the chunk's bills that does not need their numbers, written before
+    the numbers are taken: their ids, and on PostgreSQL their lines (whose foreign key is
+    checked at commit) and the text of the bills but their numbers."""
     if not bills:
         return
     ids = db.allocate_ids(Bill, len(bills))
@@ -719,18 +726,31 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
     if db.is_postgresql():
         # Formatted in bulk: adapting some 70 values a bill one by one through the driver
         # costs more than working the bill out. The lines' text comes with their amounts.
-        # The lines go in first (their foreign key is checked at commit): the numbers' row
-        # stays locked from _take_numbers to the commit, and other workers wait on it.
         db.copy_text(
             BillLine._meta.db_table,
             _LINE_COLUMNS,
             "".join(f"{b['id']}{line}" for b in bills for line in b["lines_text"]),
         )
-        _number(bills, issued_year)
-        db.copy_text(Bill._meta.db_table, BILL_COLUMNS, _bills_text(bills))
-        payments_services.notices_write(bills)
+        _bills_text_around_numbers(bills)
+
+
+def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
+    """Number the chunk's bills and insert them (with their lines on SQLite) and their
+    notices. Numbers are taken in the chunk's transaction, so a chunk that fails gives them
+    back and the year's sequence has no gaps; as little as can be is done after."""
+    if not bills:
         return
     _number(bills, issued_year)
+    if db.is_postgresql():
+        db.copy_text(
+            Bill._meta.db_table,
+            BILL_COLUMNS,
+            "".join(
+                f"{b['text_before']}{issued_year}\t{b['sequence']}{b['text_after']}" for b in bills
+            ),
+        )
+        payments_services.notices_write(bills)
+        return
     db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
     # Each bill to pay gets its pagoPA notice with it, numbered by the bill (R16).
@@ -746,14 +766,16 @@ class _Texts(dict[Any, str]):
         return text
 
 
-def _bills_text(bills: list[dict[str, Any]]) -> str:
-    """The bills in COPY's text format, the columns in BILL_COLUMNS order. Integers and
-    Decimals as str() writes them; everything else through copy_value."""
+def _bills_text_around_numbers(bills: list[dict[str, Any]]) -> None:
+    """Each bill's row in COPY's text format, the columns in BILL_COLUMNS order, but its
+    number (year and sequence): the text before it as `text_before`, after as `text_after`.
+    Integers and Decimals as str() writes them; everything else through copy_value."""
+    assert BILL_COLUMNS[3:5] == ["year", "sequence"]
     t = _Texts()
-    return "".join(
-        [
-            f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t{b['year']}\t{b['sequence']}\t"
-            f"{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
+    for b in bills:
+        b["text_before"] = f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
+        b["text_after"] = (
+            f"\t{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
             f"{t[b['due_on']]}\t{b['previous_register']}\t{t[b['previous_register_on']]}\t"
             f"{t[b['previous_register_source']]}\t{b['previous_total_m3']}\t"
             f"{b['current_register']}\t{t[b['current_register_on']]}\t"
@@ -763,9 +785,7 @@ def _bills_text(bills: list[dict[str, Any]]) -> str:
             f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
             f"{db.copy_value(b['readings'])}\t{b['net_eur']}\t"
             f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
-            for b in bills
-        ]
-    )
+        )
 
 
 def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:

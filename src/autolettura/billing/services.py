@@ -219,6 +219,7 @@ def bill_run_in_process(
 # --- The computation of one chunk -----------------------------------------------------------
 
 _SOURCE_RANK: dict[str, int] = {Source.OPERATOR.value: 0, Source.SELF.value: 1}
+_REMOTE, _OPERATOR = Source.REMOTE.value, Source.OPERATOR.value
 
 
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
@@ -248,8 +249,9 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
         meters[m[1]].append(m)
     # In no order: sorting the chunk's readings in PostgreSQL spills past work_mem to disk,
     # where each supply's few readings sort in Python for less. By date, then as they came.
-    by_supply: dict[int, list[tuple[date, int, int, int, str]]] = defaultdict(list)
-    for supply_id, reading_id, meter_id, read_on, value, source in _rows(
+    # Each row as it comes sorts as wanted: (read_on, id, meter_id, value, source, supply).
+    readings: dict[int, list[tuple[date, int, int, int, str, int]]] = defaultdict(list)
+    for row in _rows(
         Reading.objects.filter(
             supply_id__gte=first_id,
             supply_id__lte=last_id,
@@ -258,18 +260,11 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             read_on__lte=run.through,
         )
         .order_by()
-        .values_list("supply_id", "id", "meter_id", "read_on", "value", "source")
+        .values_list("read_on", "id", "meter_id", "value", "source", "supply_id")
     ):
-        by_supply[supply_id].append((read_on, reading_id, meter_id, value, source))
-    remote, operator = Source.REMOTE.value, Source.OPERATOR.value
-    readings: dict[int, list[tuple[int, date, int, str]]] = {}
-    for supply_id, rows in by_supply.items():
+        readings[row[5]].append(row)
+    for rows in readings.values():
         rows.sort()
-        readings[supply_id] = [
-            # R8: a smart meter's reading is an actual reading, printed as the utility's own.
-            (meter_id, read_on, value, operator if source == remote else source)
-            for read_on, _id, meter_id, value, source in rows
-        ]
     latest = _latest_bills(first_id, last_id)
     changes: dict[int, list[tuple[date, int]]] = defaultdict(list)
     for supply_id, changed_on, previous_holder_id in (
@@ -521,20 +516,23 @@ def _supply_bills(
     members: int,
     activated_on: date,  # the first day to bill, when the supply has no bill yet
     meters: list[Any],
-    readings: list[tuple[int, date, int, str]],
+    readings: list[tuple[date, int, int, int, str, int]],
     latest: dict[str, Any] | None,
     context: _ChunkContext,
     holder_changes: Sequence[tuple[date, int]] = (),
 ) -> list[dict[str, Any]]:
-    """The supply's due bills. `readings` are its valid readings in date order, as
-    (meter_id, read_on, value, source); `holder_changes` its changes of holder in date
-    order, as (changed_on, previous holder): a period that spans one is cut there, and each
-    part billed to the holder of those days."""
+    """The supply's due bills. `readings` are its valid readings in date order (then as
+    they came), as (read_on, id, meter_id, value, source, supply_id); `holder_changes` its
+    changes of holder in date order, as (changed_on, previous holder): a period that spans
+    one is cut there, and each part billed to the holder of those days."""
     if not meters:
         raise BillingError("the supply has no meter: install one before billing it")
     # `readings` come in date order, so one pass keeps a reading a meter and a day.
     by_meter: dict[int, list[tuple[date, int, str]]] = {}
-    for meter_id, read_on, value, source in readings:
+    for read_on, _id, meter_id, value, source, _supply in readings:
+        if source == _REMOTE:
+            # R8: a smart meter's reading is an actual reading, printed as the utility's own.
+            source = _OPERATOR
         day_list = by_meter.get(meter_id)
         if day_list is None:
             by_meter[meter_id] = [(read_on, value, source)]

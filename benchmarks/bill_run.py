@@ -25,8 +25,12 @@ Then it measures, in the same run:
   (SKIP LOCKED shares the chunks); with `--workers 1`, bill_run_in_process.
 
 It prints bills per second for both, their ratio, the peak memory (ru_maxrss) of each process
-doing the run, and checks the result: exactly one new bill per supply, no duplicates, bill
-numbers without gaps, the lines adding up to each bill's net amount. The digest printed at
+doing the run, where the time went (each worker's wall time as its own CPU, Python, its
+PostgreSQL backend's CPU, read from /proc/<pid>/stat, and waits, with the part of those
+spent queued for a core, from /proc/<pid>/schedstat, and the time spent taking the bill
+numbers, whose row a chunk holds from then to its commit), and checks the result: exactly
+one new bill per supply, no duplicates, bill numbers without gaps, the lines adding up to
+each bill's net amount. The digest printed at
 the end is a hash of every new bill and line (all but ids, numbers and the run), so two runs
 over the same setup can be compared for identical results.
 """

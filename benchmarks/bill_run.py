@@ -5,7 +5,8 @@
 DATABASE_URL names the PostgreSQL server (unset: postgres://postgres@127.0.0.1:5432); the
 benchmark refuses SQLite and works only in its own database, `autolettura_bench_billing`,
 which it drops, creates and migrates, then loads with COPY (setup, not measured):
-- N customers, each with one supply and its meter, activated on 1 September 2024; 1% of the
+- N customers, each with one supply (and its regulator's user code, as the first of the
+  earlier runs gave it) and its meter, activated on 1 September 2024; 1% of the
   meters wrap round (rollover) and 0.5% are replaced by a new meter halfway through;
 - two years of readings: one in each bimonthly self-reading window (October 2024 to October
   2026) for about 70% of the windows of each supply, the rest missing; a quarter read by the
@@ -232,12 +233,22 @@ def _customers(s: Supplies, created: str) -> Iterator[str]:
 
 
 def _supplies(s: Supplies, calendar: Calendar, created: str) -> Iterator[str]:
+    """With the regulator's user code each supply got at the first of its earlier runs
+    (customers.services.supply_user_codes_assign: the settings' prefix and the id)."""
+    from django.conf import settings
+
+    from autolettura.rules import usercode
+
+    prefix = usercode.prefix(
+        settings.AUTOLETTURA_ISTAT_REGION, settings.AUTOLETTURA_ISTAT_MUNICIPALITY
+    )
+    digits = usercode.PROGRESSIVE_DIGITS
     activated = calendar.text[0]
     for i in range(s.count):
         n = i + 1
         yield (
             f"{n}\tS{n:08d}\tVia Roma {n}, Alessandria\t{USAGES[s.usage[i]]}\t{s.members[i]}\t"
-            f"{activated}\t{created}\t{n}\n"
+            f"{activated}\t{created}\t{n}\t{prefix}{n:0{digits}d}\n"
         )
 
 
@@ -489,6 +500,7 @@ def _bulk_load(
                 "activated_on",
                 "created_at",
                 "holder_id",
+                "user_code",
             ),
             _supplies(s, calendar, created),
         )

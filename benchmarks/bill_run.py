@@ -5,7 +5,8 @@
 DATABASE_URL names the PostgreSQL server (unset: postgres://postgres@127.0.0.1:5432); the
 benchmark refuses SQLite and works only in its own database, `autolettura_bench_billing`,
 which it drops, creates and migrates, then loads with COPY (setup, not measured):
-- N customers, each with one supply and its meter, activated on 1 September 2024; 1% of the
+- N customers, each with one supply (and its regulator's user code, as the first of the
+  earlier runs gave it) and its meter, activated on 1 September 2024; 1% of the
   meters wrap round (rollover) and 0.5% are replaced by a new meter halfway through;
 - two years of readings: one in each bimonthly self-reading window (October 2024 to October
   2026) for about 70% of the windows of each supply, the rest missing; a quarter read by the
@@ -25,8 +26,12 @@ Then it measures, in the same run:
   (SKIP LOCKED shares the chunks); with `--workers 1`, bill_run_in_process.
 
 It prints bills per second for both, their ratio, the peak memory (ru_maxrss) of each process
-doing the run, and checks the result: exactly one new bill per supply, no duplicates, bill
-numbers without gaps, the lines adding up to each bill's net amount. The digest printed at
+doing the run, where the time went (each worker's wall time as its own CPU, Python, its
+PostgreSQL backend's CPU, read from /proc/<pid>/stat, and waits, with the part of those
+spent queued for a core, from /proc/<pid>/schedstat, and the time spent taking the bill
+numbers, whose row a chunk holds from then to its commit), and checks the result: exactly
+one new bill per supply, no duplicates, bill numbers without gaps, the lines adding up to
+each bill's net amount. The digest printed at
 the end is a hash of every new bill and line (all but ids, numbers and the run), so two runs
 over the same setup can be compared for identical results.
 """
@@ -48,6 +53,8 @@ from datetime import UTC, date, datetime, timedelta
 from multiprocessing.queues import Queue
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from benchmarks.support import Breakdown, backend_pid, breakdown_text
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "autolettura_bench_billing"
@@ -226,12 +233,22 @@ def _customers(s: Supplies, created: str) -> Iterator[str]:
 
 
 def _supplies(s: Supplies, calendar: Calendar, created: str) -> Iterator[str]:
+    """With the regulator's user code each supply got at the first of its earlier runs
+    (customers.services.supply_user_codes_assign: the settings' prefix and the id)."""
+    from django.conf import settings
+
+    from autolettura.rules import usercode
+
+    prefix = usercode.prefix(
+        settings.AUTOLETTURA_ISTAT_REGION, settings.AUTOLETTURA_ISTAT_MUNICIPALITY
+    )
+    digits = usercode.PROGRESSIVE_DIGITS
     activated = calendar.text[0]
     for i in range(s.count):
         n = i + 1
         yield (
             f"{n}\tS{n:08d}\tVia Roma {n}, Alessandria\t{USAGES[s.usage[i]]}\t{s.members[i]}\t"
-            f"{activated}\t{created}\t{n}\n"
+            f"{activated}\t{created}\t{n}\t{prefix}{n:0{digits}d}\n"
         )
 
 
@@ -372,7 +389,8 @@ def _earlier_bills(
         issued = period.end + timedelta(days=16)
         window = windows.current_or_next(issued)
         fixed = f"\t{period.start}\t{period.end}\t{issued}\t{issued + timedelta(days=20)}\t"
-        window_text = f"\t{window.start}\t{window.end}\t"
+        # The bill lists no readings: a bill run never reads those of earlier bills.
+        window_text = f"\t{window.start}\t{window.end}\t[]\t"
         created = f"\t\\N\t{issued} 06:00:00+00\n"
         end_text = f"\t{period.end}\t"
         year = issued.year
@@ -482,6 +500,7 @@ def _bulk_load(
                 "activated_on",
                 "created_at",
                 "holder_id",
+                "user_code",
             ),
             _supplies(s, calendar, created),
         )
@@ -669,18 +688,17 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
         return
     connection.ensure_connection()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (backend,) = cursor.fetchone()
+        backend = backend_pid(cursor)
     outbox.put(("ready", index))
     message = inbox.get()
     if message is None:
         return
     run_id, profile_path = message
+    numbers_wait = _numbers_timed(services)
     profiler = cProfile.Profile() if profile_path else None
     if profiler is not None:
         profiler.enable()
-    started = time.perf_counter()
-    backend_cpu = _process_cpu(backend)
+    breakdown = Breakdown(backend)
     chunks = 0
     if workers == 1:
         run = BillRun.objects.get(pk=run_id)
@@ -696,25 +714,30 @@ def _worker(url: str, index: int, workers: int, outbox: Queue[Any], inbox: Queue
             if not took:
                 break  # the ones left are being billed by the other workers
             chunks += took
-    seconds = time.perf_counter() - started
+    seconds, cpu, backend_cpu, _waits, queued = breakdown.stop()
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile_path)
-    backend_cpu = _process_cpu(backend) - backend_cpu
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = usage.ru_utime + usage.ru_stime
-    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, usage.ru_maxrss))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outbox.put(("done", index, chunks, seconds, cpu, backend_cpu, queued, numbers_wait[0], peak))
 
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process `pid` on this machine (the worker's PostgreSQL
-    backend), or NaN when it cannot be read (a server on another machine)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
+def _numbers_timed(services: Any) -> list[float]:
+    """Time every taking of bill numbers in this process (the wait for the counter's row
+    that another worker's chunk holds until its commit, and the update); returns the list
+    whose one item adds them up."""
+    total = [0.0]
+    take = services._take_numbers
+
+    def timed(year: int, count: int) -> int:
+        started = time.perf_counter()
+        try:
+            return int(take(year, count))
+        finally:
+            total[0] += time.perf_counter() - started
+
+    services._take_numbers = timed
+    return total
 
 
 class Workers:
@@ -739,10 +762,15 @@ class Workers:
         for _ in self.processes:
             self.outbox.get()
 
-    def bill(self, profile: str | None) -> tuple[Any, float, list[Any]]:
-        """The measured run: start it, let the workers bill it, finish it."""
+    def bill(self, profile: str | None) -> tuple[Any, float, list[Any], tuple[float, ...]]:
+        """The measured run: start it, let the workers bill it, finish it. Also returns
+        the breakdown of this process's own part (starting and finishing the run)."""
+        from django.db import connection
+
         from autolettura.billing import services
 
+        with connection.cursor() as cursor:
+            own = Breakdown(backend_pid(cursor))
         started = time.perf_counter()
         run = services.bill_run_start(through=THROUGH, issued_on=ISSUED_ON, now=NOW)
         for n, inbox in enumerate(self.inboxes):
@@ -751,9 +779,10 @@ class Workers:
         if len(self.processes) > 1:
             services.bill_run_finish(run=run, now=NOW)
         seconds = time.perf_counter() - started
+        coordinator = own.stop()
         for process in self.processes:
             process.join()
-        return run, seconds, sorted(done)
+        return run, seconds, sorted(done), coordinator
 
     def stop(self) -> None:
         for inbox, process in zip(self.inboxes, self.processes, strict=True):
@@ -837,6 +866,38 @@ def _digest() -> str:
     return str(digest)
 
 
+def _breakdown_print(run_seconds: float, done: list[Any], coordinator: tuple[float, ...]) -> None:
+    """Where the run's time went: each worker's wall time split into its own CPU (Python),
+    its PostgreSQL backend's CPU and waits (disk, WAL, locks such as the bill numbers' row,
+    round trips, and the cores the other processes had); then the sums."""
+    python = postgres = 0.0
+    queued_all = 0.0
+    for _t, n, chunks, secs, cpu, backend, queued, numbers, _kb in done:
+        print(
+            f"  worker {n}, {chunks} chunks: "
+            + breakdown_text(secs, cpu, backend, secs - cpu - backend, queued)
+            + f"; taking the bill numbers (waiting for their row) {numbers:.2f} s"
+        )
+        python += cpu
+        postgres += backend
+        queued_all += queued
+    _wall, own_python, own_postgres, _waits, _queued = coordinator
+    print(
+        f"  starting and finishing the run (this process): Python CPU {own_python:.2f} s + "
+        f"PostgreSQL CPU {own_postgres:.2f} s"
+    )
+    python += own_python
+    postgres += own_postgres
+    cores = os.cpu_count() or 1
+    print(
+        f"breakdown: Python CPU {python:.1f} s, PostgreSQL CPU {postgres:.1f} s, of "
+        f"{run_seconds:.1f} s x {min(cores, len(done))} processes = "
+        f"{run_seconds * min(cores, len(done)):.1f} s; waits and idle "
+        f"{run_seconds * min(cores, len(done)) - python - postgres:.1f} s, of which the "
+        f"workers and their backends queued for a core {queued_all:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bill_run", description=__doc__.split("\n\n")[0]
@@ -901,7 +962,7 @@ def _measure(args: argparse.Namespace, url: str, name: str, workers: Workers) ->
     connections.close_all()
     workers.connect()
     load = os.getloadavg()[0]
-    run, run_seconds, done = workers.bill(args.profile)
+    run, run_seconds, done, coordinator = workers.bill(args.profile)
     summary = services.bill_run_summary(run)
     made = summary.bills_made
     print(
@@ -920,14 +981,7 @@ def _measure(args: argparse.Namespace, url: str, name: str, workers: Workers) ->
         + ", ".join(f"worker {d[1]} {peak:,.0f} MB" for d, peak in zip(done, peaks, strict=True))
         + f"; largest {max(peaks):,.0f} MB"
     )
-    print(
-        "time: "
-        + ", ".join(
-            f"worker {n} {chunks} chunks in {secs:.1f} s, CPU {cpu:.1f} s + its PostgreSQL "
-            f"backend {backend:.1f} s"
-            for _t, n, chunks, secs, cpu, backend, _kb in done
-        )
-    )
+    _breakdown_print(run_seconds, done, coordinator)
     problems = _check(run, args.supplies)
     if problems:
         print("check FAILED: " + "; ".join(problems))

@@ -16,7 +16,10 @@ of that window, so every supply is due its opening reminder. Then, in the same r
 (b) the first reminders run, which queues one message per supply and route;
 (c) a repeat of it the same day, which must queue nothing.
 
-It prints supplies per second for each and the ratio of (a)'s time to (b)'s.
+It prints supplies per second for each and the ratio of (a)'s time to (b)'s; for (b) and
+(c), where the time went (Python CPU, the CPU of every PostgreSQL backend that queued a
+batch, the time queued for a core, the rest), and after (b) a digest of every message and
+reminder queued (all but ids), to compare two runs for identical results.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import contextlib
 import os
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -32,11 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.support import (
+    Breakdown,
+    backend_pid,
     bills_insert,
     database_drop,
     database_recreate,
     is_postgres,
     memory_gb,
+    process_cpu,
+    queued_seconds,
     supplies_insert,
 )
 
@@ -48,6 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--supplies", type=int, default=100_000, help="customers and supplies")
     parser.add_argument("--batch-size", type=int, default=None, help="the run's batch size")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="batches side by side (the run's default)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     args = parser.parse_args(argv)
     if not 1000 <= args.supplies <= MAX_SUPPLIES:
@@ -65,13 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         )
     bench_url = database_recreate(url, BENCH_DATABASE)
     try:
-        _run(bench_url, args.supplies, args.batch_size)
+        _run(bench_url, args.supplies, args.batch_size, args.workers)
     finally:
         if not args.keep:
             database_drop(url, BENCH_DATABASE)
 
 
-def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
+def _run(bench_url: str, supplies: int, batch_size: int | None, workers: int | None) -> None:
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
     import django
@@ -82,7 +93,7 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
     from django.db import connection
 
     from autolettura.backoffice.models import ReminderSent
-    from autolettura.backoffice.reminders import BATCH_SIZE, reminders_send
+    from autolettura.backoffice.reminders import BATCH_SIZE, WORKERS, reminders_send
     from autolettura.outbox.models import OutboundMessage
     from autolettura.readings import policy
     from autolettura.rules.window import ROME, rome_today
@@ -115,10 +126,19 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
 
     _checkpoint()
     kwargs: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
-    t0 = time.perf_counter()
-    first = reminders_send(now=now, **kwargs)
-    first_seconds = time.perf_counter() - t0
+    if workers is not None:
+        kwargs["workers"] = workers
+    print(f"the run queues {workers or WORKERS} batches at a time")
+    meter = _BatchMeter()
+    with connection.cursor() as cursor:
+        backend = backend_pid(cursor)
+    breakdown = Breakdown(backend)
+    with meter:
+        first = reminders_send(now=now, **kwargs)
+    first_times = breakdown.stop()
+    first_seconds = first_times[0]
     _line("(b) first run (reminders_send)", first_seconds, supplies)
+    meter.print(first_times, workers or WORKERS)
     pending = OutboundMessage.objects.filter(
         status=OutboundMessage.Status.PENDING, next_attempt_at__lte=now
     ).count()
@@ -131,13 +151,69 @@ def _run(bench_url: str, supplies: int, batch_size: int | None) -> None:
     verdict = "as expected" if first.total == pending == recorded == expected else "NOT as expected"
     print(f"    {verdict} ({expected:,} expected)")
 
-    t0 = time.perf_counter()
-    again = reminders_send(now=now, **kwargs)
-    again_seconds = time.perf_counter() - t0
+    print(f"    digest of the messages and reminders queued: {_digest()}")
+
+    breakdown = Breakdown(backend)
+    with meter:
+        again = reminders_send(now=now, **kwargs)
+    again_times = breakdown.stop()
+    again_seconds = again_times[0]
     _line(f"(c) repeat the same day: {again.total} queued", again_seconds, supplies)
+    meter.print(again_times, workers or WORKERS)
     print(f"ratio limit / first run: {limit / first_seconds:.3f}")
     print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     connection.close()
+
+
+class _BatchMeter:
+    """The CPU of the PostgreSQL backends that queue the batches: a batch may run on a
+    connection of its own, opened and closed in its thread, so each batch measures its
+    backend from its start to its end (the run's code is wrapped, not changed)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.postgres = self.queued = 0.0
+        self.backends: set[int] = set()
+
+    def __enter__(self) -> None:
+        from autolettura.backoffice import reminders
+
+        self.postgres = self.queued = 0.0
+        self.backends = set()
+        self.original = reminders._batch_queue
+
+        def measured(batch: Any, lo: int, hi: int) -> Any:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                pid = backend_pid(cursor)
+            cpu, queued = process_cpu(pid), queued_seconds(pid)
+            try:
+                return self.original(batch, lo, hi)
+            finally:
+                with self.lock:
+                    self.postgres += process_cpu(pid) - cpu
+                    self.queued += queued_seconds(pid) - queued
+                    self.backends.add(pid)
+
+        reminders._batch_queue = measured
+
+    def __exit__(self, *exc: object) -> None:
+        from autolettura.backoffice import reminders
+
+        reminders._batch_queue = self.original
+
+    def print(self, times: tuple[float, float, float, float, float], workers: int) -> None:
+        wall, python, main_postgres, _waits, main_queued = times
+        postgres = self.postgres + main_postgres
+        queued = self.queued + main_queued
+        print(
+            f"    breakdown: {wall:.2f} s, with {workers} batches at a time: Python CPU "
+            f"{python:.2f} s, PostgreSQL CPU {postgres:.2f} s ({len(self.backends)} "
+            f"connection{'s' if len(self.backends) != 1 else ''} queueing); waits: queued "
+            f"for a core {queued:.2f} s, the rest of {wall:.2f} s x {workers} "
+            f"{wall * workers - python - postgres - queued:.2f} s (I/O, locks, idle)"
+        )
 
 
 def _line(label: str, seconds: float, supplies: int) -> None:
@@ -171,6 +247,30 @@ def _setup(supplies: int, start: date, end: date) -> int:
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     # One e-mail each, plus SMS for i % 10 = 0, plus WhatsApp for i % 20 = 1.
     return supplies + supplies // 10 + (supplies + 19) // 20
+
+
+def _digest() -> str:
+    """A hash of every message queued and every reminder recorded, leaving out ids and
+    times, so two runs over the same setup can be compared for identical results."""
+    from django.db import connection
+
+    from autolettura.backoffice.models import ReminderSent
+    from autolettura.outbox.models import OutboundMessage
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT md5(string_agg(concat_ws('|', route, recipient, subject, body, language, "
+            "headers::text, dedupe_key, status, attempts, next_attempt_at), E'\\n' "
+            f"ORDER BY dedupe_key)) FROM {OutboundMessage._meta.db_table}"
+        )
+        (messages,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT md5(string_agg(concat_ws('|', supply_id, window_start, kind, route, "
+            "recipient), E'\\n' ORDER BY supply_id, window_start, kind, route)) "
+            f"FROM {ReminderSent._meta.db_table}"
+        )
+        (reminders,) = cursor.fetchone()
+    return f"messages {messages}, reminders {reminders}"
 
 
 def _checkpoint() -> None:

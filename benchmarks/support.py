@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -104,3 +105,70 @@ def bills_insert(
             every,
         ],
     )
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` of this machine, such as a
+    PostgreSQL backend (pg_backend_pid()); NaN when it cannot be read (a server elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def own_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def queued_seconds(pid: int) -> float:
+    """Seconds process `pid` has spent ready to run but waiting for a core (the scheduler's
+    run queue, /proc/<pid>/schedstat); NaN when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+class Breakdown:
+    """Where the wall time of a measured stretch went: this process's CPU (Python), its
+    PostgreSQL backend's CPU, and the rest, waits: of those, the time either process was
+    ready to run but waited for a core (the machine's other work), and the rest (disk, WAL
+    flushes, locks, round trips)."""
+
+    def __init__(self, backend: int) -> None:
+        self.backend = backend
+        self.started = time.perf_counter()
+        self.python = own_cpu()
+        self.postgres = process_cpu(backend)
+        self.queued = self._queued()
+
+    def _queued(self) -> float:
+        return queued_seconds(os.getpid()) + queued_seconds(self.backend)
+
+    def stop(self) -> tuple[float, float, float, float, float]:
+        """(wall, Python CPU, PostgreSQL CPU, waits, of which queued for a core) in
+        seconds since the start."""
+        wall = time.perf_counter() - self.started
+        python = own_cpu() - self.python
+        postgres = process_cpu(self.backend) - self.postgres
+        queued = self._queued() - self.queued
+        return wall, python, postgres, wall - python - postgres, queued
+
+
+def breakdown_text(wall: float, python: float, postgres: float, waits: float, queued: float) -> str:
+    return (
+        f"{wall:.2f} s = Python CPU {python:.2f} s + PostgreSQL CPU {postgres:.2f} s "
+        f"+ waits {waits:.2f} s (the two processes queued for a core {queued:.2f} s)"
+    )
+
+
+def backend_pid(cursor: Any) -> int:
+    cursor.execute("SELECT pg_backend_pid()")
+    return int(cursor.fetchone()[0])

@@ -80,6 +80,51 @@ class TestOpening:
         assert again.total == later.total == 0
         assert OutboundMessage.objects.count() == 4
 
+    def test_a_message_another_run_queued_meanwhile_is_not_queued_twice(
+        self, people: dict[str, Supply]
+    ) -> None:
+        # Another run got there first: its message is in the outbox (its ReminderSent row
+        # not yet visible to this one), so this run's plain insert meets the taken key.
+        key = f"reminder:{people['email'].pk}:2026-12-15:OPENING:EMAIL"
+        OutboundMessage.objects.create(
+            route="EMAIL",
+            recipient="anna@example.org",
+            body="queued by the other run",
+            dedupe_key=key,
+            next_attempt_at=OPENING_DAY,
+            created_at=OPENING_DAY,
+        )
+        reminders_send(now=OPENING_DAY)
+        assert list(
+            OutboundMessage.objects.filter(dedupe_key=key).values_list("body", flat=True)
+        ) == ["queued by the other run"]
+        # The rest of the batch went in all the same.
+        assert sent() == {
+            ("S1001", "OPENING", "EMAIL"),
+            ("S1003", "OPENING", "SMS"),
+            ("S1004", "OPENING", "EMAIL"),
+            ("S1004", "OPENING", "WHATSAPP"),
+        }
+        assert OutboundMessage.objects.count() == 4
+
+    @pytest.mark.django_db(transaction=True)
+    def test_batches_side_by_side_queue_the_same_as_one_after_another(
+        self, people: dict[str, Supply]
+    ) -> None:
+        # Committed data (transaction=True), so the other connections see it: batches of
+        # two supplies, two at a time on connections of their own (PostgreSQL; on SQLite
+        # one after another).
+        summary = reminders_send(now=OPENING_DAY, batch_size=2, workers=2)
+        assert sent() == {
+            ("S1001", "OPENING", "EMAIL"),
+            ("S1003", "OPENING", "SMS"),
+            ("S1004", "OPENING", "EMAIL"),
+            ("S1004", "OPENING", "WHATSAPP"),
+        }
+        assert summary.sent["OPENING EMAIL"] == 2 and summary.total == 4
+        assert OutboundMessage.objects.count() == 4
+        assert reminders_send(now=OPENING_DAY, batch_size=2, workers=2).total == 0
+
     def test_the_email_links_to_the_reading_page_and_the_sms_gives_the_format(
         self, people: dict[str, Supply], settings: object
     ) -> None:

@@ -27,13 +27,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Max, Min
 from django.urls import reverse
 from django.utils import translation
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 # The closing reminder goes out this many days before the window's last day.
 CLOSING_DAYS_BEFORE = 3
 BATCH_SIZE = 50_000
+# Batches queued side by side on PostgreSQL: one a core of a small database server.
+WORKERS = 2
 
 # Route -> (the customer's opt-in flag, the contact field it needs).
 _ROUTES = {
@@ -134,10 +137,16 @@ def reminder_text(
     return subject % params, body % params
 
 
-def reminders_send(*, now: datetime, batch_size: int = BATCH_SIZE) -> ReminderSummary:
+def reminders_send(
+    *, now: datetime, batch_size: int = BATCH_SIZE, workers: int = WORKERS
+) -> ReminderSummary:
     """Queue today's reminders: opening ones for windows open today (until three days
     before they close), closing ones in the last three days for supplies with no reading
-    in the window yet. Idempotent per supply, window, kind and route."""
+    in the window yet. Idempotent per supply, window, kind and route.
+
+    On PostgreSQL, outside a transaction, `workers` batches at a time, each on a
+    connection of its own: the work is the database's, and one statement uses one core.
+    """
     today = rome_today(now)
     summary = ReminderSummary(sent={f"{k} {r}": 0 for k in _KINDS for r in _ROUTES})
     bounds = Supply.objects.aggregate(low=Min("pk"), high=Max("pk"))
@@ -147,13 +156,12 @@ def reminders_send(*, now: datetime, batch_size: int = BATCH_SIZE) -> ReminderSu
     low, high = bounds["low"], bounds["high"]
     languages = sorted(Customer.objects.order_by().values_list("language", flat=True).distinct())
     batch = _BatchSql(today=today, now=now, languages=languages)
-    for first_id in range(low, high + 1, batch_size):
-        with transaction.atomic():
-            for kind, route, count in batch.run(first_id, first_id + batch_size):
-                if route == _SKIPPED:
-                    summary.whatsapp_skipped += count
-                else:
-                    summary.sent[f"{kind} {route}"] += count
+    ranges = [(first, first + batch_size) for first in range(low, high + 1, batch_size)]
+    for kind, route, count in _batches_queue(batch, ranges, workers):
+        if route == _SKIPPED:
+            summary.whatsapp_skipped += count
+        else:
+            summary.sent[f"{kind} {route}"] += count
     logger.info("reminders %s", summary.sent)
     if summary.whatsapp_skipped:
         logger.warning(
@@ -163,6 +171,45 @@ def reminders_send(*, now: datetime, batch_size: int = BATCH_SIZE) -> ReminderSu
             summary.whatsapp_skipped,
         )
     return summary
+
+
+def _batches_queue(
+    batch: _BatchSql, ranges: list[tuple[int, int]], workers: int
+) -> Iterator[tuple[str, str, int]]:
+    """Every batch's (kind, route, count) rows. Batches are independent (their own
+    supplies, their own transaction), so they may run side by side; not on SQLite (one
+    writer at a time) nor inside a caller's transaction (other connections would not see
+    its rows)."""
+    if workers <= 1 or len(ranges) <= 1 or not batch.postgresql or connection.in_atomic_block:
+        for lo, hi in ranges:
+            yield from _batch_queue(batch, lo, hi)
+        return
+
+    def one(lo: int, hi: int) -> list[tuple[str, str, int]]:
+        try:
+            return _batch_queue(batch, lo, hi)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    # The statements' text is built once, here, before the threads share it.
+    batch.statements()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reminders") as pool:
+        for rows in pool.map(lambda r: one(*r), ranges):
+            yield from rows
+
+
+def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int]]:
+    """Queue one batch in its own transaction. The selection already leaves out what was
+    sent, so the rows go in with plain INSERTs, each row's unique keys checked once; only
+    when another run queued some of them meanwhile (a unique key taken) is the batch done
+    again leaving out, row by row, what is already there: nothing is ever queued twice."""
+    try:
+        with transaction.atomic():
+            return batch.run(lo, hi, on_conflict=False)
+    except IntegrityError:
+        # A check or foreign key failing again here is a real error, and raised.
+        with transaction.atomic():
+            return batch.run(lo, hi, on_conflict=True)
 
 
 # --- The SQL -------------------------------------------------------------------------------
@@ -298,7 +345,7 @@ class _BatchSql:
         }
         email, sms, whatsapp = ReminderRoute.EMAIL, ReminderRoute.SMS, ReminderRoute.WHATSAPP
         wants = dict(has)
-        self.skipped = ""
+        skipped = ""
         if not self.template:
             # Outside the 24 hours WhatsApp can send nothing: the other routes, or else
             # e-mail, or else SMS to the same number. And once the customer had this
@@ -314,7 +361,7 @@ class _BatchSql:
             )
             wants[email] = f"({has[email]} OR ({only} AND d.email <> ''))"
             wants[sms] = f"({has[sms]} OR ({only} AND d.email = ''))"
-            self.skipped = f"{has[whatsapp]} AND d.wa_open = 0 AND NOT {reminded}"
+            skipped = f"{has[whatsapp]} AND d.wa_open = 0 AND NOT {reminded}"
         chosen = " OR ".join(
             f"(r.route = {_literal(route)} AND {wants[route]})" for route in _ROUTES
         )
@@ -333,7 +380,15 @@ class _BatchSql:
             f"WITH latest AS ({latest}), windowed AS ({windowed}), due AS ({due}), "
             f"sel AS ({selection})"
         )
+        # Set once it is known (batches running side by side read it): always the same.
+        self.skipped = skipped
         return sql, params
+
+    def statements(self) -> None:
+        """Build every statement once: the templates translated, `skipped` known."""
+        self._selection(0, 0)
+        self._writes(on_conflict=False)
+        self._writes(on_conflict=True)
 
     def _text_sql(self, which: int) -> tuple[str, list[Any]]:
         """The subject (`which` 0) or body (1) of each row of `sel`, from the templates
@@ -392,15 +447,18 @@ class _BatchSql:
         )
         return sql, [self.template, *breaks, *start_params, *end_params]
 
-    def _writes(self) -> tuple[str, str, list[Any], list[Any]]:
+    def _writes(self, *, on_conflict: bool) -> tuple[str, str, list[Any], list[Any]]:
         """(INSERT of ReminderSent, INSERT of the outbox messages, their params), both
-        reading `sel`."""
+        reading `sel`; with `on_conflict`, a row whose unique key is taken is left out
+        (speculative insertion: every unique index probed twice a row, and a WAL record
+        more), otherwise it fails the statement."""
+        tail = " ON CONFLICT DO NOTHING" if on_conflict else ""
         sent = ReminderSent._meta.db_table
         outbox = OutboundMessage._meta.db_table
         sent_sql = (
             f"INSERT INTO {_q(sent)} (supply_id, window_start, kind, route, recipient, "
             "created_at) SELECT sel.supply_id, sel.window_start, sel.kind, sel.route, "
-            "sel.recipient, %s FROM sel WHERE 1 = 1 ON CONFLICT DO NOTHING"
+            f"sel.recipient, %s FROM sel WHERE 1 = 1{tail}"
         )
         subject, subject_params = self._text_sql(0)
         body, body_params = self._text_sql(1)
@@ -414,7 +472,7 @@ class _BatchSql:
             f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, {headers}, "
             f"'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || {key_date} || ':' || "
             f"sel.kind || ':' || sel.route, {pending}, 0, %s, '', '', %s "
-            "FROM sel WHERE 1 = 1 ON CONFLICT DO NOTHING"
+            f"FROM sel WHERE 1 = 1{tail}"
         )
         outbox_params = [
             *subject_params,
@@ -426,11 +484,11 @@ class _BatchSql:
         ]
         return sent_sql, outbox_sql, [self.now], outbox_params
 
-    def run(self, lo: int, hi: int) -> list[tuple[str, str, int]]:
+    def run(self, lo: int, hi: int, *, on_conflict: bool) -> list[tuple[str, str, int]]:
         """Queue the reminders of supplies lo <= id < hi; (kind, route, count) for each
-        pair with some."""
+        pair with some. See _writes for `on_conflict`."""
         ctes, params = self._selection(lo, hi)
-        sent_sql, outbox_sql, sent_params, outbox_params = self._writes()
+        sent_sql, outbox_sql, sent_params, outbox_params = self._writes(on_conflict=on_conflict)
         count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
         skipped_sql = (
             f"SELECT d.kind, {_literal(_SKIPPED)}, COUNT(*) FROM due d WHERE {self.skipped} "

@@ -115,6 +115,8 @@ class ChunkResult:
     bills_estimated: int = 0
     bills_credit: int = 0
     errors: list[tuple[int, date | None, str]] = field(default_factory=list)
+    # The bills worked out, with their ids and lines written, still to number and write.
+    bills: list[dict[str, Any]] = field(default_factory=list)
 
 
 def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
@@ -149,6 +151,9 @@ def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
             bills_estimated=result.bills_estimated,
             bills_credit=result.bills_credit,
         )
+        # Last, the bills' numbers and what needs them: the numbers' row stays locked from
+        # here to the commit, and every other worker's chunk waits on it meanwhile.
+        _write_bills(result.bills, issued_year=chunk.run.issued_on.year)
     return True
 
 
@@ -214,6 +219,7 @@ def bill_run_in_process(
 # --- The computation of one chunk -----------------------------------------------------------
 
 _SOURCE_RANK: dict[str, int] = {Source.OPERATOR.value: 0, Source.SELF.value: 1}
+_REMOTE, _OPERATOR = Source.REMOTE.value, Source.OPERATOR.value
 
 
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
@@ -241,8 +247,11 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
         )
     ):
         meters[m[1]].append(m)
-    readings: dict[int, list[tuple[int, date, int, str]]] = defaultdict(list)
-    for supply_id, meter_id, read_on, value, source in _rows(
+    # In no order: sorting the chunk's readings in PostgreSQL spills past work_mem to disk,
+    # where each supply's few readings sort in Python for less. By date, then as they came.
+    # Each row as it comes sorts as wanted: (read_on, id, meter_id, value, source, supply).
+    readings: dict[int, list[tuple[date, int, int, int, str, int]]] = defaultdict(list)
+    for row in _rows(
         Reading.objects.filter(
             supply_id__gte=first_id,
             supply_id__lte=last_id,
@@ -250,13 +259,12 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             voided_at__isnull=True,
             read_on__lte=run.through,
         )
-        .order_by("supply_id", "read_on")
-        .values_list("supply_id", "meter_id", "read_on", "value", "source")
+        .order_by()
+        .values_list("read_on", "id", "meter_id", "value", "source", "supply_id")
     ):
-        # R8: a smart meter's reading is an actual reading, printed as the utility's own.
-        if source == Source.REMOTE:
-            source = Source.OPERATOR.value
-        readings[supply_id].append((meter_id, read_on, value, source))
+        readings[row[5]].append(row)
+    for rows in readings.values():
+        rows.sort()
     latest = _latest_bills(first_id, last_id)
     changes: dict[int, list[tuple[date, int]]] = defaultdict(list)
     for supply_id, changed_on, previous_holder_id in (
@@ -296,7 +304,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
             result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
     credited = _compensations_credit(bills, first_id=first_id, last_id=last_id)
-    _write_bills(bills, issued_year=run.issued_on.year)
+    _write_unnumbered(bills)
     for compensation, bill in credited:
         compensation.bill_id = bill["id"]
     if credited:
@@ -304,6 +312,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     result.bills_made = len(bills)
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
     result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
+    result.bills = bills
     return result
 
 
@@ -477,15 +486,25 @@ def _latest_bills(first_id: int, last_id: int) -> dict[int, dict[str, Any]]:
     ]
     # For each supply of the chunk, its latest bill found through the (supply, period_end)
     # index: one probe a supply, where grouping the chunk's bills reads every earlier one.
-    with connection.cursor() as cursor:
-        cursor.execute(
+    # On PostgreSQL as a LATERAL join: written as `b.id = (subquery)`, the planner hashes
+    # the whole bill table (every year of every supply) for each chunk.
+    if db.is_postgresql():
+        sql = (
+            f"SELECT {', '.join('b.' + c for c in columns)} FROM {Supply._meta.db_table} s "
+            f"CROSS JOIN LATERAL (SELECT {', '.join('l.' + c for c in columns)} "
+            f"  FROM {bills} l WHERE l.supply_id = s.id ORDER BY l.period_end DESC LIMIT 1"
+            ") b WHERE s.id BETWEEN %s AND %s"
+        )
+    else:
+        sql = (
             f"SELECT {', '.join('b.' + c for c in columns)} FROM {Supply._meta.db_table} s "
             f"JOIN {bills} b ON b.id = ("
             f"  SELECT l.id FROM {bills} l WHERE l.supply_id = s.id"
             "   ORDER BY l.period_end DESC LIMIT 1"
-            ") WHERE s.id BETWEEN %s AND %s",
-            [first_id, last_id],
+            ") WHERE s.id BETWEEN %s AND %s"
         )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first_id, last_id])
         return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
 
 
@@ -497,20 +516,23 @@ def _supply_bills(
     members: int,
     activated_on: date,  # the first day to bill, when the supply has no bill yet
     meters: list[Any],
-    readings: list[tuple[int, date, int, str]],
+    readings: list[tuple[date, int, int, int, str, int]],
     latest: dict[str, Any] | None,
     context: _ChunkContext,
     holder_changes: Sequence[tuple[date, int]] = (),
 ) -> list[dict[str, Any]]:
-    """The supply's due bills. `readings` are its valid readings in date order, as
-    (meter_id, read_on, value, source); `holder_changes` its changes of holder in date
-    order, as (changed_on, previous holder): a period that spans one is cut there, and each
-    part billed to the holder of those days."""
+    """The supply's due bills. `readings` are its valid readings in date order (then as
+    they came), as (read_on, id, meter_id, value, source, supply_id); `holder_changes` its
+    changes of holder in date order, as (changed_on, previous holder): a period that spans
+    one is cut there, and each part billed to the holder of those days."""
     if not meters:
         raise BillingError("the supply has no meter: install one before billing it")
     # `readings` come in date order, so one pass keeps a reading a meter and a day.
     by_meter: dict[int, list[tuple[date, int, str]]] = {}
-    for meter_id, read_on, value, source in readings:
+    for read_on, _id, meter_id, value, source, _supply in readings:
+        if source == _REMOTE:
+            # R8: a smart meter's reading is an actual reading, printed as the utility's own.
+            source = _OPERATOR
         day_list = by_meter.get(meter_id)
         if day_list is None:
             by_meter[meter_id] = [(read_on, value, source)]
@@ -555,6 +577,7 @@ def _supply_bills(
         )
     out = []
     run = context.run
+    run_id = run.pk
     issued_on = run.issued_on
     next_window = context.next_window
     periods = context.due_periods(first_start, months)
@@ -617,7 +640,7 @@ def _supply_bills(
                 "net_eur": priced.amounts.net,
                 "vat_eur": priced.amounts.vat,
                 "total_eur": priced.amounts.total,
-                "run_id": run.pk,
+                "run_id": run_id,
                 "created_at": context.now,
                 "lines": priced.amounts.lines,
                 "lines_text": priced.lines_text,
@@ -629,14 +652,28 @@ def _supply_bills(
 
 def _readings_json(points: Iterable[billing.SourcedPoint]) -> str:
     """The period's valid readings as Bill.readings keeps them (JSON text, for both the
-    COPY and the INSERT path)."""
-    return json.dumps(
-        [
-            {"on": p.on.isoformat(), "value": p.value, "digits": p.digits, "source": p.source}
+    COPY and the INSERT path), as json.dumps(..., separators=(",", ":")) writes them:
+    written out directly, the encoder costing more than the rest of the bill's text."""
+    return (
+        "["
+        + ",".join(
+            f'{{"on":"{p.on.isoformat()}","value":{p.value},"digits":{p.digits},'
+            f'"source":{_json_text(p.source)}}}'
             for p in points
-        ],
-        separators=(",", ":"),
+        )
+        + "]"
     )
+
+
+_JSON_TEXTS: dict[str, str] = {}
+
+
+def _json_text(value: str) -> str:
+    """A source's name as JSON text (one of a handful, encoded once each)."""
+    text = _JSON_TEXTS.get(value)
+    if text is None:
+        text = _JSON_TEXTS[value] = json.dumps(value)
+    return text
 
 
 BILL_COLUMNS = [
@@ -675,9 +712,10 @@ BILL_COLUMNS = [
 _LINE_COLUMNS = ["bill_id", "position", "kind", "description", "quantity", "unit_price", "amount"]
 
 
-def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
-    """Insert the chunk's bills and lines. Numbers are taken in the chunk's transaction, so
-    a chunk that fails gives them back and the year's sequence has no gaps."""
+def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
+    """Everything of the chunk's bills that does not need their numbers, written before
+    the numbers are taken: their ids, and on PostgreSQL their lines (whose foreign key is
+    checked at commit) and the text of the bills but their numbers."""
     if not bills:
         return
     ids = db.allocate_ids(Bill, len(bills))
@@ -686,18 +724,31 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
     if db.is_postgresql():
         # Formatted in bulk: adapting some 70 values a bill one by one through the driver
         # costs more than working the bill out. The lines' text comes with their amounts.
-        # The lines go in first (their foreign key is checked at commit): the numbers' row
-        # stays locked from _take_numbers to the commit, and other workers wait on it.
         db.copy_text(
             BillLine._meta.db_table,
             _LINE_COLUMNS,
             "".join(f"{b['id']}{line}" for b in bills for line in b["lines_text"]),
         )
-        _number(bills, issued_year)
-        db.copy_text(Bill._meta.db_table, BILL_COLUMNS, _bills_text(bills))
-        payments_services.notices_write(bills)
+        _bills_text_around_numbers(bills)
+
+
+def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
+    """Number the chunk's bills and insert them (with their lines on SQLite) and their
+    notices. Numbers are taken in the chunk's transaction, so a chunk that fails gives them
+    back and the year's sequence has no gaps; as little as can be is done after."""
+    if not bills:
         return
     _number(bills, issued_year)
+    if db.is_postgresql():
+        db.copy_text(
+            Bill._meta.db_table,
+            BILL_COLUMNS,
+            "".join(
+                f"{b['text_before']}{issued_year}\t{b['sequence']}{b['text_after']}" for b in bills
+            ),
+        )
+        payments_services.notices_write(bills)
+        return
     db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
     db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
     # Each bill to pay gets its pagoPA notice with it, numbered by the bill (R16).
@@ -713,14 +764,16 @@ class _Texts(dict[Any, str]):
         return text
 
 
-def _bills_text(bills: list[dict[str, Any]]) -> str:
-    """The bills in COPY's text format, the columns in BILL_COLUMNS order. Integers and
-    Decimals as str() writes them; everything else through copy_value."""
+def _bills_text_around_numbers(bills: list[dict[str, Any]]) -> None:
+    """Each bill's row in COPY's text format, the columns in BILL_COLUMNS order, but its
+    number (year and sequence): the text before it as `text_before`, after as `text_after`.
+    Integers and Decimals as str() writes them; everything else through copy_value."""
+    assert BILL_COLUMNS[3:5] == ["year", "sequence"]
     t = _Texts()
-    return "".join(
-        [
-            f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t{b['year']}\t{b['sequence']}\t"
-            f"{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
+    for b in bills:
+        b["text_before"] = f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
+        b["text_after"] = (
+            f"\t{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
             f"{t[b['due_on']]}\t{b['previous_register']}\t{t[b['previous_register_on']]}\t"
             f"{t[b['previous_register_source']]}\t{b['previous_total_m3']}\t"
             f"{b['current_register']}\t{t[b['current_register_on']]}\t"
@@ -730,9 +783,7 @@ def _bills_text(bills: list[dict[str, Any]]) -> str:
             f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
             f"{db.copy_value(b['readings'])}\t{b['net_eur']}\t"
             f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
-            for b in bills
-        ]
-    )
+        )
 
 
 def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:

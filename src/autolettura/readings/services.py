@@ -21,7 +21,7 @@ from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import photos, policy, selectors
 from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
 from autolettura.rules import parsing
-from autolettura.rules.errors import FieldError, FormatError
+from autolettura.rules.errors import CODES_MISMATCH, FieldError, FormatError
 from autolettura.rules.outcomes import Reason
 from autolettura.rules.outcomes import Status as RuleStatus
 from autolettura.rules.photo_evidence import PhotoEvidence, photo_agreement, photo_outcome
@@ -46,9 +46,6 @@ class SubmissionRejected(Exception):
         # The supply the codes named, when they were right: only then may a channel answer
         # in its holder's language (before that, the language would tell the codes apart).
         self.supply = supply
-
-
-CODES_MISMATCH = FieldError("codes", "codes_mismatch")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ def test_the_queue_shows_the_alert_with_its_chart_and_closes_it_with_a_note(clie
     supply = remote_supply("65000001", installed_on=date(2026, 1, 1))
     start = datetime(2026, 12, 5, 8, 0, tzinfo=ROME).astimezone(UTC)
     hourly("65000001", [0, 2500, 10], start=start)
-    services.alerts_check(on=date(2026, 12, 5), now=NOW)
+    services.alerts_check(
+        start=datetime(2026, 12, 5, tzinfo=ROME), end=datetime(2026, 12, 6, tzinfo=ROME), now=NOW
+    )
     alert = Alert.objects.get()
     client.force_login(operator(CALL_CENTRE), backend=BACKEND)
     page = client.get("/backoffice/perdite/")

@@ -682,6 +682,9 @@ AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_OUTCOME_TEM
 # The approved template that carries a window reminder after the customer's 24 hours;
 # empty: such reminders go by the customer's other routes (backoffice/reminders.py).
 AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE", "")
+# The approved template that tells a smart meter's leak alert after the customer's 24 hours;
+# empty: such alerts go by e-mail instead, or SMS without an address (telemetry/notifications.py).
+AUTOLETTURA_WHATSAPP_LEAK_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_LEAK_TEMPLATE", "")
 
 # --- The phone line (IVR): Twilio voice webhooks ---------------------------------------------
 # The address the providers call this app at, as they sign it (no trailing slash): webhook

@@ -72,6 +72,8 @@ class AuditEntry(models.Model):
             ("run_bills", "Can start bill runs"),
             ("dispatch_fault", "Can move fault reports along their lifecycle"),
             ("check_payments", "Can see the pagoPA payments and the ones to check"),
+            ("view_leak_alerts", "Can see the smart meters' leak alerts"),
+            ("close_leak_alerts", "Can close a smart meter's leak alert with a note"),
         ]
         indexes = [models.Index(fields=["reading", "at"], name="audit_reading_at")]
         constraints = [

@@ -5,7 +5,15 @@ enter readings; the counter (the front office that sees customers and their pape
 also reviews and voids readings; the call centre also moves fault reports along, since it
 answers the fault line; billing staff see the dashboard and bills, start bill runs and
 check the pagoPA payments that paid no bill; the
-administrator does everything. An operator is a staff user in one or more of these groups.
+administrator does everything.
+
+Smart meters' leak alerts: the call centre sees and closes them. It answers the fault line,
+which a customer told of a leak calls, and it sends a crew when the water is lost on the
+utility's side of the meter, so the note that closes an alert (what was found, what was
+done) is its own. Billing sees them and does not close them: a hidden leak changes the bill
+(ARERA 609/2021 lets the bill for water lost to a hidden leak be reduced), so the billing
+office must know which supplies had one before it bills or answers a claim, but it has
+nothing from the field to write. An operator is a staff user in one or more of these groups.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ ALL_PERMISSIONS = (
     "dispatch_fault",
     "view_auditentry",
     "check_payments",
+    "view_leak_alerts",
+    "close_leak_alerts",
 )
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -41,8 +51,21 @@ ROLES: dict[str, tuple[str, ...]] = {
         "view_bills",
         "view_auditentry",
     ),
-    CALL_CENTRE: ("search_customers", "enter_reading", "dispatch_fault"),
-    BILLING: ("search_customers", "view_dashboard", "view_bills", "run_bills", "check_payments"),
+    CALL_CENTRE: (
+        "search_customers",
+        "enter_reading",
+        "dispatch_fault",
+        "view_leak_alerts",
+        "close_leak_alerts",
+    ),
+    BILLING: (
+        "search_customers",
+        "view_dashboard",
+        "view_bills",
+        "run_bills",
+        "check_payments",
+        "view_leak_alerts",
+    ),
     ADMINISTRATOR: ALL_PERMISSIONS,
 }
 

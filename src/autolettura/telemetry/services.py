@@ -142,12 +142,17 @@ def _points_store_postgresql(
         "register_l bigint, flags smallint, hour timestamptz, day date) ON COMMIT DELETE ROWS"
     )
     text = {hour: f"{hour.isoformat()}\t{day.isoformat()}\n" for hour, (_h, day) in hours.items()}
-    buffer = io.StringIO()
-    write = buffer.write
+    # Each moment's text (its time, hour and day) made once: a batch holds many telegrams
+    # of the same second.
+    moments: dict[datetime, tuple[str, str]] = {}
+    lines = []
     for (meter_id, at), (register_l, flags) in rows.items():
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        write(f"{meter_id}\t{at.isoformat()}\t{register_l}\t{flags}\t{text[hour]}")
-    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), buffer.getvalue())
+        moment = moments.get(at)
+        if moment is None:
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            moment = moments[at] = (f"\t{at.isoformat()}\t", text[hour])
+        lines.append(f"{meter_id}{moment[0]}{register_l}\t{flags}\t{moment[1]}")
+    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), "".join(lines))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_POINT} (meter_id, at, register_l, flags) "

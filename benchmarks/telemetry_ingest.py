@@ -120,6 +120,7 @@ def _bare_subscriber(
     total: int,
     done: Synchronized,
     ready: Any,
+    resume: bool = False,
 ) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -143,9 +144,14 @@ def _bare_subscriber(
     client.on_subscribe = lambda *a: ready.set()
     properties = Properties(PacketTypes.CONNECT)
     properties.ReceiveMaximum = 4000
-    client.connect("127.0.0.1", port, clean_start=True, properties=properties)
+    properties.SessionExpiryInterval = 600
+    # `resume`: the session that subscribed before the telegrams were published, and that
+    # the broker queued them for.
+    client.connect("127.0.0.1", port, clean_start=not resume, properties=properties)
     client.subscribe(f"{prefix}/wmbusmeters/#", qos=1)
-    while done.value < total:
+    if resume:
+        ready.set()
+    while done.value < total or not ready.is_set():
         client.loop(timeout=0.1)
     client.disconnect()
 
@@ -308,6 +314,67 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         )
     _forget_session(port, f"c-{prefix}")
 
+    # (a') and (b') The same two, each draining a queue the broker filled beforehand (each
+    # subscribed, then went away while every telegram was published): nothing else runs
+    # while they are timed, so the publishers take no share of the cores.
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    done = context.Value("q", 0)
+    ready = context.Event()
+    subscriber = context.Process(target=_bare_subscriber, args=(port, prefix, 0, done, ready))
+    subscriber.start()  # with a total of 0: subscribes and leaves at once
+    subscriber.join()
+    _publish_all(context, args, port, prefix, start)
+    ready = context.Event()
+    t0 = time.perf_counter()
+    subscriber = context.Process(
+        target=_bare_subscriber, args=(port, prefix, total, done, ready, True)
+    )
+    subscriber.start()
+    subscriber.join()
+    bare_drain_s = time.perf_counter() - t0
+    bare_drain_rate = total / bare_drain_s
+    print(
+        f"(a') bare subscriber, queued:  {bare_drain_s:7.1f} s, {bare_drain_rate:9,.0f} telegrams/s"
+    )
+    _forget_session(port, f"bare-{prefix}")
+
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    arguments = {
+        "url": broker,
+        "topics": [f"{prefix}/wmbusmeters/#"],
+        "group": f"g{prefix}",
+        "client_id": f"c-{prefix}",
+        "session_seconds": 600,
+        "batch_size": args.batch,
+        "batch_seconds": 0.2,
+    }
+    away = Consumer(**arguments)  # type: ignore[arg-type]
+    away.start()
+    away.wait_connected(30)
+    away.stop()
+    away.client.disconnect()
+    away.client.loop_stop()
+    _publish_all(context, args, port, prefix, start)
+    _points_clear()
+    consumer = Consumer(**arguments)  # type: ignore[arg-type]
+    memory.clear()
+    t0 = time.perf_counter()
+    consumer.start()
+    stats = consumer.run(on_batch=on_batch)
+    drain_s = time.perf_counter() - t0
+    drain_rate = total / drain_s
+    print(
+        f"(b') consumer, queued:         {drain_s:7.1f} s, {drain_rate:9,.0f} telegrams/s "
+        f"(stored {stats.stored:,}, refused {stats.rejected:,}, {stats.batches:,} batches)"
+    )
+    if memory:
+        print(
+            "    memory (RSS) along the run: "
+            + ", ".join(f"{m:.0f}" for m in memory[:: max(1, len(memory) // 6)])
+            + f" MB; last {memory[-1]:.0f} MB"
+        )
+    _forget_session(port, f"c-{prefix}")
+
     # (c) A raw COPY of the same rows.
     raw_s = _raw_copy(args.meters, args.hours, start)
     raw_rate = total / raw_s
@@ -325,6 +392,7 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print()
     print(f"end to end / bare subscriber: {rate / bare_rate:.2f} (aim at least 0.5)")
+    print(f"queued: consumer / bare:      {drain_rate / bare_drain_rate:.2f}")
     print(f"end to end / raw COPY:        {rate / raw_rate:.2f}")
     print(f"end to end / aim of {AIM_RATE:,}/s: {rate / AIM_RATE:.2f}")
     print(f"daily readings / aim of {AIM_READINGS_S:.0f} s: {readings_s / AIM_READINGS_S:.2f}")
@@ -364,6 +432,25 @@ def _publishers(
     for _process in processes:
         generated.acquire()
     return processes, go
+
+
+def _publish_all(
+    context: Any, args: argparse.Namespace, port: int, prefix: str, start: datetime
+) -> None:
+    """Every telegram published (and taken by the broker) before anything is timed."""
+    done = context.Value("q", 0)
+    publishers, go = _publishers(context, args, port, prefix, start, done, 0)
+    go.set()
+    for publisher in publishers:
+        publisher.join()
+
+
+def _points_clear() -> None:
+    """The points and totals of the run before: the queued run stores them all again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE telemetry_point, telemetry_hour, telemetry_day")
 
 
 def _meters_create(meters: int) -> None:

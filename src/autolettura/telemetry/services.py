@@ -118,7 +118,8 @@ def _hour_day(points: Iterable[tuple[int, datetime]]) -> dict[datetime, tuple[da
     """Each point's hour (UTC) and day (Europe/Rome), worked out once per hour: Rome's
     offsets are whole hours, so every moment of an hour falls on the same Rome day."""
     out: dict[datetime, tuple[datetime, date]] = {}
-    for _meter, at in points:
+    # Each moment once: a batch holds many telegrams of the same second.
+    for at in {at for _meter, at in points}:
         hour = at.replace(minute=0, second=0, microsecond=0)
         if hour not in out:
             out[hour] = (hour, hour.astimezone(ROME).date())

@@ -179,3 +179,23 @@ def test_a_burst_and_the_meters_own_flags_open_alerts_in_english_for_english_cus
     message = OutboundMessage.objects.get()
     assert message.subject.startswith("Possible water leak")
     assert "close every tap" in message.body
+
+
+def test_the_beat_runs_the_check_every_hour_and_the_task_does_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from celery import current_app
+    from django.conf import settings
+
+    from autolettura.telemetry.tasks import telemetry_alerts_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["telemetry-alerts"]
+    assert entry["task"] == "autolettura.telemetry.tasks.telemetry_alerts_task"
+    assert entry["task"] in current_app.tasks
+    schedule = entry["schedule"]
+    assert schedule.hour == set(range(24)) and schedule.minute == {20}
+    remote_supply("64000009", installed_on=date(2026, 1, 1))
+    hourly("64000009", [0, 1600, 0], start=rome(5, 8))
+    monkeypatch.setattr("autolettura.clock.now", lambda: rome(5, 11, 20))
+    telemetry_alerts_task()
+    assert Alert.objects.get().kind == "burst"

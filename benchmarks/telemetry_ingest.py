@@ -18,8 +18,10 @@ whenever a subscriber falls behind), or to `--broker URL`, then measures in one 
 (c) a raw COPY of the same rows into a bare table: the database's limit;
 (d) the daily readings of the N meters (`telemetry_readings`).
 
-The publisher sends as fast as the broker takes the telegrams; each run ends when the
-subscriber has the last one (counted, or committed).
+The telegrams are published by several processes at once (`--publishers`, each a slice of
+the meters), each as fast as the broker takes them, so that the broker and the subscriber
+set the rate, not one Python publisher; (a) and (b) are published the same way. Each run
+ends when the subscriber has the last one (counted, or committed).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from benchmarks.support import database_ensure, is_postgres, memory_gb
 
 BENCH_DATABASE = "autolettura_bench_telemetry"
 MAX_TELEGRAMS = 2_000_000
+MAX_PUBLISHERS = 16
 AIM_RATE = 20_000  # telegrams a second end to end
 AIM_READINGS_S = 10.0
 
@@ -55,11 +58,11 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def _telegrams(meters: int, hours: int, start: datetime) -> list[tuple[str, bytes]]:
+def _telegrams(meters: range, hours: int, start: datetime) -> list[tuple[str, bytes]]:
     out = []
     for h in range(hours):
         at = (start + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for m in range(meters):
+        for m in meters:
             document = {
                 "media": "water",
                 "meter": "multical21",
@@ -75,7 +78,7 @@ def _telegrams(meters: int, hours: int, start: datetime) -> list[tuple[str, byte
 def _publisher(
     port: int,
     prefix: str,
-    meters: int,
+    meters: range,
     hours: int,
     start: datetime,
     done: Synchronized,
@@ -95,7 +98,7 @@ def _publisher(
     client.loop_start()
     # Generated before the clock starts: only the publishing is timed.
     generated, go = gates
-    generated.set()
+    generated.release()
     go.wait()
     last = None
     for sent, (topic, payload) in enumerate(telegrams):
@@ -117,6 +120,7 @@ def _bare_subscriber(
     total: int,
     done: Synchronized,
     ready: Any,
+    resume: bool = False,
 ) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -140,9 +144,14 @@ def _bare_subscriber(
     client.on_subscribe = lambda *a: ready.set()
     properties = Properties(PacketTypes.CONNECT)
     properties.ReceiveMaximum = 4000
-    client.connect("127.0.0.1", port, clean_start=True, properties=properties)
+    properties.SessionExpiryInterval = 600
+    # `resume`: the session that subscribed before the telegrams were published, and that
+    # the broker queued them for.
+    client.connect("127.0.0.1", port, clean_start=not resume, properties=properties)
     client.subscribe(f"{prefix}/wmbusmeters/#", qos=1)
-    while done.value < total:
+    if resume:
+        ready.set()
+    while done.value < total or not ready.is_set():
         client.loop(timeout=0.1)
     client.disconnect()
 
@@ -152,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--meters", type=int, default=100_000, help="remote meters")
     parser.add_argument("--hours", type=int, default=1, help="telegrams per meter (one an hour)")
     parser.add_argument("--batch", type=int, default=2000, help="the consumer's batch size")
+    parser.add_argument("--publishers", type=int, default=4, help="publishing processes (1 to 16)")
     parser.add_argument(
         "--broker", default="", help="an MQTT 5 broker's URL instead of a Mosquitto of its own"
     )
@@ -159,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     total = args.meters * args.hours
     if not 1000 <= total <= MAX_TELEGRAMS or args.hours > 20:
         parser.error(f"meters x hours must be from 1,000 to {MAX_TELEGRAMS:,}, hours at most 20")
+    if not 1 <= args.publishers <= MAX_PUBLISHERS or args.publishers > args.meters:
+        parser.error(f"--publishers must be from 1 to {MAX_PUBLISHERS}, and at most --meters")
 
     from autolettura.env import load_dotenv
 
@@ -231,6 +243,7 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         f"Python {sys.version.split()[0]}"
     )
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
+    print(f"publishers: {args.publishers} processes, QoS 1")
 
     started = time.perf_counter()
     _meters_create(args.meters)
@@ -248,18 +261,13 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     subscriber = context.Process(target=_bare_subscriber, args=(port, prefix, total, done, ready))
     subscriber.start()
     ready.wait(30)
-    gates = (context.Event(), context.Event())
-    publisher = context.Process(
-        target=_publisher,
-        args=(port, prefix, args.meters, args.hours, start, done, window, gates),
-    )
-    publisher.start()
-    gates[0].wait()
+    publishers, go = _publishers(context, args, port, prefix, start, done, window)
     t0 = time.perf_counter()
-    gates[1].set()
+    go.set()
     subscriber.join()
     bare_s = time.perf_counter() - t0
-    publisher.join()
+    for publisher in publishers:
+        publisher.join()
     bare_rate = total / bare_s
     print(f"(a) bare counting subscriber: {bare_s:7.1f} s, {bare_rate:9,.0f} telegrams/s")
 
@@ -286,21 +294,77 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
 
     consumer.start()
     consumer.wait_connected(30)
-    gates = (context.Event(), context.Event())
-    publisher = context.Process(
-        target=_publisher,
-        args=(port, prefix, args.meters, args.hours, start, done, window, gates),
-    )
-    publisher.start()
-    gates[0].wait()
+    publishers, go = _publishers(context, args, port, prefix, start, done, window)
     t0 = time.perf_counter()
-    gates[1].set()
+    go.set()
     stats = consumer.run(on_batch=on_batch)
     consumer_s = time.perf_counter() - t0
-    publisher.join()
+    for publisher in publishers:
+        publisher.join()
     rate = total / consumer_s
     print(
         f"(b) consumer end to end:      {consumer_s:7.1f} s, {rate:9,.0f} telegrams/s "
+        f"(stored {stats.stored:,}, refused {stats.rejected:,}, {stats.batches:,} batches)"
+    )
+    if memory:
+        print(
+            "    memory (RSS) along the run: "
+            + ", ".join(f"{m:.0f}" for m in memory[:: max(1, len(memory) // 6)])
+            + f" MB; last {memory[-1]:.0f} MB"
+        )
+    _forget_session(port, f"c-{prefix}")
+
+    # (a') and (b') The same two, each draining a queue the broker filled beforehand (each
+    # subscribed, then went away while every telegram was published): nothing else runs
+    # while they are timed, so the publishers take no share of the cores.
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    done = context.Value("q", 0)
+    ready = context.Event()
+    subscriber = context.Process(target=_bare_subscriber, args=(port, prefix, 0, done, ready))
+    subscriber.start()  # with a total of 0: subscribes and leaves at once
+    subscriber.join()
+    _publish_all(context, args, port, prefix, start)
+    ready = context.Event()
+    t0 = time.perf_counter()
+    subscriber = context.Process(
+        target=_bare_subscriber, args=(port, prefix, total, done, ready, True)
+    )
+    subscriber.start()
+    subscriber.join()
+    bare_drain_s = time.perf_counter() - t0
+    bare_drain_rate = total / bare_drain_s
+    print(
+        f"(a') bare subscriber, queued:  {bare_drain_s:7.1f} s, {bare_drain_rate:9,.0f} telegrams/s"
+    )
+    _forget_session(port, f"bare-{prefix}")
+
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    arguments = {
+        "url": broker,
+        "topics": [f"{prefix}/wmbusmeters/#"],
+        "group": f"g{prefix}",
+        "client_id": f"c-{prefix}",
+        "session_seconds": 600,
+        "batch_size": args.batch,
+        "batch_seconds": 0.2,
+    }
+    away = Consumer(**arguments)  # type: ignore[arg-type]
+    away.start()
+    away.wait_connected(30)
+    away.stop()
+    away.client.disconnect()
+    away.client.loop_stop()
+    _publish_all(context, args, port, prefix, start)
+    _points_clear()
+    consumer = Consumer(**arguments)  # type: ignore[arg-type]
+    memory.clear()
+    t0 = time.perf_counter()
+    consumer.start()
+    stats = consumer.run(on_batch=on_batch)
+    drain_s = time.perf_counter() - t0
+    drain_rate = total / drain_s
+    print(
+        f"(b') consumer, queued:         {drain_s:7.1f} s, {drain_rate:9,.0f} telegrams/s "
         f"(stored {stats.stored:,}, refused {stats.rejected:,}, {stats.batches:,} batches)"
     )
     if memory:
@@ -325,11 +389,68 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         f"({result.accepted:,} accepted, {result.refused:,} not taken)"
     )
 
+    print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print()
     print(f"end to end / bare subscriber: {rate / bare_rate:.2f} (aim at least 0.5)")
+    print(f"queued: consumer / bare:      {drain_rate / bare_drain_rate:.2f}")
     print(f"end to end / raw COPY:        {rate / raw_rate:.2f}")
     print(f"end to end / aim of {AIM_RATE:,}/s: {rate / AIM_RATE:.2f}")
     print(f"daily readings / aim of {AIM_READINGS_S:.0f} s: {readings_s / AIM_READINGS_S:.2f}")
+
+
+def _publishers(
+    context: Any,
+    args: argparse.Namespace,
+    port: int,
+    prefix: str,
+    start: datetime,
+    done: Synchronized,
+    window: int,
+) -> tuple[list[Any], Any]:
+    """`--publishers` processes, each with its slice of the meters, started and holding their
+    telegrams ready; they publish once the returned event is set."""
+    generated, go = context.Semaphore(0), context.Event()
+    step = -(-args.meters // args.publishers)
+    processes = [
+        context.Process(
+            target=_publisher,
+            args=(
+                port,
+                prefix,
+                range(lo, min(lo + step, args.meters)),
+                args.hours,
+                start,
+                done,
+                window,
+                (generated, go),
+            ),
+        )
+        for lo in range(0, args.meters, step)
+    ]
+    for process in processes:
+        process.start()
+    for _process in processes:
+        generated.acquire()
+    return processes, go
+
+
+def _publish_all(
+    context: Any, args: argparse.Namespace, port: int, prefix: str, start: datetime
+) -> None:
+    """Every telegram published (and taken by the broker) before anything is timed."""
+    done = context.Value("q", 0)
+    publishers, go = _publishers(context, args, port, prefix, start, done, 0)
+    go.set()
+    for publisher in publishers:
+        publisher.join()
+
+
+def _points_clear() -> None:
+    """The points and totals of the run before: the queued run stores them all again."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE telemetry_point, telemetry_hour, telemetry_day")
 
 
 def _meters_create(meters: int) -> None:

@@ -26,6 +26,7 @@ from autolettura.demo.services import (
 from autolettura.readings import selectors
 from autolettura.readings.models import Channel, Reading, Source
 from autolettura.readings.services import reading_submit
+from autolettura.rules.window import ROME
 from tests.api_helpers import Clock, bearer, post_reading
 from tests.conftest import rome
 
@@ -88,6 +89,17 @@ class TestDemoLoad:
 
         assert again.created is False
         assert counts() == before
+
+    def test_the_garden_leak_is_one_alert_found_the_morning_its_third_night_ended(self) -> None:
+        from autolettura.telemetry.models import Alert
+
+        demo_load(now=NOW)
+
+        (alert,) = Alert.objects.all()
+        assert (alert.supply.supply_code, alert.kind) == ("400118362", "continuous_flow")
+        # Leaking since the 15th: the third night is the 17th's, found that morning.
+        assert alert.seen_on == date(2026, 12, 17) and alert.closed_at is None
+        assert alert.opened_at.astimezone(ROME).date() == date(2026, 12, 17)
 
     def test_every_reading_went_through_the_rules_and_has_a_receipt(self) -> None:
         demo_load(now=NOW)

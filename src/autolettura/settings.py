@@ -706,6 +706,9 @@ AUTOLETTURA_WHATSAPP_OUTCOME_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_OUTCOME_TEM
 # The approved template that carries a window reminder after the customer's 24 hours;
 # empty: such reminders go by the customer's other routes (backoffice/reminders.py).
 AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE", "")
+# The approved template that tells a smart meter's leak alert after the customer's 24 hours;
+# empty: such alerts go by e-mail instead, or SMS without an address (telemetry/notifications.py).
+AUTOLETTURA_WHATSAPP_LEAK_TEMPLATE = envstr("AUTOLETTURA_WHATSAPP_LEAK_TEMPLATE", "")
 
 # --- The phone line (IVR): Twilio voice webhooks ---------------------------------------------
 # The address the providers call this app at, as they sign it (no trailing slash): webhook
@@ -751,11 +754,18 @@ def _no_topics(raw: str) -> list[str]:
 
 
 CELERY_BEAT_SCHEDULE = {
-    # Smart meters: yesterday's registers become readings, leaks are looked for, and raw
-    # points past their retention go; in the morning, once the night (2 to 5) is in.
+    # Smart meters: yesterday's registers become readings and raw points past their
+    # retention go, in the morning.
     "telemetry-daily": {
         "task": "autolettura.telemetry.tasks.telemetry_daily_task",
         "schedule": _crontab(hour=6, minute=15),
+    },
+    # Smart meters: leaks and alarms in the hours ended since the last run (flags and
+    # bursts hour by hour, continuous flow once each night is over, at 5:00), so that a
+    # customer hears within hours. At 20 past, once the hour's telegrams are in.
+    "telemetry-alerts": {
+        "task": "autolettura.telemetry.tasks.telemetry_alerts_task",
+        "schedule": _crontab(minute=20),
     },
     # Sends what a worker never got (a broker outage) and retries failed sends.
     "outbox-flush": {

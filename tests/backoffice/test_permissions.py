@@ -24,7 +24,7 @@ PAGES = [
     ("/backoffice/sportello/", {COUNTER, CALL_CENTRE, ADMINISTRATOR}),
     ("/backoffice/revisione/", {COUNTER, ADMINISTRATOR}),
     ("/backoffice/guasti/", {CALL_CENTRE, ADMINISTRATOR}),
-    ("/backoffice/perdite/", {CALL_CENTRE, ADMINISTRATOR}),
+    ("/backoffice/perdite/", {CALL_CENTRE, BILLING, ADMINISTRATOR}),
     ("/backoffice/cruscotto/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/obblighi/", {BILLING, ADMINISTRATOR}),
     ("/backoffice/cruscotto/review-backlog.csv", {BILLING, ADMINISTRATOR}),

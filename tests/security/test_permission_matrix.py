@@ -289,9 +289,10 @@ MATRIX: dict[str, Row] = {
     "backoffice/guasti/": Row(
         "/backoffice/guasti/", backoffice(counter=403, call=200, billing=403, admin=200)
     ),
-    # Smart meters' leak alerts: the fault dispatchers' queue (dispatch_fault).
+    # Smart meters' leak alerts: seen by the call centre and billing (view_leak_alerts),
+    # closed by the call centre (close_leak_alerts).
     "backoffice/perdite/": Row(
-        "/backoffice/perdite/", backoffice(counter=403, call=200, billing=403, admin=200)
+        "/backoffice/perdite/", backoffice(counter=403, call=200, billing=200, admin=200)
     ),
     "backoffice/perdite/<int:alert_id>/chiudi/": Row(
         "/backoffice/perdite/1/chiudi/",

@@ -12,7 +12,13 @@ from autolettura.telemetry import consumer as consumer_module
 from autolettura.telemetry.consumer import BrokerUrlError, Consumer, broker_parse
 from autolettura.telemetry.models import Point, Reject
 from tests.telemetry import mqtt
-from tests.telemetry.payloads import chirpstack_object, chirpstack_raw, wmbus
+from tests.telemetry.payloads import (
+    chirpstack_object,
+    chirpstack_protobuf_object,
+    chirpstack_protobuf_raw,
+    chirpstack_raw,
+    wmbus,
+)
 from tests.telemetry.test_ingest import remote_meter
 
 AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -76,6 +82,49 @@ def test_telegrams_of_both_formats_are_stored_and_bad_ones_counted(broker_url: s
         "malformed": 1,
         "unknown_device": 1,
     }
+    _forget_session(broker_url, f"c-{prefix}")
+
+
+@pytest.mark.django_db
+def test_chirpstack_events_of_either_marshaler_are_stored_side_by_side(broker_url: str) -> None:
+    """One ChirpStack publishing Protobuf (marshaler="protobuf"), another JSON, on the same
+    topic pattern: the consumer reads both, told apart by their content."""
+    proto, as_json = remote_meter("70b3d5e75e000011"), remote_meter("70b3d5e75e000012")
+    prefix = mqtt.prefix()
+    consumer = make_consumer(broker_url, prefix, f"c-{prefix}")
+    consumer.start()
+    assert consumer.wait_connected(10)
+    up = f"{prefix}/application/5e7b/device/{{}}/event/up"
+    messages = [
+        (
+            up.format("70b3d5e75e000011"),
+            chirpstack_protobuf_raw("70B3D5E75E000011", AT + timedelta(minutes=i), 7000 + i),
+        )
+        for i in range(25)
+    ]
+    messages += [
+        (
+            up.format("70b3d5e75e000011"),
+            chirpstack_protobuf_object(
+                "70b3d5e75e000011", AT + timedelta(hours=1), {"total_m3": 7.5, "leak": True}
+            ),
+        ),
+        (
+            up.format("70b3d5e75e000012"),
+            chirpstack_object("70b3d5e75e000012", AT + timedelta(hours=1), {"total_m3": 3.25}),
+        ),
+        (up.format("70b3d5e75e000011"), b"\x0a\x24half an event"),
+    ]
+    mqtt.publish(broker_url, messages)
+    stats = consumer.run(idle_exit=1.5)
+    assert (stats.received, stats.stored, stats.rejected) == (28, 27, 1)
+    points = list(
+        Point.objects.filter(meter=proto).order_by("at").values_list("register_l", "flags")
+    )
+    assert len(points) == 26
+    assert points[0] == (7000, 0) and points[24] == (7024, 0) and points[25] == (7500, 1)
+    assert list(Point.objects.filter(meter=as_json).values_list("register_l", flat=True)) == [3250]
+    assert Reject.objects.get(reason="malformed").count == 1
     _forget_session(broker_url, f"c-{prefix}")
 
 

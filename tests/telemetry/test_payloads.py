@@ -7,9 +7,16 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from chirpstack_api import integration
 
 from autolettura.rules import telemetry as rules
-from tests.telemetry.payloads import chirpstack_object, chirpstack_raw, wmbus
+from tests.telemetry.payloads import (
+    chirpstack_object,
+    chirpstack_protobuf_object,
+    chirpstack_protobuf_raw,
+    chirpstack_raw,
+    wmbus,
+)
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -50,10 +57,52 @@ def test_chirpstack_event_with_raw_data_decoded_by_our_codec() -> None:
     assert got == rules.Telegram("00aabbccddeeff02", AT, 123_456, rules.BURST)
 
 
+def test_chirpstack_protobuf_event_with_decoded_object() -> None:
+    payload = chirpstack_protobuf_object("00AABBCCDDEEFF03", AT, {"volume_l": 4321, "leak": True})
+    assert payload[:1] != b"{"
+    got = parse(payload)
+    assert got == rules.Telegram("00aabbccddeeff03", AT, 4321, rules.LEAK)
+
+
+def test_chirpstack_protobuf_event_with_raw_data_decoded_by_our_codec() -> None:
+    got = parse(chirpstack_protobuf_raw("00aabbccddeeff04", AT, 98_765, status=0x30))
+    assert got == rules.Telegram("00aabbccddeeff04", AT, 98_765, rules.LEAK)
+    # Without a time of reception, the meter's own clock.
+    meter_at = AT - timedelta(minutes=3)
+    got = parse(chirpstack_protobuf_raw("00aabbccddeeff04", None, 98_765, meter_at=meter_at))
+    assert isinstance(got, rules.Telegram) and got.at == meter_at
+
+
+def test_both_marshalers_read_the_same_event_alike() -> None:
+    decoded = {"total_m3": 7.25, "burst": True}
+    as_json = parse(chirpstack_object("00aabbccddeeff05", AT, decoded))
+    as_protobuf = parse(chirpstack_protobuf_object("00aabbccddeeff05", AT, decoded))
+    assert as_json == as_protobuf == rules.Telegram("00aabbccddeeff05", AT, 7250, rules.BURST)
+
+
+def _event_without_device() -> bytes:
+    event = integration.UplinkEvent()
+    event.f_port = 100
+    event.data = b"\x01\x02"
+    return event.SerializeToString()
+
+
+def _other_event() -> bytes:
+    # A ChirpStack join event on the uplink topic by mistake: no device's register in it.
+    event = integration.JoinEvent()
+    event.deduplication_id = "x"
+    return event.SerializeToString()
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
         (b"\xff\xfe", rules.MALFORMED),
+        (b"\x0a\x20truncated", rules.MALFORMED),
+        (_event_without_device(), rules.MALFORMED),
+        (_other_event(), rules.MALFORMED),
+        (chirpstack_protobuf_raw("00aabbccddeeff06", AT, 1)[:-4], rules.MALFORMED),
+        (chirpstack_protobuf_object("00aabbccddeeff07", AT, {"total_m3": -2}), rules.IMPOSSIBLE),
         (b"{not json", rules.MALFORMED),
         (b"[1, 2]", rules.MALFORMED),
         (b'{"hello": "world"}', rules.UNKNOWN_FORMAT),

@@ -74,6 +74,8 @@ class AuditEntry(models.Model):
             ("check_payments", "Can see the pagoPA payments and the ones to check"),
             ("record_round", "Can record visits to meters in the reader's app"),
             ("view_rounds", "Can see a day of the reading rounds"),
+            ("view_leak_alerts", "Can see the smart meters' leak alerts"),
+            ("close_leak_alerts", "Can close a smart meter's leak alert with a note"),
         ]
         indexes = [models.Index(fields=["reading", "at"], name="audit_reading_at")]
         constraints = [

@@ -7,7 +7,15 @@ answers the fault line; billing staff see the dashboard and bills, start bill ru
 check the pagoPA payments that paid no bill; the
 utility's readers (letturisti) record their visits to the meters in the reader's app and
 nothing else, while the counter sees what each day's round read and why it failed; the
-administrator does everything. An operator is a staff user in one or more of these groups.
+administrator does everything.
+
+Smart meters' leak alerts: the call centre sees and closes them. It answers the fault line,
+which a customer told of a leak calls, and it sends a crew when the water is lost on the
+utility's side of the meter, so the note that closes an alert (what was found, what was
+done) is its own. Billing sees them and does not close them: a hidden leak changes the bill
+(ARERA 609/2021 lets the bill for water lost to a hidden leak be reduced), so the billing
+office must know which supplies had one before it bills or answers a claim, but it has
+nothing from the field to write. An operator is a staff user in one or more of these groups.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ ALL_PERMISSIONS = (
     "check_payments",
     "record_round",
     "view_rounds",
+    "view_leak_alerts",
+    "close_leak_alerts",
 )
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -49,8 +59,21 @@ ROLES: dict[str, tuple[str, ...]] = {
         "view_auditentry",
         "view_rounds",
     ),
-    CALL_CENTRE: ("search_customers", "enter_reading", "dispatch_fault"),
-    BILLING: ("search_customers", "view_dashboard", "view_bills", "run_bills", "check_payments"),
+    CALL_CENTRE: (
+        "search_customers",
+        "enter_reading",
+        "dispatch_fault",
+        "view_leak_alerts",
+        "close_leak_alerts",
+    ),
+    BILLING: (
+        "search_customers",
+        "view_dashboard",
+        "view_bills",
+        "run_bills",
+        "check_payments",
+        "view_leak_alerts",
+    ),
     READER: ("record_round",),
     ADMINISTRATOR: ALL_PERMISSIONS,
 }

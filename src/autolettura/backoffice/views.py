@@ -552,7 +552,7 @@ def payments(request: HttpRequest) -> HttpResponse:
 # --- Smart meters' alerts -------------------------------------------------------------------------
 
 
-@operator_required("dispatch_fault")
+@operator_required("view_leak_alerts")
 @require_GET
 def leak_alerts(request: HttpRequest) -> HttpResponse:
     """Open leak and alarm alerts, oldest first, each with its meter's last three days."""
@@ -577,7 +577,7 @@ def leak_alerts(request: HttpRequest) -> HttpResponse:
     )
 
 
-@operator_required("dispatch_fault")
+@operator_required("close_leak_alerts")
 @require_POST
 def leak_alert_close(request: HttpRequest, alert_id: int) -> HttpResponse:
     from autolettura.telemetry import services as telemetry_services

@@ -721,10 +721,15 @@ def _telemetry_load(now: datetime) -> None:
             leaking = leak and local.date() >= today - timedelta(days=5)
             register += profile[local.hour] + (leak if leaking else 0)
         telemetry.telemetry_ingest(payloads, now=now, directory=telemetry.MeterDirectory())
-    # As the morning run (06:15) took them, each day after its own.
+    # As the morning run (06:15) took them, each day after its own; leaks as the hourly
+    # run found them, the morning after each night.
+    checked = start.astimezone(UTC)
     for k in range(7, 0, -1):
         day = today - timedelta(days=k)
         morning = datetime.combine(day + timedelta(days=1), time(6, 15), tzinfo=ROME)
         ran_at = min(morning, now - timedelta(minutes=1))
         telemetry.telemetry_readings(on=day, now=ran_at)
-        telemetry.alerts_check(on=day, now=ran_at)
+        until = ran_at.replace(minute=0, second=0, microsecond=0)
+        telemetry.alerts_check(start=checked, end=until, now=ran_at)
+        checked = until
+    telemetry.alerts_check_due(now=now)

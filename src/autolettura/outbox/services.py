@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -61,23 +62,42 @@ def outbox_enqueue(
     return message
 
 
-def customer_routes(customer: Customer) -> list[tuple[str, str]]:
-    """The (route, recipient) pairs a customer chose to be told on: e-mail and SMS as they
-    opted in; WhatsApp by SMS to the same phone, since a message the business starts needs
-    an approved template outside the customer's 24 hours; e-mail when they chose nothing
-    they can be reached on. Empty when there is no address at all."""
-    routes = []
+# How news reaches a WhatsApp customer, given their phone: (route, recipient, headers).
+WhatsAppRoute = Callable[[str], tuple[str, str, dict[str, Any] | None]]
+
+
+def customer_routes(
+    customer: Customer, *, whatsapp: WhatsAppRoute | None = None
+) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """The (route, recipient, headers) a customer chose to be told on: e-mail and SMS as they
+    opted in; WhatsApp through `whatsapp` where the news has a way to go there (a message the
+    business starts needs an approved template outside the customer's 24 hours), otherwise
+    by SMS to the same phone; e-mail when they chose nothing they can be reached on. Each
+    route and recipient once; empty when there is no address at all."""
+    routes: list[tuple[str, str, dict[str, Any] | None]] = []
     if customer.notify_by_email and customer.email:
-        routes.append((Route.EMAIL.value, customer.email))
-    if (customer.notify_by_sms or customer.notify_by_whatsapp) and customer.phone:
-        routes.append((Route.SMS.value, customer.phone))
+        routes.append((Route.EMAIL.value, customer.email, None))
+    if customer.phone:
+        if customer.notify_by_sms or (customer.notify_by_whatsapp and whatsapp is None):
+            routes.append((Route.SMS.value, customer.phone, None))
+        if customer.notify_by_whatsapp and whatsapp is not None:
+            routes.append(whatsapp(customer.phone))
     if not routes and customer.email:
-        routes.append((Route.EMAIL.value, customer.email))
-    return routes
+        routes.append((Route.EMAIL.value, customer.email, None))
+    unique: dict[tuple[str, str], dict[str, Any] | None] = {}
+    for route, recipient, headers in routes:
+        unique.setdefault((route, recipient), headers)  # WhatsApp's fallback to a route chosen
+    return [(route, recipient, headers) for (route, recipient), headers in unique.items()]
 
 
 def customer_notify(
-    *, customer: Customer, subject: str, body: str, dedupe_key: str, now: datetime
+    *,
+    customer: Customer,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    now: datetime,
+    whatsapp: WhatsAppRoute | None = None,
 ) -> list[OutboundMessage]:
     """Queue news the utility starts (a leak, a reader's visit, ...) on the customer's chosen
     routes (`customer_routes`), once per `dedupe_key`, route and recipient. The caller writes
@@ -89,10 +109,11 @@ def customer_notify(
             subject=subject,
             body=body,
             language=customer.language,
+            headers=headers,
             dedupe_key=f"{dedupe_key}:{route}:{recipient}",
             now=now,
         )
-        for route, recipient in customer_routes(customer)
+        for route, recipient, headers in customer_routes(customer, whatsapp=whatsapp)
     ]
 
 

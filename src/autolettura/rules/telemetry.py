@@ -6,9 +6,13 @@ Two payload formats, as their projects document them:
   driver), `media`, `total_m3`, `timestamp` (ISO 8601 with its offset), and the driver's
   status: `current_status` or `status` ("OK", or words such as "LEAK", "BURST",
   "BACKFLOW"/"REVERSED", "DRY", "TAMPER"), or boolean fields of those names.
-- ChirpStack v4 uplink events, JSON marshaler (`deviceInfo.devEui`, `time`, and either
-  `object`, what the device profile's codec decoded, or `data`, the raw payload in base64,
-  read here by `qalcosonic_decode`).
+- ChirpStack v4 uplink events (`deviceInfo.devEui`, `time`, and either `object`, what the
+  device profile's codec decoded, or `data`, the raw payload, read here by
+  `qalcosonic_decode`), as either of ChirpStack's MQTT marshalers publishes them: JSON
+  (`data` in base64), or Protobuf (`integration.UplinkEvent` of ChirpStack's own
+  `chirpstack-api` package). Told apart by their content: a JSON event is an object, so
+  it starts with `{`; a Protobuf one never does (that byte would open field 15 as a group,
+  which UplinkEvent does not have).
 
 A telegram becomes a `Telegram` (radio id, time, register in litres, alarm flags) or a
 `TelegramError` whose `reason` is one of REASONS, for the counters and the log.
@@ -24,6 +28,11 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from chirpstack_api.integration import integration_pb2
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError
 
 # Alarm flags, as bits: stored in one small integer per point, OR-ed into the aggregates.
 LEAK = 1
@@ -61,8 +70,8 @@ UNKNOWN_DEVICE = "unknown_device"
 REASONS = (MALFORMED, UNKNOWN_FORMAT, IMPOSSIBLE, TOO_OLD, UNKNOWN_DEVICE)
 
 
-@dataclass(frozen=True, slots=True)
-class Telegram:
+class Telegram(NamedTuple):
+    # A tuple, not a dataclass: one is made per telegram, and a tuple is the cheapest.
     radio_id: str
     at: datetime  # aware, UTC
     register_l: int
@@ -79,18 +88,7 @@ def telegram_parse(
     payload: bytes, *, now: datetime, oldest: datetime | None = None
 ) -> Telegram | TelegramError:
     """One MQTT payload, in either format, checked: never raises."""
-    try:
-        document = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return TelegramError(MALFORMED, f"not JSON: {str(exc)[:80]}")
-    if not isinstance(document, dict):
-        return TelegramError(MALFORMED, "not a JSON object")
-    if isinstance(document.get("deviceInfo"), dict):
-        parsed = _chirpstack(document)
-    elif "total_m3" in document or "meter" in document:
-        parsed = _wmbusmeters(document)
-    else:
-        return TelegramError(UNKNOWN_FORMAT, "neither wmbusmeters JSON nor a ChirpStack event")
+    parsed = _parse(payload)
     if isinstance(parsed, TelegramError):
         return parsed
     if parsed.at > now + FUTURE_TOLERANCE:
@@ -98,6 +96,37 @@ def telegram_parse(
     if oldest is not None and parsed.at < oldest:
         return TelegramError(TOO_OLD, f"time {parsed.at.isoformat()} is past the raw retention")
     return parsed
+
+
+def _parse(payload: bytes) -> Telegram | TelegramError:
+    if payload[:1] in _JSON_STARTS:
+        return _json(payload)
+    if payload.lstrip()[:1] in _JSON_STARTS:
+        # JSON after white space; a Protobuf event may begin with such bytes too.
+        parsed = _json(payload)
+        if isinstance(parsed, TelegramError):
+            other = _chirpstack_protobuf(payload)
+            return parsed if isinstance(other, TelegramError) else other
+        return parsed
+    return _chirpstack_protobuf(payload)
+
+
+_JSON_STARTS = (b"{", b"[")
+
+
+def _json(payload: bytes) -> Telegram | TelegramError:
+    try:
+        # Decoded here: json.loads would first guess the bytes' encoding, each time.
+        document = json.loads(payload.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError too
+        return TelegramError(MALFORMED, f"not JSON: {str(exc)[:80]}")
+    if not isinstance(document, dict):
+        return TelegramError(MALFORMED, "not a JSON object")
+    if isinstance(document.get("deviceInfo"), dict):
+        return _chirpstack_json(document)
+    if "total_m3" in document or "meter" in document:
+        return _wmbusmeters(document)
+    return TelegramError(UNKNOWN_FORMAT, "neither wmbusmeters JSON nor a ChirpStack event")
 
 
 def _wmbusmeters(document: dict[str, object]) -> Telegram | TelegramError:
@@ -116,21 +145,53 @@ def _wmbusmeters(document: dict[str, object]) -> Telegram | TelegramError:
     flags = 0
     for key in ("current_status", "status"):
         status = document.get(key)
-        if isinstance(status, str):
+        if isinstance(status, str) and status != "OK":
             for word in status.replace(",", " ").upper().split():
                 flags |= _STATUS_WORDS.get(word, 0)
     return Telegram(radio_id, at, register, flags | _bool_flags(document))
 
 
-def _chirpstack(document: dict[str, object]) -> Telegram | TelegramError:
+def _chirpstack_json(document: dict[str, object]) -> Telegram | TelegramError:
     info = document["deviceInfo"]
     assert isinstance(info, dict)
-    radio_id = _radio_id(info.get("devEui"))
+    data: bytes | None = None
+    if isinstance(document.get("data"), str):
+        try:
+            data = base64.b64decode(str(document["data"]), validate=True)
+        except (binascii.Error, ValueError):
+            return TelegramError(MALFORMED, "`data` is not base64")
+    decoded = document.get("object")
+    return _chirpstack(
+        info.get("devEui"),
+        _time(document.get("time")),
+        decoded if isinstance(decoded, dict) else None,
+        data,
+    )
+
+
+def _chirpstack_protobuf(payload: bytes) -> Telegram | TelegramError:
+    event = integration_pb2.UplinkEvent()
+    try:
+        event.ParseFromString(payload)
+    except DecodeError:
+        return TelegramError(MALFORMED, "neither JSON nor a ChirpStack Protobuf event")
+    if not event.HasField("device_info") or not event.device_info.dev_eui:
+        # Protobuf reads almost any bytes as some message: without a device, it was none.
+        return TelegramError(MALFORMED, "not JSON, nor a ChirpStack Protobuf uplink event")
+    at = event.time.ToDatetime(tzinfo=UTC) if event.HasField("time") else None
+    decoded = MessageToDict(event.object) if event.HasField("object") else None
+    return _chirpstack(event.device_info.dev_eui, at, decoded, event.data or None)
+
+
+def _chirpstack(
+    dev_eui: object, at: datetime | None, decoded: dict[str, object] | None, data: bytes | None
+) -> Telegram | TelegramError:
+    """An uplink event, whichever marshaler: the codec's `object` when it has the register,
+    else the raw `data` read by our codec."""
+    radio_id = _radio_id(dev_eui)
     if radio_id is None:
         return TelegramError(MALFORMED, "`deviceInfo.devEui` missing or not a DevEUI")
-    at = _time(document.get("time"))
-    decoded = document.get("object")
-    if isinstance(decoded, dict) and ("total_m3" in decoded or "volume_l" in decoded):
+    if decoded is not None and ("total_m3" in decoded or "volume_l" in decoded):
         if "total_m3" in decoded:
             register = _register_l(decoded.get("total_m3"))
         else:
@@ -138,12 +199,8 @@ def _chirpstack(document: dict[str, object]) -> Telegram | TelegramError:
         if isinstance(register, TelegramError):
             return register
         flags = _bool_flags(decoded)
-    elif isinstance(document.get("data"), str):
-        try:
-            raw = base64.b64decode(str(document["data"]), validate=True)
-        except (binascii.Error, ValueError):
-            return TelegramError(MALFORMED, "`data` is not base64")
-        frame = qalcosonic_decode(raw)
+    elif data is not None:
+        frame = qalcosonic_decode(data)
         if isinstance(frame, TelegramError):
             return frame
         register, flags = frame.register_l, frame.flags
@@ -180,6 +237,8 @@ def qalcosonic_encode(*, at: datetime, register_l: int, status: int = 0) -> byte
 
 
 def _radio_id(value: object) -> str | None:
+    if type(value) is str and value.isalnum() and value.isascii() and len(value) <= MAX_RADIO_ID:
+        return value.lower()  # the common case, at once (isalnum: no blanks to trim)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -206,9 +265,26 @@ def _register_l(value: object, *, litres: bool = False) -> int | TelegramError:
     return register
 
 
+# Times already read: many meters report in the same second, and reading one costs more
+# than looking it up. Bounded: emptied when full.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
+
+
 def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 40:
-        return None
+    if type(value) is str and len(value) <= 40:
+        found = _TIMES.get(value, _TIMES)
+        if found is not _TIMES:
+            return found  # type: ignore[return-value]
+        at = _time_read(value)
+        if len(_TIMES) >= _TIMES_MAX:
+            _TIMES.clear()
+        _TIMES[value] = at
+        return at
+    return None
+
+
+def _time_read(value: str) -> datetime | None:
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -218,7 +294,12 @@ def _time(value: object) -> datetime | None:
     return at.astimezone(UTC)
 
 
+_FLAG_KEYS = frozenset(FLAG_NAMES)
+
+
 def _bool_flags(document: dict[str, object]) -> int:
+    if _FLAG_KEYS.isdisjoint(document):
+        return 0
     flags = 0
     for name, bit in FLAG_NAMES.items():
         if document.get(name) is True:

@@ -104,8 +104,11 @@ class Alert(models.Model):
     supply = models.ForeignKey(Supply, on_delete=models.PROTECT, related_name="+")
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=AlertKind.choices)
-    # The day the condition was seen (Europe/Rome).
+    # The day the condition was seen (Europe/Rome), and the moment: the start of the hour
+    # (UTC) of a flag or a burst, the end of the night (05:00 Rome) of continuous flow. A
+    # condition whose moment is before an alert's closing was that alert's episode.
     seen_on = models.DateField()
+    seen_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField()
     customer_told_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -135,3 +138,20 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supply_id} {self.kind} {self.opened_at}"
+
+
+class AlertsChecked(models.Model):
+    """How far the hourly leak check has looked: every hour before `until` (UTC) has been
+    examined. One row; locked while a check runs, so two runs never examine the same hours
+    at once."""
+
+    key = models.CharField(max_length=16, primary_key=True, default="leaks")
+    until = models.DateTimeField()
+
+    objects: models.Manager[AlertsChecked] = models.Manager()
+
+    class Meta:
+        verbose_name_plural = "alerts checked"
+
+    def __str__(self) -> str:
+        return f"{self.key} until {self.until}"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +30,7 @@ from autolettura.readings.models import Channel
 from autolettura.rules import telemetry as rules
 from autolettura.rules.window import ROME
 from autolettura.telemetry.models import DayTotal, HourTotal, Point, Reject
+from autolettura.telemetry.selectors import NIGHT_HOURS
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +118,8 @@ def _hour_day(points: Iterable[tuple[int, datetime]]) -> dict[datetime, tuple[da
     """Each point's hour (UTC) and day (Europe/Rome), worked out once per hour: Rome's
     offsets are whole hours, so every moment of an hour falls on the same Rome day."""
     out: dict[datetime, tuple[datetime, date]] = {}
-    for _meter, at in points:
+    # Each moment once: a batch holds many telegrams of the same second.
+    for at in {at for _meter, at in points}:
         hour = at.replace(minute=0, second=0, microsecond=0)
         if hour not in out:
             out[hour] = (hour, hour.astimezone(ROME).date())
@@ -140,12 +143,17 @@ def _points_store_postgresql(
         "register_l bigint, flags smallint, hour timestamptz, day date) ON COMMIT DELETE ROWS"
     )
     text = {hour: f"{hour.isoformat()}\t{day.isoformat()}\n" for hour, (_h, day) in hours.items()}
-    buffer = io.StringIO()
-    write = buffer.write
+    # Each moment's text (its time, hour and day) made once: a batch holds many telegrams
+    # of the same second.
+    moments: dict[datetime, tuple[str, str]] = {}
+    lines = []
     for (meter_id, at), (register_l, flags) in rows.items():
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        write(f"{meter_id}\t{at.isoformat()}\t{register_l}\t{flags}\t{text[hour]}")
-    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), buffer.getvalue())
+        moment = moments.get(at)
+        if moment is None:
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            moment = moments[at] = (f"\t{at.isoformat()}\t", text[hour])
+        lines.append(f"{meter_id}{moment[0]}{register_l}\t{flags}\t{moment[1]}")
+    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), "".join(lines))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_POINT} (meter_id, at, register_l, flags) "
@@ -327,72 +335,142 @@ class AlertsResult:
     customers_told: int = 0
 
 
-def alerts_check(*, on: date, now: datetime) -> AlertsResult:
-    """Look at `on` (a Europe/Rome day) for each remote meter: its own alarm flags, an hour
-    of burst (AUTOLETTURA_BURST_LITRES_PER_HOUR), and water running every night for the last
-    AUTOLETTURA_LEAK_NIGHTS nights up to that day's. Each finding opens an alert unless one
-    of its kind is open on the supply (an episode is told once); leak, burst and continuous
-    flow are told to the customer."""
+# Telegrams come late (a gateway's backlog, a consumer catching up): each run looks again at
+# this many hours before the last one's end, and a condition already told is not told twice.
+LATE_TELEGRAMS = timedelta(hours=3)
+# After a long stop of the beat, the check catches up at most this far back.
+CATCH_UP = timedelta(days=7)
+# The end of the night (Europe/Rome) whose lowest hour tells a continuous flow.
+NIGHT_END = time_of_day(max(NIGHT_HOURS) + 1)
+
+
+def alerts_check_due(*, now: datetime) -> AlertsResult:
+    """The hourly run (Celery beat): the hours that have ended since the last run, and
+    LATE_TELEGRAMS before them, looked at by `alerts_check`. Under a lock on the check's
+    row: two runs at once examine the hours once."""
+    from autolettura.telemetry.models import AlertsChecked
+
+    until = now.replace(minute=0, second=0, microsecond=0)
+    with transaction.atomic():
+        state, _created = AlertsChecked.objects.select_for_update().get_or_create(
+            key="leaks", defaults={"until": until - timedelta(days=1)}
+        )
+        since = max(state.until, until - CATCH_UP)
+        if until <= since:
+            return AlertsResult()
+        result = alerts_check(start=since - LATE_TELEGRAMS, end=until, now=now)
+        state.until = until
+        state.save(update_fields=["until"])
+    return result
+
+
+def alerts_check(*, start: datetime, end: datetime, now: datetime) -> AlertsResult:
+    """Look at the hours [start, end) of every remote meter: its own alarm flags as they
+    came, an hour of burst (AUTOLETTURA_BURST_LITRES_PER_HOUR), and, for each night that
+    ended in (start, end], water running every night for the last AUTOLETTURA_LEAK_NIGHTS
+    nights up to that one. Each finding opens an alert unless its episode is known: an
+    alert of its kind open on the supply, or one closed after the finding's moment (the
+    start of its hour, the end of its night: the same hours looked at again). Leak, burst
+    and continuous flow are told to the customer."""
     from autolettura.telemetry import selectors
 
-    nights_needed = settings.AUTOLETTURA_LEAK_NIGHTS
     threshold = settings.AUTOLETTURA_BURST_LITRES_PER_HOUR
-    first_night = on - timedelta(days=nights_needed - 1)
-    found: dict[int, set[str]] = {}
-    lows: dict[int, dict[date, int]] = {}
-    day_start, day_end = (
-        selectors.rome_midnight(on),
-        selectors.rome_midnight(on + timedelta(days=1)),
-    )
-    for meter_id, hour, litres, flags in selectors.hourly_rows(
-        None, selectors.rome_midnight(first_night), day_end
-    ):
-        if hour >= day_start:
-            for name in rules.flag_names(flags):
-                found.setdefault(meter_id, set()).add(name)
-            if rules.burst([litres], threshold_l=threshold):
-                found.setdefault(meter_id, set()).add("burst")
-        local = hour.astimezone(ROME)
-        if local.hour in selectors.NIGHT_HOURS and litres is not None:
-            night = lows.setdefault(meter_id, {})
-            day = local.date()
-            night[day] = min(night.get(day, litres), litres)
-    for meter_id, night in lows.items():
-        series = [night.get(first_night + timedelta(days=k)) for k in range(nights_needed)]
-        if rules.continuous_flow(series, needed=nights_needed):
-            found.setdefault(meter_id, set()).add(rules.CONTINUOUS_FLOW)
+    # (meter, kind) -> the moments the condition was seen at.
+    found: dict[tuple[int, str], list[datetime]] = {}
+    for meter_id, hour, litres, flags in selectors.hourly_rows(None, start, end):
+        for name in rules.flag_names(flags):
+            found.setdefault((meter_id, name), []).append(hour)
+        if rules.burst([litres], threshold_l=threshold):
+            found.setdefault((meter_id, "burst"), []).append(hour)
+    for night_end in nights_ended(start, end):
+        for meter_id in _continuous_flow(night_end):
+            found.setdefault((meter_id, rules.CONTINUOUS_FLOW), []).append(night_end)
     result = AlertsResult()
-    if not found:
-        return result
+    if found:
+        _alerts_open(found, now, result)
+    return result
+
+
+def nights_ended(start: datetime, end: datetime) -> list[datetime]:
+    """The ends of the nights (NIGHT_END, Europe/Rome) in (start, end], as UTC moments."""
+    day = start.astimezone(ROME).date() - timedelta(days=1)
+    out: list[datetime] = []
+    while True:
+        moment = datetime.combine(day, NIGHT_END, tzinfo=ROME).astimezone(UTC)
+        if moment > end:
+            return out
+        if moment > start:
+            out.append(moment)
+        day += timedelta(days=1)
+
+
+def _continuous_flow(night_end: datetime) -> list[int]:
+    """The meters whose lowest measured night hour was above zero on each of the last
+    AUTOLETTURA_LEAK_NIGHTS nights up to the one ending at `night_end`. Night by night
+    from the last one back, only the night hours, and only for the meters still in."""
+    from autolettura.telemetry import selectors
+
+    needed = settings.AUTOLETTURA_LEAK_NIGHTS
+    last = night_end.astimezone(ROME).date()
+    series: dict[int, list[int | None]] = {}
+    for k in range(needed):
+        day = last - timedelta(days=k)
+        first = datetime.combine(day, time_of_day(min(NIGHT_HOURS)), tzinfo=ROME)
+        ends = datetime.combine(day, NIGHT_END, tzinfo=ROME)
+        lows: dict[int, int] = {}
+        for meter_id, _hour, litres, _flags in selectors.hourly_rows(
+            None, first.astimezone(UTC), ends.astimezone(UTC)
+        ):
+            if litres is None or (k and meter_id not in series):
+                continue
+            lows[meter_id] = min(lows.get(meter_id, litres), litres)
+        # Oldest night first, as rules.continuous_flow reads them.
+        series = {m: [low, *series.get(m, [])] for m, low in lows.items() if low > 0}
+        if not series:
+            return []
+    return sorted(m for m, nights in series.items() if rules.continuous_flow(nights, needed=needed))
+
+
+def _alerts_open(
+    found: dict[tuple[int, str], list[datetime]], now: datetime, result: AlertsResult
+) -> None:
     from autolettura.telemetry.models import Alert
     from autolettura.telemetry.notifications import alert_notify
 
     meters = {
         m.pk: m
-        for m in Meter.objects.filter(pk__in=list(found), removed_on__isnull=True).select_related(
-            "supply", "supply__holder"
-        )
+        for m in Meter.objects.filter(
+            pk__in={meter_id for meter_id, _kind in found}, removed_on__isnull=True
+        ).select_related("supply", "supply__holder")
     }
-    for meter_id, kinds in sorted(found.items()):
+    for (meter_id, kind), moments in sorted(found.items()):
         meter = meters.get(meter_id)
         if meter is None:
             continue
-        for kind in sorted(kinds):
-            with transaction.atomic():
-                if Alert.objects.filter(
-                    supply=meter.supply, kind=kind, closed_at__isnull=True
-                ).exists():
-                    continue
-                alert = Alert.objects.create(
-                    supply=meter.supply, meter=meter, kind=kind, seen_on=on, opened_at=now
-                )
-                result.opened[kind] = result.opened.get(kind, 0) + 1
-                if kind in rules.CUSTOMER_KINDS and alert_notify(alert=alert, now=now):
-                    alert.customer_told_at = now
-                    alert.save(update_fields=["customer_told_at"])
-                    result.customers_told += 1
-            logger.info("alert %s opened: supply %s, %s", alert.pk, meter.supply.supply_code, kind)
-    return result
+        with transaction.atomic():
+            known = Alert.objects.filter(supply=meter.supply, kind=kind)
+            if known.filter(closed_at__isnull=True).exists():
+                continue
+            # What was seen before the last episode was closed belonged to it.
+            closed = known.order_by("-closed_at").values_list("closed_at", flat=True).first()
+            new = sorted(m for m in moments if closed is None or m > closed)
+            if not new:
+                continue
+            seen_at = new[0]
+            alert = Alert.objects.create(
+                supply=meter.supply,
+                meter=meter,
+                kind=kind,
+                seen_on=seen_at.astimezone(ROME).date(),
+                seen_at=seen_at,
+                opened_at=now,
+            )
+            result.opened[kind] = result.opened.get(kind, 0) + 1
+            if kind in rules.CUSTOMER_KINDS and alert_notify(alert=alert, now=now):
+                alert.customer_told_at = now
+                alert.save(update_fields=["customer_told_at"])
+                result.customers_told += 1
+        logger.info("alert %s opened: supply %s, %s", alert.pk, meter.supply.supply_code, kind)
 
 
 class AlertNoteMissing(ValueError):
@@ -411,11 +489,11 @@ def alert_close(*, alert_id: int, note: str, by: object, now: datetime) -> None:
     )
 
 
-def telemetry_daily(*, now: datetime) -> tuple[ReadingsImportResult, AlertsResult, PruneResult]:
-    """The morning's work: yesterday's readings and alarms, then the retention."""
+def telemetry_daily(*, now: datetime) -> tuple[ReadingsImportResult, PruneResult]:
+    """The morning's work: yesterday's readings, then the retention. (Leaks are looked
+    for every hour: `alerts_check_due`.)"""
     from autolettura.rules.window import rome_today
 
     yesterday = rome_today(now) - timedelta(days=1)
     readings = telemetry_readings(on=yesterday, now=now)
-    alerts = alerts_check(on=yesterday, now=now)
-    return readings, alerts, telemetry_prune(now=now)
+    return readings, telemetry_prune(now=now)

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from autolettura.billing.models import Bill
+from autolettura.billing.policy import default_cma
 from autolettura.customers.models import Supply
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.regulation.models import (
@@ -116,11 +117,6 @@ def _reading_attempts(
     year: int, start: datetime, end: datetime, codes: dict[int, str]
 ) -> list[Figure]:
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
-    defaults = {
-        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
-        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
-        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
-    }
     usage = dict(Supply.objects.values_list("id", "usage"))
     cma = _cma_classes(year)
     section = _("Reading attempts")
@@ -138,7 +134,7 @@ def _reading_attempts(
         .order_by("submitted_at", "id")
         .values_list("receipt", "id", "supply_id", "read_on", "submitted_at")
     ):
-        value = cma.get(supply_id, defaults.get(usage.get(supply_id, ""), Decimal(150)))
+        value = cma.get(supply_id, default_cma(usage.get(supply_id, "")))
         figure = low if value <= threshold else high
         figure.rows.append(
             Trace(
@@ -174,7 +170,7 @@ def _reading_attempts(
         .order_by("planned_on", "id")
         .values_list("id", "supply_id", "planned_on", "state", "cause")
     ):
-        value = cma.get(supply_id, defaults.get(usage.get(supply_id, ""), Decimal(150)))
+        value = cma.get(supply_id, default_cma(usage.get(supply_id, "")))
         high_class = value > threshold
         trace = Trace(
             pgettext("ARERA report", "attempt"),

@@ -28,11 +28,11 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 
 from autolettura import db
 from autolettura.billing.models import Bill
-from autolettura.billing.policy import period_end_months
+from autolettura.billing.policy import default_cma, period_end_months
 from autolettura.customers.models import Supply
 from autolettura.readings.models import Reading, Source, Status
 from autolettura.regulation.models import (
@@ -109,6 +109,12 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def _of_chunk(queryset: QuerySet[Any, Any], batch: list[Any]) -> QuerySet[Any, Any]:
+    """`queryset` narrowed to the supplies of `batch` (rows in supply id order, the id
+    first): the clock holds a chunk's worth of bills and readings, not the installation's."""
+    return queryset.filter(supply_id__gte=batch[0][0], supply_id__lte=batch[-1][0])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -318,25 +324,22 @@ def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
     assert standard is not None
     today = rome_today(now)
     clock_from = settings.AUTOLETTURA_ARERA_FROM
-    latest = dict(
+    latest_bills = (
         Bill.objects.values("supply_id")
         .annotate(last=Max("period_end"))
         .values_list("supply_id", "last")
     )
-    last_cma = {}
-    if settings.AUTOLETTURA_BILLING_POLICY == "cma":
-        last_cma = dict(
-            Bill.objects.order_by("supply_id", "period_end").values_list("supply_id", "cma_m3")
-        )
-    defaults = {
-        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
-        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
-        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
-    }
+    cmas_by_bill = Bill.objects.order_by("supply_id", "period_end").values_list(
+        "supply_id", "cma_m3"
+    )
     supplies = Supply.objects.order_by("id").values_list(
         "id", "usage", "activated_on", "billing_starts_on"
     )
     for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        latest = dict(_of_chunk(latest_bills, batch))
+        last_cma = {}
+        if settings.AUTOLETTURA_BILLING_POLICY == "cma":
+            last_cma = dict(_of_chunk(cmas_by_bill, batch))
         rows = []
         for supply_id, usage, activated_on, starts_on in batch:
             last = latest.get(supply_id)
@@ -345,7 +348,7 @@ def _periods_unbilled(*, now: datetime, report: TickReport) -> None:
                 if last is not None
                 else max(d for d in (activated_on, starts_on) if d is not None)
             )
-            cma = last_cma.get(supply_id, defaults.get(usage, Decimal("150")))
+            cma = last_cma.get(supply_id, default_cma(usage))
             months = period_end_months(cma)
             for period in billing_rules.due_periods(
                 first_start=first, through=today, months=months
@@ -382,34 +385,25 @@ def _bills_a_year(*, now: datetime, report: TickReport) -> None:
         return  # a year the previous system answered for
     started_at = rules.day_start(date(year, 1, 1))
     due_at = rules.day_end(date(year, 12, 31) + timedelta(days=delay))
-    counts = dict(
-        Bill.objects.filter(period_end__year=year)
-        .values("supply_id")
-        .annotate(n=Count("id"))
-        .values_list("supply_id", "n")
+    bills_of_year = Bill.objects.filter(period_end__year=year)
+    bill_counts = (
+        bills_of_year.values("supply_id").annotate(n=Count("id")).values_list("supply_id", "n")
     )
-    cmas = dict(
-        Bill.objects.filter(period_end__year=year)
-        .order_by("supply_id", "period_end")
-        .values_list("supply_id", "cma_m3")
-    )
+    year_cmas = bills_of_year.order_by("supply_id", "period_end").values_list("supply_id", "cma_m3")
     supplies = (
         Supply.objects.filter(activated_on__lte=date(year, 12, 31))
         .order_by("id")
         .values_list("id", "usage", "activated_on", "billing_starts_on")
     )
-    defaults = {
-        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
-        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
-        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
-    }
     for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        counts = dict(_of_chunk(bill_counts, batch))
+        cmas = dict(_of_chunk(year_cmas, batch))
         rows = []
         for supply_id, usage, activated_on, starts_on in batch:
             # A supply billed by an earlier system until some day of the year: only what
             # the platform billed counts, from that day.
             active_from = max(d for d in (activated_on, starts_on) if d is not None)
-            cma = cmas.get(supply_id, defaults.get(usage, Decimal("150")))
+            cma = cmas.get(supply_id, default_cma(usage))
             required = rules.bills_required(
                 billing_rules.bills_per_year(cma), active_from=active_from, year=year
             )
@@ -564,41 +558,39 @@ def _reading_attempts(*, now: datetime, report: TickReport) -> None:
     started_at = rules.day_start(date(year, 1, 1))
     due_at = rules.day_end(date(year, 12, 31))
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
-    days: dict[int, set[date]] = defaultdict(set)
     # A smart meter's daily register is a reading by the utility: a remotely read supply
     # meets the minimum by its telemetry (TIMSII art. 7).
-    remote: dict[int, int] = defaultdict(int)
-    for supply_id, on, source in Reading.objects.filter(
+    utility_readings = Reading.objects.filter(
         source__in=[Source.OPERATOR, Source.REMOTE], read_on__year=year, voided_at__isnull=True
-    ).values_list("supply_id", "read_on", "source"):
-        days[supply_id].add(on)
-        if source == Source.REMOTE:
-            remote[supply_id] += 1
-    for supply_id, on in ReadingAttempt.objects.filter(
+    ).values_list("supply_id", "read_on", "source")
+    visits = ReadingAttempt.objects.filter(
         planned_on__year=year, state__in=[AttemptState.MADE, AttemptState.FAILED]
-    ).values_list("supply_id", "planned_on"):
-        days[supply_id].add(on)
-    cmas = dict(
+    ).values_list("supply_id", "planned_on")
+    last_cmas = (
         Bill.objects.filter(period_end__lte=date(year, 12, 31))
         .order_by("supply_id", "period_end")
         .values_list("supply_id", "cma_m3")
     )
-    defaults = {
-        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
-        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
-        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
-    }
     supplies = (
         Supply.objects.filter(activated_on__lte=date(year, 12, 31))
         .order_by("id")
         .values_list("id", "usage", "activated_on", "billing_starts_on")
     )
     for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+        days: dict[int, set[date]] = defaultdict(set)
+        remote: dict[int, int] = defaultdict(int)
+        for supply_id, on, source in _of_chunk(utility_readings, batch):
+            days[supply_id].add(on)
+            if source == Source.REMOTE:
+                remote[supply_id] += 1
+        for supply_id, on in _of_chunk(visits, batch):
+            days[supply_id].add(on)
+        cmas = dict(_of_chunk(last_cmas, batch))
         rows = []
         for supply_id, usage, activated_on, starts_on in batch:
             # Counted from the platform's start for a migrated supply, like its bills.
             active_from = max(d for d in (activated_on, starts_on) if d is not None)
-            cma = cmas.get(supply_id, defaults.get(usage, Decimal("150")))
+            cma = cmas.get(supply_id, default_cma(usage))
             required = rules.bills_required(
                 minimum(cma, threshold_m3=threshold).attempts, active_from=active_from, year=year
             )

@@ -38,6 +38,7 @@ from django.db.models import Max
 
 from autolettura import db
 from autolettura.billing.models import Bill
+from autolettura.billing.policy import default_cma
 from autolettura.customers.models import Supply
 from autolettura.readings import photos
 from autolettura.readings.models import Channel, Reading, Source
@@ -94,11 +95,6 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     if (end - start).days > 731:
         raise PlanInvalid("plan at most two years at a time")
     report = PlanReport()
-    defaults = {
-        "DOMESTIC_RESIDENT": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_RESIDENT,
-        "DOMESTIC_OTHER": settings.AUTOLETTURA_CMA_DEFAULT_DOMESTIC_OTHER,
-        "BUSINESS": settings.AUTOLETTURA_CMA_DEFAULT_BUSINESS,
-    }
     threshold = settings.AUTOLETTURA_ARERA_READING_ATTEMPTS_CMA_M3
     remote = selectors.remote_supplies(now=now)
     copy = db.is_postgresql()
@@ -142,7 +138,7 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
             group.activated_on = min(activated_on, group.activated_on or activated_on)
             if supply_id in last:
                 group.last = max(last[supply_id], group.last or last[supply_id])
-            group.cmas.append(cma.get(supply_id, defaults.get(usage, Decimal(150))))
+            group.cmas.append(cma.get(supply_id, default_cma(usage)))
         plans: dict[str, list[date]] = {}
         supplies = (
             Supply.objects.filter(activated_on__lte=date(year, 12, 31))
@@ -178,7 +174,7 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                 else:
                     days = plan_year(
                         year=year,
-                        cma_m3=cma.get(supply_id, defaults.get(usage, Decimal(150))),
+                        cma_m3=cma.get(supply_id, default_cma(usage)),
                         activated_on=activated_on,
                         last_attempt_on=last.get(supply_id),
                         remote=supply_id in remote,

@@ -34,7 +34,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from autolettura import db
 from autolettura.billing.models import Bill
@@ -87,6 +87,41 @@ class _Condominium:
     cmas: list[Decimal] = field(default_factory=list)
 
 
+class _History:
+    """What the planner needs of each supply before a year: its CMA (from its latest bill)
+    and its latest attempt (a visit planned, or a reading taken by the utility, which is an
+    attempt that succeeded). Read for a set of supplies at a time (a chunk, the
+    condominiums), so the planner's memory does not grow with the installation."""
+
+    def __init__(self, first_day: date) -> None:
+        self.cmas = (
+            Bill.objects.filter(period_end__lt=first_day)
+            .order_by("supply_id", "period_end")
+            .values_list("supply_id", "cma_m3")
+        )
+        self.readings = (
+            Reading.objects.filter(source=Source.OPERATOR, read_on__lt=first_day)
+            .values("supply_id")
+            .annotate(on=Max("read_on"))
+            .values_list("supply_id", "on")
+        )
+        self.visits = (
+            ReadingAttempt.objects.filter(planned_on__lt=first_day)
+            .values("supply_id")
+            .annotate(on=Max("planned_on"))
+            .values_list("supply_id", "on")
+        )
+
+    def of(self, supplies: Q) -> tuple[dict[int, Decimal], dict[int, date]]:
+        """The CMAs and latest attempts of the `supplies` (a condition on `supply_id` or
+        `supply__...`)."""
+        cma: dict[int, Decimal] = dict(self.cmas.filter(supplies))
+        last: dict[int, date] = dict(self.readings.filter(supplies))
+        for supply_id, on in self.visits.filter(supplies):
+            last[supply_id] = max(on, last.get(supply_id, on))
+        return cma, last
+
+
 def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     """Plan every supply's reading attempts from `start` to `end` (both included). Raises
     PlanInvalid for an end before the start or a span longer than two years."""
@@ -103,28 +138,10 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
     months: Counter[tuple[int, int]] = Counter()
     for year in range(start.year, end.year + 1):
         first_day = date(year, 1, 1)
-        cma: dict[int, Decimal] = dict(
-            Bill.objects.filter(period_end__lt=first_day)
-            .order_by("supply_id", "period_end")
-            .values_list("supply_id", "cma_m3")
-        )
-        # The latest attempt before the year: a visit planned then, or a reading taken by
-        # the utility (which is an attempt that succeeded).
-        last: dict[int, date] = dict(
-            Reading.objects.filter(source=Source.OPERATOR, read_on__lt=first_day)
-            .values("supply_id")
-            .annotate(on=Max("read_on"))
-            .values_list("supply_id", "on")
-        )
-        for supply_id, on in (
-            ReadingAttempt.objects.filter(planned_on__lt=first_day)
-            .values("supply_id")
-            .annotate(on=Max("planned_on"))
-            .values_list("supply_id", "on")
-        ):
-            last[supply_id] = max(on, last.get(supply_id, on))
+        history = _History(first_day)
         # Each condominium as one user: the earliest activation, the latest attempt, the
         # CMAs' sum, and its first supply's id to alternate the slot by.
+        group_cma, group_last = history.of(~Q(supply__condominium=""))
         groups: dict[str, _Condominium] = {}
         for supply_id, usage, activated_on, condominium in (
             Supply.objects.filter(activated_on__lte=date(year, 12, 31))
@@ -136,9 +153,9 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
                 continue
             group = groups.setdefault(condominium, _Condominium(key=supply_id))
             group.activated_on = min(activated_on, group.activated_on or activated_on)
-            if supply_id in last:
-                group.last = max(last[supply_id], group.last or last[supply_id])
-            group.cmas.append(cma.get(supply_id, default_cma(usage)))
+            if supply_id in group_last:
+                group.last = max(group_last[supply_id], group.last or group_last[supply_id])
+            group.cmas.append(group_cma.get(supply_id, default_cma(usage)))
         plans: dict[str, list[date]] = {}
         supplies = (
             Supply.objects.filter(activated_on__lte=date(year, 12, 31))
@@ -146,6 +163,7 @@ def reading_plan(*, start: date, end: date, now: datetime) -> PlanReport:
             .values_list("id", "usage", "activated_on", "condominium")
         )
         for batch in _chunks(supplies.iterator(chunk_size=CHUNK)):
+            cma, last = history.of(Q(supply_id__gte=batch[0][0], supply_id__lte=batch[-1][0]))
             # What an earlier run planned for these supplies and days stays as it is.
             existing = set(
                 ReadingAttempt.objects.filter(

@@ -52,6 +52,8 @@ def test_the_table_has_the_listed_indexes_and_no_other() -> None:
     }
     # SQLite lists the indexes of its foreign keys too (Django makes none here).
     assert indexes - {name for name in indexes if name.startswith("sqlite_")} == INDEXES
+    if connection.vendor == "postgresql":
+        assert _constraints()["reading_submitted"]["type"] == "brin"
 
 
 @pytest.mark.django_db

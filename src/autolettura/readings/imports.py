@@ -43,6 +43,7 @@ from autolettura.bulk import (
     execute,
     fetch,
     fetch_stream,
+    gc_paused,
     is_postgresql,
     temp_table_analyze,
     temp_table_create,
@@ -110,6 +111,7 @@ class ReadingsImportResult:
         return self.accepted + self.under_review + sum(self.discarded.values())
 
 
+@gc_paused()
 def readings_import(
     *,
     file: IO[bytes],

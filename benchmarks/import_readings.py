@@ -14,9 +14,14 @@ kind), then measures in the same run:
     memory is its own;
 (c) for reference, inserting the readings the import stored into a copy of the readings
     table with the same indexes, constraints and foreign keys: the floor the schema sets
-    for any import, however fast its own work.
+    for any import, however fast its own work;
+(d) the same insert into a copy of the table with the indexes and foreign keys it had
+    before issue 17 (readings migration 0007): the old floor, at the same load.
 
-It prints readings per second for each, the ratio import / raw COPY, and the peak memory.
+It prints readings per second for each, the ratios import / raw COPY, import / floor and
+old floor / floor, the peak memory, and a digest of what the import stored and refused:
+runs of two versions of the import on the same --rows (the same day) must print the same.
+--database names the benchmark's database, for two runs on one server at once.
 """
 
 from __future__ import annotations

@@ -14,9 +14,14 @@ kind), then measures in the same run:
     memory is its own;
 (c) for reference, inserting the readings the import stored into a copy of the readings
     table with the same indexes, constraints and foreign keys: the floor the schema sets
-    for any import, however fast its own work.
+    for any import, however fast its own work;
+(d) the same insert into a copy of the table with the indexes and foreign keys it had
+    before issue 17 (readings migration 0007): the old floor, at the same load.
 
-It prints readings per second for each, the ratio import / raw COPY, and the peak memory.
+It prints readings per second for each, the ratios import / raw COPY, import / floor and
+old floor / floor, the peak memory, and a digest of what the import stored and refused:
+runs of two versions of the import on the same --rows (the same day) must print the same.
+--database names the benchmark's database, for two runs on one server at once.
 """
 
 from __future__ import annotations
@@ -78,6 +83,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="supplies and readings")
     parser.add_argument("--chunk-size", type=int, default=None, help="the import's chunk size")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help="the benchmark's own database (created if missing, emptied at each run)",
+    )
     args = parser.parse_args(argv)
     if not 1000 <= args.rows <= MAX_ROWS:
         parser.error(f"--rows must be from 1000 to {MAX_ROWS}")
@@ -90,10 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     if not is_postgres(url):
         sys.exit(
             "This benchmark measures PostgreSQL (COPY) and needs DATABASE_URL=postgres://... "
-            f"(it works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
+            f"(it works in its own database, {args.database}). DATABASE_URL is "
             f"{'unset (SQLite)' if not url else repr(url)}."
         )
-    bench_url = database_ensure(url, BENCH_DATABASE)
+    bench_url = database_ensure(url, args.database)
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
     import django
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         server = cursor.fetchone()[0].split(" on ")[0]
-    print(f"Import benchmark: {rows:,} readings, {server}, database {BENCH_DATABASE}")
+    print(f"Import benchmark: {rows:,} readings, {server}, database {args.database}")
     python = sys.version.split()[0]
     print(f"machine: {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, Python {python}")
     # Other work on the machine slows every figure; the load says how much there was.
@@ -154,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         ratio = raw_seconds / import_seconds
         print(f"ratio import / raw COPY: {ratio:.3f} (aim: at least 0.25)")
 
+        print(f"    digest of the stored readings and refused rows: {outcome['digest']}")
+
         floor_seconds, indexes, foreign_keys = _floor(bench_url)
         stored = counts["accepted"] + counts["discarded"] + counts["under_review"]
         _line(
@@ -163,10 +175,18 @@ def main(argv: list[str] | None = None) -> None:
             stored,
         )
         print(
-            f"    the schema's floor is {floor_seconds / import_seconds:.0%} of the import's "
-            "time; the ratio to raw COPY that the import could reach with it is "
-            f"{raw_seconds / floor_seconds:.3f}"
+            f"    the import reaches {floor_seconds / import_seconds:.2f} of this floor "
+            "(aim: at least 0.8); the ratio to raw COPY that the import could reach with it "
+            f"is {raw_seconds / floor_seconds:.3f}"
         )
+        old_seconds = _floor(bench_url, _SCHEMA_BEFORE)[0]
+        _line(
+            "(d) the same insert into the table as it was before issue 17 (6 indexes, "
+            "6 foreign keys)",
+            old_seconds,
+            stored,
+        )
+        print(f"    the floor is {old_seconds / floor_seconds:.2f} times lower (aim: at least 2)")
         print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
@@ -325,6 +345,7 @@ def _import_child(path: str, now: datetime, chunk_size: int | None, out: Connect
         result = readings_import(file=file, now=now, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE)
         seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
+    refusals = [(refusal.line, refusal.field, refusal.code) for refusal in result.refusals]
     base, peak = before.ru_maxrss, after.ru_maxrss
     out.send(
         {
@@ -332,6 +353,7 @@ def _import_child(path: str, now: datetime, chunk_size: int | None, out: Connect
             "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
             "peak_mb": peak / 1024,  # ru_maxrss is in KiB on Linux
             "base_mb": base / 1024,
+            "digest": _digest(refusals),
             "counts": {
                 "accepted": result.accepted,
                 "discarded": sum(result.discarded.values()),
@@ -343,18 +365,76 @@ def _import_child(path: str, now: datetime, chunk_size: int | None, out: Connect
     out.close()
 
 
-def _floor(url: str) -> tuple[float, int, int]:
+# (d) The readings table's indexes and foreign keys before issue 17 (readings migration
+# 0007), built on a copy of today's table without its own: the old floor, measured in the
+# same run as the new one, at the same load.
+_SCHEMA_BEFORE = [
+    "ALTER TABLE bench_floor_readings ADD PRIMARY KEY (id)",
+    "CREATE UNIQUE INDEX ON bench_floor_readings (receipt) WHERE receipt IS NOT NULL",
+    "CREATE INDEX ON bench_floor_readings (status, submitted_at)",
+    "CREATE INDEX ON bench_floor_readings (supply_id, meter_id, read_on)",
+    "CREATE UNIQUE INDEX ON bench_floor_readings (supply_id, read_on, value, source) "
+    "WHERE voided_at IS NULL",
+    "CREATE INDEX ON bench_floor_readings (meter_id)",
+    *(
+        f"ALTER TABLE bench_floor_readings ADD FOREIGN KEY ({column}) REFERENCES {table} (id) "
+        "DEFERRABLE INITIALLY DEFERRED"
+        for column, table in [
+            ("inbound_message_id", "readings_inboundmessage"),
+            ("meter_id", "customers_meter"),
+            ("reviewed_by_id", "auth_user"),
+            ("submitted_by_id", "auth_user"),
+            ("supply_id", "customers_supply"),
+            ("voided_by_id", "auth_user"),
+        ]
+    ),
+]
+
+
+def _digest(refusals: list[tuple[int, str, str]]) -> str:
+    """What the import made of the file, in a few characters: every stored reading (all
+    but its id and timestamp) and every refused row (line, field, code), in a fixed order.
+    Equal digests for the same --rows: the same outcome, whatever the code's speed."""
+    import hashlib
+
+    from django.db import connection
+
+    digest = hashlib.sha256()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT md5(string_agg(concat_ws(',', s.supply_code, r.meter_id, r.read_on, "
+            "r.value, r.source, r.channel, r.status, r.reason, r.consumption_m3, r.rollover, "
+            "r.receipt), ';' ORDER BY s.supply_code, r.read_on, r.value, r.source)) "
+            "FROM readings_reading r JOIN customers_supply s ON s.id = r.supply_id"
+        )
+        digest.update(str(cursor.fetchone()[0]).encode())
+    for refusal in refusals:
+        digest.update(repr(refusal).encode())
+    return digest.hexdigest()[:16]
+
+
+def _floor(url: str, schema: list[str] | None = None) -> tuple[float, int, int]:
     """(c) The readings just imported, inserted again into a copy of their table with the
-    same indexes, checks and foreign keys, in one transaction: what storing them costs."""
+    same indexes, checks and foreign keys, in one transaction: what storing them costs.
+    With `schema`, the copy has the checks only, and `schema` makes its keys and indexes."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_floor_readings")
-        conn.execute("CREATE TABLE bench_floor_readings (LIKE readings_reading INCLUDING ALL)")
-        foreign_keys = conn.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = 'readings_reading'::regclass AND contype = 'f'"
-        ).fetchall()
+        if schema is not None:
+            conn.execute(
+                "CREATE TABLE bench_floor_readings (LIKE readings_reading INCLUDING DEFAULTS "
+                "INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+            )
+            for statement in schema:
+                conn.execute(statement)
+            foreign_keys = []
+        else:
+            conn.execute("CREATE TABLE bench_floor_readings (LIKE readings_reading INCLUDING ALL)")
+            foreign_keys = conn.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'readings_reading'::regclass AND contype = 'f'"
+            ).fetchall()
         for number, (definition,) in enumerate(foreign_keys):
             conn.execute(
                 f"ALTER TABLE bench_floor_readings ADD CONSTRAINT bench_floor_fk_{number} "

@@ -6,6 +6,7 @@ the command tests pin. The June 2024 window runs from the 15th to the 30th.
 
 from __future__ import annotations
 
+import gc
 import io
 from datetime import date
 from decimal import Decimal
@@ -371,6 +372,24 @@ class TestReadingsImport:
     def test_refuses_a_file_whose_header_lacks_columns(self, db: None) -> None:
         with pytest.raises(ImportFileError, match="value, source"):
             readings_import(file=csv_file("supply_code,read_on,reading"), now=NOW)
+
+    def test_leaves_the_garbage_collector_as_it_found_it(self, supplies: dict[str, Supply]) -> None:
+        """The import pauses Python's cyclic collector while it runs (its CPU), and gives it
+        back, whether it ends well or not."""
+        seen: list[bool] = []
+        data = csv_file("supply_code,read_on,value,source", "S1,2024-06-15,510,operator")
+        readings_import(file=data, now=NOW, progress=lambda *args: seen.append(gc.isenabled()))
+        assert seen and not any(seen)
+        assert gc.isenabled()
+        with pytest.raises(ImportFileError):
+            readings_import(file=csv_file("supply_code,read_on,reading"), now=NOW)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            readings_import(file=csv_file("supply_code,read_on,value,source"), now=NOW)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
 
 
 @pytest.fixture

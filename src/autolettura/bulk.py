@@ -7,8 +7,10 @@ the size of the file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import gc
 import io
 import json
 import operator
@@ -155,6 +157,22 @@ def _params_load(text: str) -> dict[str, Any]:
         if key.endswith("_on") and isinstance(value, str):
             params[key] = date.fromisoformat(value)
     return params
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a bulk path, back as it was after.
+
+    A bulk path makes millions of short-lived tuples and no reference cycles; the collector,
+    set off by the allocations alone, walked every live object again and again: a quarter of
+    an import's CPU. What is freed by reference counting is freed all the same."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- The database side: temporary tables and bulk writes -----------------------------------

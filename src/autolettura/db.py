@@ -86,6 +86,19 @@ def copy_text(table: str, columns: Sequence[str], text: str) -> None:
             copy.write(text)
 
 
+def copy_text_stream(table: str, columns: Sequence[str], pieces: Iterable[str]) -> None:
+    """PostgreSQL only: as copy_text, the rows given in pieces (each of whole rows), sent as
+    they are made, so that PostgreSQL stores the first ones while the next are worked out."""
+    if not is_postgresql():
+        raise NotImplementedError("copy_text_stream needs PostgreSQL; use insert_rows")
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+            for piece in pieces:
+                copy.write(piece)
+
+
 def allocate_ids(model: type[Model], count: int) -> list[int]:
     """`count` new primary keys for `model`, so rows that refer to each other can be
     written with COPY in one pass."""

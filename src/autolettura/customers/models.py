@@ -128,6 +128,9 @@ class Meter(models.Model):
                 condition=Q(removed_on__isnull=True),
                 name="meter_one_in_service_per_supply",
             ),
+            # The target of the readings' foreign key on (meter, supply): a reading's meter
+            # is a meter of the reading's supply (readings migration 0007).
+            models.UniqueConstraint(fields=["id", "supply"], name="meter_of_supply"),
             models.UniqueConstraint(
                 fields=["serial"],
                 condition=Q(removed_on__isnull=True),

@@ -696,8 +696,12 @@ def _telemetry_load(now: datetime) -> None:
         meter = Meter.objects.get(supply__supply_code=supply_code, removed_on__isnull=True)
         Meter.objects.filter(pk=meter.pk).update(radio_id=radio_id)
         last = (
+            # Through its supply, as the readings' index is (their meters are its).
             Reading.objects.filter(
-                meter=meter, status=ReadingStatus.ACCEPTED, voided_at__isnull=True
+                supply_id=meter.supply_id,
+                meter=meter,
+                status=ReadingStatus.ACCEPTED,
+                voided_at__isnull=True,
             )
             .order_by("-read_on", "-id")
             .first()

@@ -43,12 +43,14 @@ from autolettura.bulk import (
     execute,
     fetch,
     fetch_stream,
+    gc_paused,
     is_postgresql,
     temp_table_analyze,
     temp_table_create,
     temp_table_drop,
 )
 from autolettura.customers.models import Meter, Supply
+from autolettura.db import copy_text, copy_text_stream, copy_value
 from autolettura.readings import policy
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rules import parsing, profile
@@ -109,6 +111,7 @@ class ReadingsImportResult:
         return self.accepted + self.under_review + sum(self.discarded.values())
 
 
+@gc_paused()
 def readings_import(
     *,
     file: IO[bytes],
@@ -144,7 +147,7 @@ def readings_import(
                     log.add(row.line, parsed)
                 else:
                     good.append(parsed)
-            bulk_write(_STAGE, _STAGE_COLUMNS, good)
+            _stage_write(good)
             log.flush()
             if progress:
                 progress(_("reading"), len(chunk), None)
@@ -167,6 +170,58 @@ def readings_import(
     result.refused_by_code = dict(log.by_code)
     result.refusals = log.finish()
     return result
+
+
+def _stage_write(rows: list[tuple[Any, ...]]) -> None:
+    if not is_postgresql():
+        bulk_write(_STAGE, _STAGE_COLUMNS, rows)
+        return
+    # COPY's text format made here, in one join, costs a fraction of psycopg's row by row
+    # adaptation. The codes are letters, digits and / _ - (parsing.normalize_code): no
+    # character COPY escapes.
+    copy_text(
+        _STAGE,
+        _STAGE_COLUMNS,
+        "".join(
+            f"{line}\t{code}\t{day}\t{value}\t{source}\n" for line, code, day, value, source in rows
+        ),
+    )
+
+
+def _readings_write(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    """The chunk's readings, `_READING_COLUMNS` tuples, into `table`: streamed in COPY's text
+    format on PostgreSQL, a piece at a time, so that PostgreSQL stores them as the rules
+    give them."""
+    if not is_postgresql():
+        bulk_write(table, _READING_COLUMNS, rows)
+        return
+
+    def pieces() -> Iterable[str]:
+        lines: list[str] = []
+        ends: dict[tuple[Any, Any], str] = {}  # one or two: the same instant for every row
+        for row in rows:
+            supply_id, meter_id, day, value, source, channel, status, reason = row[:8]
+            consumption, rollover, submitted_at, void_reason = row[8:]
+            end = ends.get((submitted_at, void_reason))
+            if end is None:
+                end = ends[submitted_at, void_reason] = (
+                    f"\t{copy_value(submitted_at)}\t{copy_value(void_reason)}\n"
+                )
+            lines.append(
+                f"{supply_id}\t{meter_id}\t{day}\t{value}\t{source}\t{channel}\t{status}\t"
+                f"{_NULL if reason is None else reason}\t"
+                f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}" + end
+            )
+            if len(lines) >= 1000:
+                yield "".join(lines)
+                lines = []
+        if lines:
+            yield "".join(lines)
+
+    copy_text_stream(table, _READING_COLUMNS, pieces())
+
+
+_NULL = "\\N"  # COPY's text format for NULL
 
 
 def _work_table_create(log: RefusalLog, chunk_size: int) -> tuple[int, list[int]]:
@@ -437,11 +492,7 @@ def _apply_chunk(
             if not days or days[-1][0] != on:  # the first of a day is its R8 winner
                 days.append((on, value, _RANK[source]))
 
-        bulk_write(
-            reading_table,
-            _READING_COLUMNS,
-            _assess(rows, meters, history, taken, rules, log, result),
-        )
+        _readings_write(reading_table, _assess(rows, meters, history, taken, rules, log, result))
         log.flush()
     return len(rows)
 

@@ -164,6 +164,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A persistent connection the server dropped (a restart, a failover) is found and replaced
     # before a request uses it: once the database is back, the next request succeeds.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The same backend with a health check that asks the server nothing unless the socket
+    # says something happened (autolettura/postgresql/base.py): no SELECT 1 per request.
+    DATABASES["default"]["ENGINE"] = "autolettura.postgresql"
     # A server that cannot be reached fails the request in seconds (503), not after TCP's
     # own timeout; a connect_timeout in DATABASE_URL wins.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)

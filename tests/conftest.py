@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
@@ -57,6 +59,38 @@ def make_customer_user(customer: Customer, *, password: str = "s3gret-passw0rd")
     customer.user = user
     customer.save(update_fields=["user"])
     return user
+
+
+def _live_server_one_request_at_a_time() -> None:
+    """On SQLite the live server's threads all use the test's one in-memory connection (an
+    in-memory database lives only on it), so two requests at once (a page and its service
+    worker sending the same visit) would interleave their transactions on it, which no
+    deployment does: a deployed SQLite lets one writer in at a time (BEGIN IMMEDIATE). Here
+    the live server answers one request at a time, as such a deployment writes. PostgreSQL
+    runs keep the live server's requests side by side, each on its own connection."""
+    from django.test import testcases
+
+    create_server = testcases.LiveServerThread._create_server
+    lock = threading.Lock()
+
+    def one_at_a_time(app: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            with lock:
+                return app(environ, start_response)
+
+        return answer
+
+    def create(self: Any, connections_override: Any = None) -> Any:
+        server = create_server(self, connections_override=connections_override)
+        set_app = server.set_app
+        server.set_app = lambda app: set_app(one_at_a_time(app))
+        return server
+
+    testcases.LiveServerThread._create_server = create  # type: ignore[method-assign]
+
+
+if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _live_server_one_request_at_a_time()
 
 
 @pytest.hookimpl(wrapper=True)

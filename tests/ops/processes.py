@@ -78,11 +78,15 @@ def other_sessions_on_the_database() -> int:
     return int(count)
 
 
-def _end(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
-    """SIGTERM to the process's group, then SIGKILL if it has not gone within `grace_s`."""
+def _end(process: subprocess.Popen[bytes], *, grace_s: float, mixed: bool = False) -> None:
+    """SIGTERM to the process's group (`mixed`: to the main process only, as systemd's
+    KillMode=mixed does), then SIGKILL to the group if it has not gone within `grace_s`."""
     if process.poll() is None:
         with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            if mixed:
+                process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
@@ -281,9 +285,11 @@ class Worker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        """A warm shutdown: the task in hand finishes; SIGKILL if it takes over 20 s."""
+        """A warm shutdown: the task in hand finishes; SIGKILL if it takes over 20 s. The
+        SIGTERM goes to the master alone, as deploy/systemd/autolettura-worker.service's
+        KillMode=mixed sends it: sent to the pool too, it would kill the task in hand."""
         if self.process is not None:
-            _end(self.process, grace_s=20)
+            _end(self.process, grace_s=20, mixed=True)
 
 
 class Workers:
@@ -341,11 +347,12 @@ class Workers:
                 conn.default_channel.queue_purge(queue)
 
     def stop(self) -> None:
-        # Every worker told at once, so that their warm shutdowns overlap.
+        # Every worker told at once, so that their warm shutdowns overlap (the master alone,
+        # as Worker.stop says why).
         for worker in self.by_name.values():
             if worker.process is not None and worker.process.poll() is None:
                 with suppress(ProcessLookupError):
-                    os.killpg(worker.pid, signal.SIGTERM)
+                    worker.process.send_signal(signal.SIGTERM)
         for worker in self.by_name.values():
             worker.stop()
         self.broker.close()

@@ -149,6 +149,16 @@ def _release_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+def _run_options() -> ort.RunOptions:
+    run = ort.RunOptions()
+    # The arena's memory goes back at the end of each run, not kept for the next photo.
+    run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return run
+
+
+_RUN = _run_options()
+
+
 class RegisterReader:
     """One loaded detector and recogniser; thread-safe, meant to be made once a process."""
 
@@ -157,10 +167,12 @@ class RegisterReader:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        # No arena and no memory pattern: each inference frees what it took, so that a
-        # process reading photos stays small (the pattern keeps the largest plan around).
-        options.enable_cpu_mem_arena = False
-        options.enable_mem_pattern = False
+        # An arena planned for each input shape (the memory pattern), given back at the end
+        # of every run (`_RUN`): one planned block per run instead of a malloc per tensor,
+        # which left the heap fragmented and peaked up to half as high again, and cost a
+        # fifth more time; between photos the process keeps nothing of it.
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = True
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
         self._det = ort.InferenceSession(str(DET_MODEL), options, providers=providers)
@@ -208,7 +220,7 @@ class RegisterReader:
         resized = cv2.resize(image, size).astype(np.float32) / 255
         batch = ((resized - self._det_mean) / self._det_mean).transpose(2, 0, 1)[np.newaxis]
         del resized
-        prediction = self._det.run(None, {self._det.get_inputs()[0].name: batch})[0]
+        prediction = self._det.run(None, {self._det.get_inputs()[0].name: batch}, _RUN)[0]
         del batch
         boxes, _scores = self._det_post(prediction, image.shape[:2])
         return [np.asarray(box, dtype=np.float32) for box in boxes]
@@ -239,7 +251,7 @@ class RegisterReader:
         for i, (strip, w) in enumerate(zip(strips, widths, strict=True)):
             resized = cv2.resize(strip, (w, REC_HEIGHT)).astype(np.float32)
             batch[i, :, :, :w] = (resized.transpose(2, 0, 1) / 255 - 0.5) / 0.5
-        output = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]
+        output = self._rec.run(None, {self._rec.get_inputs()[0].name: batch}, _RUN)[0]
         # Columns past a strip's own width saw only padding.
         return [
             output[i, : max(1, math.ceil(output.shape[1] * w / width))].copy()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.api_helpers import Clock
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, MOBILE
 from tests.portal.support import DECEMBER_20
 
 # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests
@@ -67,6 +67,30 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
+    """A phone's browser with a profile of its own (service workers, IndexedDB): Chromium
+    installs nothing from an incognito window, which is what a plain Playwright context is."""
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport=MOBILE,
+        is_mobile=True,
+        has_touch=True,
+        locale="it-IT",
+        timezone_id="Europe/Rome",
+        base_url=live_server.url,
+    )
+    context.set_default_timeout(15_000)
+    yield context
+    # Let the worker's last requests end before the next test.
+    for page in context.pages:
+        page.wait_for_load_state("networkidle")
     context.close()
 
 

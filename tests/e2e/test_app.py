@@ -5,15 +5,13 @@ network returns, and the page shows its receipt."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from autolettura.readings.models import InboundMessage, Reading, Status
 from tests.api_helpers import Clock
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, screenshot, sign_in
+from tests.e2e.browser import screenshot, sign_in, worker_ready
 from tests.photos.images import meter_photo, varied
 from tests.portal.support import PASSWORD, customer_with_supply, with_account, with_history
 
@@ -24,38 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _read_in_time(settings: Any) -> None:
     # The photo is read when the kept reading arrives: on a busy test machine, give it time.
     settings.AUTOLETTURA_PHOTO_READ_SECONDS = 60
-
-
-@pytest.fixture
-def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
-    """A phone's browser with a profile of its own: Chromium installs nothing from an
-    incognito window, which is what a plain Playwright context is."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=str(CHROMIUM),
-        args=CHROMIUM_ARGS,
-        headless=True,
-        viewport=MOBILE,
-        is_mobile=True,
-        has_touch=True,
-        locale="it-IT",
-        timezone_id="Europe/Rome",
-        base_url=live_server.url,
-    )
-    context.set_default_timeout(15_000)
-    yield context
-    # Let the worker's last requests end before the next test.
-    for page in context.pages:
-        page.wait_for_load_state("networkidle")
-    context.close()
-
-
-def worker_ready(page: Any) -> None:
-    """Wait until the service worker is installed and controls the page."""
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    if not page.evaluate("!!navigator.serviceWorker.controller"):
-        page.reload()
-    page.wait_for_function("!!navigator.serviceWorker.controller")
 
 
 class TestInstallable:

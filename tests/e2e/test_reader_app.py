@@ -6,8 +6,6 @@ copies the phone kept, sent again, change nothing."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,32 +16,10 @@ from autolettura.rounds.models import AttemptState, ReadingAttempt
 from tests import pictures
 from tests.api_helpers import Clock
 from tests.backoffice.support import PASSWORD
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, screenshot, serious_violations
+from tests.e2e.browser import screenshot, serious_violations, worker_ready
 from tests.rounds.support import planned_visit, reader, supply_on_round
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
-    """A reader's phone: a browser profile of its own (service workers and IndexedDB)."""
-    context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=str(CHROMIUM),
-        args=CHROMIUM_ARGS,
-        headless=True,
-        viewport=MOBILE,
-        is_mobile=True,
-        has_touch=True,
-        locale="it-IT",
-        timezone_id="Europe/Rome",
-        base_url=live_server.url,
-    )
-    context.set_default_timeout(15_000)
-    yield context
-    for page in context.pages:
-        page.wait_for_load_state("networkidle")
-    context.close()
 
 
 def large_photo() -> bytes:
@@ -51,13 +27,6 @@ def large_photo() -> bytes:
     out = io.BytesIO()
     Image.effect_noise((3000, 2400), 120).convert("RGB").save(out, format="JPEG", quality=97)
     return out.getvalue()
-
-
-def worker_ready(page: Any) -> None:
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    if not page.evaluate("!!navigator.serviceWorker.controller"):
-        page.reload()
-    page.wait_for_function("!!navigator.serviceWorker.controller")
 
 
 def sign_in_as_reader(page: Any, username: str) -> None:

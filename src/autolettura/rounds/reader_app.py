@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
+from autolettura.webapp.selectors import WORKER_COMMON
+
 
 @functools.cache
 def shell_version(shell: tuple[str, ...]) -> str:
@@ -19,4 +21,5 @@ def shell_version(shell: tuple[str, ...]) -> str:
         if isinstance(found, str):
             digest.update(Path(found).read_bytes())
     digest.update((Path(__file__).parent / "templates" / "rounds" / "sw.js").read_bytes())
+    digest.update(WORKER_COMMON.read_bytes())
     return digest.hexdigest()[:16]

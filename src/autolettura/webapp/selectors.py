@@ -123,6 +123,11 @@ def private_page_urls() -> list[str]:
     return [reverse(name) for name in PRIVATE_PAGES]
 
 
+WORKER_TEMPLATES = Path(__file__).parent / "templates" / "webapp"
+# The code both service workers include (the app's and the reader's): part of each version.
+WORKER_COMMON = WORKER_TEMPLATES / "sw_common.js"
+
+
 @functools.cache
 def shell_version() -> str:
     """A digest of the shell's files and the worker's own code: a new release gives a new
@@ -132,6 +137,6 @@ def shell_version() -> str:
         found = finders.find(path)
         if isinstance(found, str):
             digest.update(Path(found).read_bytes())
-    worker = Path(__file__).parent / "templates" / "webapp" / "sw.js"
-    digest.update(worker.read_bytes())
+    digest.update((WORKER_TEMPLATES / "sw.js").read_bytes())
+    digest.update(WORKER_COMMON.read_bytes())
     return digest.hexdigest()[:16]

@@ -53,18 +53,7 @@ async function roundAnswer(request) {
   }
 }
 
-async function staticAnswer(request) {
-  const kept = await caches.match(request, { ignoreVary: true });
-  if (kept) {
-    return kept;
-  }
-  const response = await fetch(request);
-  if (response.ok) {
-    const copy = response.clone();
-    caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy));
-  }
-  return response;
-}
+{% include "webapp/sw_common.js" %}
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
@@ -81,12 +70,6 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(staticAnswer(request));
   }
 });
-
-async function tellPages(message) {
-  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) {
-    client.postMessage(message);
-  }
-}
 
 self.addEventListener("sync", (event) => {
   if (event.tag === ReaderQueue.SYNC_TAG) {

@@ -79,19 +79,7 @@ async function pageAnswer(request) {
   }
 }
 
-// The shell and other static files: from the phone, and from the network the first time.
-async function staticAnswer(request) {
-  const kept = await caches.match(request, { ignoreVary: true });
-  if (kept) {
-    return kept;
-  }
-  const response = await fetch(request);
-  if (response.ok) {
-    const copy = response.clone();
-    caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy));
-  }
-  return response;
-}
+{% include "webapp/sw_common.js" %}
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
@@ -106,12 +94,6 @@ self.addEventListener("fetch", (event) => {
   }
   // Anything else (the API, data the pages fetch) is fresh from the network.
 });
-
-async function tellPages(message) {
-  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) {
-    client.postMessage(message);
-  }
-}
 
 self.addEventListener("sync", (event) => {
   if (event.tag === AutoletturaQueue.SYNC_TAG) {

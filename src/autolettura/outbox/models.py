@@ -30,8 +30,9 @@ class OutboundMessage(models.Model):
     language = models.CharField(max_length=8, default="it")
     # Route-specific extras: e-mail threading headers (In-Reply-To, References), and the like.
     headers = models.JSONField(default=dict, blank=True)
-    # Enqueuing the same notification twice (a retried webhook) keeps one message.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # Enqueuing the same notification twice (a retried webhook) keeps one message: unique
+    # by `outbox_dedupe_key_unique` below.
+    dedupe_key = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -44,6 +45,15 @@ class OutboundMessage(models.Model):
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
         constraints = [
+            # One index for both uses of the key: its uniqueness, and the look-ups of a
+            # reading's or a fault's messages by its prefix (`startswith`), which the
+            # pattern operators serve on PostgreSQL. A plain unique key would come with a
+            # second index for those, and each queued message would write both.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                name="outbox_dedupe_key_unique",
+                opclasses=["varchar_pattern_ops"],
+            ),
             models.CheckConstraint(condition=~Q(recipient=""), name="outbox_has_recipient"),
             models.CheckConstraint(
                 condition=Q(status="SENT", sent_at__isnull=False) | ~Q(status="SENT"),

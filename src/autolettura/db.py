@@ -1,4 +1,5 @@
-"""Set-based writes shared by the bulk paths (imports, bill runs).
+"""Set-based writes shared by the bulk paths (imports, bill runs), and the columns of the
+queries the submission path writes once instead of having the ORM build them each time.
 
 On PostgreSQL rows go in with COPY; elsewhere (SQLite) with one executemany per batch.
 Either way there is no ORM object per row.
@@ -168,3 +169,62 @@ def insert_or_ignore(model: type[Model], values: dict[str, Any]) -> int | None:
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+# --- Queries written once: the hot path's SQL without the ORM building it each time -------
+
+
+class ModelColumns:
+    """A model's columns (all its concrete ones, or those of `names`) as the ORM selects
+    them (`alias`.column, ...), and their values or the model's instance from such columns
+    of a row, with the ORM's own conversions (the backend's and each field's from_db_value:
+    aware datetimes, dates, decimals and JSON on SQLite alike), as a queryset gives them."""
+
+    def __init__(self, model: type[Model], alias: str, names: Sequence[str] = ()) -> None:
+        quote = connection.ops.quote_name
+        concrete = {field.name: field for field in model._meta.concrete_fields}
+        fields = [concrete[name] for name in names] if names else list(concrete.values())
+        self.model = model
+        self.width = len(fields)
+        self.attnames = [field.attname for field in fields]
+        self.sql = ", ".join(f"{quote(alias)}.{quote(field.column)}" for field in fields)
+        self._converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(alias)
+            # As the compiler's get_converters: the backend's, then the field's own.
+            own = field.get_db_converters(connection)  # type: ignore[attr-defined]
+            found = connection.ops.get_db_converters(column) + own
+            if found:
+                self._converters.append((index, column, found))
+
+    def values(self, row: Sequence[Any], start: int = 0) -> list[Any]:
+        """The converted values of row[start : start + width]."""
+        values = list(row[start : start + self.width])
+        for index, column, converters in self._converters:
+            value = values[index]
+            for converter in converters:
+                value = converter(value, column, connection)
+            values[index] = value
+        return values
+
+    def instance(self, row: Sequence[Any], start: int = 0) -> Any:
+        """The model's instance from row[start : start + width]."""
+        return self.model.from_db(connection.alias, self.attnames, self.values(row, start))
+
+
+def column_names(model: type[Model]) -> dict[str, str]:
+    """The model's fields by name, as quoted column names, to write its SQL with."""
+    quote = connection.ops.quote_name
+    return {field.name: quote(field.column) for field in model._meta.concrete_fields}
+
+
+_COLUMNS: dict[tuple[str, type[Model], str, tuple[str, ...]], ModelColumns] = {}
+
+
+def model_columns(model: type[Model], alias: str, names: Sequence[str] = ()) -> ModelColumns:
+    """`ModelColumns` of `model` under `alias`, made once a process and database."""
+    key = (connection.vendor, model, alias, tuple(names))
+    found = _COLUMNS.get(key)
+    if found is None:
+        found = _COLUMNS[key] = ModelColumns(model, alias, names)
+    return found

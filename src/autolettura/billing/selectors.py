@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
+from autolettura import db
 from autolettura.billing.models import Bill, BillLine, Tariff
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.rules import tariff as tariff_rules
@@ -39,15 +42,27 @@ def bills_of(supply: Supply) -> QuerySet[Bill]:
 
 def billed_window(supply: Supply) -> Window | None:
     """R5: the self-reading window printed on the supply's latest bill, if it has one."""
-    bill = (
-        Bill.objects.filter(supply=supply)
-        .order_by("-period_end")
-        .values("next_window_start", "next_window_end")
-        .first()
-    )
-    if bill is None:
+    # On every submission: in SQL written once a process, the one the ORM would write.
+    with connection.cursor() as cursor:
+        cursor.execute(_billed_window_sql(connection.vendor), [supply.pk])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return Window(bill["next_window_start"], bill["next_window_end"])
+    start, end = db.model_columns(Bill, "b", _WINDOW).values(row)
+    return Window(start, end)
+
+
+_WINDOW = ("next_window_start", "next_window_end")
+
+
+@functools.cache
+def _billed_window_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    column = db.column_names(Bill)
+    return (
+        f"SELECT {db.model_columns(Bill, 'b', _WINDOW).sql} FROM {quote(Bill._meta.db_table)} b "
+        f"WHERE b.{column['supply']} = %s ORDER BY b.{column['period_end']} DESC LIMIT 1"
+    )
 
 
 # --- A customer's bills (the API and the PDF) -------------------------------------------------

@@ -558,13 +558,16 @@ def _lap(timings: dict[str, float], name: str, started: float) -> float:
 
 
 def _drop_secondary_indexes(cursor: Any, tables: list[str]) -> list[str]:
-    """Drop the unique constraints and indexes of `tables` but their primary keys; returns
-    the statements that put them back as they were."""
+    """Drop the unique constraints and indexes of `tables` but their primary keys and the
+    unique constraints a foreign key refers to (such as the meter's (id, supply), which the
+    reading's meter-of-its-supply key needs); returns the statements that put them back as
+    they were."""
     rebuild: list[str] = []
     for table in tables:
         cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = %s::regclass AND contype = 'u'",
+            "SELECT u.conname, pg_get_constraintdef(u.oid) FROM pg_constraint u "
+            "WHERE u.conrelid = %s::regclass AND u.contype = 'u' AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = u.conindid)",
             [table],
         )
         for name, definition in cursor.fetchall():

@@ -268,10 +268,25 @@ def _as_cluster_user(command: list[str]) -> list[str]:
     return command
 
 
+@dataclass
+class Cluster:
+    url: str = ""
+    log: str = ""  # the server's log, once stopped
+
+
+def checkpoints(log: str) -> tuple[int, int]:
+    """(checkpoints the WAL's volume forced, all checkpoints) in a PostgreSQL 15 server log
+    (log_checkpoints is on by default): a checkpoint starts because max_wal_size was
+    reached ("wal"), its time came ("time"), or it was asked for (CHECKPOINT, shutdown)."""
+    started = re.findall(r"(?:checkpoint|restartpoint) starting: ([a-z -]+)", log)
+    return sum("wal" in reasons.split() for reasons in started), len(started)
+
+
 @contextlib.contextmanager
-def private_cluster(settings: dict[str, str]) -> Iterator[str]:
-    """A fresh PostgreSQL cluster with `settings`, started; yields its URL (database
-    `postgres`). Stopped and removed at the end, whatever happened."""
+def private_cluster(settings: dict[str, str]) -> Iterator[Cluster]:
+    """A fresh PostgreSQL cluster with `settings`, started; yields it (its URL names database
+    `postgres`). Stopped and removed at the end, whatever happened; its server log is then
+    in the Cluster yielded."""
     for tool in ("initdb", "pg_ctl"):
         if not (PG_BIN / tool).exists():
             sys.exit(f"This benchmark needs PostgreSQL 15's {PG_BIN / tool} (postgresql-15).")
@@ -279,6 +294,7 @@ def private_cluster(settings: dict[str, str]) -> Iterator[str]:
     data = folder / "data"
     log = folder / "server.log"
     started = False
+    cluster = Cluster()
     try:
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres", "postgres")
@@ -320,7 +336,8 @@ def private_cluster(settings: dict[str, str]) -> Iterator[str]:
         )
         url = f"postgres://postgres@127.0.0.1:{port}/postgres"
         _settings_check(url, settings)
-        yield url
+        cluster.url = url
+        yield cluster
     except subprocess.CalledProcessError:
         with contextlib.suppress(OSError):
             sys.stderr.write(log.read_text())
@@ -328,6 +345,8 @@ def private_cluster(settings: dict[str, str]) -> Iterator[str]:
     finally:
         if started:
             _cluster_stop(data)
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            cluster.log = log.read_text()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -375,6 +394,7 @@ class Run:
     returncode: int | None = None
     output: str = ""
     values: dict[str, float | None] = field(default_factory=dict)
+    checkpoints: tuple[int, int] = (0, 0)
 
 
 def _run_benchmark(module: str, extra: list[str], url: str, timeout: int) -> tuple[int, str]:
@@ -467,6 +487,11 @@ def report(runs: list[Run], order: list[str]) -> str:
             loads = [r.load_before for r in mine if r.settings == settings]
             row += f" {' / '.join(f'{v:.1f}' for v in loads):>22}"
         lines.append(row)
+        row = f"  {'checkpoints forced by the WAL / all (whole run)':<{width}}"
+        for settings in order:
+            counts = [r.checkpoints for r in mine if r.settings == settings]
+            row += f" {' / '.join(f'{w}/{n}' for w, n in counts):>22}"
+        lines.append(row)
         row = f"  {'wall time of the whole run, setup included s':<{width}}"
         for settings in order:
             secs = [r.seconds for r in mine if r.settings == settings]
@@ -540,10 +565,11 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 started = time.perf_counter()
-                with private_cluster(settings_for(settings, memory)) as url:
+                with private_cluster(settings_for(settings, memory)) as cluster:
                     run.returncode, run.output = _run_benchmark(
-                        benchmark.module, benchmark_args(name, args), url, args.timeout
+                        benchmark.module, benchmark_args(name, args), cluster.url, args.timeout
                     )
+                run.checkpoints = checkpoints(cluster.log)
                 run.seconds = time.perf_counter() - started
                 run.values = {f.label: figure_value(run.output, f) for f in benchmark.figures}
                 runs.append(run)

@@ -121,3 +121,17 @@ def test_report_puts_the_two_settings_side_by_side():
     line = next(x for x in text.splitlines() if "(b) first run (reminders_send) s" in x)
     assert line.split()[-3:] == ["10.00", "8.00", "0.80"]
     assert "FAILED: deploy.md 2.1 exited with status 1" in text
+
+
+def test_checkpoints_counted_from_the_server_log():
+    log = (
+        "2026-12-06 18:40:01.000 UTC [10] LOG:  checkpoint starting: immediate force wait\n"
+        "2026-12-06 18:40:05.000 UTC [10] LOG:  checkpoint starting: wal\n"
+        "2026-12-06 18:40:09.000 UTC [10] LOG:  checkpoints are occurring too frequently "
+        "(4 seconds apart)\n"
+        "2026-12-06 18:40:09.000 UTC [10] LOG:  checkpoint starting: wal\n"
+        "2026-12-06 18:41:00.000 UTC [10] LOG:  checkpoint starting: time\n"
+        "2026-12-06 18:42:00.000 UTC [10] LOG:  checkpoint starting: shutdown immediate\n"
+    )
+    assert pg_settings.checkpoints(log) == (2, 5)
+    assert pg_settings.checkpoints("") == (0, 0)

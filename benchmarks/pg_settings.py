@@ -109,12 +109,27 @@ def production_settings(memory_mb: int) -> dict[str, str]:
     }
 
 
-def settings_for(name: str, memory_mb: int) -> dict[str, str]:
+def settings_for(
+    name: str, memory_mb: int, changes: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The settings called `name`; for the production ones, with `changes` made (to find
+    which of them a difference comes from)."""
     if name == DEFAULTS:
         return dict(DEBIAN_DEFAULTS)
     if name == PRODUCTION:
-        return production_settings(memory_mb)
+        return production_settings(memory_mb) | (changes or {})
     raise ValueError(f"no settings called {name!r}")
+
+
+def setting_changes(texts: list[str]) -> dict[str, str]:
+    """NAME=VALUE texts as a dict; a ValueError for anything else."""
+    changes = {}
+    for text in texts:
+        name, sign, value = text.partition("=")
+        if not sign or not re.fullmatch(r"[a-z_]+", name.strip()) or not value.strip():
+            raise ValueError(f"not NAME=VALUE: {text!r}")
+        changes[name.strip()] = value.strip()
+    return changes
 
 
 def conf_text(settings: dict[str, str], port: int, socket_dir: str) -> str:
@@ -527,6 +542,13 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=int, default=BENCHMARK_TIMEOUT, help="seconds a benchmark run may take"
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one of the production settings (repeatable)",
+    )
+    parser.add_argument(
         "--print-settings", action="store_true", help="print both sets of settings and stop"
     )
     args = parser.parse_args(argv)
@@ -540,13 +562,17 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rounds <= 5:
         parser.error("--rounds must be from 1 to 5")
 
+    try:
+        changes = setting_changes(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     memory = memory_mb()
     print(
         f"PostgreSQL settings benchmark: {', '.join(names)}; machine {os.cpu_count()} cores, "
         f"{memory / 1024:.1f} GiB of memory"
     )
     for settings in order:
-        chosen = settings_for(settings, memory)
+        chosen = settings_for(settings, memory, changes)
         print(f"{SETTINGS_LABELS[settings]}: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
     if args.print_settings:
         return 0
@@ -565,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 started = time.perf_counter()
-                with private_cluster(settings_for(settings, memory)) as cluster:
+                with private_cluster(settings_for(settings, memory, changes)) as cluster:
                     run.returncode, run.output = _run_benchmark(
                         benchmark.module, benchmark_args(name, args), cluster.url, args.timeout
                     )

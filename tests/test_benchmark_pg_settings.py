@@ -135,3 +135,18 @@ def test_checkpoints_counted_from_the_server_log():
     )
     assert pg_settings.checkpoints(log) == (2, 5)
     assert pg_settings.checkpoints("") == (0, 0)
+
+
+def test_production_settings_changed_one_by_one():
+    changes = pg_settings.setting_changes(["random_page_cost=4", " wal_compression = off"])
+    assert changes == {"random_page_cost": "4", "wal_compression": "off"}
+    ours = pg_settings.settings_for(pg_settings.PRODUCTION, 8 * 1024, changes)
+    assert (ours["random_page_cost"], ours["wal_compression"], ours["work_mem"]) == (
+        "4",
+        "off",
+        "16MB",
+    )
+    assert "random_page_cost" not in pg_settings.settings_for(pg_settings.DEFAULTS, 8192, changes)
+    for bad in ("random_page_cost", "=4", "a;b=1", "work_mem="):
+        with pytest.raises(ValueError):
+            pg_settings.setting_changes([bad])

@@ -26,7 +26,10 @@ The two take turns benchmark by benchmark (defaults then production, and the oth
 round in the next round with --rounds 2), each on a fresh cluster, so that whatever else
 the machine is doing weighs on both alike. Each benchmark's whole output is printed as it
 runs; at the end, a table of each benchmark's main figures for both settings, its ratio to
-the limit it measures in the same run included, with the load average before each run.
+the limit it measures in the same run included, with the load average before each run and
+the checkpoints of each run (from the cluster's log: those the WAL's volume forced, and all).
+`--set NAME=VALUE` changes one of the production settings, to find which one a difference
+comes from. Results: benchmarks/RESULTS.md; what they mean: docs/deploy.md section 2.1.
 """
 
 from __future__ import annotations

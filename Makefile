@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install frontend static run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos bench-page-weight messages clean
+.PHONY: install frontend static run demo test test-sqlite lint typecheck pytest bench-import bench-bill-run bench-reminders bench-api-load bench-photos bench-page-weight bench-pg-settings messages clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-spid-sp-test.lock
 	bash scripts/install-system-deps.sh
@@ -71,6 +71,14 @@ bench-reminders: install
 LOAD_SECONDS ?= 10
 bench-api-load: install
 	$(BIN)/python -m benchmarks.api_load --seconds $(LOAD_SECONDS)
+
+## The four benchmarks above at Debian's PostgreSQL defaults and at the settings of
+## docs/deploy.md 2.1 (scaled to this machine), side by side, each on a private throw-away
+## cluster (never the machine's server): `make bench-pg-settings ROWS=1000000`.
+PG_BENCHMARKS ?= api-load,import,bill-run,reminders
+bench-pg-settings: install
+	$(BIN)/python -m benchmarks.pg_settings --benchmarks $(PG_BENCHMARKS) --rows $(ROWS) \
+		--supplies $(SUPPLIES) --seconds $(LOAD_SECONDS)
 
 ## The portal's first page on a phone's first visit, in Chromium: bytes transferred (aim 150 KB).
 bench-page-weight: frontend

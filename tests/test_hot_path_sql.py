@@ -93,7 +93,7 @@ def test_meters_of_in_installation_order_as_the_orm_gives_them() -> None:
     )
     found = meters_of(supply)
     expected = list(Meter.objects.filter(supply=supply).order_by("installed_on"))
-    assert [m.serial for m in found][0] == "M-EARLIER"
+    assert found[0].serial == "M-EARLIER" and found[-1].serial == "M-LATER"
     assert [values(m) for m in found] == [values(m) for m in expected]
 
 

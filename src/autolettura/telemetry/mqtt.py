@@ -452,6 +452,7 @@ class Client:
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
         self._closing = threading.Event()
+        self._established = False
         self._thread: threading.Thread | None = None
 
     # --- any thread ---
@@ -498,11 +499,10 @@ class Client:
         delay = BACKOFF_MIN
         while not self._closing.is_set():
             sock = None
+            self._established = False
             try:
                 sock = _open(self.endpoint, timeout=10)
-                connected = self._session(sock)
-                if connected:
-                    delay = BACKOFF_MIN
+                self._session(sock)
             except Refused as exc:
                 logger.error("broker refused the connection: %s", exc)
             except (OSError, MqttError) as exc:
@@ -513,6 +513,10 @@ class Client:
                         self.endpoint.port,
                         exc or type(exc).__name__,
                     )
+            except Exception:
+                # A fault of this client or of the application's callback: the connection
+                # goes, and what it delivered unacknowledged comes again on the next one.
+                logger.exception("MQTT connection closed on an error: reconnecting")
             finally:
                 if sock is not None:
                     with contextlib.suppress(OSError):
@@ -521,11 +525,13 @@ class Client:
                     self._outbox.clear()
                 if self.on_disconnected is not None:
                     self.on_disconnected()
+            if self._established:
+                delay = BACKOFF_MIN  # a connection that was up: the first retry comes soon
             if self._closing.wait(delay):
                 break
             delay = min(delay * 2, BACKOFF_MAX)
 
-    def _session(self, sock: socket.socket) -> bool:
+    def _session(self, sock: socket.socket) -> None:
         """One connection, until it ends (raises) or `close()` (returns)."""
         parser = Parser()
         sock.sendall(
@@ -541,6 +547,7 @@ class Client:
         )
         present, properties, (messages, others) = _connack(sock, parser, 10)
         keepalive = int(properties.get(0x13, self.keepalive))  # type: ignore[call-overload]
+        self._established = True
         with self._lock:
             self.connection += 1
             self._outbox.clear()
@@ -583,7 +590,7 @@ class Client:
             if self._closing.is_set():
                 self._flush(sock, replies)
                 sock.sendall(DISCONNECT_PACKET)
-                return True
+                return
             now = time.monotonic()
             if ping_at is not None and now - ping_at > max(keepalive, 5):
                 raise MqttError("no PINGRESP from the broker")

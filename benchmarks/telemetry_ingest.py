@@ -104,12 +104,14 @@ def _publisher(
     generated, go = gates
     generated.release()
     go.wait()
-    block = 5000
-    published = 0
-    for at in range(0, len(telegrams), block):
-        while window and at - done.value > window:
-            time.sleep(0.001)
-        published += publisher.publish(telegrams[at : at + block])
+    if window:  # paced: a block at a time, no further than `window` ahead of the subscriber
+        published = 0
+        for at in range(0, len(telegrams), 5000):
+            while at - done.value > window:
+                time.sleep(0.001)
+            published += publisher.publish(telegrams[at : at + 5000])
+    else:
+        published = publisher.publish(telegrams)
     publisher.close()
     if published != len(telegrams):
         raise RuntimeError(f"published {published} of {len(telegrams)}")

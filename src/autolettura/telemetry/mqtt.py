@@ -680,8 +680,8 @@ class Publisher:
                 room = min(chunk, self.window - len(in_flight))
                 for topic, payload in iterator:
                     packet_id = self._next_id % 65535 + 1
-                    if packet_id in in_flight:
-                        raise MqttError("packet ids exhausted")
+                    while packet_id in in_flight:  # fewer than 65,535 are: one is free
+                        packet_id = packet_id % 65535 + 1
                     self._next_id = packet_id
                     in_flight.add(packet_id)
                     pending.append(publish_packet(topic, payload, qos=1, packet_id=packet_id))

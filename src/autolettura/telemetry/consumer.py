@@ -130,6 +130,7 @@ class Consumer:
             keepalive=30,
             on_subscribed=self._on_subscribed,
             on_disconnected=self._connected.clear,
+            held_back=self._held_back,
         )
 
     # --- network thread ---
@@ -139,6 +140,10 @@ class Consumer:
         pending.extend([(connection, i, qos, payload) for i, qos, _topic, payload in messages])
         if len(pending) >= self.batch_size:
             self._full.set()
+
+    def _held_back(self) -> bool:
+        # Twice the receive maximum: a broker that keeps to it never meets this.
+        return len(self._pending) >= 4 * self.batch_size
 
     def _on_subscribed(self, granted: bool) -> None:
         if granted:

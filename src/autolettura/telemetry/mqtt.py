@@ -434,6 +434,7 @@ class Client:
         clean_start: bool = False,
         on_subscribed: Callable[[bool], None] | None = None,
         on_disconnected: Callable[[], None] | None = None,
+        held_back: Callable[[], bool] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
@@ -445,6 +446,11 @@ class Client:
         self.clean_start = clean_start
         self.on_subscribed = on_subscribed
         self.on_disconnected = on_disconnected
+        # While it answers True the socket is not read (the broker's telegrams wait in TCP's
+        # buffers and then the broker's queue): a bound on what the application holds even
+        # when a broker sends more than the Receive Maximum (Mosquitto 2.0 does, resuming a
+        # session with telegrams queued).
+        self.held_back = held_back
         self.connection = 0  # counts the connections made; a telegram carries its own
         self._lock = threading.Lock()
         self._outbox: list[bytes] = []
@@ -592,6 +598,9 @@ class Client:
                 sock.sendall(DISCONNECT_PACKET)
                 return
             now = time.monotonic()
+            held = self.held_back is not None and self.held_back()
+            if held:
+                ping_at = None  # its PINGRESP is behind the telegrams not read
             if ping_at is not None and now - ping_at > max(keepalive, 5):
                 raise MqttError("no PINGRESP from the broker")
             if keepalive and ping_at is None and now - last_send >= keepalive * 0.75:
@@ -600,8 +609,10 @@ class Client:
             if self._outbox or replies:
                 self._flush(sock, replies)
                 last_send = now
-            if tls and sock.pending():  # type: ignore[attr-defined]
-                readable: list[object] = [sock]
+            if held:
+                readable: Sequence[object] = select.select([wake], [], [], 0.05)[0]
+            elif tls and sock.pending():  # type: ignore[attr-defined]
+                readable = [sock]
             else:
                 readable = select.select([sock, wake], [], [], 1.0)[0]
             if wake in readable:

@@ -3,15 +3,18 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/autolettura \\
         .venv/bin/python -m benchmarks.telemetry_ingest --meters 100000 --hours 10
 
-The benchmark works in its own database (`autolettura_bench_telemetry`, created and migrated
-if missing, emptied at each run). It makes N remote meters (setup, not measured) and
-publishes N x H wmbusmeters telegrams (QoS 1) to a Mosquitto of its own on a free loopback port,
+The benchmark works in its own database (`autolettura_bench_telemetry`, or the one
+BENCH_TELEMETRY_DATABASE names; created and migrated if missing, emptied at each run). It makes
+N remote meters (setup, not measured) and publishes N x H wmbusmeters telegrams (QoS 1) to a
+Mosquitto of its own on a free loopback port,
 configured as docs/deploy.md says a broker feeding the consumers should be (no limit on the
 telegrams queued for a subscriber: with the default 1,000, Mosquitto drops the rest silently
-whenever a subscriber falls behind), or to `--broker URL`, then measures in one run:
+whenever a subscriber falls behind; 1,000 QoS 1 telegrams a publisher may have in flight rather
+than 20), or to `--broker URL`, then measures in one run:
 
-(a) a bare subscriber that only counts the telegrams (MQTT 5, QoS 1): the broker's and the
-    client library's limit on this machine;
+(a) a bare subscriber that only counts the telegrams and acknowledges each read's at once
+    (MQTT 5, QoS 1, the consumer's own client, `telemetry.mqtt`): the broker's and the client's
+    limit on this machine;
 (b) the real consumer (`telemetry.consumer.Consumer`: parse, match, COPY, deduplicate,
     hourly and daily totals, acknowledge after commit), end to end from the first telegram
     published to the last one committed, with its memory sampled as it goes;
@@ -20,7 +23,10 @@ whenever a subscriber falls behind), or to `--broker URL`, then measures in one 
 
 The telegrams are published by several processes at once (`--publishers`, each a slice of
 the meters), each as fast as the broker takes them, so that the broker and the subscriber
-set the rate, not one Python publisher; (a) and (b) are published the same way. Each run
+set the rate, not one Python publisher; (a) and (b) are published the same way. Each
+publisher is `telemetry.mqtt.Publisher`: every telegram a PUBLISH of QoS 1, as many in flight
+as the broker's Receive Maximum allows, written a few hundred at a time, and the publisher
+done only once the broker has acknowledged every one (a PUBACK of success each). Each run
 ends when the subscriber has the last one (counted, or committed).
 """
 
@@ -46,7 +52,8 @@ from typing import Any
 
 from benchmarks.support import database_ensure, is_postgres, memory_gb
 
-BENCH_DATABASE = "autolettura_bench_telemetry"
+# Its own database; BENCH_TELEMETRY_DATABASE names another (two checkouts benchmarking at once).
+BENCH_DATABASE = os.environ.get("BENCH_TELEMETRY_DATABASE", "autolettura_bench_telemetry")
 MAX_TELEGRAMS = 2_000_000
 MAX_PUBLISHERS = 16
 AIM_RATE = 20_000  # telegrams a second end to end
@@ -85,33 +92,29 @@ def _publisher(
     window: int,
     gates: tuple[Any, Any],
 ) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+    from autolettura.telemetry.mqtt import Endpoint, Publisher
 
-    telegrams = _telegrams(meters, hours, start)
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.max_inflight_messages_set(1000)
-    # A long keepalive: a publisher busy filling its queue must not be taken for dead.
-    client.connect("127.0.0.1", port, keepalive=600)
-    client.loop_start()
+    telegrams = [
+        (f"{prefix}/{topic}".encode(), payload)
+        for topic, payload in _telegrams(meters, hours, start)
+    ]
+    # A long keepalive: a publisher busy publishing sends nothing else.
+    publisher = Publisher(Endpoint("127.0.0.1", port), keepalive=600)
     # Generated before the clock starts: only the publishing is timed.
     generated, go = gates
     generated.release()
     go.wait()
-    last = None
-    for sent, (topic, payload) in enumerate(telegrams):
-        while window and sent - done.value > window:
-            time.sleep(0.001)
-        last = client.publish(f"{prefix}/{topic}", payload, qos=1)
-        # In blocks: the client's own queue (and memory) stays bounded.
-        if sent % 5000 == 4999:
-            last.wait_for_publish(timeout=600)
-    if last is not None:
-        last.wait_for_publish(timeout=600)
-    client.disconnect()
-    client.loop_stop()
+    if window:  # paced: a block at a time, no further than `window` ahead of the subscriber
+        published = 0
+        for at in range(0, len(telegrams), 5000):
+            while at - done.value > window:
+                time.sleep(0.001)
+            published += publisher.publish(telegrams[at : at + 5000])
+    else:
+        published = publisher.publish(telegrams)
+    publisher.close()
+    if published != len(telegrams):
+        raise RuntimeError(f"published {published} of {len(telegrams)}")
 
 
 def _bare_subscriber(
@@ -122,38 +125,43 @@ def _bare_subscriber(
     ready: Any,
     resume: bool = False,
 ) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
+    import threading
+
+    from autolettura.telemetry.mqtt import Client, Endpoint, Message
 
     count = 0
+    finished = threading.Event()
 
-    def on_message(_c: Any, _u: Any, _m: Any) -> None:
+    def on_messages(connection: int, messages: list[Message]) -> None:
         nonlocal count
-        count += 1
-        if count % 500 == 0 or count == total:
-            done.value = count
+        client.ack(connection, [(i, qos) for i, qos, _topic, _payload in messages])
+        count += len(messages)
+        done.value = count
+        if count >= total:
+            finished.set()
 
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bare-{prefix}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.on_message = on_message
-    client.on_subscribe = lambda *a: ready.set()
-    properties = Properties(PacketTypes.CONNECT)
-    properties.ReceiveMaximum = 4000
-    properties.SessionExpiryInterval = 600
+    def on_subscribed(_granted: bool) -> None:
+        ready.set()
+        if total == 0:
+            finished.set()
+
     # `resume`: the session that subscribed before the telegrams were published, and that
     # the broker queued them for.
-    client.connect("127.0.0.1", port, clean_start=not resume, properties=properties)
-    client.subscribe(f"{prefix}/wmbusmeters/#", qos=1)
+    client = Client(
+        Endpoint("127.0.0.1", port),
+        client_id=f"bare-{prefix}",
+        filters=[f"{prefix}/wmbusmeters/#"],
+        on_messages=on_messages,
+        session_seconds=600,
+        receive_maximum=4000,
+        clean_start=not resume,
+        on_subscribed=on_subscribed,
+    )
     if resume:
         ready.set()
-    while done.value < total or not ready.is_set():
-        client.loop(timeout=0.1)
-    client.disconnect()
+    client.start()
+    finished.wait()
+    client.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,7 +203,7 @@ def _own_mosquitto() -> Any:
     folder = Path(tempfile.mkdtemp(prefix="bench-mosquitto-"))
     (folder / "mosquitto.conf").write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 0\n"
+        "max_queued_messages 0\nmax_inflight_messages 1000\n"
     )
     process = subprocess.Popen(
         [binary, "-c", str(folder / "mosquitto.conf")],
@@ -243,7 +251,10 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         f"Python {sys.version.split()[0]}"
     )
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
-    print(f"publishers: {args.publishers} processes, QoS 1")
+    print(
+        f"publishers: {args.publishers} processes, QoS 1 (telemetry.mqtt.Publisher); "
+        f"database {BENCH_DATABASE}"
+    )
 
     started = time.perf_counter()
     _meters_create(args.meters)
@@ -348,15 +359,13 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         "batch_size": args.batch,
         "batch_seconds": 0.2,
     }
-    away = Consumer(**arguments)  # type: ignore[arg-type]
+    away = Consumer(**arguments)
     away.start()
     away.wait_connected(30)
-    away.stop()
-    away.client.disconnect()
-    away.client.loop_stop()
+    away.close()
     _publish_all(context, args, port, prefix, start)
     _points_clear()
-    consumer = Consumer(**arguments)  # type: ignore[arg-type]
+    consumer = Consumer(**arguments)
     memory.clear()
     t0 = time.perf_counter()
     consumer.start()
@@ -517,16 +526,9 @@ def _raw_copy(meters: int, hours: int, start: datetime) -> float:
 
 
 def _forget_session(port: int, client_id: str) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+    from autolettura.telemetry.mqtt import Endpoint, session_forget
 
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.connect("127.0.0.1", port, clean_start=True)
-    client.disconnect()
+    session_forget(Endpoint("127.0.0.1", port), client_id)
 
 
 if __name__ == "__main__":

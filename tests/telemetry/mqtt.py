@@ -32,12 +32,31 @@ def broker() -> Iterator[str]:
     if _answers(1883):
         yield "mqtt://127.0.0.1:1883"
         return
+    with own_broker() as (url, _folder):
+        yield url
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = Path(tempfile.mkdtemp(prefix="mosquitto-"))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def own_broker(
+    config: str = "allow_anonymous true\npersistence false\n",
+    *,
+    port: int = 0,
+    folder: Path | None = None,
+    scheme: str = "mqtt",
+) -> Iterator[tuple[str, Path]]:
+    """A Mosquitto of the test's own on a free port (or `port`), with `config` after its
+    listener line (`{folder}` in it: the broker's folder), and its URL and folder."""
+    port = port or free_port()
+    own_folder = folder is None
+    folder = folder or Path(tempfile.mkdtemp(prefix="mosquitto-"))
     (folder / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        f"listener {port} 127.0.0.1\n" + config.replace("{folder}", str(folder))
     )
     process = subprocess.Popen(
         [MOSQUITTO, "-c", str(folder / "mosquitto.conf")],
@@ -47,14 +66,15 @@ def broker() -> Iterator[str]:
     try:
         deadline = time.monotonic() + 10
         while not _answers(port):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("mosquitto did not start")
             time.sleep(0.05)
-        yield f"mqtt://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}", folder
     finally:
         process.terminate()
         process.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def prefix() -> str:

@@ -9,6 +9,9 @@ subscribe to `$share/GROUP/topic` and the broker splits the stream between them.
 
 The broker may send at most `receive_maximum` telegrams not yet acknowledged: that bounds
 the memory a consumer holds, whatever the rate of the stream.
+
+The MQTT client is our own (`telemetry.mqtt`): it reads the socket in large chunks and hands
+on every telegram of a read at once, and writes a batch's acknowledgements in one send.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from __future__ import annotations
 import logging
 import signal
 import socket
-import ssl
-import struct
 import threading
 import time
 from collections import deque
@@ -26,14 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
 from django.db import DatabaseError, close_old_connections
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from autolettura import clock
+from autolettura.telemetry import mqtt
 from autolettura.telemetry.services import MeterDirectory, telemetry_ingest
 
 logger = logging.getLogger(__name__)
@@ -50,6 +47,11 @@ class Broker:
     tls: bool
     username: str | None
     password: str | None
+
+    def endpoint(self) -> mqtt.Endpoint:
+        """TLS verifies the broker's certificate against the system's CAs (or `SSL_CERT_FILE`)
+        and its host name."""
+        return mqtt.Endpoint(self.host, self.port, self.tls, self.username, self.password)
 
 
 def broker_parse(url: str) -> Broker:
@@ -86,8 +88,8 @@ class ConsumerStats:
 
 
 class Consumer:
-    """Receives telegrams on the network thread, stores them in batches on the calling
-    thread, and acknowledges each batch after its commit."""
+    """Receives telegrams on the MQTT client's network thread, stores them in batches on the
+    calling thread, and acknowledges each batch after its commit."""
 
     def __init__(
         self,
@@ -110,83 +112,48 @@ class Consumer:
         self.batch_seconds = batch_seconds
         self.directory = directory or MeterDirectory()
         self.stats = ConsumerStats()
-        # Filled by the network thread, emptied by the storing thread: a deque's append and
-        # popleft are atomic, so a telegram costs no lock on its way in.
-        self._pending: deque[tuple[int, int, bytes]] = deque()
+        # Filled by the network thread, emptied by the storing thread: a deque's extend and
+        # popleft are atomic, so a telegram costs no lock on its way in. Each telegram is
+        # (the connection it came on, packet id, QoS, payload).
+        self._pending: deque[tuple[int, int, int, bytes]] = deque()
         self._full = threading.Event()
         self._stopping = threading.Event()
         self._connected = threading.Event()
-        self.client = self._client()
-
-    def _client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
+        self.client = mqtt.Client(
+            self.broker.endpoint(),
             client_id=self.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
+            filters=[subscription(t, self.group) for t in self.topics],
+            on_messages=self._on_messages,
+            session_seconds=session_seconds,
+            # Twice a batch in flight: one being stored while the next arrives.
+            receive_maximum=min(65535, max(20, 2 * batch_size)),
+            keepalive=30,
+            on_subscribed=self._on_subscribed,
+            on_disconnected=self._connected.clear,
+            held_back=self._held_back,
         )
-        if self.broker.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
-        if self.broker.username is not None:
-            client.username_pw_set(self.broker.username, self.broker.password)
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        return client
 
     # --- network thread ---
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            logger.error("broker refused the connection: %s", reason)
-            return
-        logger.info(
-            "connected to %s:%s as %s (session %s)",
-            self.broker.host,
-            self.broker.port,
-            self.client_id,
-            "resumed" if flags.session_present else "new",
-        )
-        # Subscribed again at every connection: harmless when the session kept it.
-        client.subscribe(
-            [(subscription(t, self.group), SubscribeOptions(qos=1)) for t in self.topics]
-        )
-
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
-        refused = [str(r) for r in reasons if r.is_failure]
-        if refused:
-            logger.error("the broker refused the subscription: %s", ", ".join(refused))
-            return
-        self._connected.set()
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._connected.clear()
-        if not self._stopping.is_set():
-            logger.warning("disconnected from the broker (%s): reconnecting", reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        self._pending.append((message.mid, message.qos, message.payload))
-        if len(self._pending) >= self.batch_size:
+    def _on_messages(self, connection: int, messages: list[mqtt.Message]) -> None:
+        pending = self._pending
+        pending.extend([(connection, i, qos, payload) for i, qos, _topic, payload in messages])
+        if len(pending) >= self.batch_size:
             self._full.set()
+
+    def _held_back(self) -> bool:
+        # Twice the receive maximum: a broker that keeps to it never meets this.
+        return len(self._pending) >= 4 * self.batch_size
+
+    def _on_subscribed(self, granted: bool) -> None:
+        if granted:
+            self._connected.set()
 
     # --- storing thread ---
 
     def start(self) -> None:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.session_seconds
-        # Twice a batch in flight: one being stored while the next arrives.
-        properties.ReceiveMaximum = min(65535, max(20, 2 * self.batch_size))
         self.directory.load()
-        self.client.connect_async(
-            self.broker.host,
-            self.broker.port,
-            keepalive=30,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
+        self.client.start()
 
     def wait_connected(self, timeout: float) -> bool:
         """Whether the consumer is connected and subscribed within `timeout` seconds."""
@@ -195,6 +162,11 @@ class Consumer:
     def stop(self) -> None:
         self._stopping.set()
         self._full.set()
+
+    def close(self) -> None:
+        """Disconnect without storing what is pending (the broker keeps it for the session)."""
+        self.stop()
+        self.client.close()
 
     def run(
         self, *, idle_exit: float | None = None, on_batch: Callable[[], None] | None = None
@@ -218,11 +190,10 @@ class Consumer:
             if batch:
                 self._store(batch)
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.client.close()
         return self.stats
 
-    def _take(self, *, wait: bool = True) -> list[tuple[int, int, bytes]]:
+    def _take(self, *, wait: bool = True) -> list[tuple[int, int, int, bytes]]:
         pending = self._pending
         if wait and len(pending) < self.batch_size and not self._stopping.is_set():
             self._full.wait(self.batch_seconds)
@@ -233,8 +204,8 @@ class Consumer:
             self._full.set()  # the next batch is already in
         return batch
 
-    def _store(self, batch: list[tuple[int, int, bytes]]) -> None:
-        payloads = [payload for _mid, _qos, payload in batch]
+    def _store(self, batch: list[tuple[int, int, int, bytes]]) -> None:
+        payloads = [payload for _c, _i, _qos, payload in batch]
         delay = 1.0
         while True:
             try:
@@ -254,27 +225,24 @@ class Consumer:
         self.stats.rejected += result.rejected_total
         self.stats.batches += 1
 
-    def _ack(self, batch: list[tuple[int, int, bytes]]) -> None:
-        """Acknowledge the batch's QoS 1 telegrams with their PUBACKs written at once: one
-        packet of them all for paho's network thread, one write to the socket, rather
-        than a queued packet, a wake-up and a write each. The PUBACKs are those paho's own
-        `ack()` makes (MQTT 5 allows the reason code left out when it is success)."""
-        mids = [mid for mid, qos, _payload in batch if qos == 1]
-        queue = getattr(self.client, "_packet_queue", None)
-        if mids and queue is not None:
-            queue(_PUBACK, b"".join([_PUBACK_HEAD + _MID.pack(mid) for mid in mids]), 0, 1)
-        elif mids:
-            for mid in mids:
-                self.client.ack(mid, 1)
-        for mid, qos, _payload in batch:
-            if qos == 2:
-                self.client.ack(mid, 2)
-
-
-# A PUBACK: its type, a remaining length of 2, the packet id.
-_PUBACK = 0x40
-_PUBACK_HEAD = bytes((_PUBACK, 2))
-_MID = struct.Struct("!H")
+    def _ack(self, batch: list[tuple[int, int, int, bytes]]) -> None:
+        """The batch's acknowledgements, written at once (a PUBACK for QoS 1, a PUBREC for
+        QoS 2). Those of telegrams that came on a connection since lost are not sent: the
+        broker sends those telegrams again, and their second copy changes nothing."""
+        connection = batch[0][0]
+        if all(c == connection for c, _i, _q, _p in batch):
+            groups = {connection: [(i, qos) for _c, i, qos, _p in batch]}
+        else:
+            groups = {}
+            for c, i, qos, _p in batch:
+                groups.setdefault(c, []).append((i, qos))
+        for c, pairs in groups.items():
+            if not self.client.ack(c, pairs):
+                logger.info(
+                    "%d telegrams stored after their connection was lost: the broker sends "
+                    "them again",
+                    len(pairs),
+                )
 
 
 def stop_on_signals(consumer: Consumer) -> None:

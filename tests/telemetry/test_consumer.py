@@ -149,7 +149,7 @@ def test_a_batch_not_committed_is_not_acknowledged_and_comes_again(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the process dies while storing")
 
-    monkeypatch.setattr(consumer_module, "telemetry_ingest", crash)
+    monkeypatch.setattr(consumer_module, "telemetry_store", crash)
     with pytest.raises(RuntimeError):
         first.run(idle_exit=1.0)
     assert not Point.objects.exists()

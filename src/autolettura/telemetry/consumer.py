@@ -17,6 +17,7 @@ on every telegram of a read at once, and writes a batch's acknowledgements in on
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import socket
 import threading
@@ -31,7 +32,12 @@ from django.db import DatabaseError, close_old_connections
 
 from autolettura import clock
 from autolettura.telemetry import mqtt
-from autolettura.telemetry.services import MeterDirectory, telemetry_ingest
+from autolettura.telemetry.services import (
+    MeterDirectory,
+    TelegramBatch,
+    telemetry_prepare,
+    telemetry_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +93,22 @@ class ConsumerStats:
     batches: int = 0
 
 
+# A telegram as the network thread hands it on: (the connection it came on, packet id,
+# QoS, payload).
+Received = tuple[int, int, int, bytes]
+# A batch as the preparing thread hands it to the storing thread, or what stopped it.
+Prepared = tuple[list[Received], TelegramBatch] | BaseException
+
+
 class Consumer:
-    """Receives telegrams on the MQTT client's network thread, stores them in batches on the
-    calling thread, and acknowledges each batch after its commit."""
+    """Receives telegrams on the MQTT client's network thread, reads each batch on a
+    preparing thread while the one before is being stored, stores batches on the calling
+    thread, and acknowledges each after its commit.
+
+    Three threads, because each waits on something else: the network thread on the broker,
+    the storing thread on the database (psycopg lets the others run meanwhile), and the
+    preparing thread on neither, so the Python work of the next batch (reading its JSON
+    or Protobuf, matching its meters) is done while the database works on this one."""
 
     def __init__(
         self,
@@ -112,10 +131,13 @@ class Consumer:
         self.batch_seconds = batch_seconds
         self.directory = directory or MeterDirectory()
         self.stats = ConsumerStats()
-        # Filled by the network thread, emptied by the storing thread: a deque's extend and
-        # popleft are atomic, so a telegram costs no lock on its way in. Each telegram is
-        # (the connection it came on, packet id, QoS, payload).
-        self._pending: deque[tuple[int, int, int, bytes]] = deque()
+        # Filled by the network thread, emptied by the preparing thread: a deque's extend
+        # and popleft are atomic, so a telegram costs no lock on its way in.
+        self._pending: deque[Received] = deque()
+        # One batch prepared ahead, handed to the storing thread (or what stopped the
+        # preparing thread, raised again on the storing thread).
+        self._prepared: queue.Queue[Prepared] = queue.Queue(maxsize=1)
+        self._in_hand: Prepared | None = None
         self._full = threading.Event()
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -125,8 +147,8 @@ class Consumer:
             filters=[subscription(t, self.group) for t in self.topics],
             on_messages=self._on_messages,
             session_seconds=session_seconds,
-            # Twice a batch in flight: one being stored while the next arrives.
-            receive_maximum=min(65535, max(20, 2 * batch_size)),
+            # Three batches in flight: one being stored, the next prepared, one arriving.
+            receive_maximum=min(65535, max(30, 3 * batch_size)),
             keepalive=30,
             on_subscribed=self._on_subscribed,
             on_disconnected=self._connected.clear,
@@ -142,7 +164,7 @@ class Consumer:
             self._full.set()
 
     def _held_back(self) -> bool:
-        # Twice the receive maximum: a broker that keeps to it never meets this.
+        # Past the receive maximum: a broker that keeps to it never meets this.
         return len(self._pending) >= 4 * self.batch_size
 
     def _on_subscribed(self, granted: bool) -> None:
@@ -173,27 +195,67 @@ class Consumer:
     ) -> ConsumerStats:
         """Store batches until `stop()` (or SIGTERM/SIGINT when installed), or, with
         `idle_exit`, once nothing has come for that many seconds."""
+        preparing = threading.Thread(target=self._prepare_all, name="telemetry-prepare")
+        preparing.start()
         last_activity = time.monotonic()
         try:
             while not self._stopping.is_set():
-                batch = self._take()
-                if not batch:
+                try:
+                    item = self._prepared.get(timeout=self.batch_seconds)
+                except queue.Empty:
                     if idle_exit is not None and time.monotonic() - last_activity > idle_exit:
                         break
                     continue
                 last_activity = time.monotonic()
-                self._store(batch)
+                self._store(item)
                 if on_batch is not None:
                     on_batch()
-            # What arrived before the stop is stored and acknowledged, not left to the broker.
+            # What arrived before the stop is stored and acknowledged, not left to the broker:
+            # the batch handed on, the one the preparing thread had in hand, the rest.
+            self._stopping.set()
+            preparing.join()
+            while not self._prepared.empty():
+                self._store(self._prepared.get())
+            if self._in_hand is not None:
+                self._store(self._in_hand)
             batch = self._take(wait=False)
             if batch:
-                self._store(batch)
+                self._store((batch, self._prepare(batch)))
         finally:
+            self._stopping.set()
+            preparing.join()
             self.client.close()
         return self.stats
 
-    def _take(self, *, wait: bool = True) -> list[tuple[int, int, int, bytes]]:
+    def _prepare_all(self) -> None:
+        """The preparing thread: each batch read and matched, then handed on (at most one
+        waits), until the stop."""
+        try:
+            while not self._stopping.is_set():
+                batch = self._take()
+                if batch:
+                    self._hand_on((batch, self._prepare(batch)))
+        except BaseException as exc:  # raised again on the storing thread
+            logger.exception("telegrams not prepared")
+            self._hand_on(exc)
+
+    def _hand_on(self, item: Prepared) -> None:
+        while True:
+            try:
+                self._prepared.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self._stopping.is_set():
+                    # The storing thread takes it once this thread has ended.
+                    self._in_hand = item
+                    return
+
+    def _prepare(self, batch: list[Received]) -> TelegramBatch:
+        return telemetry_prepare(
+            [payload for _c, _i, _qos, payload in batch], now=clock.now(), directory=self.directory
+        )
+
+    def _take(self, *, wait: bool = True) -> list[Received]:
         pending = self._pending
         if wait and len(pending) < self.batch_size and not self._stopping.is_set():
             self._full.wait(self.batch_seconds)
@@ -204,12 +266,14 @@ class Consumer:
             self._full.set()  # the next batch is already in
         return batch
 
-    def _store(self, batch: list[tuple[int, int, int, bytes]]) -> None:
-        payloads = [payload for _c, _i, _qos, payload in batch]
+    def _store(self, item: Prepared) -> None:
+        if isinstance(item, BaseException):
+            raise item
+        batch, prepared = item
         delay = 1.0
         while True:
             try:
-                result = telemetry_ingest(payloads, now=clock.now(), directory=self.directory)
+                result = telemetry_store(prepared, self.directory)
                 break
             except DatabaseError:
                 # The database is away: keep the batch (unacknowledged) and try again.
@@ -225,7 +289,7 @@ class Consumer:
         self.stats.rejected += result.rejected_total
         self.stats.batches += 1
 
-    def _ack(self, batch: list[tuple[int, int, int, bytes]]) -> None:
+    def _ack(self, batch: list[Received]) -> None:
         """The batch's acknowledgements, written at once (a PUBACK for QoS 1, a PUBREC for
         QoS 2). Those of telegrams that came on a connection since lost are not sent: the
         broker sends those telegrams again, and their second copy changes nothing."""

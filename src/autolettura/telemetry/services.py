@@ -57,6 +57,10 @@ class MeterDirectory:
         }
         self._loaded_at = time.monotonic()
 
+    def known(self, radio_id: str) -> int | None:
+        """The meter of `radio_id` as last loaded: no database, from any thread."""
+        return self._ids.get(radio_id)
+
     def meter_id(self, radio_id: str) -> int | None:
         found = self._ids.get(radio_id)
         if found is None and time.monotonic() - self._loaded_at >= self.refresh_seconds:
@@ -86,30 +90,68 @@ def telemetry_ingest(
 ) -> IngestResult:
     """Store a batch of telegrams (MQTT payloads in either format). Never raises for a bad
     telegram: it is logged and counted by reason, and the rest of the batch is stored."""
-    result = IngestResult(received=len(payloads))
+    return telemetry_store(telemetry_prepare(payloads, now=now, directory=directory), directory)
+
+
+@dataclass
+class TelegramBatch:
+    """A batch of telegrams read and matched to their meters, not yet stored: the Python
+    half of `telemetry_ingest`, which touches no database, so that the consumer prepares
+    the next batch while the database stores this one."""
+
+    now: datetime
+    result: IngestResult
+    # (meter, time) -> (register in litres, flags): a telegram repeated in the batch once.
+    rows: dict[tuple[int, datetime], tuple[int, int]] = field(default_factory=dict)
+    # Telegrams of radio ids the directory did not know when the batch was read: looked up
+    # again when it is stored (the directory reloads from the database, on that thread).
+    unmatched: list[rules.Telegram] = field(default_factory=list)
+    last_detail: dict[str, str] = field(default_factory=dict)  # by reason, for the counters
+
+
+def telemetry_prepare(
+    payloads: Sequence[bytes], *, now: datetime, directory: MeterDirectory
+) -> TelegramBatch:
+    """Read and check every telegram of a batch and match it to its meter, in memory."""
+    batch = TelegramBatch(now=now, result=IngestResult(received=len(payloads)))
     oldest = oldest_kept(now)
-    rows: dict[tuple[int, datetime], tuple[int, int]] = {}
-    last_detail: dict[str, str] = {}
+    rows, known = batch.rows, directory.known
     for payload in payloads:
         parsed = rules.telegram_parse(payload, now=now, oldest=oldest)
         if isinstance(parsed, rules.TelegramError):
-            _reject(result, last_detail, parsed.reason, parsed.detail)
+            _refuse(batch.result.rejected, batch.last_detail, parsed.reason, parsed.detail)
             continue
-        meter_id = directory.meter_id(parsed.radio_id)
+        meter_id = known(parsed.radio_id)
         if meter_id is None:
-            _reject(result, last_detail, rules.UNKNOWN_DEVICE, f"radio id {parsed.radio_id}")
+            batch.unmatched.append(parsed)
             continue
         rows[(meter_id, parsed.at)] = (parsed.register_l, parsed.flags)
+    return batch
+
+
+def telemetry_store(batch: TelegramBatch, directory: MeterDirectory) -> IngestResult:
+    """Store a prepared batch in one transaction: its points, the totals they touch, and
+    the count of what was refused. Run again after a failure, it stores the same."""
+    result = batch.result
+    # Matched again on a retry to the same meters: the rows come out the same.
+    rows = batch.rows
+    rejected = dict(result.rejected)
+    for telegram in batch.unmatched:
+        meter_id = directory.meter_id(telegram.radio_id)
+        if meter_id is None:
+            detail = f"radio id {telegram.radio_id}"
+            _refuse(rejected, batch.last_detail, rules.UNKNOWN_DEVICE, detail)
+            continue
+        rows[(meter_id, telegram.at)] = (telegram.register_l, telegram.flags)
     with transaction.atomic():
-        if rows:
-            result.stored = _points_store(rows)
-        if result.rejected:
-            _rejects_count(result.rejected, last_detail, now)
-    return result
+        stored = _points_store(rows) if rows else 0
+        if rejected:
+            _rejects_count(rejected, batch.last_detail, batch.now)
+    return IngestResult(received=result.received, stored=stored, rejected=rejected)
 
 
-def _reject(result: IngestResult, last: dict[str, str], reason: str, detail: str) -> None:
-    result.rejected[reason] = result.rejected.get(reason, 0) + 1
+def _refuse(rejected: dict[str, int], last: dict[str, str], reason: str, detail: str) -> None:
+    rejected[reason] = rejected.get(reason, 0) + 1
     last[reason] = detail[:300]
     logger.warning("telegram refused: %s (%s)", reason, detail[:300])
 

@@ -171,6 +171,79 @@ def test_a_batch_not_committed_is_not_acknowledged_and_comes_again(
     _forget_session(broker_url, client_id)
 
 
+@pytest.mark.django_db
+def test_a_meter_added_while_the_consumer_runs_is_matched_when_its_batch_is_stored(
+    broker_url: str,
+) -> None:
+    """Batches are read on another thread, which never touches the database: a radio id it
+    does not know is looked up again on the storing thread, which reloads the meters."""
+    from autolettura.telemetry.services import MeterDirectory
+
+    prefix = mqtt.prefix()
+    consumer = Consumer(
+        url=broker_url,
+        topics=[f"{prefix}/wmbusmeters/#"],
+        group=f"g{prefix}",
+        client_id=f"c-{prefix}",
+        session_seconds=300,
+        batch_size=10,
+        batch_seconds=0.1,
+        directory=MeterDirectory(refresh_seconds=0),
+    )
+    consumer.start()  # the meters loaded: 61000003 is not among them yet
+    assert consumer.wait_connected(10)
+    meter = remote_meter("61000003")
+    mqtt.publish(
+        broker_url,
+        [
+            (f"{prefix}/wmbusmeters/m", wmbus("61000003", AT + timedelta(minutes=i), 2 + i / 1000))
+            for i in range(25)
+        ],
+    )
+    stats = consumer.run(idle_exit=1.5)
+    assert (stats.received, stats.stored, stats.rejected) == (25, 25, 0)
+    assert stats.batches >= 3  # read and stored a batch at a time
+    registers = list(Point.objects.filter(meter=meter).order_by("at").values_list("register_l"))
+    assert registers == [(2000 + i,) for i in range(25)]
+    _forget_session(broker_url, f"c-{prefix}")
+
+
+@pytest.mark.django_db
+def test_a_failure_while_reading_a_batch_stops_the_consumer_and_loses_nothing(
+    broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad telegram is counted; an error of the consumer's own while reading a batch
+    reaches whoever runs it, with nothing of the batch acknowledged."""
+    meter = remote_meter("61000004")
+    prefix = mqtt.prefix()
+    client_id = f"c-{prefix}"
+    first = make_consumer(broker_url, prefix, client_id)
+    first.start()
+    assert first.wait_connected(10)
+    mqtt.publish(
+        broker_url,
+        [
+            (f"{prefix}/wmbusmeters/m", wmbus("61000004", AT + timedelta(minutes=i), 1 + i / 1000))
+            for i in range(30)
+        ],
+    )
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise MemoryError("out of memory while reading")
+
+    monkeypatch.setattr(consumer_module, "telemetry_prepare", broken)
+    with pytest.raises(MemoryError):
+        first.run(idle_exit=5.0)
+    monkeypatch.undo()
+    assert not Point.objects.exists()
+
+    second = make_consumer(broker_url, prefix, client_id)
+    second.start()
+    assert second.run(idle_exit=1.5).stored == 30
+    assert Point.objects.filter(meter=meter).count() == 30
+    _forget_session(broker_url, client_id)
+
+
 def _forget_session(url: str, client_id: str) -> None:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion

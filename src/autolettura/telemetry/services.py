@@ -107,6 +107,8 @@ class TelegramBatch:
     # again when it is stored (the directory reloads from the database, on that thread).
     unmatched: list[rules.Telegram] = field(default_factory=list)
     last_detail: dict[str, str] = field(default_factory=dict)  # by reason, for the counters
+    # PostgreSQL: the rows as COPY text, made with them.
+    copy: str = ""
 
 
 def telemetry_prepare(
@@ -126,6 +128,8 @@ def telemetry_prepare(
             batch.unmatched.append(parsed)
             continue
         rows[(meter_id, parsed.at)] = (parsed.register_l, parsed.flags)
+    if is_postgresql():
+        batch.copy = _copy_lines(rows)
     return batch
 
 
@@ -133,18 +137,24 @@ def telemetry_store(batch: TelegramBatch, directory: MeterDirectory) -> IngestRe
     """Store a prepared batch in one transaction: its points, the totals they touch, and
     the count of what was refused. Run again after a failure, it stores the same."""
     result = batch.result
-    # Matched again on a retry to the same meters: the rows come out the same.
-    rows = batch.rows
+    rows, late = batch.rows, {}
     rejected = dict(result.rejected)
     for telegram in batch.unmatched:
         meter_id = directory.meter_id(telegram.radio_id)
         if meter_id is None:
             detail = f"radio id {telegram.radio_id}"
             _refuse(rejected, batch.last_detail, rules.UNKNOWN_DEVICE, detail)
-            continue
-        rows[(meter_id, telegram.at)] = (telegram.register_l, telegram.flags)
+        elif (meter_id, telegram.at) not in rows:
+            late[(meter_id, telegram.at)] = (telegram.register_l, telegram.flags)
+    if late:
+        rows = rows | late
     with transaction.atomic():
-        stored = _points_store(rows) if rows else 0
+        if not rows:
+            stored = 0
+        elif is_postgresql():
+            stored = _points_store_postgresql(rows, batch.copy + _copy_lines(late))
+        else:
+            stored = _points_store_plain(rows)
         if rejected:
             _rejects_count(rejected, batch.last_detail, batch.now)
     return IngestResult(received=result.received, stored=stored, rejected=rejected)
@@ -168,23 +178,14 @@ def _hour_day(points: Iterable[tuple[int, datetime]]) -> dict[datetime, tuple[da
     return out
 
 
-def _points_store(rows: dict[tuple[int, datetime], tuple[int, int]]) -> int:
-    hours = _hour_day(rows)
-    if is_postgresql():
-        return _points_store_postgresql(rows, hours)
-    return _points_store_plain(rows, hours)
-
-
-def _points_store_postgresql(
-    rows: dict[tuple[int, datetime], tuple[int, int]],
-    hours: dict[datetime, tuple[datetime, date]],
-) -> int:
-    partitions_ensure({(h.year, h.month) for h in hours})
-    execute(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (meter_id bigint, at timestamptz, "
-        "register_l bigint, flags smallint, hour timestamptz, day date) ON COMMIT DELETE ROWS"
-    )
-    text = {hour: f"{hour.isoformat()}\t{day.isoformat()}\n" for hour, (_h, day) in hours.items()}
+def _copy_lines(rows: dict[tuple[int, datetime], tuple[int, int]]) -> str:
+    """The rows as the batch table's COPY text: meter, time, register, flags, hour, day."""
+    if not rows:
+        return ""
+    text = {
+        hour: f"{hour.isoformat()}\t{day.isoformat()}\n"
+        for hour, (_h, day) in _hour_day(rows).items()
+    }
     # Each moment's text (its time, hour and day) made once: a batch holds many telegrams
     # of the same second.
     moments: dict[datetime, tuple[str, str]] = {}
@@ -195,7 +196,16 @@ def _points_store_postgresql(
             hour = at.replace(minute=0, second=0, microsecond=0)
             moment = moments[at] = (f"\t{at.isoformat()}\t", text[hour])
         lines.append(f"{meter_id}{moment[0]}{register_l}\t{flags}\t{moment[1]}")
-    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), "".join(lines))
+    return "".join(lines)
+
+
+def _points_store_postgresql(rows: dict[tuple[int, datetime], tuple[int, int]], copy: str) -> int:
+    partitions_ensure({(at.year, at.month) for _meter, at in rows})
+    execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH} (meter_id bigint, at timestamptz, "
+        "register_l bigint, flags smallint, hour timestamptz, day date) ON COMMIT DELETE ROWS"
+    )
+    copy_text(_BATCH, ("meter_id", "at", "register_l", "flags", "hour", "day"), copy)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_POINT} (meter_id, at, register_l, flags) "
@@ -216,10 +226,8 @@ def _points_store_postgresql(
     return int(stored)
 
 
-def _points_store_plain(
-    rows: dict[tuple[int, datetime], tuple[int, int]],
-    hours: dict[datetime, tuple[datetime, date]],
-) -> int:
+def _points_store_plain(rows: dict[tuple[int, datetime], tuple[int, int]]) -> int:
+    hours = _hour_day(rows)
     by_hour: dict[tuple[int, datetime], tuple[int, int]] = {}
     by_day: dict[tuple[int, date], tuple[int, int]] = {}
     for (meter_id, at), (register_l, flags) in rows.items():

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+import orjson
 from chirpstack_api.integration import integration_pb2
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
@@ -116,10 +117,16 @@ _JSON_STARTS = (b"{", b"[")
 
 def _json(payload: bytes) -> Telegram | TelegramError:
     try:
-        # Decoded here: json.loads would first guess the bytes' encoding, each time.
-        document = json.loads(payload.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError too
-        return TelegramError(MALFORMED, f"not JSON: {str(exc)[:80]}")
+        # orjson reads a telegram in a fifth of the standard library's time.
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        # What it refuses, read again as before: the standard library also takes the NaN
+        # and Infinity some decoders print (refused below as impossible values), and its
+        # errors say what was wrong.
+        try:
+            document = json.loads(payload.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError too
+            return TelegramError(MALFORMED, f"not JSON: {str(exc)[:80]}")
     if not isinstance(document, dict):
         return TelegramError(MALFORMED, "not a JSON object")
     if isinstance(document.get("deviceInfo"), dict):

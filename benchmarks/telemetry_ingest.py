@@ -50,7 +50,14 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
-from benchmarks.support import database_ensure, is_postgres, memory_gb
+from benchmarks.support import (
+    Breakdown,
+    backend_pid,
+    database_ensure,
+    is_postgres,
+    memory_gb,
+    own_cpu,
+)
 
 # Its own database; BENCH_TELEMETRY_DATABASE names another (two checkouts benchmarking at once).
 BENCH_DATABASE = os.environ.get("BENCH_TELEMETRY_DATABASE", "autolettura_bench_telemetry")
@@ -124,6 +131,7 @@ def _bare_subscriber(
     done: Synchronized,
     ready: Any,
     resume: bool = False,
+    cpu: Any = None,
 ) -> None:
     import threading
 
@@ -159,9 +167,12 @@ def _bare_subscriber(
     )
     if resume:
         ready.set()
+    started = own_cpu()
     client.start()
     finished.wait()
     client.close()
+    if cpu is not None:
+        cpu.value = own_cpu() - started
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,7 +280,10 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     done = context.Value("q", 0)
     ready = context.Event()
-    subscriber = context.Process(target=_bare_subscriber, args=(port, prefix, total, done, ready))
+    bare_cpu = context.Value("d", 0.0)
+    subscriber = context.Process(
+        target=_bare_subscriber, args=(port, prefix, total, done, ready, False, bare_cpu)
+    )
     subscriber.start()
     ready.wait(30)
     publishers, go = _publishers(context, args, port, prefix, start, done, window)
@@ -281,6 +295,7 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         publisher.join()
     bare_rate = total / bare_s
     print(f"(a) bare counting subscriber: {bare_s:7.1f} s, {bare_rate:9,.0f} telegrams/s")
+    print(f"    CPU a telegram: {bare_cpu.value / total * 1e6:.1f} µs (the subscriber)")
 
     # (b) The consumer, end to end into PostgreSQL.
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -306,10 +321,13 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     consumer.start()
     consumer.wait_connected(30)
     publishers, go = _publishers(context, args, port, prefix, start, done, window)
+    with connection.cursor() as cursor:  # the consumer's own: it stores on this thread
+        breakdown = Breakdown(backend_pid(cursor))
     t0 = time.perf_counter()
     go.set()
     stats = consumer.run(on_batch=on_batch)
     consumer_s = time.perf_counter() - t0
+    cpu = breakdown.stop()
     for publisher in publishers:
         publisher.join()
     rate = total / consumer_s
@@ -317,6 +335,7 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
         f"(b) consumer end to end:      {consumer_s:7.1f} s, {rate:9,.0f} telegrams/s "
         f"(stored {stats.stored:,}, refused {stats.rejected:,}, {stats.batches:,} batches)"
     )
+    _cpu_print(cpu, total)
     if memory:
         print(
             "    memory (RSS) along the run: "
@@ -369,13 +388,17 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     memory.clear()
     t0 = time.perf_counter()
     consumer.start()
+    with connection.cursor() as cursor:
+        breakdown = Breakdown(backend_pid(cursor))
     stats = consumer.run(on_batch=on_batch)
     drain_s = time.perf_counter() - t0
+    cpu = breakdown.stop()
     drain_rate = total / drain_s
     print(
         f"(b') consumer, queued:         {drain_s:7.1f} s, {drain_rate:9,.0f} telegrams/s "
         f"(stored {stats.stored:,}, refused {stats.rejected:,}, {stats.batches:,} batches)"
     )
+    _cpu_print(cpu, total)
     if memory:
         print(
             "    memory (RSS) along the run: "
@@ -405,6 +428,16 @@ def _run(args: argparse.Namespace, bench_url: str, broker: str, total: int) -> N
     print(f"end to end / raw COPY:        {rate / raw_rate:.2f}")
     print(f"end to end / aim of {AIM_RATE:,}/s: {rate / AIM_RATE:.2f}")
     print(f"daily readings / aim of {AIM_READINGS_S:.0f} s: {readings_s / AIM_READINGS_S:.2f}")
+
+
+def _cpu_print(cpu: tuple[float, float, float, float, float], total: int) -> None:
+    """What a telegram cost the consumer's process (all its threads) and its PostgreSQL
+    backend: unlike the rates, these do not move with the machine's other work."""
+    _wall, python, postgres, _waits, queued = cpu
+    print(
+        f"    CPU a telegram: consumer {python / total * 1e6:.1f} µs (its three threads), "
+        f"PostgreSQL {postgres / total * 1e6:.1f} µs; queued for a core {queued:.1f} s"
+    )
 
 
 def _publishers(

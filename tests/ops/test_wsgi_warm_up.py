@@ -1,0 +1,64 @@
+"""The WSGI module, which gunicorn loads once before forking its workers, leaves nothing for
+a new worker's first API request to import or read: a worker replaced after max_requests
+answers its first submission as fast as its thousandth."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+from tests.ops.processes import database_url_for_processes
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL: the worker is another process on the test database",
+    ),
+]
+
+# Run in a process of its own: the test process has long imported everything.
+SCRIPT = """
+import json, sys
+import autolettura.wsgi
+from django.test import Client
+from django.utils.translation import trans_real
+before, catalogs = set(sys.modules), set(trans_real._translations)
+client = Client()
+statuses = [client.get("/livez").status_code]
+for language in ("it", "en"):
+    statuses.append(client.post(
+        "/api/v1/readings", "{}", content_type="application/json",
+        headers={"accept-language": language},
+    ).status_code)
+ours = ("autolettura", "ninja", "django")
+print(json.dumps({
+    "modules": sorted(m for m in set(sys.modules) - before if m.startswith(ours)),
+    "catalogs": sorted(set(trans_real._translations) - catalogs),
+    "languages": sorted(catalogs),
+    "statuses": statuses,
+}))
+"""
+
+
+def test_a_new_worker_imports_nothing_and_reads_no_catalog_on_its_first_api_requests() -> None:
+    env = {**os.environ, "DATABASE_URL": database_url_for_processes("warm-up")}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    # Answered by the API itself: a submission without its fields is told what to fix.
+    assert found["statuses"] == [200, 422, 422]
+    assert found["modules"] == [], found["modules"]
+    assert found["catalogs"] == []
+    assert {"it", "en"} <= set(found["languages"])

@@ -11,6 +11,7 @@ import pytest
 from autolettura.telemetry import consumer as consumer_module
 from autolettura.telemetry.consumer import BrokerUrlError, Consumer, broker_parse
 from autolettura.telemetry.models import Point, Reject
+from autolettura.telemetry.services import MeterDirectory
 from tests.telemetry import mqtt
 from tests.telemetry.payloads import (
     chirpstack_object,
@@ -30,7 +31,14 @@ def broker_url() -> Iterator[str]:
         yield url
 
 
-def make_consumer(url: str, prefix: str, client_id: str, *, batch: int = 50) -> Consumer:
+def make_consumer(
+    url: str,
+    prefix: str,
+    client_id: str,
+    *,
+    batch: int = 50,
+    directory: MeterDirectory | None = None,
+) -> Consumer:
     return Consumer(
         url=url,
         topics=[f"{prefix}/wmbusmeters/#", f"{prefix}/application/+/device/+/event/up"],
@@ -39,6 +47,7 @@ def make_consumer(url: str, prefix: str, client_id: str, *, batch: int = 50) -> 
         session_seconds=300,
         batch_size=batch,
         batch_seconds=0.2,
+        directory=directory,
     )
 
 
@@ -129,10 +138,24 @@ def test_chirpstack_events_of_either_marshaler_are_stored_side_by_side(broker_ur
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("step", "failure", "radio_id"),
+    [
+        # The process dies while a batch is being stored...
+        ("telemetry_store", RuntimeError("the process dies while storing"), "61000002"),
+        # ...or the thread reading the next batch fails (an error of the consumer's own,
+        # not a bad telegram, which is counted): it reaches whoever runs the consumer.
+        ("telemetry_prepare", MemoryError("out of memory while reading"), "61000004"),
+    ],
+)
 def test_a_batch_not_committed_is_not_acknowledged_and_comes_again(
-    broker_url: str, monkeypatch: pytest.MonkeyPatch
+    broker_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    failure: BaseException,
+    radio_id: str,
 ) -> None:
-    meter = remote_meter("61000002")
+    meter = remote_meter(radio_id)
     prefix = mqtt.prefix()
     client_id = f"c-{prefix}"
     first = make_consumer(broker_url, prefix, client_id)
@@ -141,17 +164,17 @@ def test_a_batch_not_committed_is_not_acknowledged_and_comes_again(
     mqtt.publish(
         broker_url,
         [
-            (f"{prefix}/wmbusmeters/m", wmbus("61000002", AT + timedelta(minutes=i), 1 + i / 1000))
+            (f"{prefix}/wmbusmeters/m", wmbus(radio_id, AT + timedelta(minutes=i), 1 + i / 1000))
             for i in range(40)
         ],
     )
 
     def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the process dies while storing")
+        raise failure
 
-    monkeypatch.setattr(consumer_module, "telemetry_store", crash)
-    with pytest.raises(RuntimeError):
-        first.run(idle_exit=1.0)
+    monkeypatch.setattr(consumer_module, step, crash)
+    with pytest.raises(type(failure)):
+        first.run(idle_exit=5.0)
     assert not Point.objects.exists()
     monkeypatch.undo()
 
@@ -177,18 +200,9 @@ def test_a_meter_added_while_the_consumer_runs_is_matched_when_its_batch_is_stor
 ) -> None:
     """Batches are read on another thread, which never touches the database: a radio id it
     does not know is looked up again on the storing thread, which reloads the meters."""
-    from autolettura.telemetry.services import MeterDirectory
-
     prefix = mqtt.prefix()
-    consumer = Consumer(
-        url=broker_url,
-        topics=[f"{prefix}/wmbusmeters/#"],
-        group=f"g{prefix}",
-        client_id=f"c-{prefix}",
-        session_seconds=300,
-        batch_size=10,
-        batch_seconds=0.1,
-        directory=MeterDirectory(refresh_seconds=0),
+    consumer = make_consumer(
+        broker_url, prefix, f"c-{prefix}", batch=10, directory=MeterDirectory(refresh_seconds=0)
     )
     consumer.start()  # the meters loaded: 61000003 is not among them yet
     assert consumer.wait_connected(10)
@@ -206,42 +220,6 @@ def test_a_meter_added_while_the_consumer_runs_is_matched_when_its_batch_is_stor
     registers = list(Point.objects.filter(meter=meter).order_by("at").values_list("register_l"))
     assert registers == [(2000 + i,) for i in range(25)]
     _forget_session(broker_url, f"c-{prefix}")
-
-
-@pytest.mark.django_db
-def test_a_failure_while_reading_a_batch_stops_the_consumer_and_loses_nothing(
-    broker_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A bad telegram is counted; an error of the consumer's own while reading a batch
-    reaches whoever runs it, with nothing of the batch acknowledged."""
-    meter = remote_meter("61000004")
-    prefix = mqtt.prefix()
-    client_id = f"c-{prefix}"
-    first = make_consumer(broker_url, prefix, client_id)
-    first.start()
-    assert first.wait_connected(10)
-    mqtt.publish(
-        broker_url,
-        [
-            (f"{prefix}/wmbusmeters/m", wmbus("61000004", AT + timedelta(minutes=i), 1 + i / 1000))
-            for i in range(30)
-        ],
-    )
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise MemoryError("out of memory while reading")
-
-    monkeypatch.setattr(consumer_module, "telemetry_prepare", broken)
-    with pytest.raises(MemoryError):
-        first.run(idle_exit=5.0)
-    monkeypatch.undo()
-    assert not Point.objects.exists()
-
-    second = make_consumer(broker_url, prefix, client_id)
-    second.start()
-    assert second.run(idle_exit=1.5).stored == 30
-    assert Point.objects.filter(meter=meter).count() == 30
-    _forget_session(broker_url, client_id)
 
 
 def _forget_session(url: str, client_id: str) -> None:

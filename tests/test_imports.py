@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import io
+import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from autolettura.customers.imports import (
     customers_import,
 )
 from autolettura.customers.models import Customer, Meter, Supply, Usage
+from autolettura.readings import imports
 from autolettura.readings.imports import ReadingsImportResult, readings_import
 from autolettura.readings.models import Reading
 from tests.conftest import make_supply, rome
@@ -390,6 +392,120 @@ class TestReadingsImport:
             assert not gc.isenabled()
         finally:
             gc.enable()
+
+
+def work_tables() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE tablename LIKE 'autolettura\\_import\\_work%' "
+            "ORDER BY tablename"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+class TestReadingsImportOnTwoConnections:
+    """On PostgreSQL, outside a transaction, two threads apply the chunks, each on its own
+    connection, with a work table both see."""
+
+    @pytest.fixture(autouse=True)
+    def _postgresql_only(self, db: None) -> None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("SQLite applies the chunks on one connection")
+
+    def test_gives_the_outcomes_of_one_connection(
+        self, supplies: dict[str, Supply], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        appliers: set[str] = set()
+        apply_chunk = imports._apply_chunk
+
+        def spy(*args: Any) -> int:
+            appliers.add(threading.current_thread().name)
+            return apply_chunk(*args)
+
+        monkeypatch.setattr(imports, "_apply_chunk", spy)
+        seen: list[tuple[int, int | None]] = []
+
+        result = load_readings(
+            *BAD_READINGS, chunk_size=1, progress=lambda stage, n, total: seen.append((n, total))
+        )
+
+        assert appliers and all(name.startswith("readings-import-") for name in appliers)
+        assert refused(result) == [
+            (3, "reading", "decimals_not_allowed"),
+            (4, "reading", "reading_invalid"),
+            (5, "read_on", "date_in_future"),
+            (6, "supply_code", "supply_unknown"),
+            (9, "row", "duplicate"),
+            (10, "row", "duplicate"),
+            (12, "reading", "too_many_digits"),
+            (13, "read_on", "date_before_meter"),
+            (14, "source", "source_invalid"),
+            (15, "read_on", "date_invalid"),
+        ]
+        assert (result.rows_read, result.taken, result.refused) == (14, 4, 10)
+        assert (result.accepted, result.under_review) == (1, 1)
+        assert result.discarded == {"lower_than_previous": 1, "implausible": 1}
+        assert stored(supplies["S1"]) == [(date(2024, 6, 15), 150, "ACCEPTED", None, 50)]
+        assert stored(supplies["S3"]) == [
+            (date(2024, 6, 15), 90000, "DISCARDED", "implausible", 90000)
+        ]
+        assert sum(n for n, total in seen if total is not None) == 8  # the rows applied
+        assert work_tables() == []
+
+    def test_drops_the_work_tables_of_imports_whose_connection_is_gone(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (live,) = cursor.fetchone()
+            cursor.execute(f"CREATE UNLOGGED TABLE autolettura_import_work_p{live}_0000 (n int)")
+            cursor.execute("CREATE UNLOGGED TABLE autolettura_import_work_p4194305_0000 (n int)")
+        try:
+            load_readings("S1,2024-06-15,150,operator")
+
+            assert work_tables() == [f"autolettura_import_work_p{live}_0000"]
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS autolettura_import_work_p{live}_0000")
+
+    def test_an_error_in_an_applier_stops_the_import_and_leaves_nothing_behind(
+        self, supplies: dict[str, Supply], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*args: Any) -> int:
+            raise RuntimeError("no database")
+
+        monkeypatch.setattr(imports, "_apply_chunk", broken)
+
+        with pytest.raises(RuntimeError, match="no database"):
+            load_readings("S1,2024-06-15,150,operator", "S2,2024-06-15,510,operator")
+
+        assert work_tables() == []
+        assert not any(t.name.startswith("readings-import-") for t in threading.enumerate())
+        assert Reading.objects.filter(channel="IMPORT").count() == 0
+
+    def test_inside_a_transaction_applies_the_chunks_on_its_own_connection(
+        self, supplies: dict[str, Supply], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from django.db import transaction
+
+        def unexpected(*args: Any) -> None:
+            raise AssertionError("a second connection would not see this transaction's rows")
+
+        monkeypatch.setattr(imports, "_apply_in_parallel", unexpected)
+
+        with transaction.atomic():
+            supply = make_supply(supply_code="S8")
+            result = load_readings("S8,2024-06-15,150,operator", chunk_size=1)
+
+        assert result.accepted == 1
+        assert stored(supply) == [(date(2024, 6, 15), 150, "ACCEPTED", None, 150)]
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ and R5 for self-readings), as the plain functions of `autolettura.rules`, but se
    one, wherever they are in the file. Each chunk is one transaction that locks its
    supplies (as `reading_submit` does, so that a reading sent through a channel meanwhile
    cannot interleave), loads their meters and readings in two queries, applies the rules,
-   and writes the readings in one COPY.
+   and writes the readings in one COPY. On PostgreSQL, outside a caller's transaction,
+   two threads apply the chunks, each on its own connection: one chunk's rules run in
+   Python while the other's reads, COPY and COMMIT run in PostgreSQL. The chunks hold
+   disjoint supplies, so their order does not change any outcome.
 
 Imported readings come from the utility's own systems: they get no receipt. Memory depends
 on the chunk size, not on the file.
@@ -20,6 +23,9 @@ on the chunk size, not on the file.
 
 from __future__ import annotations
 
+import queue
+import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,7 +33,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from autolettura.bulk import (
@@ -72,6 +78,12 @@ _SELF, _OUTSIDE_WINDOW = Source.SELF.value, Reason.OUTSIDE_WINDOW.value
 
 _STAGE = "autolettura_import_reading"
 _WORK = "autolettura_import_reading_work"
+# The work table the appliers share on PostgreSQL: a real (unlogged) table, since a temporary
+# one is seen by its own connection only. Named after the importing connection's backend
+# process, so that one left behind by a crash is known by its name and dropped by the next
+# import once that process is gone.
+_SHARED_WORK = "autolettura_import_work_p"
+_APPLIERS = 2  # threads applying chunks at once on PostgreSQL
 _STAGE_COLUMNS = ("line", "supply_code", "read_on", "value", "source")
 _READING_COLUMNS = (
     "supply_id",
@@ -133,6 +145,7 @@ def readings_import(
     today = rome_today(now)
     result = ReadingsImportResult()
     log = RefusalLog()
+    work, shared = _WORK, False
     temp_table_create(
         _STAGE, "line integer, supply_code text, read_on date, value bigint, source text"
     )
@@ -152,20 +165,27 @@ def readings_import(
             if progress:
                 progress(_("reading"), len(chunk), None)
         result.rows_read = source.rows_read
-        staged, boundaries = _work_table_create(log, chunk_size)
+        # Other connections see committed data only: inside a caller's transaction the
+        # chunks are applied on this one.
+        if is_postgresql() and not connection.in_atomic_block and _APPLIERS > 1:
+            work = _shared_work_table_name()
+            shared = True
+        staged, boundaries = _work_table_create(work, log, chunk_size, shared=shared)
         rules = _Rules(today=today, now=now, channel=channel)
-        lower = 0  # below every supply id
-        for upper in [*boundaries, None]:
-            done = _apply_chunk(lower, upper, rules, log, result)
-            if progress and done:
-                progress(_("applying"), done, staged)
-            if upper is not None:
-                lower = upper
+        # Supply ids in (lower, upper]; 0 is below every supply id.
+        chunks = list(zip([0, *boundaries], [*boundaries, None], strict=True))
+        if shared:
+            _apply_in_parallel(work, chunks, rules, log, result, progress, staged)
+        else:
+            for lower, upper in chunks:
+                done = _apply_chunk(work, lower, upper, rules, log, result)
+                if progress and done:
+                    progress(_("applying"), done, staged)
     except BaseException:
         log.discard()
         raise
     finally:
-        temp_table_drop(_STAGE, _WORK)
+        temp_table_drop(_STAGE, work)
     result.refused = log.rows
     result.refused_by_code = dict(log.by_code)
     result.refusals = log.finish()
@@ -224,40 +244,60 @@ def _readings_write(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
 _NULL = "\\N"  # COPY's text format for NULL
 
 
-def _work_table_create(log: RefusalLog, chunk_size: int) -> tuple[int, list[int]]:
+def _shared_work_table_name() -> str:
+    """A name for this import's shared work table, after dropping those that imports whose
+    connection is gone left behind (a crash, a killed process)."""
+    live = {pid for (pid,) in fetch("SELECT pid FROM pg_stat_activity")}
+    for (name,) in fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE %s",
+        [_SHARED_WORK.replace("_", "\\_") + "%"],
+    ):
+        pid = name[len(_SHARED_WORK) :].split("_", 1)[0]
+        if pid.isdigit() and int(pid) not in live:
+            execute(f"DROP TABLE IF EXISTS {name}")
+    ((backend,),) = fetch("SELECT pg_backend_pid()")
+    return f"{_SHARED_WORK}{backend}_{secrets.token_hex(4)}"
+
+
+def _work_table_create(
+    work: str, log: RefusalLog, chunk_size: int, *, shared: bool = False
+) -> tuple[int, list[int]]:
     """Step 2: the staged rows with their supply, found for the whole file in one join, and
     stored in supply order so that a chunk's rows lie together; the rows naming no supply
     are refused. Returns the number of rows to apply, and the supply ids that end the
-    chunks (each chunk ends with all the rows of its last supply)."""
+    chunks (each chunk ends with all the rows of its last supply). `shared`: an unlogged
+    table other connections see, rather than a temporary one."""
     supply_table = Supply._meta.db_table
     temp_table_analyze(_STAGE)
-    execute(f"DROP TABLE IF EXISTS {_WORK}")
+    execute(f"DROP TABLE IF EXISTS {work}")
+    kind = "UNLOGGED" if shared else "TEMPORARY"
     with transaction.atomic():
         if is_postgresql():
             # Sorting the whole file in memory rather than in files on disk; for this
             # statement only.
             execute("SET LOCAL work_mem = '64MB'")
         execute(
-            f"CREATE TEMPORARY TABLE {_WORK} AS SELECT st.line, st.supply_code, st.read_on, "
+            f"CREATE {kind} TABLE {work} AS SELECT st.line, st.supply_code, st.read_on, "
             "st.value, st.source, p.id AS supply_id, p.usage "
             f"FROM {_STAGE} st LEFT JOIN {supply_table} p ON p.supply_code = st.supply_code "
             "ORDER BY p.id, st.read_on, st.line"
         )
     temp_table_drop(_STAGE)  # every row is in the work table now
     for line, supply_code in fetch_stream(
-        f"SELECT line, supply_code FROM {_WORK} WHERE supply_id IS NULL"
+        f"SELECT line, supply_code FROM {work} WHERE supply_id IS NULL"
     ):
         log.add(line, [FieldError("supply_code", "supply_unknown", {"supply_code": supply_code})])
         log.flush_if_large()
     log.flush()
-    execute(f"CREATE INDEX {_WORK}_order ON {_WORK} (supply_id, read_on, line)")
-    temp_table_analyze(_WORK)
-    (count,) = fetch(f"SELECT COUNT(*) FROM {_WORK} WHERE supply_id IS NOT NULL")[0]
+    execute(f"CREATE INDEX {work}_order ON {work} (supply_id, read_on, line)")
+    temp_table_analyze(work)
+    (count,) = fetch(f"SELECT COUNT(*) FROM {work} WHERE supply_id IS NOT NULL")[0]
     boundaries = [
         supply_id
         for (supply_id,) in fetch(
             "SELECT DISTINCT supply_id FROM (SELECT supply_id, ROW_NUMBER() OVER "
-            f"(ORDER BY supply_id) AS n FROM {_WORK} WHERE supply_id IS NOT NULL) numbered "
+            f"(ORDER BY supply_id) AS n FROM {work} WHERE supply_id IS NOT NULL) numbered "
             "WHERE n %% %s = 0 ORDER BY supply_id",
             [chunk_size],
         )
@@ -428,15 +468,105 @@ class _SupplyState:
         self._cma = None
 
 
+class _ChunkRefusals:
+    """A chunk's refused rows, held for the importing thread: the refusal log is a temporary
+    table of the importing connection, which an applier thread does not use."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, list[FieldError]]] = []
+
+    def add(self, line: int, errors: Iterable[FieldError]) -> None:
+        self.rows.append((line, list(errors)))
+
+    def flush(self) -> None:
+        pass
+
+
+def _apply_in_parallel(
+    work: str,
+    chunks: list[tuple[int, int | None]],
+    rules: _Rules,
+    log: RefusalLog,
+    result: ReadingsImportResult,
+    progress: Progress | None,
+    staged: int,
+) -> None:
+    """Step 3 on PostgreSQL: `_APPLIERS` threads take the chunks in turn, each applying its
+    chunk on its own connection; this thread gathers their counts and refused rows into
+    `result` and `log`, and reports progress. The first error stops the appliers (each
+    finishes, or rolls back, the chunk it holds) and is raised here."""
+    pending = iter(chunks)
+    taking = threading.Lock()
+    reports: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    over = object()  # an applier's last report
+
+    def applier() -> None:
+        try:
+            while not stop.is_set():
+                with taking:
+                    chunk = next(pending, None)
+                if chunk is None:
+                    break
+                part, refusals = ReadingsImportResult(), _ChunkRefusals()
+                done = _apply_chunk(work, *chunk, rules, refusals, part)
+                reports.put((done, part, refusals))
+        except BaseException as exc:  # handed to the importing thread, which raises it
+            stop.set()
+            reports.put(exc)
+        finally:
+            connection.close()  # this thread's own connection
+            reports.put(over)
+
+    threads = [
+        threading.Thread(target=applier, name=f"readings-import-{n}", daemon=True)
+        for n in range(_APPLIERS)
+    ]
+    error: BaseException | None = None
+    try:
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            report = reports.get()
+            if report is over:
+                running -= 1
+            elif isinstance(report, BaseException):
+                error = error or report
+            else:
+                done, part, refusals = report
+                result.accepted += part.accepted
+                result.under_review += part.under_review
+                for reason, count in part.discarded.items():
+                    result.discarded[reason] = result.discarded.get(reason, 0) + count
+                for line, errors in refusals.rows:
+                    log.add(line, errors)
+                log.flush()
+                if progress and done:
+                    progress(_("applying"), done, staged)
+    finally:
+        stop.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
+    if error is not None:
+        raise error
+
+
 def _apply_chunk(
-    lower: int, upper: int | None, rules: _Rules, log: RefusalLog, result: ReadingsImportResult
+    work: str,
+    lower: int,
+    upper: int | None,
+    rules: _Rules,
+    log: RefusalLog | _ChunkRefusals,
+    result: ReadingsImportResult,
 ) -> int:
     """Step 3 for the rows of the supplies with ids in (lower, upper]: one transaction."""
     where = "w.supply_id > %s" + ("" if upper is None else " AND w.supply_id <= %s")
     params = [lower] if upper is None else [lower, upper]
     # The range is repeated on the other table's own column so that its index is used
     # for the range itself, not probed once per supply of the file.
-    supplies = f"SELECT w.supply_id FROM {_WORK} w WHERE {where}"
+    supplies = f"SELECT w.supply_id FROM {work} w WHERE {where}"
 
     def within(column: str) -> str:
         bounds = f"{column} > %s" + ("" if upper is None else f" AND {column} <= %s")
@@ -447,7 +577,7 @@ def _apply_chunk(
     with transaction.atomic():
         rows = fetch(
             "SELECT w.line, w.read_on, w.value, w.source, w.supply_id, w.usage "
-            f"FROM {_WORK} w WHERE {where} ORDER BY w.supply_id, w.read_on, w.line",
+            f"FROM {work} w WHERE {where} ORDER BY w.supply_id, w.read_on, w.line",
             params,
         )
         # The supplies' meters, and on PostgreSQL the lock `reading_submit` takes, taken in
@@ -503,7 +633,7 @@ def _assess(
     history: dict[int, dict[int, list[tuple[date, int, int]]]],
     already_taken: set[tuple[int, date, int, str]],
     rules: _Rules,
-    log: RefusalLog,
+    log: RefusalLog | _ChunkRefusals,
     result: ReadingsImportResult,
 ) -> Iterable[tuple[Any, ...]]:
     """The readings to store for the chunk's rows, in supply and date order; the rows

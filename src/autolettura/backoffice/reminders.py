@@ -444,21 +444,29 @@ class _BatchSql:
             "format": ("sel.supply_code || '#' || sel.customer_code || '#'", []),
             "utility": ("%s", [settings.AUTOLETTURA_UTILITY_NAME]),
         }
-        branches, params = [], []
+        # Nested by kind, route and language: each row compares each of them once.
+        params: list[Any] = []
+        kinds = []
         for kind in _KINDS:
+            routes = []
             for route in _ROUTES:
                 if which == 0 and route != ReminderRoute.EMAIL:
                     continue  # only e-mails have a subject; the default below is ''
+                languages = []
                 for language in self.languages:
                     text, text_params = _template_sql(
                         _templates(kind, route, language)[which], values
                     )
-                    branches.append(
-                        f"WHEN sel.kind = {_literal(kind)} AND sel.route = {_literal(route)} "
-                        f"AND sel.language = %s THEN {text}"
-                    )
+                    languages.append(f"WHEN %s THEN {text}")
                     params += [language, *text_params]
-        return f"CASE {' '.join(branches)} ELSE '' END", params
+                routes.append(
+                    f"WHEN {_literal(route)} THEN CASE sel.language {' '.join(languages)} "
+                    "ELSE '' END"
+                )
+            kinds.append(
+                f"WHEN {_literal(kind)} THEN CASE sel.route {' '.join(routes)} ELSE '' END"
+            )
+        return f"CASE sel.kind {' '.join(kinds)} ELSE '' END", params
 
     def _headers_sql(self) -> tuple[str, list[Any]]:
         """The outbox headers of each row of `sel`: for WhatsApp with a template

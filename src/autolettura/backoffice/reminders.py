@@ -309,7 +309,8 @@ class _BatchSql:
 
     def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
         """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
-        customer_code, language, window_start, window_end, kind, route, recipient)."""
+        customer_code, language, window_start, the window's days as text: start_text,
+        end_text and start_key, kind, route, customer_name, wa_ends, recipient)."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
         reading, sent = _q(Reading._meta.db_table), _q(ReminderSent._meta.db_table)
         conversation = _q(WhatsAppConversation._meta.db_table)
@@ -412,7 +413,7 @@ class _BatchSql:
         )
         selection = (
             "SELECT d.supply_id, d.supply_code, d.customer_code, d.language, "
-            "d.window_start, d.window_end, d.start_text, d.end_text, d.start_key, d.kind, "
+            "d.window_start, d.start_text, d.end_text, d.start_key, d.kind, "
             "r.route, d.customer_name, d.wa_ends, "
             f"CASE r.route {recipient} END AS recipient "
             f"FROM due d JOIN ({routes}) r ON ({chosen}) "

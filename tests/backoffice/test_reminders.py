@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from django.core.management import call_command
 
 from autolettura.backoffice.models import ReminderSent
 from autolettura.backoffice.reminders import reminders_send
+from autolettura.billing.models import Bill
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
 from autolettura.outbox.models import OutboundMessage
@@ -21,6 +22,7 @@ from autolettura.outbox.services import outbox_flush
 from autolettura.readings.services import reading_submit
 from tests.channels.fakes import FakeGraphApi
 from tests.conftest import make_supply, rome
+from tests.payments.support import make_bill
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +137,27 @@ class TestOpening:
         assert "30/12/2026" in email.subject
         sms = OutboundMessage.objects.get(recipient="+393330000003")
         assert "S1003#1003#" in sms.body
+
+    def test_the_window_printed_on_the_latest_bill_gives_the_days_and_the_key(
+        self, people: dict[str, Supply]
+    ) -> None:
+        # R5: the latest bill's window, still running, applies instead of the policy's.
+        billed = supply_of("1007", email="dario@example.org")
+        bill = make_bill(total="10.00", sequence=1, supply=billed)
+        Bill.objects.filter(pk=bill.pk).update(
+            next_window_start=date(2026, 12, 10), next_window_end=date(2026, 12, 31)
+        )
+        reminders_send(now=OPENING_DAY)
+        message = OutboundMessage.objects.get(recipient="dario@example.org")
+        assert "10/12/2026" in message.body and "31/12/2026" in message.body
+        assert "31/12/2026" in message.subject
+        assert message.dedupe_key == f"reminder:{billed.pk}:2026-12-10:OPENING:EMAIL"
+        reminder = ReminderSent.objects.get(supply=billed)
+        assert reminder.window_start == date(2026, 12, 10)
+        # The others have the policy's window.
+        other = OutboundMessage.objects.get(recipient="anna@example.org")
+        assert "15/12/2026" in other.body and "30/12/2026" in other.subject
+        assert other.dedupe_key.endswith(":2026-12-15:OPENING:EMAIL")
 
     def test_nothing_outside_a_window(self, people: dict[str, Supply]) -> None:
         assert reminders_send(now=rome(2026, 11, 10, 8, 30)).total == 0

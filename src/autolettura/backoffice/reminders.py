@@ -217,6 +217,12 @@ def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int
 # The route `run` reports WhatsApp reminders left out under (never a real route).
 _SKIPPED = "SKIPPED"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+# A day as the messages print it, and as the outbox key has it (strftime's terms).
+_DAY = "%d/%m/%Y"
+_KEY_DAY = "%Y-%m-%d"
+# The columns of the selection with the window's days as text: first day, last day, and
+# the first day for the outbox key.
+_TEXT_COLUMNS = ("start_text", "end_text", "start_key")
 
 
 def _q(name: str) -> str:
@@ -246,6 +252,17 @@ class _BatchSql:
             if window is None
             else (ops.adapt_datefield_value(window.start), ops.adapt_datefield_value(window.end))
         )
+        # Its days as the messages print them, and its first day as the outbox key has it:
+        # written once here rather than by the database for each row.
+        self.policy_texts = (
+            None
+            if window is None
+            else (
+                f"{window.start:{_DAY}}",
+                f"{window.end:{_DAY}}",
+                f"{window.start:{_KEY_DAY}}",
+            )
+        )
         self.languages = list(languages)
         self.link_base = _reading_link("")
         self.template = settings.AUTOLETTURA_WHATSAPP_REMINDER_TEMPLATE
@@ -259,7 +276,8 @@ class _BatchSql:
         """`column` (a date) as text; `pattern` in strftime's terms."""
         if self.postgresql:
             pg = pattern.replace("%d", "DD").replace("%m", "MM").replace("%Y", "YYYY")
-            return f"to_char({column}, %s)", [pg]
+            # As a timestamp without time zone: the same day, with no time zone to apply.
+            return f"to_char(CAST({column} AS timestamp), %s)", [pg]
         return f"strftime(%s, {column})", [pattern]
 
     def _session_ends(self, column: str) -> tuple[str, list[Any]]:
@@ -291,17 +309,38 @@ class _BatchSql:
 
     def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
         """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
-        customer_code, language, window_start, window_end, kind, route, recipient)."""
+        customer_code, language, window_start, the window's days as text: start_text,
+        end_text and start_key, kind, route, customer_name, wa_ends, recipient)."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
         reading, sent = _q(Reading._meta.db_table), _q(ReminderSent._meta.db_table)
         conversation = _q(WhatsAppConversation._meta.db_table)
         ends, ends_params = self._session_ends("wc.updated_at")
-        params: list[Any] = [lo, hi]
+        # The reminders already given to the batch's supplies: its own range of the
+        # table, not the whole of it (which grows with every batch).
+        done = (
+            f"SELECT x.supply_id, x.window_start, x.kind, x.route FROM {sent} x "
+            "WHERE x.supply_id >= %s AND x.supply_id < %s"
+        )
+        params: list[Any] = [lo, hi, lo, hi]
         latest = self._latest_bills()
         if self.policy_window is None:
             policy_start = policy_end = "NULL"
         else:
             policy_start = policy_end = "%s"
+        # The window's days as text, as the messages print them: the billed window's
+        # written by the database, the policy's given.
+        billed_texts = [
+            self._date_text(f"l.{column}", pattern)
+            for column, pattern in (
+                ("next_window_start", _DAY),
+                ("next_window_end", _DAY),
+                ("next_window_start", _KEY_DAY),
+            )
+        ]
+        texts = ", ".join(
+            f"CASE WHEN l.next_window_end >= %s THEN {sql} ELSE {policy_start} END AS {name}"
+            for (sql, _params), name in zip(billed_texts, _TEXT_COLUMNS, strict=True)
+        )
         # R5: the window printed on the latest bill applies while it has not ended;
         # otherwise the policy's window (only on a day inside one of them).
         windowed = (
@@ -310,7 +349,7 @@ class _BatchSql:
             f"CASE WHEN l.next_window_end >= %s THEN l.next_window_start ELSE {policy_start} "
             "END AS window_start, "
             f"CASE WHEN l.next_window_end >= %s THEN l.next_window_end ELSE {policy_end} "
-            "END AS window_end, c.name AS customer_name, "
+            f"END AS window_end, {texts}, c.name AS customer_name, "
             "CASE WHEN wc.updated_at > %s THEN 1 ELSE 0 END AS wa_open, "
             f"{ends} AS wa_ends "
             f"FROM {supply} s JOIN {customer} c ON c.id = s.holder_id "
@@ -324,6 +363,10 @@ class _BatchSql:
         params += [self.today]
         if self.policy_window is not None:
             params.append(self.policy_window[1])
+        for index, (_sql, text_params) in enumerate(billed_texts):
+            params += [self.today, *text_params]
+            if self.policy_texts is not None:
+                params.append(self.policy_texts[index])
         params += [self.session_from, *ends_params, lo, hi, self.today]
         opening, closing = _literal(ReminderKind.OPENING), _literal(ReminderKind.CLOSING)
         statuses = ", ".join(_literal(s) for s in (Status.ACCEPTED, Status.UNDER_REVIEW))
@@ -351,7 +394,7 @@ class _BatchSql:
             # e-mail, or else SMS to the same number. And once the customer had this
             # reminder another way, a conversation opened later does not repeat it.
             reminded = (
-                f"EXISTS (SELECT 1 FROM {sent} x WHERE x.supply_id = d.supply_id "
+                "EXISTS (SELECT 1 FROM done x WHERE x.supply_id = d.supply_id "
                 "AND x.window_start = d.window_start AND x.kind = d.kind)"
             )
             wants[whatsapp] = f"({has[whatsapp]} AND d.wa_open = 1 AND NOT {reminded})"
@@ -370,15 +413,16 @@ class _BatchSql:
         )
         selection = (
             "SELECT d.supply_id, d.supply_code, d.customer_code, d.language, "
-            "d.window_start, d.window_end, d.kind, r.route, d.customer_name, d.wa_ends, "
+            "d.window_start, d.start_text, d.end_text, d.start_key, d.kind, "
+            "r.route, d.customer_name, d.wa_ends, "
             f"CASE r.route {recipient} END AS recipient "
             f"FROM due d JOIN ({routes}) r ON ({chosen}) "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {sent} x WHERE x.supply_id = d.supply_id "
+            "WHERE NOT EXISTS (SELECT 1 FROM done x WHERE x.supply_id = d.supply_id "
             "AND x.window_start = d.window_start AND x.kind = d.kind AND x.route = r.route)"
         )
         sql = (
-            f"WITH latest AS ({latest}), windowed AS ({windowed}), due AS ({due}), "
-            f"sel AS ({selection})"
+            f"WITH done AS ({done}), latest AS ({latest}), windowed AS ({windowed}), "
+            f"due AS ({due}), sel AS ({selection})"
         )
         # Set once it is known (batches running side by side read it): always the same.
         self.skipped = skipped
@@ -393,31 +437,37 @@ class _BatchSql:
     def _text_sql(self, which: int) -> tuple[str, list[Any]]:
         """The subject (`which` 0) or body (1) of each row of `sel`, from the templates
         translated once per kind, route and language."""
-        start, start_params = self._date_text("sel.window_start", "%d/%m/%Y")
-        end, end_params = self._date_text("sel.window_end", "%d/%m/%Y")
         values: dict[str, tuple[str, list[Any]]] = {
             "supply": ("sel.supply_code", []),
-            "start": (start, start_params),
-            "end": (end, end_params),
+            "start": ("sel.start_text", []),
+            "end": ("sel.end_text", []),
             "link": ("%s || sel.supply_code", [self.link_base]),
             "format": ("sel.supply_code || '#' || sel.customer_code || '#'", []),
             "utility": ("%s", [settings.AUTOLETTURA_UTILITY_NAME]),
         }
-        branches, params = [], []
+        # Nested by kind, route and language: each row compares each of them once.
+        params: list[Any] = []
+        kinds = []
         for kind in _KINDS:
+            routes = []
             for route in _ROUTES:
                 if which == 0 and route != ReminderRoute.EMAIL:
                     continue  # only e-mails have a subject; the default below is ''
+                languages = []
                 for language in self.languages:
                     text, text_params = _template_sql(
                         _templates(kind, route, language)[which], values
                     )
-                    branches.append(
-                        f"WHEN sel.kind = {_literal(kind)} AND sel.route = {_literal(route)} "
-                        f"AND sel.language = %s THEN {text}"
-                    )
+                    languages.append(f"WHEN %s THEN {text}")
                     params += [language, *text_params]
-        return f"CASE {' '.join(branches)} ELSE '' END", params
+                routes.append(
+                    f"WHEN {_literal(route)} THEN CASE sel.language {' '.join(languages)} "
+                    "ELSE '' END"
+                )
+            kinds.append(
+                f"WHEN {_literal(kind)} THEN CASE sel.route {' '.join(routes)} ELSE '' END"
+            )
+        return f"CASE sel.kind {' '.join(kinds)} ELSE '' END", params
 
     def _headers_sql(self) -> tuple[str, list[Any]]:
         """The outbox headers of each row of `sel`: for WhatsApp with a template
@@ -429,8 +479,6 @@ class _BatchSql:
             return "'{}'", []
         build = "jsonb_build_object" if self.postgresql else "json_object"
         array = "jsonb_build_array" if self.postgresql else "json_array"
-        start, start_params = self._date_text("sel.window_start", "%d/%m/%Y")
-        end, end_params = self._date_text("sel.window_end", "%d/%m/%Y")
         # As template_parameter: Meta refuses new lines and tabs, and more than 1,024 characters.
         name = "COALESCE(NULLIF(TRIM(sel.customer_name), ''), '-')"
         breaks = ["\r", "\n", "\t"]
@@ -438,14 +486,14 @@ class _BatchSql:
             name = f"REPLACE({name}, %s, ' ')"
         template = (
             f"{build}('name', CAST(%s AS TEXT), 'language', sel.language, 'parameters', "
-            f"{array}(SUBSTR({name}, 1, 1024), sel.supply_code, {start}, {end}))"
+            f"{array}(SUBSTR({name}, 1, 1024), sel.supply_code, sel.start_text, sel.end_text))"
         )
         sql = (
             f"CASE WHEN sel.route = {_literal(ReminderRoute.WHATSAPP)} THEN "
             f"{build}('whatsapp_template', {template}, 'whatsapp_session_ends_at', sel.wa_ends) "
             "ELSE '{}' END"
         )
-        return sql, [self.template, *breaks, *start_params, *end_params]
+        return sql, [self.template, *breaks]
 
     def _writes(self, *, on_conflict: bool) -> tuple[str, str, list[Any], list[Any]]:
         """(INSERT of ReminderSent, INSERT of the outbox messages, their params), both
@@ -462,7 +510,6 @@ class _BatchSql:
         )
         subject, subject_params = self._text_sql(0)
         body, body_params = self._text_sql(1)
-        key_date, key_date_params = self._date_text("sel.window_start", "%Y-%m-%d")
         pending = _literal(OutboundMessage.Status.PENDING)
         headers, headers_params = self._headers_sql()
         outbox_sql = (
@@ -470,7 +517,7 @@ class _BatchSql:
             "dedupe_key, status, attempts, next_attempt_at, last_error, "
             "provider_message_id, created_at) "
             f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, {headers}, "
-            f"'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || {key_date} || ':' || "
+            "'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || sel.start_key || ':' || "
             f"sel.kind || ':' || sel.route, {pending}, 0, %s, '', '', %s "
             f"FROM sel WHERE 1 = 1{tail}"
         )
@@ -478,7 +525,6 @@ class _BatchSql:
             *subject_params,
             *body_params,
             *headers_params,
-            *key_date_params,
             self.now,
             self.now,
         ]

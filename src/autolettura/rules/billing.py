@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from .profile import MeterHistory, advance
 
@@ -77,9 +81,11 @@ def due_periods(*, first_start: date, through: date, months: tuple[int, ...]) ->
         start = end + timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class SourcedPoint:
-    """A valid reading on the supply's cumulative scale, with what the meter showed."""
+class SourcedPoint(NamedTuple):
+    """A valid reading on the supply's cumulative scale, with what the meter showed.
+
+    A named tuple, not a dataclass: a bill run makes one for every reading of every supply.
+    """
 
     on: date
     total_m3: int
@@ -89,29 +95,35 @@ class SourcedPoint:
     meter_index: int
 
 
+_ON = attrgetter("on")
+_ON_AND_TOTAL = attrgetter("on", "total_m3")
+
+
 def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list[SourcedPoint]:
     """Cumulative points for every valid reading; `sources[i][j]` is the source of
     `meters[i].readings[j]`. Meters must be in installation order."""
     points: list[SourcedPoint] = []
+    append = points.append
     total = 0
     for index, meter in enumerate(meters):
         previous = meter.initial_reading
-        points.append(
-            SourcedPoint(meter.installed_on, total, "OPERATOR", previous, meter.digits, index)
+        digits = meter.digits
+        append(SourcedPoint(meter.installed_on, total, "OPERATOR", previous, digits, index))
+        readings: Iterable[tuple[tuple[date, int], str]] = zip(
+            meter.readings, sources[index], strict=True
         )
-        readings = list(zip(meter.readings, sources[index], strict=True))
         if meter.removed_on is not None and meter.final_reading is not None:
-            readings.append(((meter.removed_on, meter.final_reading), "OPERATOR"))
+            final = ((meter.removed_on, meter.final_reading), "OPERATOR")
+            readings = itertools.chain(readings, (final,))
         for (on, value), source in readings:
-            total += advance(previous, value, meter.digits)
+            total += advance(previous, value, digits)
             previous = value
-            points.append(SourcedPoint(on, total, source, value, meter.digits, index))
-    points.sort(key=lambda p: (p.on, p.total_m3))
+            append(SourcedPoint(on, total, source, value, digits, index))
+    points.sort(key=_ON_AND_TOTAL)
     return points
 
 
-@dataclass(frozen=True)
-class Register:
+class Register(NamedTuple):
     """The supply's register at a date as a bill states it."""
 
     on: date
@@ -134,8 +146,11 @@ def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Regist
     """
     if not points:
         raise ValueError("a supply needs at least its meter's installation reading")
-    dates = [p.on for p in points]
-    i = bisect.bisect_right(dates, on)
+    return _register_after(points, bisect.bisect_right(points, on, key=_ON), on, cma_m3)
+
+
+def _register_after(points: list[SourcedPoint], i: int, on: date, cma_m3: Decimal) -> Register:
+    """register_at, given `i`, the number of points on or before `on` (points by date)."""
     if i == 0:
         # Before the first meter was fitted nothing was consumed: its installation reading.
         first = points[0]
@@ -157,8 +172,7 @@ def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Regist
     return Register(on, total, value, source, before.on)
 
 
-@dataclass(frozen=True)
-class Quantities:
+class Quantities(NamedTuple):
     """A bill's m³: effective (up to the last valid reading, or to the period's end when a
     valid reading follows it), estimated (the days after the last valid reading), and the
     adjustment of what earlier bills charged on estimates (conguaglio)."""
@@ -188,12 +202,18 @@ def bill_quantities(
     What the previous end's register is now known to be, minus what was billed for it, is
     the adjustment: positive when earlier estimates were low, a credit when they were high.
     """
+    if not points:
+        raise ValueError("a supply needs at least its meter's installation reading")
     previous_end = period.start - timedelta(days=1)
-    previous_now = register_at(points, previous_end, cma_m3)
+    # Points are in date order: the first `before` fall on or before the previous period's
+    # end, the first `through` on or before this one's; the period's are those in between.
+    before = bisect.bisect_right(points, previous_end, key=_ON)
+    through = bisect.bisect_right(points, period.end, key=_ON, lo=before)
+    previous_now = _register_after(points, before, previous_end, cma_m3)
     if previous_billed is None:
         previous_billed = previous_now
-    current = register_at(points, period.end, cma_m3)
-    in_period = tuple(p for p in points if previous_end < p.on <= period.end)
+    current = _register_after(points, through, period.end, cma_m3)
+    in_period = tuple(points[before:through])
     if current.source != ESTIMATE:
         # Read on the last day, or between a reading in (or before) the period and one after
         # it: every day of the period rests on readings.

@@ -296,10 +296,15 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
 
     result = ChunkResult()
     bills: list[dict[str, Any]] = []
+    since = run.since
     for supply_id, holder_id, usage, members, activated_on, starts_on in supplies:
         # The first day billed on the platform, for a supply it never billed: the latest of
         # its activation, its own billing start (a migration) and the run's --since.
-        first_day = max(d for d in (activated_on, starts_on, run.since) if d is not None)
+        first_day = activated_on
+        if starts_on is not None and starts_on > first_day:
+            first_day = starts_on
+        if since is not None and since > first_day:
+            first_day = since
         try:
             bills.extend(
                 _supply_bills(
@@ -437,6 +442,7 @@ class _ChunkContext:
     """What every supply of a chunk shares, worked out once for the chunk."""
 
     run: BillRun
+    run_id: int
     now: datetime
     next_window: Window
     due_on: date
@@ -452,6 +458,7 @@ class _ChunkContext:
     def of(cls, *, run: BillRun, now: datetime) -> _ChunkContext:
         return cls(
             run=run,
+            run_id=run.pk,
             now=now,
             next_window=reading_policy.window_policy().current_or_next(run.issued_on),
             due_on=run.issued_on + timedelta(days=settings.AUTOLETTURA_BILL_DUE_DAYS),
@@ -578,14 +585,7 @@ def _supply_bills(
     for meter_id, _sid, digits, installed_on, initial, removed_on, final in meters:
         days, sources_of_days = by_meter.get(meter_id) or ([], [])
         histories.append(
-            profile.MeterHistory(
-                digits=digits,
-                installed_on=installed_on,
-                initial_reading=initial,
-                readings=days,
-                removed_on=removed_on,
-                final_reading=final,
-            )
+            profile.MeterHistory(digits, installed_on, initial, days, removed_on, final)
         )
         sources.append(sources_of_days)
     points = billing.sourced_points(histories, sources)
@@ -608,9 +608,8 @@ def _supply_bills(
             read_on=latest.current_reading_on,
         )
     out = []
-    run = context.run
-    run_id = run.pk
-    issued_on = run.issued_on
+    run_id = context.run_id
+    issued_on = context.run.issued_on
     next_window = context.next_window
     periods = context.due_periods(first_start, months)
     if holder_changes:
@@ -639,13 +638,15 @@ def _supply_bills(
                 "load one (autolettura load-tariff) or add it in the admin",
                 period.end,
             )
+        billed_m3 = quantities.billed_m3
         try:
-            priced = prices.of(m3=quantities.billed_m3, days=period.days, members=members)
+            priced = prices.of(m3=billed_m3, days=period.days, members=members)
         except tariff.TariffInvalid as exc:
             raise BillingError(
                 f"the tariff for {period.end.year} {usage.lower()} is not valid: {exc}",
                 period.end,
             ) from None
+        before, current, amounts = quantities.previous, quantities.current, priced.amounts
         out.append(
             {
                 "supply_id": supply_id,
@@ -654,33 +655,33 @@ def _supply_bills(
                 "period_end": period.end,
                 "issued_on": issued_on,
                 "due_on": context.due_on,
-                "previous_register": quantities.previous.value,
-                "previous_register_on": quantities.previous.on,
-                "previous_register_source": quantities.previous.source,
-                "previous_total_m3": quantities.previous.total_m3,
-                "current_register": quantities.current.value,
-                "current_register_on": quantities.current.on,
-                "current_register_source": quantities.current.source,
-                "current_reading_on": quantities.current.read_on,
-                "current_total_m3": quantities.current.total_m3,
+                "previous_register": before.value,
+                "previous_register_on": before.on,
+                "previous_register_source": before.source,
+                "previous_total_m3": before.total_m3,
+                "current_register": current.value,
+                "current_register_on": current.on,
+                "current_register_source": current.source,
+                "current_reading_on": current.read_on,
+                "current_total_m3": current.total_m3,
                 "effective_m3": quantities.effective_m3,
                 "estimated_m3": quantities.estimated_m3,
                 "adjustment_m3": quantities.adjustment_m3,
-                "billed_m3": quantities.billed_m3,
+                "billed_m3": billed_m3,
                 "cma_m3": cma,
                 "next_window_start": next_window.start,
                 "next_window_end": next_window.end,
                 "readings": _readings_json(quantities.readings),
-                "net_eur": priced.amounts.net,
-                "vat_eur": priced.amounts.vat,
-                "total_eur": priced.amounts.total,
+                "net_eur": amounts.net,
+                "vat_eur": amounts.vat,
+                "total_eur": amounts.total,
                 "run_id": run_id,
                 "created_at": context.now,
-                "lines": priced.amounts.lines,
+                "lines": amounts.lines,
                 "lines_text": priced.lines_text,
             }
         )
-        previous = quantities.current
+        previous = current
     return out
 
 

@@ -599,7 +599,7 @@ def _supply_bills(
         first_start = activated_on
         previous: billing.Register | None = None
     else:
-        first_start = latest.period_end + timedelta(days=1)
+        first_start = latest.period_end + billing.ONE_DAY
         previous = billing.Register(
             on=latest.period_end,
             total_m3=latest.current_total_m3,

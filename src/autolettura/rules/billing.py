@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import bisect
 import calendar
-import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +18,8 @@ from typing import NamedTuple
 from .profile import MeterHistory, advance
 
 ESTIMATE = "ESTIMATE"
+ONE_DAY = timedelta(days=1)
+_UNIT = Decimal(1)
 # A register between two valid readings: the known consumption spread over the days. It
 # rests on readings on both sides, so it is no estimate (R10 applies only after the last one).
 BETWEEN_READINGS = "INTERPOLATED"
@@ -97,6 +97,9 @@ class SourcedPoint(NamedTuple):
 
 _ON = attrgetter("on")
 _ON_AND_TOTAL = attrgetter("on", "total_m3")
+# A SourcedPoint from a tuple of its fields, without the Python-level __new__ of a named
+# tuple: half the cost of a point, made for every reading of every supply billed.
+_point = tuple.__new__
 
 
 def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list[SourcedPoint]:
@@ -108,17 +111,19 @@ def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list
     for index, meter in enumerate(meters):
         previous = meter.initial_reading
         digits = meter.digits
-        append(SourcedPoint(meter.installed_on, total, "OPERATOR", previous, digits, index))
-        readings: Iterable[tuple[tuple[date, int], str]] = zip(
-            meter.readings, sources[index], strict=True
+        append(
+            _point(SourcedPoint, (meter.installed_on, total, "OPERATOR", previous, digits, index))
         )
-        if meter.removed_on is not None and meter.final_reading is not None:
-            final = ((meter.removed_on, meter.final_reading), "OPERATOR")
-            readings = itertools.chain(readings, (final,))
-        for (on, value), source in readings:
+        for (on, value), source in zip(meter.readings, sources[index], strict=True):
             total += advance(previous, value, digits)
             previous = value
-            append(SourcedPoint(on, total, source, value, digits, index))
+            append(_point(SourcedPoint, (on, total, source, value, digits, index)))
+        final = meter.final_reading
+        if meter.removed_on is not None and final is not None:
+            total += advance(previous, final, digits)
+            append(
+                _point(SourcedPoint, (meter.removed_on, total, "OPERATOR", final, digits, index))
+            )
     points.sort(key=_ON_AND_TOTAL)
     return points
 
@@ -134,7 +139,7 @@ class Register(NamedTuple):
 
 
 def _whole(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+    return int(value.quantize(_UNIT, ROUND_HALF_UP))
 
 
 def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Register:
@@ -204,7 +209,7 @@ def bill_quantities(
     """
     if not points:
         raise ValueError("a supply needs at least its meter's installation reading")
-    previous_end = period.start - timedelta(days=1)
+    previous_end = period.start - ONE_DAY
     # Points are in date order: the first `before` fall on or before the previous period's
     # end, the first `through` on or before this one's; the period's are those in between.
     before = bisect.bisect_right(points, previous_end, key=_ON)
@@ -225,12 +230,12 @@ def bill_quantities(
     else:
         effective, estimated = 0, current.total_m3 - previous_now.total_m3
     return Quantities(
-        previous=previous_billed,
-        current=current,
-        effective_m3=effective,
-        estimated_m3=estimated,
-        adjustment_m3=previous_now.total_m3 - previous_billed.total_m3,
-        readings=in_period,
+        previous_billed,
+        current,
+        effective,
+        estimated,
+        previous_now.total_m3 - previous_billed.total_m3,
+        in_period,
     )
 
 

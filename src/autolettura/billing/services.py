@@ -141,7 +141,13 @@ def _collector_paused() -> Iterator[None]:
 def bill_run_chunk(*, chunk_id: int, now: datetime, worker: str = "") -> bool:
     """Bill one chunk of a run, if no one else has. Returns False when it was already done
     or is being done by another worker."""
-    with _collector_paused(), transaction.atomic():
+    # The chunk's objects are all gone when the collector is back: it finds nothing to walk.
+    with _collector_paused():
+        return _bill_chunk(chunk_id=chunk_id, now=now, worker=worker)
+
+
+def _bill_chunk(*, chunk_id: int, now: datetime, worker: str) -> bool:
+    with transaction.atomic():
         # Lock the chunk's row only: with the joined run's row locked too, every other
         # worker would skip its own chunk while this one is billed, and drop it.
         chunk = (

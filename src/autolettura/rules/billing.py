@@ -12,10 +12,14 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
 from .profile import MeterHistory, advance
 
 ESTIMATE = "ESTIMATE"
+ONE_DAY = timedelta(days=1)
+_UNIT = Decimal(1)
 # A register between two valid readings: the known consumption spread over the days. It
 # rests on readings on both sides, so it is no estimate (R10 applies only after the last one).
 BETWEEN_READINGS = "INTERPOLATED"
@@ -77,9 +81,11 @@ def due_periods(*, first_start: date, through: date, months: tuple[int, ...]) ->
         start = end + timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class SourcedPoint:
-    """A valid reading on the supply's cumulative scale, with what the meter showed."""
+class SourcedPoint(NamedTuple):
+    """A valid reading on the supply's cumulative scale, with what the meter showed.
+
+    A named tuple, not a dataclass: a bill run makes one for every reading of every supply.
+    """
 
     on: date
     total_m3: int
@@ -89,29 +95,40 @@ class SourcedPoint:
     meter_index: int
 
 
+_ON = attrgetter("on")
+_ON_AND_TOTAL = attrgetter("on", "total_m3")
+# A SourcedPoint from a tuple of its fields, without the Python-level __new__ of a named
+# tuple: half the cost of a point, made for every reading of every supply billed.
+_point = tuple.__new__
+
+
 def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list[SourcedPoint]:
     """Cumulative points for every valid reading; `sources[i][j]` is the source of
     `meters[i].readings[j]`. Meters must be in installation order."""
     points: list[SourcedPoint] = []
+    append = points.append
     total = 0
     for index, meter in enumerate(meters):
         previous = meter.initial_reading
-        points.append(
-            SourcedPoint(meter.installed_on, total, "OPERATOR", previous, meter.digits, index)
+        digits = meter.digits
+        append(
+            _point(SourcedPoint, (meter.installed_on, total, "OPERATOR", previous, digits, index))
         )
-        readings = list(zip(meter.readings, sources[index], strict=True))
-        if meter.removed_on is not None and meter.final_reading is not None:
-            readings.append(((meter.removed_on, meter.final_reading), "OPERATOR"))
-        for (on, value), source in readings:
-            total += advance(previous, value, meter.digits)
+        for (on, value), source in zip(meter.readings, sources[index], strict=True):
+            total += advance(previous, value, digits)
             previous = value
-            points.append(SourcedPoint(on, total, source, value, meter.digits, index))
-    points.sort(key=lambda p: (p.on, p.total_m3))
+            append(_point(SourcedPoint, (on, total, source, value, digits, index)))
+        final = meter.final_reading
+        if meter.removed_on is not None and final is not None:
+            total += advance(previous, final, digits)
+            append(
+                _point(SourcedPoint, (meter.removed_on, total, "OPERATOR", final, digits, index))
+            )
+    points.sort(key=_ON_AND_TOTAL)
     return points
 
 
-@dataclass(frozen=True)
-class Register:
+class Register(NamedTuple):
     """The supply's register at a date as a bill states it."""
 
     on: date
@@ -122,7 +139,7 @@ class Register:
 
 
 def _whole(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+    return int(value.quantize(_UNIT, ROUND_HALF_UP))
 
 
 def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Register:
@@ -134,8 +151,11 @@ def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Regist
     """
     if not points:
         raise ValueError("a supply needs at least its meter's installation reading")
-    dates = [p.on for p in points]
-    i = bisect.bisect_right(dates, on)
+    return _register_after(points, bisect.bisect_right(points, on, key=_ON), on, cma_m3)
+
+
+def _register_after(points: list[SourcedPoint], i: int, on: date, cma_m3: Decimal) -> Register:
+    """register_at, given `i`, the number of points on or before `on` (points by date)."""
     if i == 0:
         # Before the first meter was fitted nothing was consumed: its installation reading.
         first = points[0]
@@ -157,8 +177,7 @@ def register_at(points: list[SourcedPoint], on: date, cma_m3: Decimal) -> Regist
     return Register(on, total, value, source, before.on)
 
 
-@dataclass(frozen=True)
-class Quantities:
+class Quantities(NamedTuple):
     """A bill's m³: effective (up to the last valid reading, or to the period's end when a
     valid reading follows it), estimated (the days after the last valid reading), and the
     adjustment of what earlier bills charged on estimates (conguaglio)."""
@@ -188,12 +207,18 @@ def bill_quantities(
     What the previous end's register is now known to be, minus what was billed for it, is
     the adjustment: positive when earlier estimates were low, a credit when they were high.
     """
-    previous_end = period.start - timedelta(days=1)
-    previous_now = register_at(points, previous_end, cma_m3)
+    if not points:
+        raise ValueError("a supply needs at least its meter's installation reading")
+    previous_end = period.start - ONE_DAY
+    # Points are in date order: the first `before` fall on or before the previous period's
+    # end, the first `through` on or before this one's; the period's are those in between.
+    before = bisect.bisect_right(points, previous_end, key=_ON)
+    through = bisect.bisect_right(points, period.end, key=_ON, lo=before)
+    previous_now = _register_after(points, before, previous_end, cma_m3)
     if previous_billed is None:
         previous_billed = previous_now
-    current = register_at(points, period.end, cma_m3)
-    in_period = tuple(p for p in points if previous_end < p.on <= period.end)
+    current = _register_after(points, through, period.end, cma_m3)
+    in_period = tuple(points[before:through])
     if current.source != ESTIMATE:
         # Read on the last day, or between a reading in (or before) the period and one after
         # it: every day of the period rests on readings.
@@ -205,12 +230,12 @@ def bill_quantities(
     else:
         effective, estimated = 0, current.total_m3 - previous_now.total_m3
     return Quantities(
-        previous=previous_billed,
-        current=current,
-        effective_m3=effective,
-        estimated_m3=estimated,
-        adjustment_m3=previous_now.total_m3 - previous_billed.total_m3,
-        readings=in_period,
+        previous_billed,
+        current,
+        effective,
+        estimated,
+        previous_now.total_m3 - previous_billed.total_m3,
+        in_period,
     )
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class MeterHistory:
+class MeterHistory(NamedTuple):
+    """A meter and its valid readings (a named tuple: a bill run makes one a meter)."""
+
     digits: int
     installed_on: date
     initial_reading: int
-    readings: list[tuple[date, int]] = field(default_factory=list)  # valid, by date
+    readings: Sequence[tuple[date, int]] = ()  # valid, by date
     removed_on: date | None = None
     final_reading: int | None = None
 
@@ -86,8 +87,7 @@ def segments(points: list[Point]) -> list[Segment]:
     ]
 
 
-@dataclass(frozen=True)
-class Cma:
+class Cma(NamedTuple):
     m3: Decimal
     from_history: bool  # False when the usage category's default was used
 

@@ -13,9 +13,17 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.rules.window import ROME
+
+# Property tests check what the rules answer, never how fast: without a deadline, a busy
+# machine cannot fail an example that is right (Hypothesis's default is 200 ms an example).
+# No example database in the working tree either (tests/rules/support.py's `properties`
+# says the same for the rules' own).
+hypothesis_settings.register_profile("autolettura", deadline=None, database=None)
+hypothesis_settings.load_profile("autolettura")
 
 _codes = itertools.count(1)
 

@@ -3,6 +3,7 @@ counted, and nothing acknowledged before it is committed."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -214,7 +215,10 @@ def test_a_meter_added_while_the_consumer_runs_is_matched_when_its_batch_is_stor
             for i in range(25)
         ],
     )
+    switch_interval = sys.getswitchinterval()
     stats = consumer.run(idle_exit=1.5)
+    # The interpreter's switch interval, shortened while the consumer ran, is given back.
+    assert sys.getswitchinterval() == switch_interval
     assert (stats.received, stats.stored, stats.rejected) == (25, 25, 0)
     assert stats.batches >= 3  # read and stored a batch at a time
     registers = list(Point.objects.filter(meter=meter).order_by("at").values_list("register_l"))

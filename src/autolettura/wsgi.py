@@ -37,8 +37,8 @@ def _warm_up() -> None:
     for alias in settings.CACHES:
         caches[alias]
     for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            translation.gettext("")
+        with translation.override(code):  # activating a language reads its catalogs
+            pass
     # Workers must not inherit a connection an import may have opened.
     connections.close_all()
 

@@ -15,7 +15,9 @@ from django.db import connection
 from tests.ops.processes import database_url_for_processes
 
 pytestmark = [
-    pytest.mark.django_db,
+    # The worker's requests are committed by its own connection: the tables are emptied
+    # after the test, so that no other test finds them.
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: the worker is another process on the test database",

@@ -32,6 +32,7 @@ from autolettura.telemetry.mqtt import (
 )
 from tests.telemetry import mqtt
 from tests.telemetry.payloads import wmbus
+from tests.telemetry.test_consumer import make_consumer
 from tests.telemetry.test_ingest import remote_meter
 
 AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -323,15 +324,7 @@ def test_the_consumer_reconnects_to_a_restarted_broker_and_resumes_its_session(
     config = f"allow_anonymous true\npersistence true\npersistence_location {{folder}}/\n{AS_ROOT}"
     port = mqtt.free_port()
     prefix = mqtt.prefix()
-    consumer = Consumer(
-        url=f"mqtt://127.0.0.1:{port}",
-        topics=[f"{prefix}/wmbusmeters/#"],
-        group=f"g{prefix}",
-        client_id=f"c-{prefix}",
-        session_seconds=300,
-        batch_size=50,
-        batch_seconds=0.2,
-    )
+    consumer = make_consumer(f"mqtt://127.0.0.1:{port}", prefix, f"c-{prefix}")
     telegrams = [
         (f"{prefix}/wmbusmeters/m", wmbus("61000031", AT + timedelta(minutes=i), 1 + i / 1000))
         for i in range(60)
@@ -444,15 +437,7 @@ def test_the_consumer_stores_telegrams_over_tls_and_refuses_an_unknown_certifica
     with mqtt.own_broker(config, folder=tmp_path, scheme="mqtts") as (url, _):
 
         def consumer() -> Consumer:
-            return Consumer(
-                url=url,
-                topics=[f"{prefix}/wmbusmeters/#"],
-                group=f"g{prefix}",
-                client_id=f"c-{prefix}",
-                session_seconds=300,
-                batch_size=50,
-                batch_seconds=0.2,
-            )
+            return make_consumer(url, prefix, f"c-{prefix}")
 
         # The system's CAs do not know the test's: no connection.
         stranger = consumer()

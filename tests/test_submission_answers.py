@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from autolettura import throttling
-from autolettura.readings.models import InboundMessage, Reading
+from autolettura.readings.models import InboundMessage
 from autolettura.readings.services import inbound_reading_submit
 from tests.api_helpers import Clock
 from tests.conftest import make_supply, rome
@@ -48,7 +48,7 @@ def test_a_rejected_message_answered_on_its_retry_keeps_only_the_reading() -> No
     # The earlier errors are gone as SQL NULL, not as a JSON null.
     assert message.errors is None
     assert InboundMessage.objects.filter(pk=message.pk, errors__isnull=True).exists()
-    assert Reading.objects.get(inbound_message=message).pk == message.reading_id
+    assert message.made_reading
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server (Debian: redis-server)")

@@ -70,8 +70,8 @@ def test_a_submission_sends_a_fixed_number_of_statements(api: Client) -> None:
     # The guarantees the statements stand for.
     assert any("FOR UPDATE" in s and "customers_supply" in s for s in sent)
     reading = Reading.objects.get(supply=supply)
-    message = InboundMessage.objects.get(pk=reading.inbound_message_id)
-    assert message.reading_id == reading.pk and message.processed_at is not None
+    message = InboundMessage.objects.get(reading=reading)
+    assert message.made_reading and message.processed_at is not None
     assert reading.receipt == created.json()["receipt"]
 
     with CaptureQueriesContext(connection) as retried:

@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from autolettura.channels.models import CallOutcome, CallStep, PhoneCall
 from autolettura.customers.models import Customer, Supply
 from autolettura.readings.models import InboundMessage, Reading
+from autolettura.readings.selectors import reading_message
 from autolettura.service.models import FaultReport
 from tests.api_helpers import Clock
 from tests.conftest import make_supply, rome
@@ -202,9 +203,9 @@ class TestReadingByPhone:
             "ACCEPTED",
         )
         assert reading.receipt == "AL-2026-000001"
-        assert reading.inbound_message is not None
-        assert reading.inbound_message.provider_message_id == "CA0001:reading:1"
-        assert reading.inbound_message.sender == CALLER
+        message = reading_message(reading)
+        assert message is not None
+        assert (message.provider_message_id, message.sender) == ("CA0001:reading:1", CALLER)
         phone_call = PhoneCall.objects.get()
         assert (phone_call.outcome, phone_call.step, phone_call.reading) == (
             CallOutcome.READING,

@@ -63,8 +63,7 @@ class TestInboundMessages:
         supply = make_supply(installed_on=date(2024, 1, 1))
         message = inbound(received_at=LONG_AGO)
         pending = reading(supply, date(2026, 6, 20), 900, status=Status.UNDER_REVIEW)
-        Reading.objects.filter(pk=pending.pk).update(inbound_message=message)
-        InboundMessage.objects.filter(pk=message.pk).update(reading=pending)
+        InboundMessage.objects.filter(pk=message.pk).update(reading=pending, made_reading=True)
 
         retention_run(now=NOW)
 
@@ -246,8 +245,11 @@ class TestReadings:
         reading(supply, date(2016, 10, 20), 40, status=Status.DISCARDED)
         gone = reading(supply, date(2016, 12, 20), 50, with_photo=True)
         message = inbound(received_at=rome(2016, 12, 20, 12, 0))
-        Reading.objects.filter(pk=gone.pk).update(inbound_message=message)
-        InboundMessage.objects.filter(pk=message.pk).update(reading=gone)
+        InboundMessage.objects.filter(pk=message.pk).update(reading=gone, made_reading=True)
+        # A later message that sent the same reading again: it stays, without the reading,
+        # its provider id still turning away a late repeat.
+        again = inbound(received_at=rome(2016, 12, 21, 9, 0))
+        InboundMessage.objects.filter(pk=again.pk).update(reading=gone)
         # Kept: an operator acted on it (the audit trail stays whole).
         audited = reading(supply, date(2017, 2, 20), 60)
         AuditEntry.objects.create(
@@ -271,6 +273,8 @@ class TestReadings:
         left = set(Reading.objects.values_list("pk", flat=True))
         assert left == {audited.pk, billed.pk, reviewing.pk, cma_start.pk, recent.pk}
         assert not InboundMessage.objects.filter(pk=message.pk).exists()
+        again.refresh_from_db()
+        assert again.reading_id is None and not again.made_reading
         assert counts()["readings"] == 2
 
     def test_the_last_readings_of_a_supply_silent_for_years_stay(self) -> None:

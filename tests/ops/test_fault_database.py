@@ -493,7 +493,7 @@ def test_postgres_crashing_mid_load_answers_503_writes_nothing_partial_and_recov
                 " m.id, m.reading_id, m.processed_at, m.payload"
                 " FROM readings_reading r"
                 " JOIN customers_supply s ON s.id = r.supply_id"
-                " LEFT JOIN readings_inboundmessage m ON m.id = r.inbound_message_id"
+                " LEFT JOIN readings_inboundmessage m ON m.reading_id = r.id AND m.made_reading"
             ).fetchall()
             # The last number each year's receipt sequence gave.
             counters = {

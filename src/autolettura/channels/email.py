@@ -438,10 +438,8 @@ def _photo_keep(reading: Reading, data: bytes, message_id: str) -> tuple[bool, s
     kept, and what to tell the customer when it cannot be (else "")."""
     # inbound_reading_submit takes no photo yet: the reading is stored first, then its
     # photo, and only while the photo field is still empty (a retry finds it filled).
-    if reading.inbound_message_id is None:
-        return False, ""
     made_here = InboundMessage.objects.filter(
-        pk=reading.inbound_message_id, channel=Channel.EMAIL, provider_message_id=message_id
+        reading=reading, made_reading=True, channel=Channel.EMAIL, provider_message_id=message_id
     ).exists()
     if not made_here:
         return False, ""

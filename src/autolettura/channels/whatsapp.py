@@ -40,6 +40,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -392,12 +393,15 @@ def _reading_awaiting_photo(
     customer = conversation.remembered_customer or conversation.identified_customer
     if customer is None:
         return None
+    sent_from_here = InboundMessage.objects.filter(
+        reading=OuterRef("pk"), made_reading=True, sender=message.phone
+    )
     return (
         Reading.objects.select_related("supply__holder")
         .filter(
+            Exists(sent_from_here),
             supply__in=customer_selectors.supplies_of(customer),
             channel=Channel.WHATSAPP,
-            inbound_message__sender=message.phone,
             submitted_at__gte=now - LATE_PHOTO,
             photo="",
         )

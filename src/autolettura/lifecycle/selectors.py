@@ -436,14 +436,13 @@ def account_data(user: User) -> CustomerData:
         for m in messages_sent(user, customers, readings)
     ]
     by_reading = {r.pk: r.receipt or "" for r in readings}
-    by_message = {r.inbound_message_id: r.receipt or "" for r in readings if r.inbound_message_id}
     data.tables["messages_received"] = [
         {
             "received_at": _iso(m.received_at),
             "channel": m.channel,
             "sender": m.sender,
             "content": json.dumps(m.payload, ensure_ascii=False, sort_keys=True),
-            "receipt": by_reading.get(m.reading_id or 0) or by_message.get(m.pk, ""),
+            "receipt": by_reading.get(m.reading_id or 0, ""),
         }
         for m in messages_received(customers, readings)
     ]
@@ -472,11 +471,10 @@ def messages_received(
     """The inbound log's messages that made one of the readings, and those whose sender is
     one of the customers' addresses or numbers."""
     ids = [r.pk for r in readings]
-    message_ids = [r.inbound_message_id for r in readings if r.inbound_message_id]
     senders = {c.email for c in customers if c.email} | {c.phone for c in customers if c.phone}
-    return InboundMessage.objects.filter(
-        Q(reading_id__in=ids) | Q(pk__in=message_ids) | Q(sender__in=senders)
-    ).order_by("received_at", "pk")
+    return InboundMessage.objects.filter(Q(reading_id__in=ids) | Q(sender__in=senders)).order_by(
+        "received_at", "pk"
+    )
 
 
 def account_exports(user: User) -> QuerySet[DataExport]:

@@ -161,12 +161,7 @@ def _inbound_messages(limits: Horizons, size: int) -> int:
     candidates = (
         InboundMessage.objects.filter(received_at__lt=limits.messages_before)
         .filter(~Q(sender="") | ~Q(payload={}))
-        .exclude(
-            Exists(
-                Reading.objects.filter(_open_review(), pk=OuterRef("reading_id"))
-                | Reading.objects.filter(_open_review(), inbound_message=OuterRef("pk"))
-            )
-        )
+        .exclude(Exists(Reading.objects.filter(_open_review(), pk=OuterRef("reading_id"))))
     )
     done = 0
     for ids in _batches(candidates, size):
@@ -343,15 +338,14 @@ def _readings(limits: Horizons, size: int) -> int:
             continue
         with transaction.atomic():
             rows = Reading.objects.filter(pk__in=removable)
-            messages = [m for m in rows.values_list("inbound_message_id", flat=True) if m]
             photos = list(rows.exclude(photo="").values_list("photo", flat=True))
-            # The inbound message and its reading point at each other: let go of one side.
-            InboundMessage.objects.filter(reading_id__in=removable).update(reading=None)
+            # The messages that made these readings go with them; those that only repeated
+            # one stay, without it: their provider message id still turns away a late repeat.
+            answered = InboundMessage.objects.filter(reading_id__in=removable)
+            answered.filter(made_reading=True).delete()
+            answered.update(reading=None)
             rows.delete()
             done += len(removable)
-            InboundMessage.objects.filter(pk__in=messages).exclude(
-                Exists(Reading.objects.filter(inbound_message=OuterRef("pk")))
-            ).delete()
         _remove_files(photos)
     return done
 
@@ -685,13 +679,8 @@ def erasure_carry_out(*, request_id: int, by: User, now: datetime) -> ErasureReq
         counts: dict[str, int] = {}
 
         messages = (
-            InboundMessage.objects.filter(
-                Q(reading__in=readings)
-                | Q(pk__in=readings.exclude(inbound_message=None).values("inbound_message"))
-                | Q(sender__in=contacts)
-            )
+            InboundMessage.objects.filter(Q(reading__in=readings) | Q(sender__in=contacts))
             .exclude(reading__in=open_review)
-            .exclude(pk__in=open_review.exclude(inbound_message=None).values("inbound_message"))
             .filter(~Q(sender="") | ~Q(payload={}))
         )
         counts["inbound_messages"] = InboundMessage.objects.filter(

@@ -80,32 +80,11 @@ class Reading(models.Model):
         related_name="+",
         db_index=False,
     )
-    inbound_message = models.ForeignKey(
-        "InboundMessage",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    # Who reviewed or voided a reading is in its audit trail (backoffice.AuditEntry),
+    # appended in the same transaction: a column here too would cost every reading stored,
+    # imported ones included, a foreign-key trigger for a value nearly always NULL.
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
     voided_at = models.DateTimeField(null=True, blank=True)
-    voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
     void_reason = models.TextField(blank=True)
     # A photo of the meter sent with the reading, as evidence (JPEG, PNG or HEIC, checked
     # by reading_submit). Private: under MEDIA_ROOT, never served as a public URL. The
@@ -209,16 +188,30 @@ class InboundMessage(models.Model):
     sender = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)
-    # The answer given: the reading it made, or the format errors, as the channel rendered it.
+    # The answer given: the reading it made or repeated, or the format errors, as the
+    # channel rendered it.
     reading = models.ForeignKey(
         Reading, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # This message made `reading` (it did not repeat one made before): the message the
+    # reading came in, whose sender hears the reading's later outcome. The link is kept
+    # here, on the message, and not on the reading too: every reading stored, imported
+    # ones included, would pay a foreign-key trigger for a value nearly always NULL.
+    made_reading = models.BooleanField(default=False, db_default=False)
     errors = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "provider_message_id"], name="inbound_message_once"
+            ),
+            # One message makes a reading; it is found by this index.
+            models.UniqueConstraint(
+                fields=["reading"], condition=Q(made_reading=True), name="inbound_made_reading"
+            ),
+            models.CheckConstraint(
+                condition=Q(made_reading=False) | Q(reading__isnull=False),
+                name="inbound_made_names_reading",
             ),
         ]
         indexes = [models.Index(fields=["received_at"], name="inbound_received")]

@@ -94,9 +94,10 @@ def reading_outcome_notify(*, reading: Reading, now: datetime) -> list[OutboundM
     """Tell the customer a reading's outcome after the fact (an operator's review or void),
     on the channel it came from (see the module's docstring)."""
     channel = Channel(reading.channel)
-    sender = reading.inbound_message.sender if reading.inbound_message is not None else ""
+    message = selectors.reading_message(reading)
+    sender = message.sender if message is not None else ""
     if channel == Channel.EMAIL and "@" in sender:
-        return [_email_in_thread(reading, sender, now)]
+        return [_email_in_thread(reading, sender, message.payload if message else {}, now)]
     if channel == Channel.SMS and phone_number(sender):
         return [reading_notify(reading=reading, route=Route.SMS, recipient=sender, now=now)]
     if channel == Channel.WHATSAPP and phone_number(sender):
@@ -140,9 +141,10 @@ def _chosen_routes(reading: Reading, now: datetime) -> list[OutboundMessage]:
     return sent
 
 
-def _email_in_thread(reading: Reading, address: str, now: datetime) -> OutboundMessage:
+def _email_in_thread(
+    reading: Reading, address: str, payload: dict[str, Any], now: datetime
+) -> OutboundMessage:
     """The outcome as a reply in the thread of the customer's own mail."""
-    payload = reading.inbound_message.payload if reading.inbound_message is not None else {}
     original_id = _one_line(str(payload.get("message_id") or ""))
     original_subject = _one_line(str(payload.get("subject") or ""))
     headers = {

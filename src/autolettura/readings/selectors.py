@@ -16,7 +16,7 @@ from autolettura.billing import selectors as billing_selectors
 from autolettura.customers import selectors as customer_selectors
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import policy
-from autolettura.readings.models import Reading, ReceiptCounter, Source, Status
+from autolettura.readings.models import InboundMessage, Reading, ReceiptCounter, Source, Status
 from autolettura.rules import parsing, profile
 from autolettura.rules.errors import FormatError
 from autolettura.rules.plausibility import LastReading
@@ -238,6 +238,13 @@ def submission_readings(
     )
     histories = meter_histories(supply, meters, [(row[2], row[3], row[4]) for row in of_supply])
     return SubmissionReadings(repeat_id=repeat_id, last=last, histories=histories)
+
+
+def reading_message(reading: Reading) -> InboundMessage | None:
+    """The channel's message the reading came in (the one that made it, not a later
+    repeat of it), or None for a reading that came without one (the portal without the
+    app's key, the counter, an import)."""
+    return InboundMessage.objects.filter(reading=reading, made_reading=True).first()
 
 
 def readings_of(supply: Supply) -> QuerySet[Reading]:

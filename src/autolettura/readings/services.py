@@ -150,7 +150,7 @@ def reading_submit(
         )
         if known.repeat_id is not None:
             existing = Reading.objects.select_related("meter").get(pk=known.repeat_id)
-            _message_answered(inbound_message, existing, now)
+            _message_answered(inbound_message, existing, now, made=False)
             return Submission(existing, created=False, window=window.window)
 
         reason: str | None
@@ -213,11 +213,10 @@ def reading_submit(
             "rollover": rollover,
             "submitted_at": now,
             "submitted_by": submitted_by,
-            "inbound_message": inbound_message,
             **photo_said,
         }
         if connection.vendor == "postgresql" and stored_photo is None:
-            stored = _reading_insert(values, now)
+            stored = _reading_insert(values, inbound_message, now)
         else:
             # The receipt is drawn last, just before the reading that carries it (on SQLite
             # its counter row is then locked only until the reading, its message and the
@@ -225,7 +224,7 @@ def reading_submit(
             stored = Reading.objects.create(
                 **values, receipt=receipt_next(now), photo=stored_photo or ""
             )
-            _message_answered(inbound_message, stored, now)
+            _message_answered(inbound_message, stored, now, made=True)
     logger.info(
         "reading %s supply=%s channel=%s status=%s reason=%s",
         stored.receipt,
@@ -366,15 +365,17 @@ def _meter_in_service(meters: list[Meter], on: date) -> Meter | None:
     return max(fitted, key=lambda m: m.installed_on, default=None)
 
 
-def _reading_insert(values: dict[str, Any], now: datetime) -> Reading:
+def _reading_insert(
+    values: dict[str, Any], message: InboundMessage | None, now: datetime
+) -> Reading:
     """PostgreSQL, a reading without a photo: one statement inserts it with its receipt,
-    drawn from the year's sequence, and marks its inbound message answered; the ORM's
+    drawn from the year's sequence, and marks its inbound message answered by it, the
+    message that made it; the ORM's
     INSERT, the receipt's SELECT and the message's UPDATE took three round trips. The
     statement is written once per process from the model's table and column names."""
     from django.conf import settings
 
     reading = Reading(**values, receipt=None, photo="")
-    message = values["inbound_message"]
     year = rome_today(now).year
     fields = _reading_insert_fields()
     params: list[Any] = [
@@ -425,7 +426,8 @@ def _reading_insert_sql(with_message: bool) -> str:
         sql += (
             f", answered AS (UPDATE {quote(messages.db_table)} SET "
             f"{column['processed_at']} = %s, {column['reading']} = (SELECT {pk} FROM stored), "
-            f"{column['errors']} = NULL WHERE {column['id']} = %s)"
+            f"{column['made_reading']} = TRUE, {column['errors']} = NULL "
+            f"WHERE {column['id']} = %s)"
         )
     return sql + f" SELECT {pk}, {receipt} FROM stored"
 
@@ -440,17 +442,20 @@ def _reading_receipt_sql() -> str:
     )
 
 
-def _message_answered(message: InboundMessage | None, reading: Reading, now: datetime) -> None:
+def _message_answered(
+    message: InboundMessage | None, reading: Reading, now: datetime, *, made: bool
+) -> None:
+    """Mark `message` answered by `reading`, which it `made` or repeated."""
     if message is None:
         return
-    # The UPDATE the ORM's update(processed_at=now, reading=reading, errors=None) sends,
-    # without building that query on every submission.
+    # The UPDATE the ORM's update(processed_at=now, reading=reading, made_reading=made,
+    # errors=None) sends, without building that query on every submission.
     fields = InboundMessage._meta
     processed_at = fields.get_field("processed_at")
     with connection.cursor() as cursor:
         cursor.execute(
             _message_answered_sql(),
-            [processed_at.get_db_prep_save(now, connection), reading.pk, message.pk],
+            [processed_at.get_db_prep_save(now, connection), reading.pk, made, message.pk],
         )
 
 
@@ -461,7 +466,8 @@ def _message_answered_sql() -> str:
     column = {field.name: quote(field.column) for field in fields.concrete_fields}
     return (
         f"UPDATE {quote(fields.db_table)} SET {column['processed_at']} = %s, "
-        f"{column['reading']} = %s, {column['errors']} = NULL WHERE {column['id']} = %s"
+        f"{column['reading']} = %s, {column['made_reading']} = %s, {column['errors']} = NULL "
+        f"WHERE {column['id']} = %s"
     )
 
 
@@ -728,8 +734,7 @@ def reading_review(
         # An accepted reading has no reason; the one it was held for stays in the trail.
         current.reason = None if accept else reason
         current.reviewed_at = now
-        current.reviewed_by = by
-        current.save(update_fields=["status", "reason", "reviewed_at", "reviewed_by"])
+        current.save(update_fields=["status", "reason", "reviewed_at"])
         AuditEntry.objects.create(
             reading=current,
             action=AuditAction.ACCEPTED if accept else AuditAction.DISCARDED,
@@ -761,9 +766,8 @@ def reading_void(*, reading: Reading, by: User, reason: str, now: datetime) -> R
         if not reason:
             raise ReadingActionRefused(current, "a void needs a reason")
         current.voided_at = now
-        current.voided_by = by
         current.void_reason = reason
-        current.save(update_fields=["voided_at", "voided_by", "void_reason"])
+        current.save(update_fields=["voided_at", "void_reason"])
         AuditEntry.objects.create(
             reading=current,
             action=AuditAction.VOIDED,

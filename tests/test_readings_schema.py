@@ -7,10 +7,12 @@ from datetime import date
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from autolettura.backoffice.models import AuditEntry
 from autolettura.customers.models import Meter, Supply
-from autolettura.readings.models import Channel, Reading, Source, Status
+from autolettura.readings.models import Channel, InboundMessage, Reading, Source, Status
 from tests.conftest import make_supply
 
 # benchmarks/RESULTS.md, "The readings table's indexes", names the queries behind each.
@@ -92,3 +94,117 @@ def test_a_meter_with_readings_keeps_its_supply_and_the_supply_stays() -> None:
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Supply._meta.db_table} WHERE id = %s", [supply.pk])
         connection.check_constraints()
+
+
+@pytest.mark.django_db
+def test_the_only_foreign_keys_are_the_supply_its_meter_and_who_entered_it() -> None:
+    """Who reviewed or voided a reading is in its audit trail, and the message it came in
+    names it: a key for each on the reading would cost every reading stored a trigger."""
+    keys = {
+        tuple(info["columns"])
+        for info in _constraints().values()
+        if info["foreign_key"] is not None
+    }
+    if connection.vendor == "postgresql":
+        assert keys == {("meter_id", "supply_id"), ("submitted_by_id",)}
+    else:
+        assert keys == {("meter_id",), ("supply_id",), ("submitted_by_id",)}
+
+
+@pytest.mark.django_db
+def test_a_message_makes_one_reading_and_making_one_names_it() -> None:
+    supply = make_supply()
+    reading = _reading(supply, supply.meters.get())
+    numbers = iter(range(100))
+
+    def message(**values: object) -> InboundMessage:
+        return InboundMessage.objects.create(
+            channel=Channel.SMS,
+            provider_message_id=f"SM{next(numbers)}",
+            payload={},
+            received_at=timezone.now(),
+            **values,
+        )
+
+    message(reading=reading, made_reading=True)
+    message(reading=reading)  # a repeat of it: as many as came
+    message(reading=reading)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        message(reading=reading, made_reading=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        message(made_reading=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_the_links_where_they_are_kept() -> None:
+    """readings 0009 and 0010: the message a reading named now names it as made; a review
+    or void with nobody in the audit trail gets an entry naming who; and back."""
+    before = [("readings", "0008_merge_lean_indexes_and_round_channel")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("auth", "User").objects.create(username="sportello")
+    customer = old.get_model("customers", "Customer").objects.create(
+        customer_code="U1", name="Giulia"
+    )
+    supply = old.get_model("customers", "Supply").objects.create(
+        supply_code="S1", holder=customer, activated_on=date(2024, 1, 1)
+    )
+    meter = old.get_model("customers", "Meter").objects.create(
+        supply=supply, serial="M1", installed_on=date(2024, 1, 1)
+    )
+    messages = old.get_model("readings", "InboundMessage").objects
+    made = messages.create(
+        channel="SMS", provider_message_id="SM1", payload={}, received_at=timezone.now()
+    )
+    repeat = messages.create(
+        channel="SMS", provider_message_id="SM2", payload={}, received_at=timezone.now()
+    )
+    readings = old.get_model("readings", "Reading").objects
+    now = timezone.now()
+    common = {"supply": supply, "meter": meter, "source": "SELF", "submitted_at": now}
+    sent = readings.create(
+        **common,
+        read_on=date(2026, 12, 1),
+        value=5,
+        channel="SMS",
+        status="ACCEPTED",
+        inbound_message=made,
+    )
+    messages.filter(pk__in=[made.pk, repeat.pk]).update(reading=sent)
+    reviewed = readings.create(
+        **common,
+        read_on=date(2026, 12, 2),
+        value=6,
+        channel="WEB",
+        status="DISCARDED",
+        reason="operator_discarded",
+        reviewed_at=now,
+        reviewed_by=user,
+    )
+    voided = readings.create(
+        **common,
+        read_on=date(2026, 12, 3),
+        value=7,
+        channel="WEB",
+        status="ACCEPTED",
+        voided_at=now,
+        voided_by=user,
+        void_reason="wrong supply",
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    made_now = InboundMessage.objects.get(pk=made.pk)
+    assert (made_now.reading_id, made_now.made_reading) == (sent.pk, True)
+    repeat_now = InboundMessage.objects.get(pk=repeat.pk)
+    assert (repeat_now.reading_id, repeat_now.made_reading) == (sent.pk, False)
+    entries = {
+        (e.reading_id, e.action, e.by.get_username(), e.at, e.status_after)
+        for e in AuditEntry.objects.select_related("by")
+    }
+    assert entries == {
+        (reviewed.pk, "DISCARDED", "sportello", now, "DISCARDED"),
+        (voided.pk, "VOIDED", "sportello", now, "ACCEPTED"),
+    }

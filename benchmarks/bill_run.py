@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.bill_run --supplies 1000000
 
 DATABASE_URL names the PostgreSQL server (unset: postgres://postgres@127.0.0.1:5432); the
-benchmark refuses SQLite and works only in its own database, `autolettura_bench_billing`,
-which it drops, creates and migrates, then loads with COPY (setup, not measured):
+benchmark refuses SQLite and works only in its own database, `autolettura_bench_billing`
+(or the one `--database` names, for two runs on one server at once), which it drops,
+creates and migrates, then loads with COPY (setup, not measured):
 - N customers, each with one supply (and its regulator's user code, as the first of the
   earlier runs gave it) and its meter, activated on 1 September 2024; 1% of the
   meters wrap round (rollover) and 0.5% are replaced by a new meter halfway through;
@@ -88,9 +89,9 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _bench_url() -> tuple[str, str]:
-    """Our database on the PostgreSQL server DATABASE_URL names (by default the local one);
-    refuses SQLite."""
+def _bench_url(name: str) -> tuple[str, str]:
+    """Database `name` on the PostgreSQL server DATABASE_URL names (by default the local
+    one); refuses SQLite."""
     url = os.environ.get("DATABASE_URL", "") or DEFAULT_SERVER
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
@@ -99,10 +100,10 @@ def _bench_url() -> tuple[str, str]:
                 "this benchmark measures bill runs on PostgreSQL (COPY, SKIP LOCKED shared by "
                 f"several workers) and refuses {url!r}: set DATABASE_URL=postgres://... or "
                 f"leave it unset for {DEFAULT_SERVER}. It works in its own database, "
-                f"{BENCH_DATABASE}, dropped and made anew at each run."
+                f"{name}, dropped and made anew at each run."
             )
         )
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}")), BENCH_DATABASE
+    return urlunsplit(parts._replace(path=f"/{name}")), name
 
 
 def _database_create(url: str, name: str) -> None:
@@ -920,12 +921,17 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the database loaded by an earlier run with the same --supplies",
     )
     parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help=f"the benchmark's own database, dropped and made anew (default {BENCH_DATABASE})",
+    )
+    parser.add_argument(
         "--profile", metavar="PATH", help="cProfile each worker into PATH.1, PATH.2, ..."
     )
     args = parser.parse_args(argv)
     if args.supplies < 1 or args.workers < 1:
         return _fail("--supplies and --workers must be at least 1")
-    url, name = _bench_url()
+    url, name = _bench_url(args.database)
     workers = Workers(url, args.workers)
     try:
         return _measure(args, url, name, workers)

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from autolettura.rules.billing import (
     BETWEEN_READINGS,
@@ -17,6 +19,8 @@ from autolettura.rules.billing import (
     Quantities,
     Register,
     SourcedPoint,
+    _whole,
+    _whole_ratio,
     bill_quantities,
     bills_per_year,
     due_periods,
@@ -24,6 +28,7 @@ from autolettura.rules.billing import (
     sourced_points,
 )
 from autolettura.rules.profile import MeterHistory, Point, cma, estimate_consumption
+from tests.rules.support import properties
 
 BIMONTHLY = (2, 4, 6, 8, 10, 12)
 DOMESTIC = Decimal("150")
@@ -486,3 +491,21 @@ class TestRegisterAt:
     def test_needs_at_least_the_installation_reading(self) -> None:
         with pytest.raises(ValueError, match="installation reading"):
             register_at([], date(2025, 1, 1), DOMESTIC)
+
+
+@properties
+@given(
+    consumed=st.integers(min_value=0, max_value=10**7),
+    days=st.integers(min_value=0, max_value=3000),
+    span=st.integers(min_value=1, max_value=3000),
+    cma_cents=st.integers(min_value=0, max_value=10**9),
+)
+def test_registers_round_in_integers_as_in_decimals(
+    consumed: int, days: int, span: int, cma_cents: int
+) -> None:
+    """The register between readings and the estimate are whole m³ rounded half up: worked
+    out in integers, the same as the Decimal sums."""
+    assert _whole_ratio(consumed * days, span) == _whole(Decimal(consumed) * days / span)
+    cma_m3 = Decimal(cma_cents) / 100
+    numerator, denominator = cma_m3.as_integer_ratio()
+    assert _whole_ratio(numerator * days, denominator * 365) == _whole(cma_m3 * days / 365)

@@ -314,6 +314,25 @@ class TestReadingsImport:
             (date(2024, 8, 20), 300, "ACCEPTED", None, 50),
         ]
 
+    @pytest.mark.parametrize("chunk_size", [20_000, 1])
+    def test_applies_supplies_far_apart_in_one_file(
+        self, supplies: dict[str, Supply], chunk_size: int
+    ) -> None:
+        """A chunk whose supplies are a few among many (their ids far apart) is looked up
+        supply by supply rather than over its whole range of ids."""
+        far = [make_supply(supply_code=f"F{n}") for n in range(8)][-1]
+
+        result = load_readings(
+            "F7,2024-06-15,40,operator",
+            "S2,2024-06-15,510,operator",
+            "S2,2024-04-20,500,operator",
+            chunk_size=chunk_size,
+        )
+
+        assert (result.accepted, refused(result)) == (2, [(4, "row", "duplicate")])
+        assert stored(far) == [(date(2024, 6, 15), 40, "ACCEPTED", None, 40)]
+        assert stored(supplies["S2"])[-1] == (date(2024, 6, 15), 510, "ACCEPTED", None, 10)
+
     def test_assesses_each_reading_against_the_previous_valid_one(
         self, supplies: dict[str, Supply]
     ) -> None:
@@ -410,7 +429,7 @@ def work_tables() -> list[str]:
 @pytest.mark.django_db(transaction=True)
 class TestReadingsImportOnTwoConnections:
     """On PostgreSQL, outside a transaction, two threads apply the chunks, each on its own
-    connection, with a work table both see."""
+    connection, while the importing thread reads the next ones."""
 
     @pytest.fixture(autouse=True)
     def _postgresql_only(self, db: None) -> None:
@@ -448,7 +467,7 @@ class TestReadingsImportOnTwoConnections:
         assert sum(n for n, total in seen if total is not None) == 8  # the rows applied
         assert work_tables() == []
 
-    def test_drops_the_work_tables_of_imports_whose_connection_is_gone(
+    def test_drops_the_work_tables_earlier_imports_left_when_their_connection_went(
         self, supplies: dict[str, Supply]
     ) -> None:
         from django.db import connection

@@ -205,6 +205,16 @@ def fetch_stream(
             yield from rows
 
 
+def fetch_batches(
+    sql: str, params: Sequence[Any] = (), batch: int = 5000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """As fetch_stream, the rows a batch (a list) at a time."""
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+
 def temp_table_create(name: str, columns: str, *indexes: str) -> None:
     """A temporary table private to this connection, empty, with its indexes."""
     execute(f"DROP TABLE IF EXISTS {name}")
@@ -246,8 +256,12 @@ class RefusalLog:
 
     def flush_if_large(self) -> None:
         """Flush when many wait; not while a COPY is open on the connection."""
-        if len(self._pending) >= 5000:
+        if self.many_pending():
             self.flush()
+
+    def many_pending(self) -> bool:
+        """Enough refused rows wait in memory that they should be written now."""
+        return len(self._pending) >= 5000
 
     def flush(self) -> None:
         if self._pending:

@@ -4,18 +4,21 @@ Every row goes through the same rules as a reading sent by any channel (R2, R3 a
 and R5 for self-readings), as the plain functions of `autolettura.rules`, but set-based:
 
 1. The file is streamed and each row parsed on its own (value, date, code, source); the
-   good rows go into a temporary staging table a chunk at a time (COPY on PostgreSQL).
-2. One join finds every row's supply and stores the rows in a work table in supply and
-   date order; the rows naming no supply are refused.
-3. The work table is applied a chunk of supplies at a time, so that several readings of
+   good rows go into a temporary staging table as they are parsed (on PostgreSQL one COPY,
+   which PostgreSQL stores while the next rows are parsed).
+2. One query finds every row's supply and hands the rows back in supply and date order,
+   a batch at a time; the rows naming no supply come first and are refused. The rows are
+   cut into chunks of supplies as they come, so that applying starts with the first batch.
+3. Each chunk of supplies is applied in its own transaction, so that several readings of
    one supply in one file are assessed in date order, each against the previous valid
-   one, wherever they are in the file. Each chunk is one transaction that locks its
-   supplies (as `reading_submit` does, so that a reading sent through a channel meanwhile
-   cannot interleave), loads their meters and readings in two queries, applies the rules,
-   and writes the readings in one COPY. On PostgreSQL, outside a caller's transaction,
-   two threads apply the chunks, each on its own connection: one chunk's rules run in
-   Python while the other's reads, COPY and COMMIT run in PostgreSQL. The chunks hold
-   disjoint supplies, so their order does not change any outcome.
+   one, wherever they are in the file. The transaction locks the chunk's supplies (as
+   `reading_submit` does, so that a reading sent through a channel meanwhile cannot
+   interleave), loads their meters and readings, applies the rules, and writes the
+   readings in one COPY. On PostgreSQL, outside a caller's transaction, two threads apply
+   the chunks, each on its own connection: one chunk's rules run in Python while the
+   other's reads, COPY and COMMIT run in PostgreSQL, and the importing thread reads the
+   next chunk meanwhile. The chunks hold disjoint supplies, so their order does not change
+   any outcome.
 
 Imported readings come from the utility's own systems: they get no receipt. Memory depends
 on the chunk size, not on the file.
@@ -23,14 +26,14 @@ on the chunk size, not on the file.
 
 from __future__ import annotations
 
+import contextlib
 import queue
-import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -48,20 +51,20 @@ from autolettura.bulk import (
     chunked,
     execute,
     fetch,
-    fetch_stream,
+    fetch_batches,
     gc_paused,
     is_postgresql,
-    temp_table_analyze,
     temp_table_create,
     temp_table_drop,
 )
 from autolettura.customers.models import Meter, Supply
-from autolettura.db import copy_text, copy_text_stream, copy_value
+from autolettura.db import copy_text_stream, copy_value
 from autolettura.readings import policy
 from autolettura.readings.models import Channel, Reading, Source, Status
 from autolettura.rules import parsing, profile
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.outcomes import Reason
+from autolettura.rules.outcomes import Status as RuleStatus
 from autolettura.rules.plausibility import LastReading, Limits, assess_reading
 from autolettura.rules.window import WindowPolicy, check_window, rome_today
 
@@ -77,28 +80,27 @@ _DISCARDED, _IMPORT = Status.DISCARDED.value, Channel.IMPORT.value
 _SELF, _OUTSIDE_WINDOW = Source.SELF.value, Reason.OUTSIDE_WINDOW.value
 
 _STAGE = "autolettura_import_reading"
-_WORK = "autolettura_import_reading_work"
-# The work table the appliers share on PostgreSQL: a real (unlogged) table, since a temporary
-# one is seen by its own connection only. Named after the importing connection's backend
-# process, so that one left behind by a crash is known by its name and dropped by the next
-# import once that process is gone.
-_SHARED_WORK = "autolettura_import_work_p"
+# The work tables that imports of an earlier version shared between their connections,
+# named after the importing connection's backend process (see _leftover_work_tables_drop).
+_LEFTOVER_WORK = "autolettura_import_work_p"
 _APPLIERS = 2  # threads applying chunks at once on PostgreSQL
 _STAGE_COLUMNS = ("line", "supply_code", "read_on", "value", "source")
+# What the rules give for each reading, then what every reading of an import shares.
 _READING_COLUMNS = (
     "supply_id",
     "meter_id",
     "read_on",
     "value",
     "source",
-    "channel",
     "status",
     "reason",
     "consumption_m3",
     "rollover",
-    "submitted_at",
-    "void_reason",
 )
+_IMPORT_COLUMNS = ("channel", "submitted_at", "void_reason")
+# The text of each status and reason, as stored: looked up faster than an enum's value.
+_STATUS_TEXT = {member: member.value for member in RuleStatus}
+_REASON_TEXT: dict[Reason | None, str | None] = {None: None, **{r: r.value for r in Reason}}
 # R8: on one day an operator reading (or a smart meter's, as actual) beats a self-reading.
 _RANK = {Source.OPERATOR.value: 0, Source.REMOTE.value: 0, Source.SELF.value: 1}
 # The parsers are pure, and a file repeats few dates and values: remembering their answers
@@ -145,14 +147,54 @@ def readings_import(
     today = rome_today(now)
     result = ReadingsImportResult()
     log = RefusalLog()
-    work, shared = _WORK, False
     temp_table_create(
         _STAGE, "line integer, supply_code text, read_on date, value bigint, source text"
     )
     try:
         source = CsvFile(file, READING_COLUMNS, log)
-        parser = _RowParser(today)
-        for chunk in chunked(source, chunk_size):
+        staged = _stage(source, _RowParser(today), log, chunk_size, progress)
+        result.rows_read = source.rows_read
+        if is_postgresql():
+            _leftover_work_tables_drop()
+        rules = _Rules(today=today, now=now, channel=channel)
+        # Other connections see committed data only: inside a caller's transaction the
+        # chunks are applied on this one.
+        parallel = is_postgresql() and not connection.in_atomic_block and _APPLIERS > 1
+        chunks = _SortedChunks(staged, log, chunk_size)
+        try:
+            if parallel:
+                _apply_in_parallel(chunks, rules, log, result, progress)
+            else:
+                for rows in chunks:
+                    done = _apply_chunk(rows, rules, log, result)
+                    if progress and done:
+                        progress(_("applying"), done, chunks.to_apply)
+        finally:
+            chunks.close()
+    except BaseException:
+        log.discard()
+        raise
+    finally:
+        temp_table_drop(_STAGE)
+    result.refused = log.rows
+    result.refused_by_code = dict(log.by_code)
+    result.refusals = log.finish()
+    return result
+
+
+def _stage(
+    source: CsvFile,
+    parser: _RowParser,
+    log: RefusalLog,
+    chunk_size: int,
+    progress: Progress | None,
+) -> int:
+    """Step 1: every row of the file parsed, the good ones into the staging table, the
+    others into `log`. Returns how many rows were staged."""
+    rows = iter(source)
+    staged = 0
+    if not is_postgresql():
+        for chunk in chunked(rows, chunk_size):
             good = []
             for row in chunk:
                 parsed = parser.parse(row)
@@ -160,75 +202,69 @@ def readings_import(
                     log.add(row.line, parsed)
                 else:
                     good.append(parsed)
-            _stage_write(good)
+            bulk_write(_STAGE, _STAGE_COLUMNS, good)
+            staged += len(good)
             log.flush()
             if progress:
                 progress(_("reading"), len(chunk), None)
-        result.rows_read = source.rows_read
-        # Other connections see committed data only: inside a caller's transaction the
-        # chunks are applied on this one.
-        if is_postgresql() and not connection.in_atomic_block and _APPLIERS > 1:
-            work = _shared_work_table_name()
-            shared = True
-        staged, boundaries = _work_table_create(work, log, chunk_size, shared=shared)
-        rules = _Rules(today=today, now=now, channel=channel)
-        # Supply ids in (lower, upper]; 0 is below every supply id.
-        chunks = list(zip([0, *boundaries], [*boundaries, None], strict=True))
-        if shared:
-            _apply_in_parallel(work, chunks, rules, log, result, progress, staged)
-        else:
-            for lower, upper in chunks:
-                done = _apply_chunk(work, lower, upper, rules, log, result)
-                if progress and done:
-                    progress(_("applying"), done, staged)
-    except BaseException:
-        log.discard()
-        raise
-    finally:
-        temp_table_drop(_STAGE, work)
-    result.refused = log.rows
-    result.refused_by_code = dict(log.by_code)
-    result.refusals = log.finish()
-    return result
+        return staged
+
+    more = True
+    days: dict[date, str] = {}  # a file holds few dates: each written once
+
+    def pieces() -> Iterator[str]:
+        # COPY's text format made here, in one join, costs a fraction of psycopg's row by
+        # row adaptation. The codes are letters, digits and / _ - (parsing.normalize_code):
+        # no character COPY escapes.
+        nonlocal staged, more
+        for chunk in chunked(rows, chunk_size):
+            lines = []
+            for row in chunk:
+                parsed = parser.parse(row)
+                if isinstance(parsed, list):
+                    log.add(row.line, parsed)
+                else:
+                    line, code, day, value, source = parsed
+                    day_text = days.get(day)
+                    if day_text is None:
+                        day_text = days[day] = day.isoformat()
+                    lines.append(f"{line}\t{code}\t{day_text}\t{value}\t{source}\n")
+            staged += len(lines)
+            yield "".join(lines)
+            if progress:
+                progress(_("reading"), len(chunk), None)
+            if log.many_pending():
+                return  # the COPY ends so that they are written, and another goes on
+        more = False
+
+    # One COPY for the whole file: PostgreSQL stores each piece while the next is parsed.
+    # Refused rows wait in memory meanwhile, up to a bound.
+    while more:
+        copy_text_stream(_STAGE, _STAGE_COLUMNS, pieces())
+        log.flush()
+    return staged
 
 
-def _stage_write(rows: list[tuple[Any, ...]]) -> None:
+def _readings_write(table: str, rows: Iterable[tuple[Any, ...]], rules: _Rules) -> None:
+    """The chunk's readings, `_READING_COLUMNS` tuples, into `table` with the channel and
+    instant of the import: streamed in COPY's text format on PostgreSQL, a piece at a time,
+    so that PostgreSQL stores them as the rules give them."""
+    shared = (rules.channel, rules.now, "")  # _IMPORT_COLUMNS
+    columns = _READING_COLUMNS + _IMPORT_COLUMNS
     if not is_postgresql():
-        bulk_write(_STAGE, _STAGE_COLUMNS, rows)
-        return
-    # COPY's text format made here, in one join, costs a fraction of psycopg's row by row
-    # adaptation. The codes are letters, digits and / _ - (parsing.normalize_code): no
-    # character COPY escapes.
-    copy_text(
-        _STAGE,
-        _STAGE_COLUMNS,
-        "".join(
-            f"{line}\t{code}\t{day}\t{value}\t{source}\n" for line, code, day, value, source in rows
-        ),
-    )
-
-
-def _readings_write(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    """The chunk's readings, `_READING_COLUMNS` tuples, into `table`: streamed in COPY's text
-    format on PostgreSQL, a piece at a time, so that PostgreSQL stores them as the rules
-    give them."""
-    if not is_postgresql():
-        bulk_write(table, _READING_COLUMNS, rows)
+        bulk_write(table, columns, (row + shared for row in rows))
         return
 
     def pieces() -> Iterable[str]:
+        end = "".join(f"\t{copy_value(value)}" for value in shared) + "\n"
+        days: dict[date, str] = {}  # a file holds few dates: each written once
         lines: list[str] = []
-        ends: dict[tuple[Any, Any], str] = {}  # one or two: the same instant for every row
-        for row in rows:
-            supply_id, meter_id, day, value, source, channel, status, reason = row[:8]
-            consumption, rollover, submitted_at, void_reason = row[8:]
-            end = ends.get((submitted_at, void_reason))
-            if end is None:
-                end = ends[submitted_at, void_reason] = (
-                    f"\t{copy_value(submitted_at)}\t{copy_value(void_reason)}\n"
-                )
+        for supply_id, meter_id, day, value, source, status, reason, consumption, rollover in rows:
+            day_text = days.get(day)
+            if day_text is None:
+                day_text = days[day] = day.isoformat()
             lines.append(
-                f"{supply_id}\t{meter_id}\t{day}\t{value}\t{source}\t{channel}\t{status}\t"
+                f"{supply_id}\t{meter_id}\t{day_text}\t{value}\t{source}\t{status}\t"
                 f"{_NULL if reason is None else reason}\t"
                 f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}" + end
             )
@@ -238,71 +274,94 @@ def _readings_write(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
         if lines:
             yield "".join(lines)
 
-    copy_text_stream(table, _READING_COLUMNS, pieces())
+    copy_text_stream(table, columns, pieces())
 
 
 _NULL = "\\N"  # COPY's text format for NULL
 
 
-def _shared_work_table_name() -> str:
-    """A name for this import's shared work table, after dropping those that imports whose
-    connection is gone left behind (a crash, a killed process)."""
+def _leftover_work_tables_drop() -> None:
+    """Drop the shared work tables that imports of an earlier version left behind when
+    their connection was lost (a crash, a killed process): named after the backend process
+    that made them, they are dropped once it is gone."""
     live = {pid for (pid,) in fetch("SELECT pid FROM pg_stat_activity")}
     for (name,) in fetch(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE %s",
-        [_SHARED_WORK.replace("_", "\\_") + "%"],
+        [_LEFTOVER_WORK.replace("_", "\\_") + "%"],
     ):
-        pid = name[len(_SHARED_WORK) :].split("_", 1)[0]
+        pid = name[len(_LEFTOVER_WORK) :].split("_", 1)[0]
         if pid.isdigit() and int(pid) not in live:
             execute(f"DROP TABLE IF EXISTS {name}")
-    ((backend,),) = fetch("SELECT pg_backend_pid()")
-    return f"{_SHARED_WORK}{backend}_{secrets.token_hex(4)}"
 
 
-def _work_table_create(
-    work: str, log: RefusalLog, chunk_size: int, *, shared: bool = False
-) -> tuple[int, list[int]]:
-    """Step 2: the staged rows with their supply, found for the whole file in one join, and
-    stored in supply order so that a chunk's rows lie together; the rows naming no supply
-    are refused. Returns the number of rows to apply, and the supply ids that end the
-    chunks (each chunk ends with all the rows of its last supply). `shared`: an unlogged
-    table other connections see, rather than a temporary one."""
-    supply_table = Supply._meta.db_table
-    temp_table_analyze(_STAGE)
-    execute(f"DROP TABLE IF EXISTS {work}")
-    kind = "UNLOGGED" if shared else "TEMPORARY"
-    with transaction.atomic():
-        if is_postgresql():
-            # Sorting the whole file in memory rather than in files on disk; for this
-            # statement only.
-            execute("SET LOCAL work_mem = '64MB'")
-        execute(
-            f"CREATE {kind} TABLE {work} AS SELECT st.line, st.supply_code, st.read_on, "
-            "st.value, st.source, p.id AS supply_id, p.usage "
-            f"FROM {_STAGE} st LEFT JOIN {supply_table} p ON p.supply_code = st.supply_code "
-            "ORDER BY p.id, st.read_on, st.line"
-        )
-    temp_table_drop(_STAGE)  # every row is in the work table now
-    for line, supply_code in fetch_stream(
-        f"SELECT line, supply_code FROM {work} WHERE supply_id IS NULL"
-    ):
-        log.add(line, [FieldError("supply_code", "supply_unknown", {"supply_code": supply_code})])
-        log.flush_if_large()
-    log.flush()
-    execute(f"CREATE INDEX {work}_order ON {work} (supply_id, read_on, line)")
-    temp_table_analyze(work)
-    (count,) = fetch(f"SELECT COUNT(*) FROM {work} WHERE supply_id IS NOT NULL")[0]
-    boundaries = [
-        supply_id
-        for (supply_id,) in fetch(
-            "SELECT DISTINCT supply_id FROM (SELECT supply_id, ROW_NUMBER() OVER "
-            f"(ORDER BY supply_id) AS n FROM {work} WHERE supply_id IS NOT NULL) numbered "
-            "WHERE n %% %s = 0 ORDER BY supply_id",
-            [chunk_size],
-        )
-    ]
-    return int(count), boundaries
+class _SortedChunks:
+    """Step 2: the staged rows with their supply, found for the whole file in one join and
+    read back in supply and date order, cut into chunks of at least `chunk_size` rows that
+    each end with all the rows of their last supply. The rows naming no supply come first
+    and are refused into `log`; `to_apply` is then the number of rows the chunks hold.
+
+    Each row: (line, read_on, value, source, supply id, usage, and the supply code for a
+    row that names no supply)."""
+
+    def __init__(self, staged: int, log: RefusalLog, chunk_size: int) -> None:
+        self._log = log
+        self._chunk_size = chunk_size
+        self.to_apply = staged
+        self._rows = self._read()
+
+    def __iter__(self) -> Iterator[list[tuple[Any, ...]]]:
+        return self._rows
+
+    def close(self) -> None:
+        """Ends the reading (and its transaction) where it is: before the staging table
+        goes, even when an error stopped the import halfway."""
+        self._rows.close()
+
+    def _read(self) -> Generator[list[tuple[Any, ...]], None, None]:
+        supply_table = Supply._meta.db_table
+        chunk_size, log = self._chunk_size, self._log
+        chunk: list[tuple[Any, ...]] = []
+        unknown = True  # still reading the rows that name no supply
+        with contextlib.ExitStack() as stack:
+            if is_postgresql():
+                # Sorting the whole file in memory rather than in files on disk.
+                stack.enter_context(transaction.atomic())
+                execute("SET LOCAL work_mem = '64MB'")
+            batches = fetch_batches(
+                "SELECT st.line, st.read_on, st.value, st.source, p.id, p.usage, "
+                "CASE WHEN p.id IS NULL THEN st.supply_code END "
+                f"FROM {_STAGE} st LEFT JOIN {supply_table} p ON p.supply_code = st.supply_code "
+                "ORDER BY p.id NULLS FIRST, st.read_on, st.line",
+                batch=max(1000, min(chunk_size, 10_000)),
+            )
+            for batch in batches:
+                start = 0
+                if unknown:
+                    while start < len(batch) and batch[start][4] is None:
+                        line, code = batch[start][0], batch[start][6]
+                        log.add(
+                            line,
+                            [FieldError("supply_code", "supply_unknown", {"supply_code": code})],
+                        )
+                        log.flush_if_large()
+                        self.to_apply -= 1
+                        start += 1
+                    if start == len(batch):
+                        continue
+                    unknown = False
+                chunk.extend(batch[start:] if start else batch)
+                while len(chunk) >= chunk_size:
+                    last = chunk[chunk_size - 1][4]
+                    end = chunk_size
+                    while end < len(chunk) and chunk[end][4] == last:
+                        end += 1
+                    if end == len(chunk):
+                        break  # the last supply's rows may go on in the next batch
+                    yield chunk[:end]
+                    chunk = chunk[end:]
+            if chunk:
+                yield chunk
 
 
 class _RowParser:
@@ -312,38 +371,47 @@ class _RowParser:
         self._today = today
         self._values: dict[str, int | FieldError] = {}
         self._dates: dict[str, date | FieldError] = {}
+        self._sources: dict[str, str | FieldError] = {}
 
     def parse(self, row: CsvRow) -> tuple[Any, ...] | list[FieldError]:
         code_text, day_text, value_text, source_text = row.fields
-        errors: list[FieldError] = []
         try:
-            code = parsing.normalize_code(code_text, field="supply_code")
+            code: str | None = parsing.normalize_code(code_text, field="supply_code")
         except FormatError as exc:
-            errors.extend(exc.errors)
+            code, code_errors = None, exc.errors
         day = self._dates.get(day_text)
         if day is None:
             day = self._remember(self._dates, day_text, self._parse_day)
-        if isinstance(day, FieldError):
-            errors.append(day)
         value = self._values.get(value_text)
         if value is None:
             value = self._remember(self._values, value_text, parsing.parse_reading_value)
-        if isinstance(value, FieldError):
-            errors.append(value)
-        source = SOURCES.get(source_text.strip().lower())
+        source = self._sources.get(source_text)
         if source is None:
-            errors.append(
-                FieldError("source", "source_invalid" if source_text.strip() else "required")
-            )
-        if errors:
-            return errors
-        return (row.line, code, day, value, source)
+            source = self._remember(self._sources, source_text, self._parse_source)
+        if not (
+            code is None
+            or isinstance(day, FieldError)
+            or isinstance(value, FieldError)
+            or isinstance(source, FieldError)
+        ):
+            return (row.line, code, day, value, source)
+        errors = list(code_errors) if code is None else []
+        errors.extend(e for e in (day, value, source) if isinstance(e, FieldError))
+        return errors
 
     def _parse_day(self, text: str) -> date:
         day = parsing.parse_read_on(text)
         # The meter's installation is checked later, once the meter is known.
         parsing.check_read_on(day, today=self._today, meter_installed_on=None)
         return day
+
+    @staticmethod
+    def _parse_source(text: str) -> str:
+        source = SOURCES.get(text.strip().lower())
+        if source is None:
+            code = "source_invalid" if text.strip() else "required"
+            raise FormatError(FieldError("source", code))
+        return source
 
     @staticmethod
     def _remember(memo: dict[str, Any], text: str, parse: Any) -> Any:
@@ -357,8 +425,9 @@ class _RowParser:
         return answer
 
 
-@dataclass(frozen=True)
-class _Meter:
+class _Meter(NamedTuple):
+    # A named tuple rather than a frozen dataclass: one is made for every meter of every
+    # chunk, and a frozen dataclass sets each field through a call of its own.
     id: int
     digits: int
     installed_on: date
@@ -421,6 +490,9 @@ class _SupplyState:
 
     def meter_on(self, day: date) -> _Meter | None:
         """The meter in service on `day`: installed by then and not yet removed."""
+        if len(self.meters) == 1:  # nearly every supply: its one meter or none
+            meter = self.meters[0]
+            return meter if meter.in_service_on(day) else None
         fitted = [m for m in self.meters if m.in_service_on(day)]
         return max(fitted, key=lambda m: m.installed_on) if fitted else None
 
@@ -483,20 +555,18 @@ class _ChunkRefusals:
 
 
 def _apply_in_parallel(
-    work: str,
-    chunks: list[tuple[int, int | None]],
+    chunks: _SortedChunks,
     rules: _Rules,
     log: RefusalLog,
     result: ReadingsImportResult,
     progress: Progress | None,
-    staged: int,
 ) -> None:
-    """Step 3 on PostgreSQL: `_APPLIERS` threads take the chunks in turn, each applying its
-    chunk on its own connection; this thread gathers their counts and refused rows into
-    `result` and `log`, and reports progress. The first error stops the appliers (each
-    finishes, or rolls back, the chunk it holds) and is raised here."""
-    pending = iter(chunks)
-    taking = threading.Lock()
+    """Step 3 on PostgreSQL: this thread reads the chunks and hands them to `_APPLIERS`
+    threads, each applying a chunk at a time on its own connection; it gathers their counts
+    and refused rows into `result` and `log`, and reports progress. The first error stops
+    the appliers (each finishes, or rolls back, the chunk it holds) and is raised here."""
+    # Bounded, so that memory holds a few chunks whatever the file's size.
+    pending: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=_APPLIERS)
     reports: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
     over = object()  # an applier's last report
@@ -504,12 +574,11 @@ def _apply_in_parallel(
     def applier() -> None:
         try:
             while not stop.is_set():
-                with taking:
-                    chunk = next(pending, None)
-                if chunk is None:
+                rows = pending.get()
+                if rows is None:
                     break
                 part, refusals = ReadingsImportResult(), _ChunkRefusals()
-                done = _apply_chunk(work, *chunk, rules, refusals, part)
+                done = _apply_chunk(rows, rules, refusals, part)
                 reports.put((done, part, refusals))
         except BaseException as exc:  # handed to the importing thread, which raises it
             stop.set()
@@ -522,18 +591,23 @@ def _apply_in_parallel(
         threading.Thread(target=applier, name=f"readings-import-{n}", daemon=True)
         for n in range(_APPLIERS)
     ]
+    running = 0
     error: BaseException | None = None
-    try:
-        for thread in threads:
-            thread.start()
-        running = len(threads)
+
+    def gather(block: bool, record: bool = True) -> None:
+        """The appliers' reports so far (with `block`, waiting a moment for one)."""
+        nonlocal running, error
         while running:
-            report = reports.get()
+            try:
+                report = reports.get(block=block, timeout=0.1 if block else None)
+            except queue.Empty:
+                return
+            block = False
             if report is over:
                 running -= 1
             elif isinstance(report, BaseException):
                 error = error or report
-            else:
+            elif record:
                 done, part, refusals = report
                 result.accepted += part.accepted
                 result.under_review += part.under_review
@@ -543,55 +617,99 @@ def _apply_in_parallel(
                     log.add(line, errors)
                 log.flush()
                 if progress and done:
-                    progress(_("applying"), done, staged)
-    finally:
-        stop.set()
+                    progress(_("applying"), done, chunks.to_apply)
+
+    def hand(rows: list[tuple[Any, ...]]) -> bool:
+        """Give a chunk to the appliers, gathering their reports while they are busy; False
+        once they have stopped."""
+        while not stop.is_set():
+            try:
+                pending.put(rows, timeout=0.1)
+                return True
+            except queue.Full:
+                gather(block=False)
+        return False
+
+    try:
         for thread in threads:
-            if thread.is_alive():
-                thread.join()
+            thread.start()
+            running += 1
+        for rows in chunks:
+            gather(block=False)
+            if not hand(rows):
+                break
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        # One None stops an applier once the chunks before it are applied; an applier that
+        # stopped on an error leaves the others to stop after their chunk.
+        while running:
+            with contextlib.suppress(queue.Full):
+                pending.put_nowait(None)
+            gather(block=True, record=not stop.is_set())
+        for thread in threads:
+            thread.join()
     if error is not None:
         raise error
 
 
 def _apply_chunk(
-    work: str,
-    lower: int,
-    upper: int | None,
+    rows: list[tuple[Any, ...]],
     rules: _Rules,
     log: RefusalLog | _ChunkRefusals,
     result: ReadingsImportResult,
 ) -> int:
-    """Step 3 for the rows of the supplies with ids in (lower, upper]: one transaction."""
-    where = "w.supply_id > %s" + ("" if upper is None else " AND w.supply_id <= %s")
-    params = [lower] if upper is None else [lower, upper]
-    # The range is repeated on the other table's own column so that its index is used
-    # for the range itself, not probed once per supply of the file.
-    supplies = f"SELECT w.supply_id FROM {work} w WHERE {where}"
+    """Step 3 for the rows of one chunk of supplies: one transaction."""
+    supply_ids = list(dict.fromkeys(row[4] for row in rows))  # in order, once each
+    lower, upper = supply_ids[0] - 1, supply_ids[-1]
+    if not is_postgresql():
+        # SQLite: the chunk's range of ids (its supplies lie in it, among others whose rows
+        # are not looked at); a list of ids could pass SQLite's limit of parameters.
+        params: list[Any] = [lower, upper]
 
-    def within(column: str) -> str:
-        bounds = f"{column} > %s" + ("" if upper is None else f" AND {column} <= %s")
-        return f"{bounds} AND {column} IN ({supplies})"
+        def within(column: str) -> str:
+            return f"{column} > %s AND {column} <= %s"
+
+    elif upper - lower <= 2 * len(supply_ids):
+        # Most ids of the range are the chunk's: the range read through the index, each row
+        # checked against the ids by hashing (`+ 0` keeps the list out of the index's
+        # condition, where each id would be a descent of its own).
+        ids = "{" + ",".join(map(str, supply_ids)) + "}"
+        params = [lower, upper, ids]
+
+        def within(column: str) -> str:
+            return f"{column} > %s AND {column} <= %s AND {column} + 0 = ANY(%s::bigint[])"
+
+    else:
+        # Few supplies over a wide range: each looked up on its own.
+        params = ["{" + ",".join(map(str, supply_ids)) + "}"]
+
+        def within(column: str) -> str:
+            return f"{column} IN (SELECT unnest(%s::bigint[]))"
 
     supply_table, meter_table = Supply._meta.db_table, Meter._meta.db_table
     reading_table = Reading._meta.db_table
     with transaction.atomic():
-        rows = fetch(
-            "SELECT w.line, w.read_on, w.value, w.source, w.supply_id, w.usage "
-            f"FROM {work} w WHERE {where} ORDER BY w.supply_id, w.read_on, w.line",
-            params,
-        )
-        # The supplies' meters, and on PostgreSQL the lock `reading_submit` takes, taken in
-        # supply order: the last valid readings cannot change under us.
-        lock = " FOR UPDATE OF p" if is_postgresql() else ""
+        if is_postgresql():
+            # The lock `reading_submit` takes, taken in supply order: the supplies' meters
+            # and last valid readings cannot change under us.
+            execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {supply_table} p WHERE {within('p.id')} "
+                "ORDER BY p.id FOR UPDATE) locked",
+                params,
+            )
         meters: dict[int, list[_Meter]] = {}
+        q4_last, limits = None, None  # most meters of a chunk share a flow rate
         for supply_id, *fields in fetch(
             "SELECT m.supply_id, m.id, m.digits, m.installed_on, m.initial_reading, "
-            f"m.removed_on, m.final_reading, m.q4_m3h FROM {supply_table} p "
-            f"JOIN {meter_table} m ON m.supply_id = p.id WHERE {within('p.id')} "
-            f"ORDER BY m.supply_id, m.installed_on{lock}",
-            params * 2,
+            f"m.removed_on, m.final_reading, m.q4_m3h FROM {meter_table} m "
+            f"WHERE {within('m.supply_id')} ORDER BY m.supply_id, m.installed_on",
+            params,
         ):
             meter_id, digits, installed_on, initial, removed_on, final, q4 = fields
+            if limits is None or q4 != q4_last:
+                q4_last, limits = q4, rules.limits(q4)
             meters.setdefault(supply_id, []).append(
                 _Meter(
                     meter_id,
@@ -600,7 +718,7 @@ def _apply_chunk(
                     initial,
                     None if removed_on is None else as_date(removed_on),
                     final,
-                    rules.limits(q4),
+                    limits,
                 )
             )
         # Every reading not voided: the valid ones are the history R6 and R9 need, and any
@@ -612,7 +730,7 @@ def _apply_chunk(
             f"FROM {reading_table} r WHERE {within('r.supply_id')} AND r.voided_at IS NULL "
             "ORDER BY r.supply_id, r.meter_id, r.read_on, "
             "CASE WHEN r.source IN (%s, %s) THEN 0 ELSE 1 END, r.id DESC",
-            [*params, *params, Source.OPERATOR.value, Source.REMOTE.value],
+            [*params, Source.OPERATOR.value, Source.REMOTE.value],
         ):
             on = as_date(read_on)
             taken.add((supply_id, on, value, source))
@@ -622,7 +740,9 @@ def _apply_chunk(
             if not days or days[-1][0] != on:  # the first of a day is its R8 winner
                 days.append((on, value, _RANK[source]))
 
-        _readings_write(reading_table, _assess(rows, meters, history, taken, rules, log, result))
+        _readings_write(
+            reading_table, _assess(rows, meters, history, taken, rules, log, result), rules
+        )
         log.flush()
     return len(rows)
 
@@ -636,13 +756,15 @@ def _assess(
     log: RefusalLog | _ChunkRefusals,
     result: ReadingsImportResult,
 ) -> Iterable[tuple[Any, ...]]:
-    """The readings to store for the chunk's rows, in supply and date order; the rows
-    refused go into `log`. A generator, so the COPY streams while the rules run."""
+    """The readings to store for the chunk's rows (`_READING_COLUMNS` tuples), in supply
+    and date order; the rows refused go into `log`. A generator, so the COPY streams while
+    the rules run."""
     state: _SupplyState | None = None
     current: int | None = None
     taken: dict[tuple[date, int, str], int] = {}  # this supply's readings so far: line
-    today, now = rules.today, rules.now
-    for line, read_on, value, source, supply_id, usage in rows:
+    today = rules.today
+    check_digits, check_read_on = parsing.check_reading_digits, parsing.check_read_on
+    for line, read_on, value, source, supply_id, usage, _code in rows:
         if supply_id != current:
             current = supply_id
             state = _SupplyState(
@@ -653,9 +775,9 @@ def _assess(
             )
             taken = {}
         assert state is not None
-        day = as_date(read_on)
+        day = read_on if type(read_on) is date else as_date(read_on)
         key = (day, value, source)
-        if (supply_id, day, value, source) in already_taken:
+        if already_taken and (supply_id, day, value, source) in already_taken:
             log.add(line, [FieldError("row", "duplicate")])
             continue
         if key in taken:
@@ -673,8 +795,8 @@ def _assess(
             log.add(line, [error])
             continue
         try:
-            parsing.check_reading_digits(value, meter.digits)
-            parsing.check_read_on(day, today=today, meter_installed_on=meter.installed_on)
+            check_digits(value, meter.digits)
+            check_read_on(day, today=today, meter_installed_on=meter.installed_on)
         except FormatError as exc:
             log.add(line, exc.errors)
             continue
@@ -693,8 +815,7 @@ def _assess(
                 cma_m3=state.cma(),
                 limits=meter.limits,
             )
-            status = assessment.status.value
-            reason = None if assessment.reason is None else assessment.reason.value
+            status, reason = _STATUS_TEXT[assessment.status], _REASON_TEXT[assessment.reason]
             consumption, rollover = assessment.consumption_m3, assessment.rollover
         if status == _ACCEPTED:
             result.accepted += 1
@@ -704,17 +825,4 @@ def _assess(
         else:
             assert reason is not None
             result.discarded[reason] = result.discarded.get(reason, 0) + 1
-        yield (
-            supply_id,
-            meter.id,
-            day,
-            value,
-            source,
-            rules.channel,
-            status,
-            reason,
-            consumption,
-            rollover,
-            now,
-            "",
-        )
+        yield (supply_id, meter.id, day, value, source, status, reason, consumption, rollover)

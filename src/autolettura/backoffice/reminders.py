@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -185,17 +187,37 @@ def _batches_queue(
             yield from _batch_queue(batch, lo, hi)
         return
 
-    def one(lo: int, hi: int) -> list[tuple[str, str, int]]:
+    todo: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    for bounds in ranges:
+        todo.put(bounds)
+    failed = threading.Event()
+
+    def worker() -> list[tuple[str, str, int]]:
+        """Batches taken in turn on one connection of this thread's own, kept from one
+        batch to the next (a new backend a batch would start cold, its catalog caches
+        empty), closed at the end. After a failure no worker takes another batch."""
+        rows: list[tuple[str, str, int]] = []
         try:
-            return _batch_queue(batch, lo, hi)
+            while not failed.is_set():
+                try:
+                    lo, hi = todo.get_nowait()
+                except queue.Empty:
+                    break
+                rows += _batch_queue(batch, lo, hi)
+        except BaseException:
+            failed.set()
+            raise
         finally:
             connections.close_all()  # this thread's own connection
+        return rows
 
     # The statements' text is built once, here, before the threads share it.
     batch.statements()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reminders") as pool:
-        for rows in pool.map(lambda r: one(*r), ranges):
-            yield from rows
+    count = min(workers, len(ranges))
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="reminders") as pool:
+        futures = [pool.submit(worker) for _ in range(count)]
+        for future in futures:
+            yield from future.result()
 
 
 def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int]]:

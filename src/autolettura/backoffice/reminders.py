@@ -59,6 +59,8 @@ CLOSING_DAYS_BEFORE = 3
 BATCH_SIZE = 50_000
 # Batches queued side by side on PostgreSQL: one a core of a small database server.
 WORKERS = 2
+# PostgreSQL's memory for a batch's selection, sorts and hashes (see _BatchSql.run).
+_WORK_MEM = "64MB"
 
 # Route -> (the customer's opt-in flag, the contact field it needs).
 _ROUTES = {
@@ -566,6 +568,11 @@ class _BatchSql:
             if self.postgresql:
                 if self.skipped:
                     count_sql += f" UNION ALL {skipped_sql}"
+                # The selection (one row a message) is kept for the three statements that
+                # read it. At the default 4 MB a batch of 50,000 supplies spills it to a
+                # temporary file (8 MB, written once and read three times); in memory it
+                # takes about twice that. For this transaction only.
+                cursor.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
                 # One statement: the selection is computed once and feeds both inserts
                 # (data-modifying CTEs always run to completion).
                 cursor.execute(

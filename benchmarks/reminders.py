@@ -4,12 +4,13 @@
         .venv/bin/python -m benchmarks.reminders --supplies 1000000
 
 DATABASE_URL names the PostgreSQL server; the benchmark works only in its own database
-(`autolettura_bench_reminders`, dropped and created afresh, migrated, dropped at the end),
-never in the one named. Setup (not measured) generates N customers, each with a supply and
-a meter, in SQL: every customer has an e-mail address and the default opt-in to e-mail; one
-in ten also chose SMS, one in twenty WhatsApp; one in five speaks English; one supply in
-ten has a bill whose printed window is the policy's next one. The run is on the first day
-of that window, so every supply is due its opening reminder. Then, in the same run:
+(`autolettura_bench_reminders`, or the one `--database` names: dropped and created afresh,
+migrated, dropped at the end), never in the one DATABASE_URL names. Setup (not measured)
+generates N customers, each with a supply and a meter, in SQL: every customer has an
+e-mail address and the default opt-in to e-mail; one in ten also chose SMS, one in twenty
+WhatsApp; one in five speaks English; one supply in ten has a bill whose printed window is
+the policy's next one. The run is on the first day of that window, so every supply is due
+its opening reminder. Then, in the same run:
 
 (a) the limit: one plain `INSERT ... SELECT` of the N supplies' ids and codes into a bare
     table;
@@ -34,6 +35,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks.support import (
     Breakdown,
@@ -59,6 +61,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="batches side by side (the run's default)"
     )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help="the benchmark's own database (dropped and created afresh, dropped at the end)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     args = parser.parse_args(argv)
     if not 1000 <= args.supplies <= MAX_SUPPLIES:
@@ -71,18 +78,24 @@ def main(argv: list[str] | None = None) -> None:
     if not is_postgres(url):
         sys.exit(
             "This benchmark measures PostgreSQL and needs DATABASE_URL=postgres://... (it "
-            f"works in its own database, {BENCH_DATABASE}). DATABASE_URL is "
+            f"works in its own database, {args.database}). DATABASE_URL is "
             f"{'unset (SQLite)' if not url else repr(url)}."
         )
-    bench_url = database_recreate(url, BENCH_DATABASE)
+    if args.database in {"postgres", "template0", "template1"} or args.database == urlsplit(
+        url
+    ).path.lstrip("/"):
+        parser.error(f"--database {args.database}: the benchmark drops it, name one of its own")
+    bench_url = database_recreate(url, args.database)
     try:
-        _run(bench_url, args.supplies, args.batch_size, args.workers)
+        _run(bench_url, args.database, args.supplies, args.batch_size, args.workers)
     finally:
         if not args.keep:
-            database_drop(url, BENCH_DATABASE)
+            database_drop(url, args.database)
 
 
-def _run(bench_url: str, supplies: int, batch_size: int | None, workers: int | None) -> None:
+def _run(
+    bench_url: str, database: str, supplies: int, batch_size: int | None, workers: int | None
+) -> None:
     os.environ["DATABASE_URL"] = bench_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "autolettura.settings"
     import django
@@ -110,7 +123,7 @@ def _run(bench_url: str, supplies: int, batch_size: int | None, workers: int | N
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         server = cursor.fetchone()[0].split(" on ")[0]
-    print(f"Reminders benchmark: {supplies:,} supplies, {server}, database {BENCH_DATABASE}")
+    print(f"Reminders benchmark: {supplies:,} supplies, {server}, database {database}")
     python = sys.version.split()[0]
     print(f"machine: {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, Python {python}")
     print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))

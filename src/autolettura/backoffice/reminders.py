@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import queue
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +59,8 @@ CLOSING_DAYS_BEFORE = 3
 BATCH_SIZE = 50_000
 # Batches queued side by side on PostgreSQL: one a core of a small database server.
 WORKERS = 2
+# PostgreSQL's memory for a batch's selection, sorts and hashes (see _BatchSql.run).
+_WORK_MEM = "64MB"
 
 # Route -> (the customer's opt-in flag, the contact field it needs).
 _ROUTES = {
@@ -185,17 +189,37 @@ def _batches_queue(
             yield from _batch_queue(batch, lo, hi)
         return
 
-    def one(lo: int, hi: int) -> list[tuple[str, str, int]]:
+    todo: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+    for bounds in ranges:
+        todo.put(bounds)
+    failed = threading.Event()
+
+    def worker() -> list[tuple[str, str, int]]:
+        """Batches taken in turn on one connection of this thread's own, kept from one
+        batch to the next (a new backend a batch would start cold, its catalog caches
+        empty), closed at the end. After a failure no worker takes another batch."""
+        rows: list[tuple[str, str, int]] = []
         try:
-            return _batch_queue(batch, lo, hi)
+            while not failed.is_set():
+                try:
+                    lo, hi = todo.get_nowait()
+                except queue.Empty:
+                    break
+                rows += _batch_queue(batch, lo, hi)
+        except BaseException:
+            failed.set()
+            raise
         finally:
             connections.close_all()  # this thread's own connection
+        return rows
 
     # The statements' text is built once, here, before the threads share it.
     batch.statements()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reminders") as pool:
-        for rows in pool.map(lambda r: one(*r), ranges):
-            yield from rows
+    count = min(workers, len(ranges))
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="reminders") as pool:
+        futures = [pool.submit(worker) for _ in range(count)]
+        for future in futures:
+            yield from future.result()
 
 
 def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int]]:
@@ -544,6 +568,11 @@ class _BatchSql:
             if self.postgresql:
                 if self.skipped:
                     count_sql += f" UNION ALL {skipped_sql}"
+                # The selection (one row a message) is kept for the three statements that
+                # read it. At the default 4 MB a batch of 50,000 supplies spills it to a
+                # temporary file (8 MB, written once and read three times); in memory it
+                # takes about twice that. For this transaction only.
+                cursor.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
                 # One statement: the selection is computed once and feeds both inserts
                 # (data-modifying CTEs always run to completion).
                 cursor.execute(

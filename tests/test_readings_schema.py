@@ -208,3 +208,14 @@ def test_the_migration_moves_the_links_where_they_are_kept() -> None:
         (reviewed.pk, "DISCARDED", "sportello", now, "DISCARDED"),
         (voided.pk, "VOIDED", "sportello", now, "ACCEPTED"),
     }
+
+    # And back: the reading names its message and its people again.
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    readings = executor.loader.project_state(before).apps.get_model("readings", "Reading")
+    back = {r.pk: r for r in readings.objects.all()}
+    assert back[sent.pk].inbound_message_id == made.pk
+    assert back[reviewed.pk].reviewed_by_id == user.pk
+    assert back[voided.pk].voided_by_id == user.pk
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -8,7 +8,7 @@ A reading reviewed or voided with no audit entry saying by whom (none is made so
 services, which write both in one transaction) gets one, so that nobody is lost."""
 
 from django.db import migrations, models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 
 _FROM_READING = "recorded from the reading when its column was removed"
 
@@ -17,15 +17,11 @@ def _links_moved(apps, schema_editor):
     Reading = apps.get_model("readings", "Reading")
     InboundMessage = apps.get_model("readings", "InboundMessage")
     AuditEntry = apps.get_model("backoffice", "AuditEntry")
-    for reading_id, message_id in (
-        Reading.objects.exclude(inbound_message=None)
-        .order_by("pk")
-        .values_list("pk", "inbound_message_id")
-        .iterator()
-    ):
-        InboundMessage.objects.filter(pk=message_id).update(
-            reading_id=reading_id, made_reading=True
-        )
+    # One statement, not one a reading: an installation has many readings sent by channels.
+    naming = Reading.objects.filter(inbound_message=OuterRef("pk")).order_by("pk")
+    InboundMessage.objects.filter(Exists(naming)).update(
+        reading_id=Subquery(naming.values("pk")[:1]), made_reading=True
+    )
     for column, actions in (
         ("reviewed", ["ACCEPTED", "DISCARDED"]),
         ("voided", ["VOIDED"]),
@@ -56,21 +52,16 @@ def _links_back(apps, schema_editor):
     Reading = apps.get_model("readings", "Reading")
     InboundMessage = apps.get_model("readings", "InboundMessage")
     AuditEntry = apps.get_model("backoffice", "AuditEntry")
-    for message_id, reading_id in (
-        InboundMessage.objects.filter(made_reading=True)
-        .values_list("pk", "reading_id")
-        .iterator()
-    ):
-        Reading.objects.filter(pk=reading_id).update(inbound_message_id=message_id)
+    maker = InboundMessage.objects.filter(reading=OuterRef("pk"), made_reading=True)
+    Reading.objects.filter(Exists(maker)).update(
+        inbound_message_id=Subquery(maker.values("pk")[:1])
+    )
     for column, actions in (("reviewed", ["ACCEPTED", "DISCARDED"]), ("voided", ["VOIDED"])):
         # The latest such entry of each reading names who.
-        for reading_id, by_id in (
-            AuditEntry.objects.filter(action__in=actions)
-            .order_by("reading_id", "at", "pk")
-            .values_list("reading_id", "by_id")
-            .iterator()
-        ):
-            Reading.objects.filter(pk=reading_id).update(**{f"{column}_by_id": by_id})
+        entries = AuditEntry.objects.filter(reading=OuterRef("pk"), action__in=actions)
+        Reading.objects.filter(Exists(entries)).update(
+            **{f"{column}_by_id": Subquery(entries.order_by("-at", "-pk").values("by_id")[:1])}
+        )
 
 
 class Migration(migrations.Migration):

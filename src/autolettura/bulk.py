@@ -347,38 +347,66 @@ class CsvFile:
         assert len(columns) >= 2
         self._width = len(names)
         self._pad = any(column not in names for column in optional)
-        self._pick = operator.itemgetter(
+        indexes = [
             *(names.index(column) for column in columns),
             *(names.index(column) if column in names else self._width for column in optional),
-        )
+        ]
+        self._pick = operator.itemgetter(*indexes)
+        # A header of the expected columns, in their order, and nothing more: the fields are
+        # taken as read.
+        self._as_read = indexes == list(range(self._width))
 
     def __iter__(self) -> Iterator[CsvRow]:
+        for batch in self.batches(1000):
+            for line, fields in batch:
+                yield CsvRow(line, tuple(fields))
+
+    def batches(self, size: int) -> Iterator[list[tuple[int, Sequence[str]]]]:
+        """The data rows a list of up to `size` at a time, each as (line, fields in the
+        order of the expected columns): as iterating the file, at less cost a row. The rows
+        that cannot be read are refused into the log as the batch they are in is read."""
         reader, log = self._reader, self._log
-        pick, width = self._pick, self._width
+        pick, width, pad, as_read = self._pick, self._width, self._pad, self._as_read
         previous = reader.line_num
-        while True:
+        more = True
+        while more:
+            lines: list[int] = []
+            rows: list[list[str]] = []
+            more = False
             try:
-                fields = next(reader)
-            except StopIteration:
-                return
+                for fields in reader:
+                    # A quoted field may span lines: the row starts right after the previous.
+                    line = previous + 1
+                    previous = reader.line_num
+                    if any(fields):  # a blank line is skipped, not counted
+                        lines.append(line)
+                        rows.append(fields)
+                        if len(rows) >= size:
+                            more = True
+                            break
             except csv.Error as exc:
                 self.rows_read += 1
                 log.add(reader.line_num, [FieldError("row", "row_invalid", {"detail": str(exc)})])
                 previous = reader.line_num
+                more = True
+            if not rows:
                 continue
-            # A quoted field may span lines: the row starts right after the previous one.
-            line = previous + 1
-            previous = reader.line_num
-            if not any(fields):
-                continue
-            self.rows_read += 1
-            if not _is_utf8(fields):
-                log.add(line, [FieldError("row", "encoding_invalid")])
-            elif len(fields) != width:
-                found = {"found": len(fields), "expected": width}
-                log.add(line, [FieldError("row", "columns_count", found)])
-            else:
-                yield CsvRow(line, pick([*fields, ""] if self._pad else fields))
+            self.rows_read += len(rows)
+            # Nearly every batch is ASCII: one C call for all its rows.
+            ascii = "".join(map("".join, rows)).isascii()
+            batch: list[tuple[int, Sequence[str]]] = []
+            for line, fields in zip(lines, rows, strict=True):
+                if not (ascii or _is_utf8(fields)):
+                    log.add(line, [FieldError("row", "encoding_invalid")])
+                elif len(fields) != width:
+                    found = {"found": len(fields), "expected": width}
+                    log.add(line, [FieldError("row", "columns_count", found)])
+                elif as_read:
+                    batch.append((line, fields))
+                else:
+                    batch.append((line, pick([*fields, ""] if pad else fields)))
+            if batch:
+                yield batch
 
 
 def _is_utf8(fields: Sequence[str]) -> bool:

@@ -27,9 +27,10 @@ on the chunk size, not on the file.
 from __future__ import annotations
 
 import contextlib
+import operator
 import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,7 +49,6 @@ from autolettura.bulk import (
     RefusalLog,
     as_date,
     bulk_write,
-    chunked,
     execute,
     fetch,
     fetch_batches,
@@ -106,6 +106,7 @@ _RANK = {Source.OPERATOR.value: 0, Source.REMOTE.value: 0, Source.SELF.value: 1}
 # The parsers are pure, and a file repeats few dates and values: remembering their answers
 # saves most of the parsing. Bounded so that memory stays flat.
 _MEMO_LIMIT = 100_000
+_SUPPLY_OF = operator.itemgetter(4)  # of a row of _SortedChunks
 
 
 @dataclass
@@ -191,48 +192,60 @@ def _stage(
 ) -> int:
     """Step 1: every row of the file parsed, the good ones into the staging table, the
     others into `log`. Returns how many rows were staged."""
-    rows = iter(source)
+    batches = source.batches(chunk_size)
     staged = 0
     if not is_postgresql():
-        for chunk in chunked(rows, chunk_size):
+        for batch in batches:
             good = []
-            for row in chunk:
-                parsed = parser.parse(row)
+            for line, fields in batch:
+                parsed = parser.parse_fields(line, fields)
                 if isinstance(parsed, list):
-                    log.add(row.line, parsed)
+                    log.add(line, parsed)
                 else:
                     good.append(parsed)
             bulk_write(_STAGE, _STAGE_COLUMNS, good)
             staged += len(good)
             log.flush()
             if progress:
-                progress(_("reading"), len(chunk), None)
+                progress(_("reading"), len(batch), None)
         return staged
 
     more = True
-    days: dict[date, str] = {}  # a file holds few dates: each written once
+    normalize_code = parsing.normalize_code
+    dates, values, sources = parser.good_dates, parser.good_values, parser.good_sources
 
     def pieces() -> Iterator[str]:
         # COPY's text format made here, in one join, costs a fraction of psycopg's row by
         # row adaptation. The codes are letters, digits and / _ - (parsing.normalize_code):
         # no character COPY escapes.
         nonlocal staged, more
-        for chunk in chunked(rows, chunk_size):
+        for batch in batches:
             lines = []
-            for row in chunk:
-                parsed = parser.parse(row)
+            for line, fields in batch:
+                code_text, day_text, value_text, source_text = fields
+                # Nearly every row: a date, value and source already parsed good, and a code
+                # already canonical, written as the parser gave them the first time.
+                day = dates.get(day_text)
+                value = values.get(value_text)
+                kind = sources.get(source_text)
+                if day is not None and value is not None and kind is not None:
+                    try:
+                        code = normalize_code(code_text, field="supply_code")
+                    except FormatError:
+                        pass
+                    else:
+                        lines.append(f"{line}\t{code}\t{day}\t{value}\t{kind}\n")
+                        continue
+                parsed = parser.parse_fields(line, fields)
                 if isinstance(parsed, list):
-                    log.add(row.line, parsed)
+                    log.add(line, parsed)
                 else:
-                    line, code, day, value, source = parsed
-                    day_text = days.get(day)
-                    if day_text is None:
-                        day_text = days[day] = day.isoformat()
-                    lines.append(f"{line}\t{code}\t{day_text}\t{value}\t{source}\n")
+                    _line, code, read_on, number, kind = parsed
+                    lines.append(f"{line}\t{code}\t{read_on.isoformat()}\t{number}\t{kind}\n")
             staged += len(lines)
             yield "".join(lines)
             if progress:
-                progress(_("reading"), len(chunk), None)
+                progress(_("reading"), len(batch), None)
             if log.many_pending():
                 return  # the COPY ends so that they are written, and another goes on
         more = False
@@ -372,29 +385,42 @@ class _RowParser:
         self._values: dict[str, int | FieldError] = {}
         self._dates: dict[str, date | FieldError] = {}
         self._sources: dict[str, str | FieldError] = {}
+        # The texts parsed good so far, each with what COPY's text format writes for it.
+        self.good_values: dict[str, str] = {}
+        self.good_dates: dict[str, str] = {}
+        self.good_sources: dict[str, str] = {}
 
     def parse(self, row: CsvRow) -> tuple[Any, ...] | list[FieldError]:
-        code_text, day_text, value_text, source_text = row.fields
+        return self.parse_fields(row.line, row.fields)
+
+    def parse_fields(self, line: int, fields: Sequence[str]) -> tuple[Any, ...] | list[FieldError]:
+        code_text, day_text, value_text, source_text = fields
         try:
             code: str | None = parsing.normalize_code(code_text, field="supply_code")
         except FormatError as exc:
             code, code_errors = None, exc.errors
         day = self._dates.get(day_text)
         if day is None:
-            day = self._remember(self._dates, day_text, self._parse_day)
+            day = self._remember(
+                self._dates, self.good_dates, day_text, self._parse_day, date.isoformat
+            )
         value = self._values.get(value_text)
         if value is None:
-            value = self._remember(self._values, value_text, parsing.parse_reading_value)
+            value = self._remember(
+                self._values, self.good_values, value_text, parsing.parse_reading_value, str
+            )
         source = self._sources.get(source_text)
         if source is None:
-            source = self._remember(self._sources, source_text, self._parse_source)
+            source = self._remember(
+                self._sources, self.good_sources, source_text, self._parse_source, str
+            )
         if not (
             code is None
             or isinstance(day, FieldError)
             or isinstance(value, FieldError)
             or isinstance(source, FieldError)
         ):
-            return (row.line, code, day, value, source)
+            return (line, code, day, value, source)
         errors = list(code_errors) if code is None else []
         errors.extend(e for e in (day, value, source) if isinstance(e, FieldError))
         return errors
@@ -414,14 +440,19 @@ class _RowParser:
         return source
 
     @staticmethod
-    def _remember(memo: dict[str, Any], text: str, parse: Any) -> Any:
+    def _remember(
+        memo: dict[str, Any], good: dict[str, str], text: str, parse: Any, copy_text: Any
+    ) -> Any:
         try:
             answer = parse(text)
         except FormatError as exc:
             answer = exc.errors[0]
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
+            good.clear()
         memo[text] = answer
+        if not isinstance(answer, FieldError):
+            good[text] = copy_text(answer)
         return answer
 
 
@@ -473,6 +504,8 @@ class _Rules:
 
 class _SupplyState:
     """A supply's meters and valid readings while its rows are assessed in date order."""
+
+    __slots__ = ("_cma", "_default_cma", "_rules", "meters", "readings")
 
     def __init__(
         self,
@@ -661,7 +694,7 @@ def _apply_chunk(
     result: ReadingsImportResult,
 ) -> int:
     """Step 3 for the rows of one chunk of supplies: one transaction."""
-    supply_ids = list(dict.fromkeys(row[4] for row in rows))  # in order, once each
+    supply_ids = list(dict.fromkeys(map(_SUPPLY_OF, rows)))  # in order, once each
     lower, upper = supply_ids[0] - 1, supply_ids[-1]
     if not is_postgresql():
         # SQLite: the chunk's range of ids (its supplies lie in it, among others whose rows
@@ -700,26 +733,22 @@ def _apply_chunk(
                 params,
             )
         meters: dict[int, list[_Meter]] = {}
+        meters_of = meters.setdefault
         q4_last, limits = None, None  # most meters of a chunk share a flow rate
-        for supply_id, *fields in fetch(
+        for supply_id, meter_id, digits, installed_on, initial, removed_on, final, q4 in fetch(
             "SELECT m.supply_id, m.id, m.digits, m.installed_on, m.initial_reading, "
             f"m.removed_on, m.final_reading, m.q4_m3h FROM {meter_table} m "
             f"WHERE {within('m.supply_id')} ORDER BY m.supply_id, m.installed_on",
             params,
         ):
-            meter_id, digits, installed_on, initial, removed_on, final, q4 = fields
             if limits is None or q4 != q4_last:
                 q4_last, limits = q4, rules.limits(q4)
-            meters.setdefault(supply_id, []).append(
-                _Meter(
-                    meter_id,
-                    digits,
-                    as_date(installed_on),
-                    initial,
-                    None if removed_on is None else as_date(removed_on),
-                    final,
-                    limits,
-                )
+            if type(installed_on) is not date:
+                installed_on = as_date(installed_on)
+            if removed_on is not None and type(removed_on) is not date:
+                removed_on = as_date(removed_on)
+            meters_of(supply_id, []).append(
+                _Meter(meter_id, digits, installed_on, initial, removed_on, final, limits)
             )
         # Every reading not voided: the valid ones are the history R6 and R9 need, and any
         # of them makes a row that repeats it a duplicate (R4).
@@ -764,13 +793,18 @@ def _assess(
     taken: dict[tuple[date, int, str], int] = {}  # this supply's readings so far: line
     today = rules.today
     check_digits, check_read_on = parsing.check_reading_digits, parsing.check_read_on
+    meters_of, history_of, default_cma = meters.get, history.get, rules.default_cma
+    no_meter: list[_Meter] = []
+    accepted = under_review = 0
+    discarded = result.discarded
     for line, read_on, value, source, supply_id, usage, _code in rows:
         if supply_id != current:
             current = supply_id
+            readings = history_of(supply_id)
             state = _SupplyState(
-                meters.get(supply_id, []),
-                history.get(supply_id, {}),
-                rules.default_cma(usage),
+                meters_of(supply_id, no_meter),
+                {} if readings is None else readings,
+                default_cma(usage),
                 rules,
             )
             taken = {}
@@ -783,7 +817,11 @@ def _assess(
         if key in taken:
             log.add(line, [FieldError("row", "duplicate", {"first_line": taken[key]})])
             continue
-        meter = state.meter_on(day)
+        fitted = state.meters
+        if len(fitted) == 1 and fitted[0].in_service_on(day):  # nearly every row
+            meter: _Meter | None = fitted[0]
+        else:
+            meter = state.meter_on(day)
         if meter is None:
             first = min((m.installed_on for m in state.meters), default=None)
             if first is None or day < first:
@@ -815,14 +853,25 @@ def _assess(
                 cma_m3=state.cma(),
                 limits=meter.limits,
             )
-            status, reason = _STATUS_TEXT[assessment.status], _REASON_TEXT[assessment.reason]
+            # Told apart by identity: an enum's hash and value are Python-level calls.
+            outcome, why = assessment.status, assessment.reason
+            status = (
+                _ACCEPTED
+                if outcome is RuleStatus.ACCEPTED
+                else _UNDER_REVIEW
+                if outcome is RuleStatus.UNDER_REVIEW
+                else _STATUS_TEXT[outcome]
+            )
+            reason = None if why is None else _REASON_TEXT[why]
             consumption, rollover = assessment.consumption_m3, assessment.rollover
         if status == _ACCEPTED:
-            result.accepted += 1
+            accepted += 1
             state.accept(meter, day, value, _RANK[source])
         elif status == _UNDER_REVIEW:
-            result.under_review += 1
+            under_review += 1
         else:
             assert reason is not None
-            result.discarded[reason] = result.discarded.get(reason, 0) + 1
+            discarded[reason] = discarded.get(reason, 0) + 1
         yield (supply_id, meter.id, day, value, source, status, reason, consumption, rollover)
+    result.accepted += accepted
+    result.under_review += under_review

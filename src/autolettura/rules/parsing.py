@@ -36,6 +36,8 @@ def normalize_code(raw: object, *, field: str) -> str:
 
     Raises FormatError `required` when empty and `code_invalid` when it cannot be a code.
     """
+    if type(raw) is str and _CODE.fullmatch(raw):
+        return raw  # as below, without the conversion to text
     text = _text(raw, field, "code_invalid")
     if _CODE.fullmatch(text):
         # Already canonical (no space, upper case, ASCII), as nearly every code a file or a

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from .outcomes import Reason, Status
 
 
-@dataclass(frozen=True)
-class LastReading:
+# Named tuples rather than frozen dataclasses, for the two made for every reading assessed:
+# as immutable, and made in one call where a frozen dataclass sets each field in one of its own.
+class LastReading(NamedTuple):
     """The last valid reading of the meter (its installation reading if none came since)."""
 
     read_on: date
@@ -26,8 +28,7 @@ class Limits:
     soft_margin_m3: Decimal = Decimal("20")
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     status: Status
     reason: Reason | None
     consumption_m3: int | None  # since the last valid reading; None when not computable

@@ -6,6 +6,9 @@ that adds a statement to POST /api/v1/readings must change the number here, on p
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from autolettura.readings import selectors
 from autolettura.readings.models import InboundMessage, Reading, Source, Status
 from autolettura.readings.services import inbound_message_record, receipt_next
 from autolettura.rules.plausibility import LastReading
-from tests.api_helpers import Clock, submit
+from tests.api_helpers import Clock, codes, post_reading, submit
 from tests.conftest import make_supply, rome
 from tests.ops.processes import REDIS_SERVER, PrivateRedis
 
@@ -80,6 +83,107 @@ def test_a_submission_sends_a_fixed_number_of_statements(api: Client) -> None:
     assert again.json()["receipt"] == created.json()["receipt"]
     assert len(statements(retried)) == RETRIED_SUBMISSION_STATEMENTS, "\n".join(statements(retried))
     assert InboundMessage.objects.count() == 2 and Reading.objects.count() == 2
+
+
+def prepared() -> dict[str, int]:
+    """The statements this connection has had PostgreSQL prepare, with how often each ran."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE from_sql = false"
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_submissions_statements_are_prepared_once_a_connection(api: Client) -> None:
+    supplies = [make_supply() for _ in range(3)]
+    # The year's first receipt makes the year's sequence and runs one statement more, once.
+    assert submit(api, make_supply(), "00003", read_on="20/12/2026").status_code == 201
+    connection.close()  # a new connection: nothing prepared on it yet
+    first = submit(api, supplies[0], "00010", read_on="20/12/2026")
+    assert first.status_code == 201, first.content
+    after_one = prepared()
+    # The inbound message's INSERT, the identification with its lock, the meters, the
+    # window, the readings and the reading's INSERT with its message's UPDATE.
+    wanted = {
+        'INSERT INTO "readings_inboundmessage"': 1,
+        "FOR UPDATE OF s": 1,
+        'FROM "customers_meter" m': 1,
+        'FROM "billing_bill" b': 1,
+        'FROM "readings_reading"': 1,
+        'WITH stored AS (INSERT INTO "readings_reading"': 1,
+    }
+    found = {part: sum(1 for statement in after_one if part in statement) for part in wanted}
+    assert found == wanted, "\n".join(after_one)
+    # Django's own statements are not prepared: the six are all there is.
+    assert len(after_one) == len(wanted), "\n".join(after_one)
+
+    # The next submissions run the same six, planned once, on a connection that keeps them.
+    for supply in supplies[1:]:
+        assert submit(api, supply, "00010", read_on="20/12/2026").status_code == 201
+    after_three = prepared()
+    assert after_three.keys() == after_one.keys()
+    assert set(after_three.values()) == {3}
+
+    # A submission refused for its codes rolls its transaction back; psycopg then forgets
+    # what it prepared (DEALLOCATE ALL: a rollback may have undone what a statement was
+    # planned on), and the next submission prepares again, taken in charge as any other.
+    wrong = post_reading(
+        api,
+        {**codes(supplies[0]), "customer_code": "C00000000", "reading": "20"},
+    )
+    assert wrong.status_code == 422
+    again = submit(api, make_supply(), "00010", read_on="20/12/2026")
+    assert again.status_code == 201, again.content
+    assert prepared().keys() == after_one.keys()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
+)
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_prepared_when_prepared_statements_are_off(api: Client) -> None:
+    # AUTOLETTURA_PREPARED_STATEMENTS=false leaves psycopg's threshold at None, Django's
+    # default, as behind a pooler that cannot keep prepared statements.
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    try:
+        assert submit(api, make_supply(), "00010", read_on="20/12/2026").status_code == 201
+        assert submit(api, make_supply(), "00010", read_on="20/12/2026").status_code == 201
+        assert prepared() == {}
+    finally:
+        connection.close()
+
+
+def test_prepared_statements_are_a_setting() -> None:
+    script = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    )
+    base = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "autolettura.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+    }
+    outputs = []
+    for value in (None, "false"):
+        env = dict(base)
+        if value is not None:
+            env["AUTOLETTURA_PREPARED_STATEMENTS"] = value
+        done = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {script}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        outputs.append(done.stdout.strip())
+    assert outputs == ["1", "None"]
 
 
 @pytest.mark.django_db

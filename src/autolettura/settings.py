@@ -170,6 +170,14 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A server that cannot be reached fails the request in seconds (503), not after TCP's
     # own timeout; a connect_timeout in DATABASE_URL wins.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # The statements every submission runs are prepared on the server on their first use on
+    # a connection (autolettura/postgresql/base.py). psycopg prepares nothing while the
+    # threshold is None (Django's default); Django's own cursors bind on the client and are
+    # never prepared either way. Off (false) behind a pooler that cannot keep prepared
+    # statements: PgBouncer in transaction mode before 1.21, or without
+    # max_prepared_statements (docs/deploy.md).
+    if envbool("AUTOLETTURA_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling counters) ---------------------------------------------------------

@@ -64,8 +64,7 @@ class FailureLimit:
         now = clock.now().timestamp()
         slot = int(now // self.period)
         keys = self._keys(source, target, slot)
-        counts = cache.get_many(list(keys.values()))
-        failed = {kind: int(counts.get(key) or 0) for kind, key in keys.items()}
+        failed = dict(zip(keys, _counts(list(keys.values())), strict=True))
         if failed["source"] >= self.per_source or (
             failed["target"] >= self.per_target and failed["pair"] > 0
         ):
@@ -111,10 +110,31 @@ def _count(cache_key: str, *, timeout: int) -> int:
         return 1
 
 
+def _counts(cache_keys: list[str]) -> list[int]:
+    """The counters' values, 0 for those not counting."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        keys = [backend.make_and_validate_key(key) for key in cache_keys]
+        # MGET on the kept client: the cache's get_many would build a client for the call.
+        return [int(value or 0) for value in _redis_client(backend, keys[0]).mget(keys)]
+    found = cache.get_many(cache_keys)
+    return [int(found.get(key) or 0) for key in cache_keys]
+
+
 # A redis-py client for each cache client, made once: the cache's get_client builds a new one
 # per call (its table of response callbacks, about 0.05 ms of CPU), twice per anonymous
 # submission. Weak keys: a cache configured anew, or dropped with its thread, gets its own.
 _redis_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _redis_client(redis_cache: RedisCache, key: str) -> Any:
+    """The cache's own client (so its connection pool and LOCATION are the ones used), made
+    once. Counters are written and read on the server the cache writes to."""
+    cache_client = redis_cache._cache  # type: ignore[attr-defined]
+    client = _redis_clients.get(cache_client)
+    if client is None:
+        client = _redis_clients[cache_client] = cache_client.get_client(key, write=True)
+    return client
 
 
 def _count_in_redis(redis_cache: RedisCache, cache_key: str, *, timeout: int) -> int:
@@ -122,12 +142,7 @@ def _count_in_redis(redis_cache: RedisCache, cache_key: str, *, timeout: int) ->
     cache's add and incr make. MULTI makes the two commands atomic, so the key cannot expire
     between them; the key and its integer value are the ones the cache API would write."""
     key = redis_cache.make_and_validate_key(cache_key)
-    # The cache's own client, so its connection pool and LOCATION are the ones used.
-    cache_client = redis_cache._cache  # type: ignore[attr-defined]
-    client = _redis_clients.get(cache_client)
-    if client is None:
-        client = _redis_clients[cache_client] = cache_client.get_client(key, write=True)
-    pipeline = client.pipeline(transaction=True)
+    pipeline = _redis_client(redis_cache, key).pipeline(transaction=True)
     pipeline.set(key, 0, ex=timeout, nx=True)
     pipeline.incr(key)
     _created, count = pipeline.execute()

@@ -20,6 +20,7 @@ def _warm_up() -> None:
 
     from django.conf import settings
     from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
     from django.db import connections
     from django.template import engines
     from django.urls import get_resolver
@@ -29,13 +30,17 @@ def _warm_up() -> None:
     get_resolver().url_patterns  # noqa: B018 - reading it imports the URLconf
     engines.all()  # the template engines, with their tag libraries
     # What the middleware imports by name on a first request: the messages' storage, the
-    # sessions' engine and serializer, the caches (made, not connected: they connect on
-    # first use, in the worker).
+    # sessions' engine and serializer, the caches and their clients (made, not connected:
+    # they connect on first use, in the worker). A Redis cache's client imports redis-py,
+    # about a fifth of a second: under load it was a fifth of a submission's CPU in
+    # benchmarks/api_load.py, once for every worker replaced after max_requests.
     for path in (settings.MESSAGE_STORAGE, settings.SESSION_SERIALIZER):
         import_string(path)
     import_module(settings.SESSION_ENGINE)
     for alias in settings.CACHES:
-        caches[alias]
+        cache = caches[alias]
+        if isinstance(cache, RedisCache):
+            cache._cache  # type: ignore[attr-defined]  # noqa: B018 - reading it makes the client
     for code, _name in settings.LANGUAGES:
         with translation.override(code):  # activating a language reads its catalogs
             pass

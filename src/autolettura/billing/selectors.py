@@ -43,7 +43,7 @@ def bills_of(supply: Supply) -> QuerySet[Bill]:
 def billed_window(supply: Supply) -> Window | None:
     """R5: the self-reading window printed on the supply's latest bill, if it has one."""
     # On every submission: in SQL written once a process, the one the ORM would write.
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(_billed_window_sql(connection.vendor), [supply.pk])
         row = cursor.fetchone()
     if row is None:

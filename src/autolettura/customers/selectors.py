@@ -28,7 +28,7 @@ def supply_identify(
     by_user_code = usercode.is_user_code(supply_code)
     params = [supply_code, supply_code] if by_user_code else [supply_code]
     supply, holder = db.model_columns(Supply, "s"), db.model_columns(Customer, "c")
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(
             _identify_sql(connection.vendor, by_user_code=by_user_code, for_update=for_update),
             [*params, customer_code],

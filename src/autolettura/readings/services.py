@@ -385,7 +385,7 @@ def _reading_insert(
     if message is not None:
         processed_at = InboundMessage._meta.get_field("processed_at")
         params += [processed_at.get_db_prep_save(now, connection), message.pk]
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(_reading_insert_sql(message is not None), params)
         reading.pk, reading.receipt = cursor.fetchone()
         if reading.receipt is None:
@@ -452,7 +452,7 @@ def _message_answered(
     # errors=None) sends, without building that query on every submission.
     fields = InboundMessage._meta
     processed_at = fields.get_field("processed_at")
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(
             _message_answered_sql(),
             [processed_at.get_db_prep_save(now, connection), reading.pk, made, message.pk],

@@ -333,8 +333,8 @@ class _BatchSql:
 
     def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
         """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
-        customer_code, language, window_start, the window's days as text: start_text,
-        end_text, kind, route, customer_name, wa_ends, recipient, dedupe_key)."""
+        customer_code, language, the window's days as text: start_text and end_text, kind,
+        route, customer_name, wa_ends, recipient, and dedupe_key, its outbox key)."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
         reading = _q(Reading._meta.db_table)
         conversation = _q(WhatsAppConversation._meta.db_table)

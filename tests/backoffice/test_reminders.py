@@ -12,7 +12,8 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from autolettura.backoffice.models import ReminderSent
+from autolettura.backoffice import reminders
+from autolettura.backoffice.models import reminder_key
 from autolettura.backoffice.reminders import reminders_send
 from autolettura.billing.models import Bill
 from autolettura.channels.models import WhatsAppConversation
@@ -57,8 +58,20 @@ def people() -> dict[str, Supply]:
     }
 
 
+def given() -> set[tuple[int, date, str, str]]:
+    """The reminders given: (supply id, window's first day, kind, route) of each message
+    under a reminder's key."""
+    keys = OutboundMessage.objects.filter(dedupe_key__startswith="reminder:")
+    found = set()
+    for key in keys.values_list("dedupe_key", flat=True):
+        _reminder, supply_id, start, kind, route = key.split(":")
+        found.add((int(supply_id), date.fromisoformat(start), kind, route))
+    return found
+
+
 def sent() -> set[tuple[str, str, str]]:
-    return set(ReminderSent.objects.values_list("supply__supply_code", "kind", "route"))
+    codes = dict(Supply.objects.values_list("pk", "supply_code"))
+    return {(codes[supply_id], kind, route) for supply_id, _start, kind, route in given()}
 
 
 class TestOpening:
@@ -85,9 +98,8 @@ class TestOpening:
     def test_a_message_another_run_queued_meanwhile_is_not_queued_twice(
         self, people: dict[str, Supply]
     ) -> None:
-        # Another run got there first: its message is in the outbox (its ReminderSent row
-        # not yet visible to this one), so this run's plain insert meets the taken key.
-        key = f"reminder:{people['email'].pk}:2026-12-15:OPENING:EMAIL"
+        # Another run got there first: its message is in the outbox.
+        key = reminder_key(people["email"].pk, date(2026, 12, 15), "OPENING", "EMAIL")
         OutboundMessage.objects.create(
             route="EMAIL",
             recipient="anna@example.org",
@@ -108,6 +120,46 @@ class TestOpening:
             ("S1004", "OPENING", "WHATSAPP"),
         }
         assert OutboundMessage.objects.count() == 4
+
+    def test_a_message_another_run_queued_after_this_one_looked_is_not_queued_twice(
+        self, people: dict[str, Supply], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Two runs at once: the other queues the message after this run's selection looked
+        # in the outbox, so this run's plain insert meets the taken key; the batch is done
+        # again, leaving it out.
+        select = reminders._BatchSql._selection
+        looks: list[int] = []
+
+        def selection(batch: Any, lo: int, hi: int) -> Any:
+            looks.append(lo)
+            if len(looks) > 1:
+                return select(batch, lo, hi)
+            with monkeypatch.context() as blind:
+                blind.setattr(reminders._BatchSql, "_queued", lambda batch, condition: "(1 = 0)")
+                return select(batch, lo, hi)
+
+        monkeypatch.setattr(reminders._BatchSql, "_selection", selection)
+        key = reminder_key(people["email"].pk, date(2026, 12, 15), "OPENING", "EMAIL")
+        OutboundMessage.objects.create(
+            route="EMAIL",
+            recipient="anna@example.org",
+            body="queued by the other run",
+            dedupe_key=key,
+            next_attempt_at=OPENING_DAY,
+            created_at=OPENING_DAY,
+        )
+        summary = reminders_send(now=OPENING_DAY)
+        assert len(looks) == 2  # the batch, done again
+        assert list(
+            OutboundMessage.objects.filter(dedupe_key=key).values_list("body", flat=True)
+        ) == ["queued by the other run"]
+        assert sent() == {
+            ("S1001", "OPENING", "EMAIL"),
+            ("S1003", "OPENING", "SMS"),
+            ("S1004", "OPENING", "EMAIL"),
+            ("S1004", "OPENING", "WHATSAPP"),
+        }
+        assert summary.total == 3 and OutboundMessage.objects.count() == 4
 
     @pytest.mark.django_db(transaction=True)
     def test_batches_side_by_side_queue_the_same_as_one_after_another(
@@ -152,8 +204,7 @@ class TestOpening:
         assert "10/12/2026" in message.body and "31/12/2026" in message.body
         assert "31/12/2026" in message.subject
         assert message.dedupe_key == f"reminder:{billed.pk}:2026-12-10:OPENING:EMAIL"
-        reminder = ReminderSent.objects.get(supply=billed)
-        assert reminder.window_start == date(2026, 12, 10)
+        assert (billed.pk, date(2026, 12, 10), "OPENING", "EMAIL") in given()
         # The others have the policy's window.
         other = OutboundMessage.objects.get(recipient="anna@example.org")
         assert "15/12/2026" in other.body and "30/12/2026" in other.subject

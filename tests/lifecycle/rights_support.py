@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from autolettura.accounts import services as account_services
-from autolettura.backoffice.models import ReminderSent
+from autolettura.backoffice.models import reminder_key
 from autolettura.billing.models import Bill
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
@@ -110,10 +110,19 @@ def household(
         recipient=email,
         subject="Si apre la finestra di autolettura",
         body="Dal 15 al 30 dicembre puoi comunicare la lettura.",
-        dedupe_key=f"reminder-{supply_code}",
+        dedupe_key=reminder_key(supply.pk, date(2026, 12, 15), "OPENING", "EMAIL"),
         now=DECEMBER_20,
     )
-    OutboundMessage.objects.filter(recipient__in=[email, phone]).update(
+    # A reminder by SMS to the number the customer had before.
+    earlier_phone = f"+39340{customer_code}"
+    outbox_enqueue(
+        route=Route.SMS,
+        recipient=earlier_phone,
+        body="Dal 15 al 30 dicembre puoi comunicare la lettura.",
+        dedupe_key=reminder_key(supply.pk, date(2026, 12, 15), "OPENING", "SMS"),
+        now=DECEMBER_20,
+    )
+    OutboundMessage.objects.filter(recipient__in=[email, phone, earlier_phone]).update(
         status=OutboundMessage.Status.SENT, sent_at=DECEMBER_20
     )
     account_services.token_create(username=email, password=PASSWORD, now=DECEMBER_20)
@@ -122,14 +131,6 @@ def household(
         remembered_customer=customer,
         remembered_at=DECEMBER_20,
         updated_at=DECEMBER_20,
-    )
-    ReminderSent.objects.create(
-        supply=supply,
-        window_start=date(2026, 12, 15),
-        kind="OPENING",
-        route="EMAIL",
-        recipient=email,
-        created_at=DECEMBER_20,
     )
     return Household(supply, user, photographed, by_sms.reading, reviewed.reading)
 

@@ -17,7 +17,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura.accounts.models import ApiToken
-from autolettura.backoffice.models import ReminderSent
+from autolettura.backoffice.models import reminder_key_prefix
 from autolettura.backoffice.roles import ADMINISTRATOR, COUNTER
 from autolettura.billing.models import Bill
 from autolettura.channels.models import WhatsAppConversation
@@ -311,7 +311,15 @@ class TestErasure:
         assert not (Path(settings.AUTOLETTURA_EXPORT_DIR) / export.file_name).exists()
         assert not AccessAttempt.objects.filter(username="giulia@example.org").exists()
         assert not WhatsAppConversation.objects.filter(phone="+393471234567").exists()
-        assert ReminderSent.objects.get(supply=mine.supply).recipient == "-"
+        # The reminders given for the supply, to whatever address or number they went.
+        reminders = OutboundMessage.objects.filter(
+            dedupe_key__startswith=reminder_key_prefix(mine.supply.pk)
+        )
+        assert set(reminders.values_list("route", "recipient", "body")) == {
+            ("EMAIL", "-", ""),
+            ("SMS", "-", ""),
+        }
+        assert done.counts["reminder_recipients"] == 1  # the other, by the address, above
         # Messages: the raw texts and senders go, but a reading under review keeps its own.
         sms = inbound_of(mine.by_sms)
         assert (sms.payload, sms.sender) == ({}, "")

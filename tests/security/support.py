@@ -22,7 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from autolettura.accounts import services as account_services
 from autolettura.accounts.models import ApiToken
-from autolettura.backoffice.models import AuditEntry, ReminderSent
+from autolettura.backoffice.models import AuditEntry
 from autolettura.backoffice.roles import ADMINISTRATOR, BILLING, CALL_CENTRE, COUNTER
 from autolettura.billing.models import Bill, Tariff
 from autolettura.lifecycle.models import DataExport, ErasureRequest
@@ -189,14 +189,6 @@ def build_world() -> World:
         at=DECEMBER_20,
         status_after="ACCEPTED",
     )
-    reminder = ReminderSent.objects.create(
-        supply=mine,
-        window_start=date(2026, 12, 15),
-        kind="OPENING",
-        route="EMAIL",
-        recipient=owner.email,
-        created_at=DECEMBER_20,
-    )
     attempt = AccessAttempt.objects.create(
         username="someone", ip_address="192.0.2.1", user_agent="test", failures_since_start=1
     )
@@ -252,7 +244,6 @@ def build_world() -> World:
         "failure_log_pk": failure_log.pk,
         "fault_pk": report.pk,
         "audit_pk": audit.pk,
-        "reminder_pk": reminder.pk,
         "token_pk": ApiToken.objects.filter(user=owner).values_list("pk", flat=True).get(),
         "export_token": export.token,
         "erasure_pk": erasure.pk,

@@ -482,9 +482,6 @@ MATRIX: dict[str, Row] = {
         delete=403,
         audit=True,
     ),
-    **admin_model(
-        "backoffice/remindersent", "backoffice/remindersent/{reminder_pk}", add=403, delete=403
-    ),
 }
 
 

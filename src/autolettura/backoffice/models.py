@@ -1,4 +1,5 @@
-"""The back office's own records: the operators' audit trail and the reminders sent.
+"""The back office's own records: the operators' audit trail; the reminders' kinds and routes
+(each reminder given is its outbox message, under the key `reminder_key` gives).
 
 The operators' permissions are declared on AuditEntry (the model every operator action
 writes to); roles.py groups them into the four roles.
@@ -6,6 +7,7 @@ writes to); roles.py groups them into the four roles.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, NoReturn
 
 from django.conf import settings
@@ -107,28 +109,14 @@ class ReminderRoute(models.TextChoices):
     WHATSAPP = "WHATSAPP", "WhatsApp"
 
 
-class ReminderSent(models.Model):
-    """A reminder given for a supply's window on one route: at most one of each kind."""
+def reminder_key(supply_id: int, window_start: date, kind: str, route: str) -> str:
+    """The outbox key of a reminder: one message per supply, window (its first day), kind
+    and route, kept so by the outbox's unique key (`outbox_dedupe_key_unique`). The
+    message is the record that the reminder was given; the reminders run builds the same
+    key in SQL."""
+    return f"{reminder_key_prefix(supply_id)}{window_start:%Y-%m-%d}:{kind}:{route}"
 
-    supply = models.ForeignKey(
-        "customers.Supply", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    window_start = models.DateField()
-    kind = models.CharField(max_length=16, choices=ReminderKind.choices)
-    route = models.CharField(max_length=16, choices=ReminderRoute.choices)
-    recipient = models.CharField(max_length=254)
-    created_at = models.DateTimeField()
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["supply", "window_start", "kind", "route"], name="reminder_once"
-            ),
-            models.CheckConstraint(condition=Q(kind__in=ReminderKind.values), name="reminder_kind"),
-            models.CheckConstraint(
-                condition=Q(route__in=ReminderRoute.values), name="reminder_route"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.supply_id} {self.window_start} {self.kind} {self.route}"
+def reminder_key_prefix(supply_id: int) -> str:
+    """The start of the outbox key of every reminder of a supply."""
+    return f"reminder:{supply_id}:"

@@ -6,12 +6,12 @@ ids): the batch's latest bills are found with one join (`DISTINCT ON` on Postgre
 window function elsewhere), which gives each supply its current window once; the window
 says which reminder is due today (opening, or closing in its last three days, then only
 for supplies with no reading in it yet); each route the holder chose and has the address
-for gives a row, unless it was already reminded. The rows go straight into ReminderSent
-(unique on supply, window, kind and route) and the outbox (unique dedupe_key, PENDING, due
-now) with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so a run repeated the same day,
-or two runs at once, send nothing twice. The message text is translated once per kind,
-route and language and filled in by the database for each row. The outbox's periodic
-flush (`outbox_flush`) sends them.
+for gives a row, unless it was already reminded. The rows go straight into the outbox
+(PENDING, due now), each under the key `reminder:<supply id>:<window's first day>:<kind>:
+<route>`: the outbox's unique key is the record that a reminder was given, so a run
+repeated the same day, or two runs at once, send nothing twice. The message text is
+translated once per kind, route and language and filled in by the database for each row.
+The outbox's periodic flush (`outbox_flush`) sends them.
 
 WhatsApp follows Meta's rule for business-initiated messages, as outcomes do
 (readings/notifications.py): a text while the customer's 24 hours since their last message
@@ -42,7 +42,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from autolettura.backoffice.models import ReminderKind, ReminderRoute, ReminderSent
+from autolettura.backoffice.models import ReminderKind, ReminderRoute
 from autolettura.billing.models import Bill
 from autolettura.channels.models import WhatsAppConversation
 from autolettura.customers.models import Customer, Supply
@@ -333,19 +333,13 @@ class _BatchSql:
 
     def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
         """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
-        customer_code, language, window_start, the window's days as text: start_text,
-        end_text and start_key, kind, route, customer_name, wa_ends, recipient)."""
+        customer_code, language, the window's days as text: start_text and end_text, kind,
+        route, customer_name, wa_ends, recipient, and dedupe_key, its outbox key)."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
-        reading, sent = _q(Reading._meta.db_table), _q(ReminderSent._meta.db_table)
+        reading = _q(Reading._meta.db_table)
         conversation = _q(WhatsAppConversation._meta.db_table)
         ends, ends_params = self._session_ends("wc.updated_at")
-        # The reminders already given to the batch's supplies: its own range of the
-        # table, not the whole of it (which grows with every batch).
-        done = (
-            f"SELECT x.supply_id, x.window_start, x.kind, x.route FROM {sent} x "
-            "WHERE x.supply_id >= %s AND x.supply_id < %s"
-        )
-        params: list[Any] = [lo, hi, lo, hi]
+        params: list[Any] = [lo, hi]
         latest = self._latest_bills()
         if self.policy_window is None:
             policy_start = policy_end = "NULL"
@@ -396,16 +390,22 @@ class _BatchSql:
         statuses = ", ".join(_literal(s) for s in (Status.ACCEPTED, Status.UNDER_REVIEW))
         # A window that applies today calls for exactly one kind of reminder: the opening
         # one until three days before it ends, the closing one after, if nothing arrived.
+        kind = f"CASE WHEN w.window_end > %s THEN {opening} ELSE {closing} END"
+        # The reminder's outbox key but its route (see models.reminder_key).
+        prefix = (
+            "'reminder:' || CAST(w.supply_id AS TEXT) || ':' || w.start_key || ':' || "
+            f"{kind} || ':'"
+        )
         due = (
-            f"SELECT w.*, CASE WHEN w.window_end > %s THEN {opening} ELSE {closing} END "
-            "AS kind FROM windowed w "
+            f"SELECT w.*, {kind} AS kind, {prefix} AS key_prefix FROM windowed w "
             "WHERE w.window_start <= %s AND w.window_end >= %s "
             "AND (w.window_end > %s OR NOT EXISTS ("
             f"SELECT 1 FROM {reading} g WHERE g.supply_id = w.supply_id "
             "AND g.read_on >= w.window_start AND g.read_on <= w.window_end "
             f"AND g.voided_at IS NULL AND g.status IN ({statuses})))"
         )
-        params += [self.closing_from, self.today, self.today, self.closing_from]
+        params += [self.closing_from, self.closing_from, self.today, self.today]
+        params.append(self.closing_from)
         routes = " UNION ALL ".join(f"SELECT {_literal(route)} AS route" for route in _ROUTES)
         has = {
             route: f"(d.{flag} AND d.{contact} <> '')" for route, (flag, contact) in _ROUTES.items()
@@ -417,9 +417,8 @@ class _BatchSql:
             # Outside the 24 hours WhatsApp can send nothing: the other routes, or else
             # e-mail, or else SMS to the same number. And once the customer had this
             # reminder another way, a conversation opened later does not repeat it.
-            reminded = (
-                "EXISTS (SELECT 1 FROM done x WHERE x.supply_id = d.supply_id "
-                "AND x.window_start = d.window_start AND x.kind = d.kind)"
+            reminded = self._queued(
+                " OR ".join(f"o.dedupe_key = d.key_prefix || {_literal(r)}" for r in _ROUTES)
             )
             wants[whatsapp] = f"({has[whatsapp]} AND d.wa_open = 1 AND NOT {reminded})"
             only = (
@@ -435,22 +434,41 @@ class _BatchSql:
         recipient = " ".join(
             f"WHEN {_literal(route)} THEN d.{contact}" for route, (_f, contact) in _ROUTES.items()
         )
-        selection = (
+        wanted = (
             "SELECT d.supply_id, d.supply_code, d.customer_code, d.language, "
-            "d.window_start, d.start_text, d.end_text, d.start_key, d.kind, "
-            "r.route, d.customer_name, d.wa_ends, "
-            f"CASE r.route {recipient} END AS recipient "
-            f"FROM due d JOIN ({routes}) r ON ({chosen}) "
-            "WHERE NOT EXISTS (SELECT 1 FROM done x WHERE x.supply_id = d.supply_id "
-            "AND x.window_start = d.window_start AND x.kind = d.kind AND x.route = r.route)"
+            "d.start_text, d.end_text, d.kind, r.route, d.customer_name, d.wa_ends, "
+            f"CASE r.route {recipient} END AS recipient, "
+            "d.key_prefix || r.route AS dedupe_key "
+            f"FROM due d JOIN ({routes}) r ON ({chosen}){self._fence}"
+        )
+        # Left out: what is already in the outbox (given by an earlier run), looked up
+        # for the rows wanted only.
+        selection = (
+            f"SELECT * FROM wanted k WHERE NOT {self._queued('o.dedupe_key = k.dedupe_key')}"
         )
         sql = (
-            f"WITH done AS ({done}), latest AS ({latest}), windowed AS ({windowed}), "
-            f"due AS ({due}), sel AS ({selection})"
+            f"WITH latest AS ({latest}), windowed AS ({windowed}), due AS ({due}), "
+            f"wanted AS ({wanted}), sel AS ({selection})"
         )
         # Set once it is known (batches running side by side read it): always the same.
         self.skipped = skipped
         return sql, params
+
+    @property
+    def _fence(self) -> str:
+        """Ends a subquery that PostgreSQL is to plan on its own: without it, the look-up
+        of what is already queued is moved below the joins, to every supply and route
+        before the routes not chosen and the customers are left out (three times the
+        look-ups, and of the customers)."""
+        return " OFFSET 0" if self.postgresql else ""
+
+    def _queued(self, condition: str) -> str:
+        """Whether the outbox has a message meeting `condition` (on its keys, as `o`): one
+        look-up in its unique index a row, whatever the outbox's size (`OFFSET 0` keeps
+        PostgreSQL from turning it into a join, which would read the whole outbox, and
+        its statistics may not yet know how large it has grown)."""
+        outbox = _q(OutboundMessage._meta.db_table)
+        return f"EXISTS (SELECT 1 FROM {outbox} o WHERE {condition}{self._fence})"
 
     def statements(self) -> None:
         """Build every statement once: the templates translated, `skipped` known."""
@@ -519,19 +537,13 @@ class _BatchSql:
         )
         return sql, [self.template, *breaks]
 
-    def _writes(self, *, on_conflict: bool) -> tuple[str, str, list[Any], list[Any]]:
-        """(INSERT of ReminderSent, INSERT of the outbox messages, their params), both
-        reading `sel`; with `on_conflict`, a row whose unique key is taken is left out
-        (speculative insertion: every unique index probed twice a row, and a WAL record
-        more), otherwise it fails the statement."""
+    def _writes(self, *, on_conflict: bool) -> tuple[str, list[Any]]:
+        """(INSERT of the outbox messages, reading `sel`, and its params); with
+        `on_conflict`, a row whose key is taken is left out (speculative insertion: every
+        unique index probed twice a row, and a WAL record more), otherwise it fails the
+        statement."""
         tail = " ON CONFLICT DO NOTHING" if on_conflict else ""
-        sent = ReminderSent._meta.db_table
         outbox = OutboundMessage._meta.db_table
-        sent_sql = (
-            f"INSERT INTO {_q(sent)} (supply_id, window_start, kind, route, recipient, "
-            "created_at) SELECT sel.supply_id, sel.window_start, sel.kind, sel.route, "
-            f"sel.recipient, %s FROM sel WHERE 1 = 1{tail}"
-        )
         subject, subject_params = self._text_sql(0)
         body, body_params = self._text_sql(1)
         pending = _literal(OutboundMessage.Status.PENDING)
@@ -541,9 +553,7 @@ class _BatchSql:
             "dedupe_key, status, attempts, next_attempt_at, last_error, "
             "provider_message_id, created_at) "
             f"SELECT sel.route, sel.recipient, {subject}, {body}, sel.language, {headers}, "
-            "'reminder:' || CAST(sel.supply_id AS TEXT) || ':' || sel.start_key || ':' || "
-            f"sel.kind || ':' || sel.route, {pending}, 0, %s, '', '', %s "
-            f"FROM sel WHERE 1 = 1{tail}"
+            f"sel.dedupe_key, {pending}, 0, %s, '', '', %s FROM sel WHERE 1 = 1{tail}"
         )
         outbox_params = [
             *subject_params,
@@ -552,13 +562,13 @@ class _BatchSql:
             self.now,
             self.now,
         ]
-        return sent_sql, outbox_sql, [self.now], outbox_params
+        return outbox_sql, outbox_params
 
     def run(self, lo: int, hi: int, *, on_conflict: bool) -> list[tuple[str, str, int]]:
         """Queue the reminders of supplies lo <= id < hi; (kind, route, count) for each
         pair with some. See _writes for `on_conflict`."""
         ctes, params = self._selection(lo, hi)
-        sent_sql, outbox_sql, sent_params, outbox_params = self._writes(on_conflict=on_conflict)
+        outbox_sql, outbox_params = self._writes(on_conflict=on_conflict)
         count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
         skipped_sql = (
             f"SELECT d.kind, {_literal(_SKIPPED)}, COUNT(*) FROM due d WHERE {self.skipped} "
@@ -568,16 +578,15 @@ class _BatchSql:
             if self.postgresql:
                 if self.skipped:
                     count_sql += f" UNION ALL {skipped_sql}"
-                # The selection (one row a message) is kept for the three statements that
+                # The selection (one row a message) is kept for the two statements that
                 # read it. At the default 4 MB a batch of 50,000 supplies spills it to a
-                # temporary file (8 MB, written once and read three times); in memory it
-                # takes about twice that. For this transaction only.
+                # temporary file (written once and read twice); in memory it takes about
+                # twice that. For this transaction only.
                 cursor.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
-                # One statement: the selection is computed once and feeds both inserts
-                # (data-modifying CTEs always run to completion).
+                # One statement: the selection is computed once and feeds the insert and
+                # the counts (a data-modifying CTE always runs to completion).
                 cursor.execute(
-                    f"{ctes}, sent AS ({sent_sql}), queued AS ({outbox_sql}) {count_sql}",
-                    [*params, *sent_params, *outbox_params],
+                    f"{ctes}, queued AS ({outbox_sql}) {count_sql}", [*params, *outbox_params]
                 )
                 return [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             # SQLite has no INSERT in a CTE: the selection goes to a temporary table.
@@ -589,7 +598,6 @@ class _BatchSql:
             cursor.execute(f"CREATE TEMP TABLE reminder_batch AS {ctes} SELECT * FROM sel", params)
             with_sel = "WITH sel AS (SELECT * FROM temp.reminder_batch) "
             cursor.execute(with_sel + outbox_sql, outbox_params)
-            cursor.execute(with_sel + sent_sql, sent_params)
             cursor.execute(with_sel + count_sql)
             rows = [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             cursor.execute("DROP TABLE temp.reminder_batch")

@@ -651,10 +651,10 @@ def erasure_carry_out(*, request_id: int, by: User, now: datetime) -> ErasureReq
     password), its API tokens, data exports and added customers, the customers' contacts
     and preferences, the raw messages they sent and the texts sent to them (but those of a
     reading still under review), the WhatsApp numbers remembered for them, the recipients
-    of their reminders, and the sign-in attempts under their name. The request keeps who
-    did it, when, and the counts. Raises RightsRefused `already_done`."""
+    and texts of their supplies' reminders, and the sign-in attempts under their name. The
+    request keeps who did it, when, and the counts. Raises RightsRefused `already_done`."""
     from autolettura.accounts.models import ApiToken
-    from autolettura.backoffice.models import ReminderSent
+    from autolettura.backoffice.models import reminder_key_prefix
     from autolettura.lifecycle.selectors import messages_sent
     from autolettura.portal.models import LinkedCustomer
     from autolettura.portal.selectors import account_customers
@@ -704,10 +704,20 @@ def erasure_carry_out(*, request_id: int, by: User, now: datetime) -> ErasureReq
         )
         photos = _conversation_photos(conversations)
         counts["whatsapp_conversations"] = _conversations_delete(conversations)
+        # The reminders given for their supplies (their outbox messages), to whatever
+        # address or number they went: those sent or given up on, as above.
+        reminder_keys = Q()
+        for supply_id in supplies.values_list("pk", flat=True):
+            reminder_keys |= Q(dedupe_key__startswith=reminder_key_prefix(supply_id))
         counts["reminder_recipients"] = (
-            ReminderSent.objects.filter(supply__in=supplies)
-            .exclude(recipient="-")
-            .update(recipient="-")
+            OutboundMessage.objects.filter(
+                reminder_keys,
+                status__in=[OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED],
+            )
+            .exclude(recipient="-", body="")
+            .update(recipient="-", subject="", body="", headers={})
+            if reminder_keys
+            else 0
         )
         counts["api_tokens"] = ApiToken.objects.filter(user=user).delete()[0]
         # Ready ones lose their file; one still being prepared is never finished (the task

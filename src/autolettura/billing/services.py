@@ -28,11 +28,11 @@ from autolettura.billing import policy as billing_policy
 from autolettura.billing.models import (
     COMPENSATION_LINE,
     Bill,
-    BillLine,
     BillNumberCounter,
     BillRun,
     BillRunChunk,
     BillRunError,
+    line_json,
 )
 from autolettura.billing.selectors import tariffs_by_year_usage
 from autolettura.customers.models import HolderChange, Meter, Supply
@@ -117,7 +117,7 @@ class ChunkResult:
     bills_estimated: int = 0
     bills_credit: int = 0
     errors: list[tuple[int, date | None, str]] = field(default_factory=list)
-    # The bills worked out, with their ids and lines written, still to number and write.
+    # The bills worked out, with their ids, still to number and write.
     bills: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -249,7 +249,7 @@ _REMOTE, _OPERATOR = Source.REMOTE.value, Source.OPERATOR.value
 
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
     """Load the chunk's supplies, meters, readings and latest bills in four queries, work out
-    every bill in plain Python, and write bills and lines in two set-based inserts."""
+    every bill in plain Python; the bills (each with its lines) are written once numbered."""
     supplies = _rows(
         Supply.objects.filter(id__range=(first_id, last_id))
         .order_by("id")
@@ -371,23 +371,11 @@ def _compensations_credit(
         bill = found
         amount = -compensation.amount_eur
         line = tariff.Line(COMPENSATION_LINE, COMPENSATION_DESCRIPTION, Decimal(1), amount, amount)
-        position = len(bill["lines"]) + 1
-        bill["lines"] = (*bill["lines"], line)
-        bill["lines_text"] = (
-            *bill["lines_text"],
-            *_lines_text_from(position, (line,)),
-        )
+        bill["line_values"] = (*bill["line_values"], line)
+        bill["lines"] = _lines_json(bill["line_values"])
         bill["total_eur"] = bill["total_eur"] + amount
         credited.append((compensation, bill))
     return credited
-
-
-def _lines_text_from(position: int, lines: Iterable[tariff.Line]) -> tuple[str, ...]:
-    value = db.copy_value
-    return tuple(
-        "".join("\t" + value(v) for v in (position + offset, *values[1:])) + "\n"
-        for offset, values in enumerate(_line_values(lines), start=0)
-    )
 
 
 def _rows(queryset: QuerySet[Any, Any]) -> list[Any]:
@@ -412,8 +400,8 @@ class BillingError(Exception):
 
 class _Priced(NamedTuple):
     amounts: tariff.Amounts
-    # The lines in COPY's text format from `position` on, each to be prefixed by the bill id.
-    lines_text: tuple[str, ...]
+    # The lines as Bill.lines keeps them, in JSON text.
+    lines: str
 
 
 class _Prices:
@@ -435,7 +423,7 @@ class _Prices:
             amounts = tariff.tariff_amounts(self.rates, m3=m3, days=days, household_members=members)
             if len(self.known) >= self.KEPT:
                 self.known.clear()
-            priced = self.known[key] = _Priced(amounts, _lines_text(amounts))
+            priced = self.known[key] = _Priced(amounts, _lines_json(amounts.lines))
         return priced
 
 
@@ -678,13 +666,13 @@ def _supply_bills(
                 "next_window_start": next_window.start,
                 "next_window_end": next_window.end,
                 "readings": _readings_json(quantities.readings),
+                "lines": priced.lines,
                 "net_eur": amounts.net,
                 "vat_eur": amounts.vat,
                 "total_eur": amounts.total,
                 "run_id": run_id,
                 "created_at": context.now,
-                "lines": amounts.lines,
-                "lines_text": priced.lines_text,
+                "line_values": amounts.lines,
             }
         )
         previous = current
@@ -744,48 +732,32 @@ BILL_COLUMNS = [
     "next_window_start",
     "next_window_end",
     "readings",
+    "lines",
     "net_eur",
     "vat_eur",
     "total_eur",
     "run_id",
     "created_at",
 ]
-_LINE_COLUMNS = ["bill_id", "position", "kind", "description", "quantity", "unit_price", "amount"]
 
 
 def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
-    """Everything of the chunk's bills that does not need their numbers, written before
-    the numbers are taken: their ids, and on PostgreSQL their lines (whose foreign key is
-    checked at commit) and the text of the bills but their numbers."""
+    """What the chunk's bills need before their numbers are taken: their ids, and on
+    PostgreSQL the text of the bills but their numbers."""
     if not bills:
         return
     ids = db.allocate_ids(Bill, len(bills))
     for bill, bill_id in zip(bills, ids, strict=True):
         bill["id"] = bill_id
     if db.is_postgresql():
-        # Formatted in bulk: adapting some 70 values a bill one by one through the driver
-        # costs more than working the bill out. The lines' text comes with their amounts.
-        db.copy_text(BillLine._meta.db_table, _LINE_COLUMNS, _lines_copy_text(bills))
+        # Formatted in bulk: adapting some 30 values a bill one by one through the driver
+        # costs more than working the bill out.
         _bills_text_around_numbers(bills)
 
 
-def _lines_copy_text(bills: list[dict[str, Any]]) -> str:
-    """The lines of `bills` in COPY's text format: each line's text (from `tab` on) after
-    its bill's id. A bill's lines are its id, then its lines' texts joined by its id."""
-    pieces: list[str] = []
-    append = pieces.append
-    for b in bills:
-        lines = b["lines_text"]
-        if lines:
-            bill_id = str(b["id"])
-            append(bill_id)
-            append(bill_id.join(lines))
-    return "".join(pieces)
-
-
 def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
-    """Number the chunk's bills and insert them (with their lines on SQLite) and their
-    notices. Numbers are taken in the chunk's transaction, so a chunk that fails gives them
+    """Number the chunk's bills and insert them (each with its lines) and their notices.
+    Numbers are taken in the chunk's transaction, so a chunk that fails gives them
     back and the year's sequence has no gaps; as little as can be is done after."""
     if not bills:
         return
@@ -801,7 +773,6 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
         payments_services.notices_write(bills)
         return
     db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
-    db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
     # Each bill to pay gets its pagoPA notice with it, numbered by the bill (R16).
     payments_services.notices_write(bills)
 
@@ -832,34 +803,20 @@ def _bills_text_around_numbers(bills: list[dict[str, Any]]) -> None:
             f"{b['current_total_m3']}\t{b['effective_m3']}\t{b['estimated_m3']}\t"
             f"{b['adjustment_m3']}\t{b['billed_m3']}\t{b['cma_m3']}\t"
             f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
-            f"{db.copy_value(b['readings'])}\t{b['net_eur']}\t"
+            f"{db.copy_value(b['readings'])}\t{t[b['lines']]}\t{b['net_eur']}\t"
             f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
         )
 
 
-def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:
-    """A bill's lines as the columns after `bill_id`."""
-    for position, line in enumerate(lines, start=1):
-        yield (
-            position,
-            line.kind,
-            line.description,
-            line.quantity,
-            line.unit_price.quantize(Decimal("0.000001")),
-            line.amount,
-        )
-
-
-def _line_rows(bills: Iterable[dict[str, Any]]) -> Iterable[tuple[Any, ...]]:
-    for bill in bills:
-        for values in _line_values(bill["lines"]):
-            yield (bill["id"], *values)
-
-
-def _lines_text(amounts: tariff.Amounts) -> tuple[str, ...]:
-    value = db.copy_value
-    return tuple(
-        "".join("\t" + value(v) for v in values) + "\n" for values in _line_values(amounts.lines)
+def _lines_json(lines: Iterable[tariff.Line]) -> str:
+    """A bill's lines as Bill.lines keeps them, in JSON text."""
+    return json.dumps(
+        [
+            line_json(line.kind, line.description, line.quantity, line.unit_price, line.amount)
+            for line in lines
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -334,7 +335,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
             result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
     credited = _compensations_credit(bills, first_id=first_id, last_id=last_id)
-    _write_unnumbered(bills)
+    _write_unnumbered(bills, context)
     for compensation, bill in credited:
         compensation.bill_id = bill["id"]
     if credited:
@@ -374,6 +375,7 @@ def _compensations_credit(
         bill["line_values"] = (*bill["line_values"], line)
         bill["lines"] = _lines_json(bill["line_values"])
         bill["total_eur"] = bill["total_eur"] + amount
+        bill["money_text"] = _money_text(bill["net_eur"], bill["vat_eur"], bill["total_eur"])
         credited.append((compensation, bill))
     return credited
 
@@ -402,6 +404,8 @@ class _Priced(NamedTuple):
     amounts: tariff.Amounts
     # The lines as Bill.lines keeps them, in JSON text.
     lines: str
+    # The net, VAT and total in COPY's text format, tab-separated.
+    money_text: str
 
 
 class _Prices:
@@ -423,7 +427,11 @@ class _Prices:
             amounts = tariff.tariff_amounts(self.rates, m3=m3, days=days, household_members=members)
             if len(self.known) >= self.KEPT:
                 self.known.clear()
-            priced = self.known[key] = _Priced(amounts, _lines_json(amounts.lines))
+            priced = self.known[key] = _Priced(
+                amounts,
+                _lines_json(amounts.lines),
+                _money_text(amounts.net, amounts.vat, amounts.total),
+            )
         return priced
 
 
@@ -670,6 +678,7 @@ def _supply_bills(
                 "net_eur": amounts.net,
                 "vat_eur": amounts.vat,
                 "total_eur": amounts.total,
+                "money_text": priced.money_text,
                 "run_id": run_id,
                 "created_at": context.now,
                 "line_values": amounts.lines,
@@ -741,7 +750,7 @@ BILL_COLUMNS = [
 ]
 
 
-def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
+def _write_unnumbered(bills: list[dict[str, Any]], context: _ChunkContext) -> None:
     """What the chunk's bills need before their numbers are taken: their ids, and on
     PostgreSQL the text of the bills but their numbers."""
     if not bills:
@@ -752,7 +761,7 @@ def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
     if db.is_postgresql():
         # Formatted in bulk: adapting some 30 values a bill one by one through the driver
         # costs more than working the bill out.
-        _bills_text_around_numbers(bills)
+        _bills_text_but_numbers(bills, context)
 
 
 def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
@@ -763,12 +772,13 @@ def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
         return
     _number(bills, issued_year)
     if db.is_postgresql():
+        # Each bill's text, then its number (the last columns), then the next bill's.
+        numbers = [f"{issued_year}\t{b['sequence']}\n" for b in bills]
+        texts = [b["text"] for b in bills]
         db.copy_text(
             Bill._meta.db_table,
-            BILL_COLUMNS,
-            "".join(
-                f"{b['text_before']}{issued_year}\t{b['sequence']}{b['text_after']}" for b in bills
-            ),
+            _COPY_COLUMNS,
+            "".join(chain.from_iterable(zip(texts, numbers, strict=True))),
         )
         payments_services.notices_write(bills)
         return
@@ -786,26 +796,60 @@ class _Texts(dict[Any, str]):
         return text
 
 
-def _bills_text_around_numbers(bills: list[dict[str, Any]]) -> None:
-    """Each bill's row in COPY's text format, the columns in BILL_COLUMNS order, but its
-    number (year and sequence): the text before it as `text_before`, after as `text_after`.
-    Integers and Decimals as str() writes them; everything else through copy_value."""
-    assert BILL_COLUMNS[3:5] == ["year", "sequence"]
+# The bills' columns in the order of their COPY text: what varies from bill to bill, then
+# what every bill of a chunk shares (from _ChunkContext), then the number, taken last.
+_CHUNK_COLUMNS = [
+    "issued_on",
+    "due_on",
+    "next_window_start",
+    "next_window_end",
+    "run_id",
+    "created_at",
+]
+_COPY_COLUMNS = [
+    *(c for c in BILL_COLUMNS if c not in _CHUNK_COLUMNS and c not in ("year", "sequence")),
+    *_CHUNK_COLUMNS,
+    "year",
+    "sequence",
+]
+
+
+def _bills_text_but_numbers(bills: list[dict[str, Any]], context: _ChunkContext) -> None:
+    """Each bill's row in COPY's text format, the columns in _COPY_COLUMNS order up to its
+    number (year and sequence), as `text`. Integers and Decimals as str() writes them;
+    everything else through copy_value. The columns every bill of the chunk shares are
+    the context's, written once."""
     t = _Texts()
+    window = context.next_window
+    shared = "".join(
+        f"\t{t[v]}"
+        for v in (
+            context.run.issued_on,
+            context.due_on,
+            window.start,
+            window.end,
+            context.run_id,
+            context.now,
+        )
+    )
+    shared_tab = shared + "\t"
     for b in bills:
-        b["text_before"] = f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
-        b["text_after"] = (
-            f"\t{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
-            f"{t[b['due_on']]}\t{b['previous_register']}\t{t[b['previous_register_on']]}\t"
+        b["text"] = (
+            f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
+            f"{t[b['period_start']]}\t{t[b['period_end']]}\t"
+            f"{b['previous_register']}\t{t[b['previous_register_on']]}\t"
             f"{t[b['previous_register_source']]}\t{b['previous_total_m3']}\t"
             f"{b['current_register']}\t{t[b['current_register_on']]}\t"
             f"{t[b['current_register_source']]}\t{t[b['current_reading_on']]}\t"
             f"{b['current_total_m3']}\t{b['effective_m3']}\t{b['estimated_m3']}\t"
             f"{b['adjustment_m3']}\t{b['billed_m3']}\t{b['cma_m3']}\t"
-            f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
-            f"{db.copy_value(b['readings'])}\t{t[b['lines']]}\t{b['net_eur']}\t"
-            f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
+            f"{db.copy_value(b['readings'])}\t{t[b['lines']]}\t{b['money_text']}{shared_tab}"
         )
+
+
+def _money_text(net: Decimal, vat: Decimal, total: Decimal) -> str:
+    """A bill's net, VAT and total as its COPY text has them."""
+    return f"{net}\t{vat}\t{total}"
 
 
 def _lines_json(lines: Iterable[tariff.Line]) -> str:

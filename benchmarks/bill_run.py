@@ -390,8 +390,9 @@ def _earlier_bills(
         issued = period.end + timedelta(days=16)
         window = windows.current_or_next(issued)
         fixed = f"\t{period.start}\t{period.end}\t{issued}\t{issued + timedelta(days=20)}\t"
-        # The bill lists no readings: a bill run never reads those of earlier bills.
-        window_text = f"\t{window.start}\t{window.end}\t[]\t"
+        # The bill lists no readings and no lines: a bill run never reads those of earlier
+        # bills.
+        window_text = f"\t{window.start}\t{window.end}\t[]\t[]\t"
         created = f"\t\\N\t{issued} 06:00:00+00\n"
         end_text = f"\t{period.end}\t"
         year = issued.year
@@ -624,7 +625,6 @@ def _reuse(supplies: int) -> None:
 
     from autolettura.billing.models import (
         Bill,
-        BillLine,
         BillNumberCounter,
         BillRun,
         BillRunChunk,
@@ -641,7 +641,6 @@ def _reuse(supplies: int) -> None:
             raise SystemExit(
                 _fail(f"--reuse: the database holds no setup for {supplies:,} supplies")
             )
-        cursor.execute(f"TRUNCATE {BillLine._meta.db_table}")
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Bill._meta.db_table} WHERE period_end = %s", [THROUGH])
         for model in (BillRunError, BillRunChunk, BillRun):
@@ -650,7 +649,7 @@ def _reuse(supplies: int) -> None:
             f"UPDATE {BillNumberCounter._meta.db_table} c SET last_sequence = COALESCE("
             f"(SELECT MAX(sequence) FROM {Bill._meta.db_table} b WHERE b.year = c.year), 0)"
         )
-        cursor.execute(f"VACUUM (ANALYZE) {Bill._meta.db_table}, {BillLine._meta.db_table}")
+        cursor.execute(f"VACUUM (ANALYZE) {Bill._meta.db_table}")
     connections.close_all()
     print("setup: reused the database loaded before, bills of the billed period removed")
 
@@ -802,10 +801,10 @@ def _check(run: Any, supplies: int) -> list[str]:
     """What is wrong with the run's result; empty when it is right."""
     from django.db import connection
 
-    from autolettura.billing.models import Bill, BillLine, BillNumberCounter, BillRunError
+    from autolettura.billing.models import Bill, BillNumberCounter, BillRunError
 
     problems = []
-    bills, lines = Bill._meta.db_table, BillLine._meta.db_table
+    bills = Bill._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT supply_id), MIN(sequence), MAX(sequence), "
@@ -828,9 +827,10 @@ def _check(run: Any, supplies: int) -> list[str]:
         if duplicates:
             problems.append(f"{duplicates:,} supplies billed twice for one period")
         cursor.execute(
-            f"SELECT COUNT(*) FROM {bills} b LEFT JOIN ("
-            f"  SELECT bill_id, SUM(amount) AS net FROM {lines} GROUP BY bill_id"
-            ") l ON l.bill_id = b.id "
+            f"SELECT COUNT(*) FROM {bills} b CROSS JOIN LATERAL ("
+            "  SELECT SUM((e.line->>'amount')::numeric) AS net "
+            "  FROM jsonb_array_elements(b.lines) e(line)"
+            ") l "
             "WHERE b.period_end = %s AND (l.net IS DISTINCT FROM b.net_eur "
             "OR b.net_eur + b.vat_eur <> b.total_eur)",
             [THROUGH],
@@ -849,21 +849,25 @@ def _digest() -> str:
     what depends on the order chunks were taken in (ids, numbers, the run)."""
     from django.db import connection
 
-    from autolettura.billing.models import Bill, BillLine
+    from autolettura.billing.models import Bill
     from autolettura.billing.services import BILL_COLUMNS
 
+    # The lines as they were hashed when each had a row of its own (position, kind,
+    # description, quantity, unit price, amount), so digests of both compare.
     columns = [
-        c for c in BILL_COLUMNS if c not in ("id", "year", "sequence", "run_id", "created_at")
+        c
+        for c in BILL_COLUMNS
+        if c not in ("id", "year", "sequence", "run_id", "created_at", "lines")
     ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT md5(string_agg(concat_ws('|', {', '.join('b.' + c for c in columns)}, "
             "l.lines), E'\\n' ORDER BY b.supply_id)) "
-            f"FROM {Bill._meta.db_table} b JOIN ("
-            "  SELECT bill_id, string_agg(concat_ws(':', position, kind, description, quantity, "
-            "unit_price, amount), ';' ORDER BY position) AS lines "
-            f"  FROM {BillLine._meta.db_table} GROUP BY bill_id"
-            ") l ON l.bill_id = b.id WHERE b.period_end = %s",
+            f"FROM {Bill._meta.db_table} b CROSS JOIN LATERAL ("
+            "  SELECT string_agg(concat_ws(':', e.n, e.line->>'kind', e.line->>'description', "
+            "e.line->>'quantity', e.line->>'unit_price', e.line->>'amount'), ';' ORDER BY e.n) "
+            "AS lines FROM jsonb_array_elements(b.lines) WITH ORDINALITY e(line, n)"
+            ") l WHERE b.period_end = %s",
             [THROUGH],
         )
         (digest,) = cursor.fetchone()

@@ -173,7 +173,7 @@ class TestBillPdf:
 
         text = pdf_text(bill_pdf(bill))
 
-        for line in bill.lines.all():
+        for line in bill.line_items:
             assert f"{line.description} " in text
             assert format_eur(line.amount) in text
         assert f"Totale imponibile {format_eur(bill.net_eur)}" in text

@@ -4,6 +4,7 @@ the log and the metrics; what an open review or a kept bill needs is never touch
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from autolettura import clock
 from autolettura.backoffice.models import AuditAction, AuditEntry
-from autolettura.billing.models import Bill, BillLine
+from autolettura.billing.models import Bill, line_json
 from autolettura.channels.models import PhoneCall, WhatsAppConversation
 from autolettura.lifecycle.models import RetentionRun
 from autolettura.lifecycle.services import retention_run
@@ -218,21 +219,14 @@ class TestBills:
         closed_last = bill(
             closed, year=2015, period_start=date(2015, 1, 1), period_end=date(2015, 2, 28)
         )
-        BillLine.objects.create(
-            bill=first,
-            position=1,
-            kind="fixed",
-            description="quota fissa",
-            quantity=1,
-            unit_price=1,
-            amount=1,
-        )
+        first.lines = [line_json("FIXED", "quota fissa", Decimal(1), Decimal(1), Decimal(1))]
+        first.save(update_fields=["lines"])
 
         retention_run(now=NOW)
 
         left = set(Bill.objects.values_list("pk", flat=True))
         assert left == {kept_year.pk, closed_last.pk}
-        assert not BillLine.objects.exists()
+        assert not Bill.objects.filter(pk=first.pk).exists()  # and its lines with it
         assert {first.pk, second.pk}.isdisjoint(left)
         assert counts()["bills"] == 2
 

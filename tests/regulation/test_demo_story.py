@@ -27,7 +27,7 @@ class TestDemoStory:
         compensation = Compensation.objects.get(supply__supply_code=STORY_SUPPLY_CODE)
         assert compensation.amount_eur == Decimal("30.00")
         assert compensation.bill is not None
-        line = compensation.bill.lines.get(kind="COMPENSATION")
+        (line,) = [ln for ln in compensation.bill.line_items if ln.kind == "COMPENSATION"]
         assert line.amount == Decimal("-30.00")
         first = Bill.objects.filter(supply__supply_code=STORY_SUPPLY_CODE).order_by("period_end")[0]
         # NOW is 20 December 2026: the story's periods end on 31 August and 31 October.

@@ -11,12 +11,14 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from autolettura.billing import pdf
-from autolettura.billing.models import Bill, BillLine, Tariff, TariffBand
-from autolettura.look_only_admin import LookOnly, LookOnlyAdmin
+from autolettura.billing.models import Bill, Tariff, TariffBand
+from autolettura.look_only_admin import LookOnlyAdmin
 from autolettura.rules import tariff as tariff_rules
+
+LINE_COLUMNS = ("description", "quantity", "unit price", "amount")
 
 
 def _plain(value: Decimal | None) -> Decimal | None:
@@ -92,15 +94,6 @@ class TariffAdmin(admin.ModelAdmin):
     inlines = [TariffBandInline]
 
 
-class BillLineInline(LookOnly, admin.TabularInline):
-    model = BillLine
-    ordering = ["position"]
-    extra = 0
-    can_delete = False
-    fields = ["position", "description", "quantity", "unit_price", "amount"]
-    readonly_fields = ["position", "description", "quantity", "unit_price", "amount"]
-
-
 @admin.register(Bill)
 class BillAdmin(LookOnlyAdmin):
     """Bills are made only by bill runs and never changed: the admin shows them, with a
@@ -121,12 +114,29 @@ class BillAdmin(LookOnlyAdmin):
     search_fields = ["supply__supply_code", "customer__customer_code", "customer__name"]
     ordering = ["-year", "-sequence"]
     date_hierarchy = "period_end"
-    inlines = [BillLineInline]
-    readonly_fields = ["pdf_link"]
+    exclude = ["lines"]
+    readonly_fields = ["pdf_link", "lines_table"]
 
     @admin.display(description="number", ordering="sequence")
     def number_display(self, bill: Bill) -> str:
         return bill.number
+
+    @admin.display(description="lines")
+    def lines_table(self, bill: Bill) -> str:
+        """The bill's lines in order, as a table: position, description, quantity, unit
+        price, amount."""
+        header = format_html_join("", "<th>{}</th>", ((c,) for c in ("position", *LINE_COLUMNS)))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (line.position, line.description, line.quantity, line.unit_price, line.amount)
+                for line in bill.line_items
+            ),
+        )
+        return format_html(
+            "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", header, rows
+        )
 
     @admin.display(description="PDF")
     def pdf_link(self, bill: Bill) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple
 
 from django.db import models
 from django.db.models import F, Q
@@ -102,6 +103,11 @@ class Bill(models.Model):
     # [{"on": "2026-10-20", "value": 1404, "digits": 5, "source": "SELF"}, ...]. Kept on the
     # bill, so what it says does not change when a reading is voided afterwards.
     readings = models.JSONField(default=list, blank=True)
+    # The bill's lines in order, each as line_json() writes it:
+    # [{"kind": "FIXED", "description": "Quota fissa", "quantity": "61.00",
+    #   "unit_price": "0.123456", "amount": "7.53"}, ...]; a line's position is its place
+    # in the list, from 1. Kept in the bill's row: written and read with it, never alone.
+    lines = models.JSONField(default=list, blank=True)
 
     net_eur = models.DecimalField(max_digits=12, decimal_places=2)
     vat_eur = models.DecimalField(max_digits=12, decimal_places=2)
@@ -134,29 +140,57 @@ class Bill(models.Model):
     def number(self) -> str:
         return f"{self.year}/{self.sequence:06d}"
 
+    @property
+    def line_items(self) -> list[BillLine]:
+        """The bill's lines in order, their amounts as Decimals."""
+        return [_line_item(n, line) for n, line in enumerate(self.lines, start=1)]
+
 
 # The kind of the line that credits an automatic compensation (regulation.Compensation).
 COMPENSATION_LINE = "COMPENSATION"
 
 
-class BillLine(models.Model):
-    # A line is its bill's line at a position: that is its key, and its only index. A key of
-    # its own (a sequence's number and an index on it) cost a bill run more than the line's
-    # text to store, for every line of every bill.
-    pk = models.CompositePrimaryKey("bill", "position")
-    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines", db_index=False)
-    position = models.PositiveSmallIntegerField()
-    kind = models.CharField(max_length=16)
-    description = models.CharField(max_length=120)
-    quantity = models.DecimalField(max_digits=14, decimal_places=2)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=6)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
+class BillLine(NamedTuple):
+    """A line of a bill, as `Bill.line_items` gives it: its position (from 1), its kind
+    (FIXED, WATER, SEWERAGE, TREATMENT, COMPENSATION) and its amounts."""
 
-    class Meta:
-        ordering = ["bill", "position"]
+    position: int
+    kind: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
 
-    def __str__(self) -> str:
-        return f"{self.bill_id} {self.description} {self.amount}"
+
+# A line as Bill.lines keeps it: the amounts as text, with the decimals the bill prints.
+LINE_QUANTITY = Decimal("0.01")
+LINE_UNIT_PRICE = Decimal("0.000001")
+LINE_AMOUNT = Decimal("0.01")
+
+
+def line_json(
+    kind: str, description: str, quantity: Decimal, unit_price: Decimal, amount: Decimal
+) -> dict[str, str]:
+    """One line as Bill.lines keeps it (rounded half away from zero, as a numeric column
+    would keep it)."""
+    return {
+        "kind": kind,
+        "description": description,
+        "quantity": str(quantity.quantize(LINE_QUANTITY, ROUND_HALF_UP)),
+        "unit_price": str(unit_price.quantize(LINE_UNIT_PRICE, ROUND_HALF_UP)),
+        "amount": str(amount.quantize(LINE_AMOUNT, ROUND_HALF_UP)),
+    }
+
+
+def _line_item(position: int, line: dict[str, Any]) -> BillLine:
+    return BillLine(
+        position,
+        line["kind"],
+        line["description"],
+        Decimal(line["quantity"]),
+        Decimal(line["unit_price"]),
+        Decimal(line["amount"]),
+    )
 
 
 class BillNumberCounter(models.Model):

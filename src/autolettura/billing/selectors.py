@@ -102,7 +102,7 @@ def customer_bill(*, customer: Customer, supply_code: str, year: int, sequence: 
 
 
 def bill_lines(bill: Bill) -> list[BillLine]:
-    return list(BillLine.objects.filter(bill=bill).order_by("position"))
+    return bill.line_items
 
 
 def bill_history(bill: Bill, *, count: int = 6) -> list[Bill]:

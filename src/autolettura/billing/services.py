@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -28,11 +29,11 @@ from autolettura.billing import policy as billing_policy
 from autolettura.billing.models import (
     COMPENSATION_LINE,
     Bill,
-    BillLine,
     BillNumberCounter,
     BillRun,
     BillRunChunk,
     BillRunError,
+    line_json,
 )
 from autolettura.billing.selectors import tariffs_by_year_usage
 from autolettura.customers.models import HolderChange, Meter, Supply
@@ -117,7 +118,7 @@ class ChunkResult:
     bills_estimated: int = 0
     bills_credit: int = 0
     errors: list[tuple[int, date | None, str]] = field(default_factory=list)
-    # The bills worked out, with their ids and lines written, still to number and write.
+    # The bills worked out, with their ids, still to number and write.
     bills: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -249,7 +250,7 @@ _REMOTE, _OPERATOR = Source.REMOTE.value, Source.OPERATOR.value
 
 def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) -> ChunkResult:
     """Load the chunk's supplies, meters, readings and latest bills in four queries, work out
-    every bill in plain Python, and write bills and lines in two set-based inserts."""
+    every bill in plain Python; the bills (each with its lines) are written once numbered."""
     supplies = _rows(
         Supply.objects.filter(id__range=(first_id, last_id))
         .order_by("id")
@@ -334,7 +335,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
             logger.exception("bill run %s: supply %s could not be billed", run.pk, supply_id)
             result.errors.append((supply_id, None, f"unexpected error: {exc!r}"))
     credited = _compensations_credit(bills, first_id=first_id, last_id=last_id)
-    _write_unnumbered(bills)
+    _write_unnumbered(bills, context)
     for compensation, bill in credited:
         compensation.bill_id = bill["id"]
     if credited:
@@ -371,23 +372,12 @@ def _compensations_credit(
         bill = found
         amount = -compensation.amount_eur
         line = tariff.Line(COMPENSATION_LINE, COMPENSATION_DESCRIPTION, Decimal(1), amount, amount)
-        position = len(bill["lines"]) + 1
-        bill["lines"] = (*bill["lines"], line)
-        bill["lines_text"] = (
-            *bill["lines_text"],
-            *_lines_text_from(position, (line,)),
-        )
+        bill["line_values"] = (*bill["line_values"], line)
+        bill["lines"] = _lines_json(bill["line_values"])
         bill["total_eur"] = bill["total_eur"] + amount
+        bill["money_text"] = _money_text(bill["net_eur"], bill["vat_eur"], bill["total_eur"])
         credited.append((compensation, bill))
     return credited
-
-
-def _lines_text_from(position: int, lines: Iterable[tariff.Line]) -> tuple[str, ...]:
-    value = db.copy_value
-    return tuple(
-        "".join("\t" + value(v) for v in (position + offset, *values[1:])) + "\n"
-        for offset, values in enumerate(_line_values(lines), start=0)
-    )
 
 
 def _rows(queryset: QuerySet[Any, Any]) -> list[Any]:
@@ -412,8 +402,10 @@ class BillingError(Exception):
 
 class _Priced(NamedTuple):
     amounts: tariff.Amounts
-    # The lines in COPY's text format from `position` on, each to be prefixed by the bill id.
-    lines_text: tuple[str, ...]
+    # The lines as Bill.lines keeps them, in JSON text.
+    lines: str
+    # The net, VAT and total in COPY's text format, tab-separated.
+    money_text: str
 
 
 class _Prices:
@@ -435,7 +427,11 @@ class _Prices:
             amounts = tariff.tariff_amounts(self.rates, m3=m3, days=days, household_members=members)
             if len(self.known) >= self.KEPT:
                 self.known.clear()
-            priced = self.known[key] = _Priced(amounts, _lines_text(amounts))
+            priced = self.known[key] = _Priced(
+                amounts,
+                _lines_json(amounts.lines),
+                _money_text(amounts.net, amounts.vat, amounts.total),
+            )
         return priced
 
 
@@ -678,13 +674,14 @@ def _supply_bills(
                 "next_window_start": next_window.start,
                 "next_window_end": next_window.end,
                 "readings": _readings_json(quantities.readings),
+                "lines": priced.lines,
                 "net_eur": amounts.net,
                 "vat_eur": amounts.vat,
                 "total_eur": amounts.total,
+                "money_text": priced.money_text,
                 "run_id": run_id,
                 "created_at": context.now,
-                "lines": amounts.lines,
-                "lines_text": priced.lines_text,
+                "line_values": amounts.lines,
             }
         )
         previous = current
@@ -744,64 +741,48 @@ BILL_COLUMNS = [
     "next_window_start",
     "next_window_end",
     "readings",
+    "lines",
     "net_eur",
     "vat_eur",
     "total_eur",
     "run_id",
     "created_at",
 ]
-_LINE_COLUMNS = ["bill_id", "position", "kind", "description", "quantity", "unit_price", "amount"]
 
 
-def _write_unnumbered(bills: list[dict[str, Any]]) -> None:
-    """Everything of the chunk's bills that does not need their numbers, written before
-    the numbers are taken: their ids, and on PostgreSQL their lines (whose foreign key is
-    checked at commit) and the text of the bills but their numbers."""
+def _write_unnumbered(bills: list[dict[str, Any]], context: _ChunkContext) -> None:
+    """What the chunk's bills need before their numbers are taken: their ids, and on
+    PostgreSQL the text of the bills but their numbers."""
     if not bills:
         return
     ids = db.allocate_ids(Bill, len(bills))
     for bill, bill_id in zip(bills, ids, strict=True):
         bill["id"] = bill_id
     if db.is_postgresql():
-        # Formatted in bulk: adapting some 70 values a bill one by one through the driver
-        # costs more than working the bill out. The lines' text comes with their amounts.
-        db.copy_text(BillLine._meta.db_table, _LINE_COLUMNS, _lines_copy_text(bills))
-        _bills_text_around_numbers(bills)
-
-
-def _lines_copy_text(bills: list[dict[str, Any]]) -> str:
-    """The lines of `bills` in COPY's text format: each line's text (from `tab` on) after
-    its bill's id. A bill's lines are its id, then its lines' texts joined by its id."""
-    pieces: list[str] = []
-    append = pieces.append
-    for b in bills:
-        lines = b["lines_text"]
-        if lines:
-            bill_id = str(b["id"])
-            append(bill_id)
-            append(bill_id.join(lines))
-    return "".join(pieces)
+        # Formatted in bulk: adapting some 30 values a bill one by one through the driver
+        # costs more than working the bill out.
+        _bills_text_but_numbers(bills, context)
 
 
 def _write_bills(bills: list[dict[str, Any]], *, issued_year: int) -> None:
-    """Number the chunk's bills and insert them (with their lines on SQLite) and their
-    notices. Numbers are taken in the chunk's transaction, so a chunk that fails gives them
+    """Number the chunk's bills and insert them (each with its lines) and their notices.
+    Numbers are taken in the chunk's transaction, so a chunk that fails gives them
     back and the year's sequence has no gaps; as little as can be is done after."""
     if not bills:
         return
     _number(bills, issued_year)
     if db.is_postgresql():
+        # Each bill's text, then its number (the last columns), then the next bill's.
+        numbers = [f"{issued_year}\t{b['sequence']}\n" for b in bills]
+        texts = [b["text"] for b in bills]
         db.copy_text(
             Bill._meta.db_table,
-            BILL_COLUMNS,
-            "".join(
-                f"{b['text_before']}{issued_year}\t{b['sequence']}{b['text_after']}" for b in bills
-            ),
+            _COPY_COLUMNS,
+            "".join(chain.from_iterable(zip(texts, numbers, strict=True))),
         )
         payments_services.notices_write(bills)
         return
     db.insert_rows(Bill._meta.db_table, BILL_COLUMNS, ([b[c] for c in BILL_COLUMNS] for b in bills))
-    db.insert_rows(BillLine._meta.db_table, _LINE_COLUMNS, _line_rows(bills))
     # Each bill to pay gets its pagoPA notice with it, numbered by the bill (R16).
     payments_services.notices_write(bills)
 
@@ -815,51 +796,71 @@ class _Texts(dict[Any, str]):
         return text
 
 
-def _bills_text_around_numbers(bills: list[dict[str, Any]]) -> None:
-    """Each bill's row in COPY's text format, the columns in BILL_COLUMNS order, but its
-    number (year and sequence): the text before it as `text_before`, after as `text_after`.
-    Integers and Decimals as str() writes them; everything else through copy_value."""
-    assert BILL_COLUMNS[3:5] == ["year", "sequence"]
+# The bills' columns in the order of their COPY text: what varies from bill to bill, then
+# what every bill of a chunk shares (from _ChunkContext), then the number, taken last.
+_CHUNK_COLUMNS = [
+    "issued_on",
+    "due_on",
+    "next_window_start",
+    "next_window_end",
+    "run_id",
+    "created_at",
+]
+_COPY_COLUMNS = [
+    *(c for c in BILL_COLUMNS if c not in _CHUNK_COLUMNS and c not in ("year", "sequence")),
+    *_CHUNK_COLUMNS,
+    "year",
+    "sequence",
+]
+
+
+def _bills_text_but_numbers(bills: list[dict[str, Any]], context: _ChunkContext) -> None:
+    """Each bill's row in COPY's text format, the columns in _COPY_COLUMNS order up to its
+    number (year and sequence), as `text`. Integers and Decimals as str() writes them;
+    everything else through copy_value. The columns every bill of the chunk shares are
+    the context's, written once."""
     t = _Texts()
+    window = context.next_window
+    shared = "".join(
+        f"\t{t[v]}"
+        for v in (
+            context.run.issued_on,
+            context.due_on,
+            window.start,
+            window.end,
+            context.run_id,
+            context.now,
+        )
+    )
+    shared_tab = shared + "\t"
     for b in bills:
-        b["text_before"] = f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
-        b["text_after"] = (
-            f"\t{t[b['period_start']]}\t{t[b['period_end']]}\t{t[b['issued_on']]}\t"
-            f"{t[b['due_on']]}\t{b['previous_register']}\t{t[b['previous_register_on']]}\t"
+        b["text"] = (
+            f"{b['id']}\t{b['supply_id']}\t{b['customer_id']}\t"
+            f"{t[b['period_start']]}\t{t[b['period_end']]}\t"
+            f"{b['previous_register']}\t{t[b['previous_register_on']]}\t"
             f"{t[b['previous_register_source']]}\t{b['previous_total_m3']}\t"
             f"{b['current_register']}\t{t[b['current_register_on']]}\t"
             f"{t[b['current_register_source']]}\t{t[b['current_reading_on']]}\t"
             f"{b['current_total_m3']}\t{b['effective_m3']}\t{b['estimated_m3']}\t"
             f"{b['adjustment_m3']}\t{b['billed_m3']}\t{b['cma_m3']}\t"
-            f"{t[b['next_window_start']]}\t{t[b['next_window_end']]}\t"
-            f"{db.copy_value(b['readings'])}\t{b['net_eur']}\t"
-            f"{b['vat_eur']}\t{b['total_eur']}\t{t[b['run_id']]}\t{t[b['created_at']]}\n"
+            f"{db.copy_value(b['readings'])}\t{t[b['lines']]}\t{b['money_text']}{shared_tab}"
         )
 
 
-def _line_values(lines: Iterable[tariff.Line]) -> Iterable[tuple[Any, ...]]:
-    """A bill's lines as the columns after `bill_id`."""
-    for position, line in enumerate(lines, start=1):
-        yield (
-            position,
-            line.kind,
-            line.description,
-            line.quantity,
-            line.unit_price.quantize(Decimal("0.000001")),
-            line.amount,
-        )
+def _money_text(net: Decimal, vat: Decimal, total: Decimal) -> str:
+    """A bill's net, VAT and total as its COPY text has them."""
+    return f"{net}\t{vat}\t{total}"
 
 
-def _line_rows(bills: Iterable[dict[str, Any]]) -> Iterable[tuple[Any, ...]]:
-    for bill in bills:
-        for values in _line_values(bill["lines"]):
-            yield (bill["id"], *values)
-
-
-def _lines_text(amounts: tariff.Amounts) -> tuple[str, ...]:
-    value = db.copy_value
-    return tuple(
-        "".join("\t" + value(v) for v in values) + "\n" for values in _line_values(amounts.lines)
+def _lines_json(lines: Iterable[tariff.Line]) -> str:
+    """A bill's lines as Bill.lines keeps them, in JSON text."""
+    return json.dumps(
+        [
+            line_json(line.kind, line.description, line.quantity, line.unit_price, line.amount)
+            for line in lines
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
 
 

@@ -412,7 +412,7 @@ def account_data(user: User) -> CustomerData:
                 "pdf": pdf_name,
             }
         )
-        for line in bill.lines.order_by("position"):
+        for line in bill.line_items:
             data.tables["bill_lines"].append(
                 {
                     "bill": bill.number,

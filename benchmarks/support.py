@@ -86,10 +86,10 @@ def bills_insert(
         "previous_register_on, previous_register_source, previous_total_m3, "
         "current_register, current_register_on, current_register_source, "
         "current_total_m3, effective_m3, estimated_m3, adjustment_m3, billed_m3, cma_m3, "
-        "next_window_start, next_window_end, readings, net_eur, vat_eur, total_eur, "
+        "next_window_start, next_window_end, readings, lines, net_eur, vat_eur, total_eur, "
         "created_at) "
         "SELECT i, i, 2000, i, %s, %s, %s, %s, 1000, %s, 'SELF', 0, 1100, %s, 'SELF', "
-        "100, 100, 0, 0, 100, 100, %s, %s, '[]'::jsonb, 100, 10, 110, now() "
+        "100, 100, 0, 0, 100, 100, %s, %s, '[]'::jsonb, '[]'::jsonb, 100, 10, 110, now() "
         "FROM generate_series(%s, %s, %s) i",
         [
             period_end - timedelta(days=60),

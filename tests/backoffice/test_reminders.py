@@ -74,6 +74,20 @@ def sent() -> set[tuple[str, str, str]]:
     return {(codes[supply_id], kind, route) for supply_id, _start, kind, route in given()}
 
 
+def queued_by_another_run(supply: Supply) -> str:
+    """The opening e-mail reminder of `supply`, queued by another run: its outbox key."""
+    key = reminder_key(supply.pk, date(2026, 12, 15), "OPENING", "EMAIL")
+    OutboundMessage.objects.create(
+        route="EMAIL",
+        recipient="anna@example.org",
+        body="queued by the other run",
+        dedupe_key=key,
+        next_attempt_at=OPENING_DAY,
+        created_at=OPENING_DAY,
+    )
+    return key
+
+
 class TestOpening:
     def test_goes_to_every_opted_in_customer_with_a_contact_on_each_chosen_route(
         self, people: dict[str, Supply]
@@ -99,15 +113,7 @@ class TestOpening:
         self, people: dict[str, Supply]
     ) -> None:
         # Another run got there first: its message is in the outbox.
-        key = reminder_key(people["email"].pk, date(2026, 12, 15), "OPENING", "EMAIL")
-        OutboundMessage.objects.create(
-            route="EMAIL",
-            recipient="anna@example.org",
-            body="queued by the other run",
-            dedupe_key=key,
-            next_attempt_at=OPENING_DAY,
-            created_at=OPENING_DAY,
-        )
+        key = queued_by_another_run(people["email"])
         reminders_send(now=OPENING_DAY)
         assert list(
             OutboundMessage.objects.filter(dedupe_key=key).values_list("body", flat=True)
@@ -139,15 +145,7 @@ class TestOpening:
                 return select(batch, lo, hi)
 
         monkeypatch.setattr(reminders._BatchSql, "_selection", selection)
-        key = reminder_key(people["email"].pk, date(2026, 12, 15), "OPENING", "EMAIL")
-        OutboundMessage.objects.create(
-            route="EMAIL",
-            recipient="anna@example.org",
-            body="queued by the other run",
-            dedupe_key=key,
-            next_attempt_at=OPENING_DAY,
-            created_at=OPENING_DAY,
-        )
+        key = queued_by_another_run(people["email"])
         summary = reminders_send(now=OPENING_DAY)
         assert len(looks) == 2  # the batch, done again
         assert list(

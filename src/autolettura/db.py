@@ -181,8 +181,8 @@ def hot_cursor() -> Any:
     """The cursor for the statements written once a process that every submission runs.
 
     On PostgreSQL the server prepares each the first time a connection runs it, and its
-    parameters travel apart from its text (`postgresql/base.py`): measured in-process on a
-    submission, a third less of PostgreSQL's CPU and about a tenth less of the process's
+    parameters travel apart from its text (`postgresql/base.py`): measured in process on a
+    submission, about half of PostgreSQL's CPU and a fifth of the process's saved
     (benchmarks/RESULTS.md). Elsewhere, Django's cursor.
     """
     prepared = getattr(connection, "prepared_cursor", None)

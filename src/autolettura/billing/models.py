@@ -112,8 +112,15 @@ class Bill(models.Model):
     net_eur = models.DecimalField(max_digits=12, decimal_places=2)
     vat_eur = models.DecimalField(max_digits=12, decimal_places=2)
     total_eur = models.DecimalField(max_digits=12, decimal_places=2)
+    # Not indexed: nothing looks bills up by their run (each chunk counts its own late bills,
+    # and runs are not deleted), and every bill a run writes would add an entry.
     run = models.ForeignKey(
-        "BillRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="bills"
+        "BillRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bills",
+        db_index=False,
     )
     created_at = models.DateTimeField()
 
@@ -241,6 +248,8 @@ class BillRunChunk(models.Model):
     bills_made = models.PositiveIntegerField(default=0)
     bills_estimated = models.PositiveIntegerField(default=0)
     bills_credit = models.PositiveIntegerField(default=0)
+    # Issued later than the regulator's limit after their period ended (R11).
+    bills_late = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

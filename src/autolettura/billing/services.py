@@ -117,6 +117,7 @@ class ChunkResult:
     bills_made: int = 0
     bills_estimated: int = 0
     bills_credit: int = 0
+    bills_late: int = 0
     errors: list[tuple[int, date | None, str]] = field(default_factory=list)
     # The bills worked out, with their ids, still to number and write.
     bills: list[dict[str, Any]] = field(default_factory=list)
@@ -176,6 +177,7 @@ def _bill_chunk(*, chunk_id: int, now: datetime, worker: str) -> bool:
             bills_made=result.bills_made,
             bills_estimated=result.bills_estimated,
             bills_credit=result.bills_credit,
+            bills_late=result.bills_late,
         )
         # Last, the bills' numbers and what needs them: the numbers' row stays locked from
         # here to the commit, and every other worker's chunk waits on it meanwhile.
@@ -205,7 +207,10 @@ class RunSummary:
 
 def bill_run_summary(run: BillRun) -> RunSummary:
     totals = run.chunks.aggregate(
-        made=Sum("bills_made"), estimated=Sum("bills_estimated"), credit=Sum("bills_credit")
+        made=Sum("bills_made"),
+        estimated=Sum("bills_estimated"),
+        credit=Sum("bills_credit"),
+        late=Sum("bills_late"),
     )
     made = totals["made"] or 0
     estimated = totals["estimated"] or 0
@@ -215,9 +220,8 @@ def bill_run_summary(run: BillRun) -> RunSummary:
             "supply__supply_code", "period_end", "message"
         )
     ]
-    limit = run.issued_on - timedelta(days=settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS)
     return RunSummary(
-        bills_late=run.bills.filter(period_end__lt=limit).count(),
+        bills_late=totals["late"] or 0,
         chunks=run.chunks.count(),
         chunks_done=run.chunks.filter(status=BillRunChunk.Status.DONE).count(),
         bills_made=made,
@@ -343,6 +347,7 @@ def _bill_supplies(*, first_id: int, last_id: int, run: BillRun, now: datetime) 
     result.bills_made = len(bills)
     result.bills_estimated = sum(1 for b in bills if b["effective_m3"] == 0)
     result.bills_credit = sum(1 for b in bills if b["total_eur"] < 0)
+    result.bills_late = sum(1 for b in bills if b["period_end"] < context.late_before)
     result.bills = bills
     return result
 
@@ -448,6 +453,8 @@ class _ChunkContext:
     now: datetime
     next_window: Window
     due_on: date
+    # A bill whose period ended before this day is issued later than the regulator allows.
+    late_before: date
     trend: Decimal
     min_days: int
     tariffs: dict[tuple[int, str], tariff.Tariff]
@@ -464,6 +471,7 @@ class _ChunkContext:
             now=now,
             next_window=reading_policy.window_policy().current_or_next(run.issued_on),
             due_on=run.issued_on + timedelta(days=settings.AUTOLETTURA_BILL_DUE_DAYS),
+            late_before=run.issued_on - timedelta(days=settings.AUTOLETTURA_BILL_MAX_DELAY_DAYS),
             trend=settings.AUTOLETTURA_CMA_TREND,
             min_days=settings.AUTOLETTURA_CMA_MIN_DAYS,
             tariffs=tariffs_by_year_usage(),

@@ -78,6 +78,9 @@ SOURCES = {
 _ACCEPTED, _UNDER_REVIEW = Status.ACCEPTED.value, Status.UNDER_REVIEW.value
 _DISCARDED, _IMPORT = Status.DISCARDED.value, Channel.IMPORT.value
 _SELF, _OUTSIDE_WINDOW = Source.SELF.value, Reason.OUTSIDE_WINDOW.value
+# The rules' outcomes, told apart by identity (an enum's hash is a Python-level call, and a
+# member read through its class a slower look-up than a module name).
+_RULE_ACCEPTED, _RULE_UNDER_REVIEW = RuleStatus.ACCEPTED, RuleStatus.UNDER_REVIEW
 
 _STAGE = "autolettura_import_reading"
 # The work tables that imports of an earlier version shared between their connections,
@@ -482,7 +485,8 @@ class _Rules:
         self.trend: Decimal = settings.AUTOLETTURA_CMA_TREND
         self.min_days: int = settings.AUTOLETTURA_CMA_MIN_DAYS
         self._limits: dict[Any, Limits] = {}
-        self._cma_defaults: dict[str, Decimal] = {}
+        self.cma_defaults: dict[str, Decimal] = {}
+        self._inside: dict[date, bool] = {}
 
     def limits(self, q4_m3h: Any) -> Limits:
         # Keyed by the value as the database gives it (SQLite: a float), read once.
@@ -492,14 +496,22 @@ class _Rules:
         return limits
 
     def default_cma(self, usage: str) -> Decimal:
-        if usage not in self._cma_defaults:
-            self._cma_defaults[usage] = policy.default_cma_m3(usage)
-        return self._cma_defaults[usage]
+        cma = self.cma_defaults.get(usage)
+        if cma is None:
+            cma = self.cma_defaults[usage] = policy.default_cma_m3(usage)
+        return cma
 
     def inside_window(self, read_on: date) -> bool:
         # R5 for an imported self-reading: the day it was read stands for the day it was
-        # sent, since the file does not say when the customer sent it.
-        return check_window(today=read_on, read_on=read_on, policy=self.window).inside
+        # sent, since the file does not say when the customer sent it. A file holds few
+        # dates: each is checked once.
+        inside = self._inside.get(read_on)
+        if inside is None:
+            inside = check_window(today=read_on, read_on=read_on, policy=self.window).inside
+            if len(self._inside) >= _MEMO_LIMIT:
+                self._inside.clear()
+            self._inside[read_on] = inside
+        return inside
 
 
 class _SupplyState:
@@ -791,9 +803,9 @@ def _assess(
     state: _SupplyState | None = None
     current: int | None = None
     taken: dict[tuple[date, int, str], int] = {}  # this supply's readings so far: line
-    today = rules.today
-    check_digits, check_read_on = parsing.check_reading_digits, parsing.check_read_on
-    meters_of, history_of, default_cma = meters.get, history.get, rules.default_cma
+    check_digits = parsing.check_reading_digits
+    meters_of, history_of = meters.get, history.get
+    cma_defaults, default_cma = rules.cma_defaults, rules.default_cma
     no_meter: list[_Meter] = []
     accepted = under_review = 0
     discarded = result.discarded
@@ -804,7 +816,7 @@ def _assess(
             state = _SupplyState(
                 meters_of(supply_id, no_meter),
                 {} if readings is None else readings,
-                default_cma(usage),
+                cma_defaults.get(usage) or default_cma(usage),
                 rules,
             )
             taken = {}
@@ -832,9 +844,10 @@ def _assess(
                 error = FieldError("read_on", "no_meter_on_date")
             log.add(line, [error])
             continue
+        # R3 is met already: the row's date is not after today (checked as it was parsed)
+        # and the meter was installed by then (it is the meter in service on that day).
         try:
             check_digits(value, meter.digits)
-            check_read_on(day, today=today, meter_installed_on=meter.installed_on)
         except FormatError as exc:
             log.add(line, exc.errors)
             continue
@@ -853,13 +866,12 @@ def _assess(
                 cma_m3=state.cma(),
                 limits=meter.limits,
             )
-            # Told apart by identity: an enum's hash and value are Python-level calls.
             outcome, why = assessment.status, assessment.reason
             status = (
                 _ACCEPTED
-                if outcome is RuleStatus.ACCEPTED
+                if outcome is _RULE_ACCEPTED
                 else _UNDER_REVIEW
-                if outcome is RuleStatus.UNDER_REVIEW
+                if outcome is _RULE_UNDER_REVIEW
                 else _STATUS_TEXT[outcome]
             )
             reason = None if why is None else _REASON_TEXT[why]

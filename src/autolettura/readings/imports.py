@@ -214,7 +214,7 @@ def _stage(
         return staged
 
     more = True
-    normalize_code = parsing.normalize_code
+    canonical = parsing.canonical_code_match
     dates, values, sources = parser.good_dates, parser.good_values, parser.good_sources
 
     def pieces() -> Iterator[str]:
@@ -227,18 +227,19 @@ def _stage(
             for line, fields in batch:
                 code_text, day_text, value_text, source_text = fields
                 # Nearly every row: a date, value and source already parsed good, and a code
-                # already canonical, written as the parser gave them the first time.
+                # already canonical, written as the parser gave them the first time. Any other
+                # row goes through the parser.
                 day = dates.get(day_text)
                 value = values.get(value_text)
                 kind = sources.get(source_text)
-                if day is not None and value is not None and kind is not None:
-                    try:
-                        code = normalize_code(code_text, field="supply_code")
-                    except FormatError:
-                        pass
-                    else:
-                        lines.append(f"{line}\t{code}\t{day}\t{value}\t{kind}\n")
-                        continue
+                if (
+                    day is not None
+                    and value is not None
+                    and kind is not None
+                    and canonical(code_text)
+                ):
+                    lines.append(f"{line}\t{code_text}\t{day}\t{value}\t{kind}\n")
+                    continue
                 parsed = parser.parse_fields(line, fields)
                 if isinstance(parsed, list):
                     log.add(line, parsed)
@@ -282,7 +283,7 @@ def _readings_write(table: str, rows: Iterable[tuple[Any, ...]], rules: _Rules) 
             lines.append(
                 f"{supply_id}\t{meter_id}\t{day_text}\t{value}\t{source}\t{status}\t"
                 f"{_NULL if reason is None else reason}\t"
-                f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}" + end
+                f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}{end}"
             )
             if len(lines) >= 1000:
                 yield "".join(lines)
@@ -517,7 +518,7 @@ class _Rules:
 class _SupplyState:
     """A supply's meters and valid readings while its rows are assessed in date order."""
 
-    __slots__ = ("_cma", "_default_cma", "_rules", "meters", "readings")
+    __slots__ = ("_default_cma", "_rules", "known_cma", "meters", "readings")
 
     def __init__(
         self,
@@ -531,7 +532,13 @@ class _SupplyState:
         self.readings = readings
         self._default_cma = default_cma
         self._rules = rules
-        self._cma: Decimal | None = None
+        # R9's answer as last computed; None once a reading accepted since changed it. With
+        # no history at all (one meter in place, no valid reading) it is the usage's default.
+        self.known_cma: Decimal | None = (
+            default_cma
+            if not readings and len(meters) == 1 and meters[0].removed_on is None
+            else None
+        )
 
     def meter_on(self, day: date) -> _Meter | None:
         """The meter in service on `day`: installed by then and not yet removed."""
@@ -541,38 +548,27 @@ class _SupplyState:
         fitted = [m for m in self.meters if m.in_service_on(day)]
         return max(fitted, key=lambda m: m.installed_on) if fitted else None
 
-    def last(self, meter: _Meter) -> LastReading:
-        """The meter's last valid reading, or its installation reading if none came since."""
-        days = self.readings.get(meter.id)
-        if days:
-            return LastReading(days[-1][0], days[-1][1])
-        return LastReading(meter.installed_on, meter.initial_reading)
-
     def cma(self) -> Decimal:
         """R9, from the valid readings known so far, including those of this file."""
-        if self._cma is None:
-            if not self.readings and len(self.meters) == 1 and self.meters[0].removed_on is None:
-                # No history at all: what R9 gives is the usage's default.
-                self._cma = self._default_cma
-            else:
-                histories = [
-                    profile.MeterHistory(
-                        digits=m.digits,
-                        installed_on=m.installed_on,
-                        initial_reading=m.initial_reading,
-                        readings=[(on, value) for on, value, _rank in self.readings.get(m.id, [])],
-                        removed_on=m.removed_on,
-                        final_reading=m.final_reading,
-                    )
-                    for m in self.meters
-                ]
-                self._cma = profile.cma(
-                    profile.consumption_points(histories),
-                    default_m3=self._default_cma,
-                    trend=self._rules.trend,
-                    min_days=self._rules.min_days,
-                ).m3
-        return self._cma
+        if self.known_cma is None:
+            histories = [
+                profile.MeterHistory(
+                    digits=m.digits,
+                    installed_on=m.installed_on,
+                    initial_reading=m.initial_reading,
+                    readings=[(on, value) for on, value, _rank in self.readings.get(m.id, [])],
+                    removed_on=m.removed_on,
+                    final_reading=m.final_reading,
+                )
+                for m in self.meters
+            ]
+            self.known_cma = profile.cma(
+                profile.consumption_points(histories),
+                default_m3=self._default_cma,
+                trend=self._rules.trend,
+                min_days=self._rules.min_days,
+            ).m3
+        return self.known_cma
 
     def accept(self, meter: _Meter, day: date, value: int, rank: int) -> None:
         """A reading just accepted becomes the meter's last valid one (R8 on a tie)."""
@@ -582,7 +578,7 @@ class _SupplyState:
                 days[-1] = (day, value, rank)
         else:
             days.append((day, value, rank))
-        self._cma = None
+        self.known_cma = None
 
 
 class _ChunkRefusals:
@@ -858,12 +854,17 @@ def _assess(
         if source == _SELF and not rules.inside_window(day):
             status, reason = _DISCARDED, _OUTSIDE_WINDOW
         else:
+            # The meter's last valid reading, or its installation reading if none came since.
+            known = state.readings.get(meter.id)
+            cma_m3 = state.known_cma
             assessment = assess_reading(
                 value=value,
                 read_on=day,
-                last=state.last(meter),
+                last=LastReading(known[-1][0], known[-1][1])
+                if known
+                else LastReading(meter.installed_on, meter.initial_reading),
                 digits=meter.digits,
-                cma_m3=state.cma(),
+                cma_m3=state.cma() if cma_m3 is None else cma_m3,
                 limits=meter.limits,
             )
             outcome, why = assessment.status, assessment.reason

@@ -355,6 +355,22 @@ class TestReadingsImport:
 
         assert (result.accepted, result.discarded) == (1, {"outside_window": 1})
 
+    def test_gives_every_self_reading_of_one_date_the_same_window_verdict(
+        self, supplies: dict[str, Supply]
+    ) -> None:
+        result = load_readings(
+            "S1,2024-06-20,150,self",
+            "S2,2024-06-20,510,self",
+            "S1,2024-07-20,160,self",
+            "S2,2024-07-20,520,self",
+        )
+
+        assert (result.accepted, result.discarded) == (2, {"outside_window": 2})
+        assert [row[2:4] for row in stored(supplies["S2"])[-2:]] == [
+            ("ACCEPTED", None),
+            ("DISCARDED", "outside_window"),
+        ]
+
     def test_uses_the_meter_in_service_on_the_reading_date(self, db: None) -> None:
         supply = make_supply(supply_code="S7", initial_reading=100)
         old = supply.meters.get()

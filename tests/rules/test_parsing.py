@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from autolettura.rules.errors import FieldError, FormatError
 from autolettura.rules.parsing import (
+    canonical_code_match,
     check_read_on,
     check_reading_digits,
     normalize_code,
@@ -127,6 +128,13 @@ class TestNormalizeCode:
         else:
             assert CODE.fullmatch(code)
             assert normalize_code(code, field="supply_code") == code
+
+    @properties
+    @given(st.one_of(st.text(), st.from_regex(CODE, fullmatch=True)))
+    def test_a_text_matched_as_canonical_is_the_code_it_normalises_to(self, text: str) -> None:
+        # The bulk import stages a code so matched as it is, without normalize_code.
+        if canonical_code_match(text):
+            assert normalize_code(text, field="supply_code") == text
 
     @properties
     @given(

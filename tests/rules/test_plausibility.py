@@ -239,3 +239,42 @@ class TestAssessReadingProperties:
             assert assessment.consumption_m3 is not None
             assert 0 <= assessment.consumption_m3 <= max_physical_m3(days, limits.q4_m3h)
             assert assessment.consumption_m3 == (value - last_value) % 10**digits
+
+
+class TestLimitsShared:
+    @properties
+    @given(st.lists(readings(), min_size=2, max_size=6))
+    def test_one_limits_assessing_many_readings_answers_as_a_fresh_one_each_time(
+        self, drawn: list[tuple[int, int, int, int, Decimal, Limits]]
+    ) -> None:
+        # A bulk import assesses every reading of a meter model with one Limits, which
+        # remembers what it computed for each (days, CMA): the answer must not depend on it.
+        shared = drawn[0][5]
+        for digits, last_value, value, days, cma_m3, _limits in drawn:
+            fresh = Limits(shared.q4_m3h, shared.soft_factor, shared.soft_margin_m3)
+            for _ in range(2):
+                assert assess(
+                    value,
+                    last_value=last_value,
+                    days=days,
+                    digits=digits,
+                    cma_m3=cma_m3,
+                    limits=shared,
+                ) == assess(
+                    value,
+                    last_value=last_value,
+                    days=days,
+                    digits=digits,
+                    cma_m3=cma_m3,
+                    limits=fresh,
+                )
+                assert exceeds_soft_limit(
+                    abs(value - last_value), max(days, 0), cma_m3, shared
+                ) == exceeds_soft_limit(abs(value - last_value), max(days, 0), cma_m3, fresh)
+
+    def test_what_it_remembers_is_not_part_of_its_value(self) -> None:
+        limits = Limits()
+        assess(1025, last_value=1000, days=60, limits=limits)
+        assert limits == Limits()
+        assert hash(limits) == hash(Limits())
+        assert repr(limits) == repr(Limits())

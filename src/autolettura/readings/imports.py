@@ -78,6 +78,9 @@ SOURCES = {
 _ACCEPTED, _UNDER_REVIEW = Status.ACCEPTED.value, Status.UNDER_REVIEW.value
 _DISCARDED, _IMPORT = Status.DISCARDED.value, Channel.IMPORT.value
 _SELF, _OUTSIDE_WINDOW = Source.SELF.value, Reason.OUTSIDE_WINDOW.value
+# The rules' outcomes, told apart by identity (an enum's hash is a Python-level call, and a
+# member read through its class a slower look-up than a module name).
+_RULE_ACCEPTED, _RULE_UNDER_REVIEW = RuleStatus.ACCEPTED, RuleStatus.UNDER_REVIEW
 
 _STAGE = "autolettura_import_reading"
 # The work tables that imports of an earlier version shared between their connections,
@@ -211,7 +214,7 @@ def _stage(
         return staged
 
     more = True
-    normalize_code = parsing.normalize_code
+    canonical = parsing.canonical_code_match
     dates, values, sources = parser.good_dates, parser.good_values, parser.good_sources
 
     def pieces() -> Iterator[str]:
@@ -224,18 +227,19 @@ def _stage(
             for line, fields in batch:
                 code_text, day_text, value_text, source_text = fields
                 # Nearly every row: a date, value and source already parsed good, and a code
-                # already canonical, written as the parser gave them the first time.
+                # already canonical, written as the parser gave them the first time. Any other
+                # row goes through the parser.
                 day = dates.get(day_text)
                 value = values.get(value_text)
                 kind = sources.get(source_text)
-                if day is not None and value is not None and kind is not None:
-                    try:
-                        code = normalize_code(code_text, field="supply_code")
-                    except FormatError:
-                        pass
-                    else:
-                        lines.append(f"{line}\t{code}\t{day}\t{value}\t{kind}\n")
-                        continue
+                if (
+                    day is not None
+                    and value is not None
+                    and kind is not None
+                    and canonical(code_text)
+                ):
+                    lines.append(f"{line}\t{code_text}\t{day}\t{value}\t{kind}\n")
+                    continue
                 parsed = parser.parse_fields(line, fields)
                 if isinstance(parsed, list):
                     log.add(line, parsed)
@@ -279,7 +283,7 @@ def _readings_write(table: str, rows: Iterable[tuple[Any, ...]], rules: _Rules) 
             lines.append(
                 f"{supply_id}\t{meter_id}\t{day_text}\t{value}\t{source}\t{status}\t"
                 f"{_NULL if reason is None else reason}\t"
-                f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}" + end
+                f"{_NULL if consumption is None else consumption}\t{'t' if rollover else 'f'}{end}"
             )
             if len(lines) >= 1000:
                 yield "".join(lines)
@@ -482,7 +486,8 @@ class _Rules:
         self.trend: Decimal = settings.AUTOLETTURA_CMA_TREND
         self.min_days: int = settings.AUTOLETTURA_CMA_MIN_DAYS
         self._limits: dict[Any, Limits] = {}
-        self._cma_defaults: dict[str, Decimal] = {}
+        self.cma_defaults: dict[str, Decimal] = {}
+        self._inside: dict[date, bool] = {}
 
     def limits(self, q4_m3h: Any) -> Limits:
         # Keyed by the value as the database gives it (SQLite: a float), read once.
@@ -492,20 +497,28 @@ class _Rules:
         return limits
 
     def default_cma(self, usage: str) -> Decimal:
-        if usage not in self._cma_defaults:
-            self._cma_defaults[usage] = policy.default_cma_m3(usage)
-        return self._cma_defaults[usage]
+        cma = self.cma_defaults.get(usage)
+        if cma is None:
+            cma = self.cma_defaults[usage] = policy.default_cma_m3(usage)
+        return cma
 
     def inside_window(self, read_on: date) -> bool:
         # R5 for an imported self-reading: the day it was read stands for the day it was
-        # sent, since the file does not say when the customer sent it.
-        return check_window(today=read_on, read_on=read_on, policy=self.window).inside
+        # sent, since the file does not say when the customer sent it. A file holds few
+        # dates: each is checked once.
+        inside = self._inside.get(read_on)
+        if inside is None:
+            inside = check_window(today=read_on, read_on=read_on, policy=self.window).inside
+            if len(self._inside) >= _MEMO_LIMIT:
+                self._inside.clear()
+            self._inside[read_on] = inside
+        return inside
 
 
 class _SupplyState:
     """A supply's meters and valid readings while its rows are assessed in date order."""
 
-    __slots__ = ("_cma", "_default_cma", "_rules", "meters", "readings")
+    __slots__ = ("_default_cma", "_rules", "known_cma", "meters", "readings")
 
     def __init__(
         self,
@@ -519,7 +532,13 @@ class _SupplyState:
         self.readings = readings
         self._default_cma = default_cma
         self._rules = rules
-        self._cma: Decimal | None = None
+        # R9's answer as last computed; None once a reading accepted since changed it. With
+        # no history at all (one meter in place, no valid reading) it is the usage's default.
+        self.known_cma: Decimal | None = (
+            default_cma
+            if not readings and len(meters) == 1 and meters[0].removed_on is None
+            else None
+        )
 
     def meter_on(self, day: date) -> _Meter | None:
         """The meter in service on `day`: installed by then and not yet removed."""
@@ -529,38 +548,27 @@ class _SupplyState:
         fitted = [m for m in self.meters if m.in_service_on(day)]
         return max(fitted, key=lambda m: m.installed_on) if fitted else None
 
-    def last(self, meter: _Meter) -> LastReading:
-        """The meter's last valid reading, or its installation reading if none came since."""
-        days = self.readings.get(meter.id)
-        if days:
-            return LastReading(days[-1][0], days[-1][1])
-        return LastReading(meter.installed_on, meter.initial_reading)
-
     def cma(self) -> Decimal:
         """R9, from the valid readings known so far, including those of this file."""
-        if self._cma is None:
-            if not self.readings and len(self.meters) == 1 and self.meters[0].removed_on is None:
-                # No history at all: what R9 gives is the usage's default.
-                self._cma = self._default_cma
-            else:
-                histories = [
-                    profile.MeterHistory(
-                        digits=m.digits,
-                        installed_on=m.installed_on,
-                        initial_reading=m.initial_reading,
-                        readings=[(on, value) for on, value, _rank in self.readings.get(m.id, [])],
-                        removed_on=m.removed_on,
-                        final_reading=m.final_reading,
-                    )
-                    for m in self.meters
-                ]
-                self._cma = profile.cma(
-                    profile.consumption_points(histories),
-                    default_m3=self._default_cma,
-                    trend=self._rules.trend,
-                    min_days=self._rules.min_days,
-                ).m3
-        return self._cma
+        if self.known_cma is None:
+            histories = [
+                profile.MeterHistory(
+                    digits=m.digits,
+                    installed_on=m.installed_on,
+                    initial_reading=m.initial_reading,
+                    readings=[(on, value) for on, value, _rank in self.readings.get(m.id, [])],
+                    removed_on=m.removed_on,
+                    final_reading=m.final_reading,
+                )
+                for m in self.meters
+            ]
+            self.known_cma = profile.cma(
+                profile.consumption_points(histories),
+                default_m3=self._default_cma,
+                trend=self._rules.trend,
+                min_days=self._rules.min_days,
+            ).m3
+        return self.known_cma
 
     def accept(self, meter: _Meter, day: date, value: int, rank: int) -> None:
         """A reading just accepted becomes the meter's last valid one (R8 on a tie)."""
@@ -570,7 +578,7 @@ class _SupplyState:
                 days[-1] = (day, value, rank)
         else:
             days.append((day, value, rank))
-        self._cma = None
+        self.known_cma = None
 
 
 class _ChunkRefusals:
@@ -791,9 +799,9 @@ def _assess(
     state: _SupplyState | None = None
     current: int | None = None
     taken: dict[tuple[date, int, str], int] = {}  # this supply's readings so far: line
-    today = rules.today
-    check_digits, check_read_on = parsing.check_reading_digits, parsing.check_read_on
-    meters_of, history_of, default_cma = meters.get, history.get, rules.default_cma
+    check_digits = parsing.check_reading_digits
+    meters_of, history_of = meters.get, history.get
+    cma_defaults, default_cma = rules.cma_defaults, rules.default_cma
     no_meter: list[_Meter] = []
     accepted = under_review = 0
     discarded = result.discarded
@@ -804,7 +812,7 @@ def _assess(
             state = _SupplyState(
                 meters_of(supply_id, no_meter),
                 {} if readings is None else readings,
-                default_cma(usage),
+                cma_defaults.get(usage) or default_cma(usage),
                 rules,
             )
             taken = {}
@@ -832,9 +840,10 @@ def _assess(
                 error = FieldError("read_on", "no_meter_on_date")
             log.add(line, [error])
             continue
+        # R3 is met already: the row's date is not after today (checked as it was parsed)
+        # and the meter was installed by then (it is the meter in service on that day).
         try:
             check_digits(value, meter.digits)
-            check_read_on(day, today=today, meter_installed_on=meter.installed_on)
         except FormatError as exc:
             log.add(line, exc.errors)
             continue
@@ -845,21 +854,25 @@ def _assess(
         if source == _SELF and not rules.inside_window(day):
             status, reason = _DISCARDED, _OUTSIDE_WINDOW
         else:
+            # The meter's last valid reading, or its installation reading if none came since.
+            known = state.readings.get(meter.id)
+            cma_m3 = state.known_cma
             assessment = assess_reading(
                 value=value,
                 read_on=day,
-                last=state.last(meter),
+                last=LastReading(known[-1][0], known[-1][1])
+                if known
+                else LastReading(meter.installed_on, meter.initial_reading),
                 digits=meter.digits,
-                cma_m3=state.cma(),
+                cma_m3=state.cma() if cma_m3 is None else cma_m3,
                 limits=meter.limits,
             )
-            # Told apart by identity: an enum's hash and value are Python-level calls.
             outcome, why = assessment.status, assessment.reason
             status = (
                 _ACCEPTED
-                if outcome is RuleStatus.ACCEPTED
+                if outcome is _RULE_ACCEPTED
                 else _UNDER_REVIEW
-                if outcome is RuleStatus.UNDER_REVIEW
+                if outcome is _RULE_UNDER_REVIEW
                 else _STATUS_TEXT[outcome]
             )
             reason = None if why is None else _REASON_TEXT[why]

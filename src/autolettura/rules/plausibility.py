@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
 from .outcomes import Reason, Status
+
+# The outcomes as module names: an enum member read through its class is a slower look-up,
+# made for every reading a bulk import assesses.
+_ACCEPTED, _DISCARDED, _UNDER_REVIEW = Status.ACCEPTED, Status.DISCARDED, Status.UNDER_REVIEW
+_OLDER, _LOWER = Reason.OLDER_THAN_LAST_READING, Reason.LOWER_THAN_PREVIOUS
+_IMPLAUSIBLE, _HIGH = Reason.IMPLAUSIBLE, Reason.HIGH_CONSUMPTION
+_BOUNDS_LIMIT = 4096  # (days, CMA) pairs remembered by a Limits
 
 
 # Named tuples rather than frozen dataclasses, for the two made for every reading assessed:
@@ -26,6 +33,10 @@ class Limits:
     q4_m3h: Decimal = Decimal("3.125")
     soft_factor: Decimal = Decimal("3")
     soft_margin_m3: Decimal = Decimal("20")
+    # What `_bounds` gave for (days, CMA): not part of the value (equality, hash, repr).
+    _bounds: dict[tuple[int, Decimal], tuple[Decimal, Decimal, Decimal]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
 
 class Assessment(NamedTuple):
@@ -50,11 +61,28 @@ def expected_m3(days: int, cma_m3: Decimal) -> Decimal:
 
 def exceeds_soft_limit(consumption: int, days: int, cma_m3: Decimal, limits: Limits) -> bool:
     """More than `soft_factor` times the profile's expectation and `soft_margin_m3` above it."""
-    expected = expected_m3(days, cma_m3)
-    return (
-        consumption > limits.soft_factor * expected
-        and consumption - expected >= limits.soft_margin_m3
-    )
+    _physical, expected, soft = _bounds(days, cma_m3, limits)
+    return _exceeds(consumption, expected, soft, limits)
+
+
+def _exceeds(consumption: int, expected: Decimal, soft: Decimal, limits: Limits) -> bool:
+    return consumption > soft and consumption - expected >= limits.soft_margin_m3
+
+
+def _bounds(days: int, cma_m3: Decimal, limits: Limits) -> tuple[Decimal, Decimal, Decimal]:
+    """What R6 compares a consumption with, over `days` days: the physical maximum, the
+    profile's expectation and `soft_factor` times it. Remembered by `limits`: the readings
+    of one day share a handful of these (a bulk import assesses a million against a few),
+    and this Decimal arithmetic was most of an assessment's cost."""
+    memo = limits._bounds
+    bounds = memo.get((days, cma_m3))
+    if bounds is None:
+        expected = expected_m3(days, cma_m3)
+        bounds = (max_physical_m3(days, limits.q4_m3h), expected, limits.soft_factor * expected)
+        if len(memo) >= _BOUNDS_LIMIT:
+            memo.clear()
+        memo[(days, cma_m3)] = bounds
+    return bounds
 
 
 def assess_reading(
@@ -68,10 +96,11 @@ def assess_reading(
 ) -> Assessment:
     """R6: accept, discard or send for review a reading of a register of `digits` digits."""
     if read_on < last.read_on:
-        return Assessment(Status.DISCARDED, Reason.OLDER_THAN_LAST_READING, None)
+        return Assessment(_DISCARDED, _OLDER, None)
     days = (read_on - last.read_on).days
     if value == last.value:
-        return Assessment(Status.ACCEPTED, None, 0)
+        return Assessment(_ACCEPTED, None, 0)
+    physical, expected, soft = _bounds(days, cma_m3, limits)
     if value < last.value:
         # Only a wrap past 99999 explains a lower register; believe it only when the
         # consumption it implies is what the profile would expect. A last value the register
@@ -79,14 +108,14 @@ def assess_reading(
         wrapped = 10**digits - last.value + value
         if (
             last.value < 10**digits
-            and wrapped <= max_physical_m3(days, limits.q4_m3h)
-            and not exceeds_soft_limit(wrapped, days, cma_m3, limits)
+            and wrapped <= physical
+            and not _exceeds(wrapped, expected, soft, limits)
         ):
-            return Assessment(Status.ACCEPTED, None, wrapped, rollover=True)
-        return Assessment(Status.DISCARDED, Reason.LOWER_THAN_PREVIOUS, None)
+            return Assessment(_ACCEPTED, None, wrapped, True)
+        return Assessment(_DISCARDED, _LOWER, None)
     consumption = value - last.value
-    if consumption > max_physical_m3(days, limits.q4_m3h):
-        return Assessment(Status.DISCARDED, Reason.IMPLAUSIBLE, consumption)
-    if exceeds_soft_limit(consumption, days, cma_m3, limits):
-        return Assessment(Status.UNDER_REVIEW, Reason.HIGH_CONSUMPTION, consumption)
-    return Assessment(Status.ACCEPTED, None, consumption)
+    if consumption > physical:
+        return Assessment(_DISCARDED, _IMPLAUSIBLE, consumption)
+    if _exceeds(consumption, expected, soft, limits):
+        return Assessment(_UNDER_REVIEW, _HIGH, consumption)
+    return Assessment(_ACCEPTED, None, consumption)

@@ -214,7 +214,7 @@ def reading_create(request: HttpRequest) -> Status[ReadingOut]:
     scope = {**body, "photo_sha256": _sha256(photo)} if photo is not None else body
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
-        provider_message_id=_message_id(request.headers.get("Idempotency-Key"), scope, customer),
+        provider_message_id=_message_id(request.META.get("HTTP_IDEMPOTENCY_KEY"), scope, customer),
         payload=body,
         customer=customer,
         now=clock.now(),

@@ -111,3 +111,14 @@ def test_billed_window_is_the_latest_bills() -> None:
     assert window is not None
     assert (window.start, window.end) == (date(2027, 2, 15), date(2027, 2, 28))
     assert type(window.start) is date
+
+
+def test_a_readings_empty_columns_are_null_whatever_the_field() -> None:
+    """services._reading_insert sends None for a field whose value is None without asking
+    the field: the field itself must say NULL for it (a JSON field could say JSON null)."""
+    from autolettura.readings.services import _reading_insert_fields
+
+    fields = _reading_insert_fields()
+    assert any(isinstance(f, models.JSONField) for f in fields)  # photo_box: the tricky one
+    for field in fields:
+        assert field.get_db_prep_save(None, connection) is None, field.name

@@ -7,6 +7,7 @@ Either way there is no ORM object per row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -157,21 +158,30 @@ def insert_or_ignore(model: type[Model], values: dict[str, Any]) -> int | None:
     """Insert one row of `model` (`values` by field name, the rest left to the database)
     unless it would break a unique constraint: one statement, no savepoint. Returns the new
     row's primary key, or None when an equal row already exists (or is being committed)."""
-    by_name = {f.name: f for f in model._meta.concrete_fields}
-    fields = [by_name[name] for name in values]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    pk = connection.ops.quote_name(model._meta.pk.column)
+    sql, fields = _insert_or_ignore_sql(connection.vendor, model, tuple(values))
     params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
     with hot_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
-            f"ON CONFLICT DO NOTHING RETURNING {pk}",
-            params,
-        )
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+@functools.cache
+def _insert_or_ignore_sql(
+    vendor: str, model: type[Model], names: tuple[str, ...]
+) -> tuple[str, list[Any]]:
+    """insert_or_ignore's statement and fields, written once a process for each model and
+    set of fields (every submission logs its inbound message with the same ones)."""
+    by_name = {f.name: f for f in model._meta.concrete_fields}
+    fields = [by_name[name] for name in names]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(model._meta.pk.column)}"
+    )
+    return sql, fields
 
 
 # --- Queries written once: the hot path's SQL without the ORM building it each time -------

@@ -137,16 +137,30 @@ def _redis_client(redis_cache: RedisCache, key: str) -> Any:
     return client
 
 
+# INCR, and the window's expiry on the counter's first count: one command, atomic on the
+# server (a script runs alone), so the key cannot expire between the two. redis-py sends
+# it by its SHA-1 (EVALSHA) and loads it once when the server does not know it yet.
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+_count_scripts: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 def _count_in_redis(redis_cache: RedisCache, cache_key: str, *, timeout: int) -> int:
     """The counter's new value, in one round trip to Redis instead of the three that the
-    cache's add and incr make. MULTI makes the two commands atomic, so the key cannot expire
-    between them; the key and its integer value are the ones the cache API would write."""
+    cache's add and incr make, and one command rather than a MULTI ... EXEC of three (about
+    half of redis-py's CPU for the call). The key and its integer value are the ones the
+    cache API would write."""
     key = redis_cache.make_and_validate_key(cache_key)
-    pipeline = _redis_client(redis_cache, key).pipeline(transaction=True)
-    pipeline.set(key, 0, ex=timeout, nx=True)
-    pipeline.incr(key)
-    _created, count = pipeline.execute()
-    return int(count)
+    client = _redis_client(redis_cache, key)
+    script = _count_scripts.get(client)
+    if script is None:
+        script = _count_scripts[client] = client.register_script(_COUNT_SCRIPT)
+    return int(script(keys=[key], args=[timeout]))
 
 
 def client_address(request: HttpRequest) -> str:

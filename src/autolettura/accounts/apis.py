@@ -81,7 +81,9 @@ def optional_customer(request: HttpRequest) -> Customer | None:
 
     A header with a bad token is refused rather than silently treated as anonymous.
     """
-    header = request.headers.get("Authorization", "")
+    # From META, as request.headers reads it: building request.headers converts every
+    # header's name, on every anonymous submission, for this one.
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
     scheme, _sep, key = header.partition(" ")

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
-from pydantic import Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt
 from pydantic import ValidationError as PydanticValidationError
 
 from autolettura import clock
@@ -33,7 +33,11 @@ from autolettura.throttling import Throttled, client_address, throttle
 router = Router(tags=["readings"])
 
 
-class ReadingIn(Schema):
+# The submission's own schemas are pydantic models, not ninja Schemas: a Schema validates
+# through ninja's wrapper, which reads every field through a getter made for ORM objects
+# (about 30 µs of a submission's CPU for these three). They are built from a dict and
+# from keywords only, where that getter has nothing to do; the OpenAPI document is the same.
+class ReadingIn(BaseModel):
     supply_code: Text | None = None
     customer_code: Text | None = None
     # A string keeps leading zeros; numbers are taken too, and a decimal is told apart.
@@ -111,12 +115,12 @@ def _reading_in(request: HttpRequest) -> tuple[ReadingIn, UploadedFile | None]:
         ) from None
 
 
-class WindowOut(Schema):
+class WindowOut(BaseModel):
     start: date
     end: date
 
 
-class ReadingOut(Schema):
+class ReadingOut(BaseModel):
     receipt: str | None
     status: str
     reason: str | None
@@ -205,12 +209,12 @@ def reading_create(request: HttpRequest) -> Status[ReadingOut]:
             client_address(request),
             limit=settings.AUTOLETTURA_THROTTLE_PHOTOS_PER_ADDRESS,
         )
-    body = payload.dict()
+    body = payload.model_dump()
     # A retry with another photo is another request: the photo's hash is part of its key.
     scope = {**body, "photo_sha256": _sha256(photo)} if photo is not None else body
     outcome = services.inbound_reading_submit(
         channel=payload.channel.upper(),
-        provider_message_id=_message_id(request.headers.get("Idempotency-Key"), scope, customer),
+        provider_message_id=_message_id(request.META.get("HTTP_IDEMPOTENCY_KEY"), scope, customer),
         payload=body,
         customer=customer,
         now=clock.now(),

@@ -159,6 +159,35 @@ class TestOpening:
         }
         assert summary.total == 3 and OutboundMessage.objects.count() == 4
 
+    def test_a_message_queued_before_further_on_in_a_batch_is_not_queued_twice(
+        self, people: dict[str, Supply], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The batch's first message is not queued yet, so its rows go in without being
+        # looked up one by one; a later one is (given by an earlier run): its key is
+        # taken, and the batch is done again, leaving it out.
+        monkeypatch.setattr(reminders, "_PROBE", 1)
+        run = reminders._BatchSql.run
+        tries: list[bool] = []
+
+        def counted(batch: Any, lo: int, hi: int, *, on_conflict: bool) -> Any:
+            tries.append(on_conflict)
+            return run(batch, lo, hi, on_conflict=on_conflict)
+
+        monkeypatch.setattr(reminders._BatchSql, "run", counted)
+        key = queued_by_another_run(people["whatsapp-and-email"])
+        summary = reminders_send(now=OPENING_DAY)
+        assert tries == [False, True]  # the batch, done again
+        assert list(
+            OutboundMessage.objects.filter(dedupe_key=key).values_list("body", flat=True)
+        ) == ["queued by the other run"]
+        assert sent() == {
+            ("S1001", "OPENING", "EMAIL"),
+            ("S1003", "OPENING", "SMS"),
+            ("S1004", "OPENING", "EMAIL"),
+            ("S1004", "OPENING", "WHATSAPP"),
+        }
+        assert summary.total == 3 and OutboundMessage.objects.count() == 4
+
     @pytest.mark.django_db(transaction=True)
     def test_batches_side_by_side_queue_the_same_as_one_after_another(
         self, people: dict[str, Supply]

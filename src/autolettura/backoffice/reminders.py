@@ -223,10 +223,13 @@ def _batches_queue(
 
 
 def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int]]:
-    """Queue one batch in its own transaction. The selection already leaves out what was
-    sent, so the rows go in with plain INSERTs, each row's unique keys checked once; only
-    when another run queued some of them meanwhile (a unique key taken) is the batch done
-    again leaving out, row by row, what is already there: nothing is ever queued twice."""
+    """Queue one batch in its own transaction. The rows go in with plain INSERTs, each
+    row's unique key checked once by the insert: what was already queued is left out by
+    the selection, or, for a batch none of whose first messages is queued yet (the
+    window's first run), trusted to the unique key alone. Only when a key is taken (queued
+    meanwhile by another run, or before by one that the batch's first messages did not
+    show) is the batch done again leaving out, row by row, what is already there: nothing
+    is ever queued twice."""
     try:
         with transaction.atomic():
             return batch.run(lo, hi, on_conflict=False)
@@ -240,6 +243,8 @@ def _batch_queue(batch: _BatchSql, lo: int, hi: int) -> list[tuple[str, str, int
 
 # The route `run` reports WhatsApp reminders left out under (never a real route).
 _SKIPPED = "SKIPPED"
+# How many of a batch's first messages are looked up to tell whether it was queued before.
+_PROBE = 100
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 # A day as the messages print it, and as the outbox key has it (strftime's terms).
 _DAY = "%d/%m/%Y"
@@ -331,10 +336,11 @@ class _BatchSql:
             f"FROM {bill} b WHERE b.supply_id >= %s AND b.supply_id < %s) t WHERE n = 1"
         )
 
-    def _selection(self, lo: int, hi: int) -> tuple[str, list[Any]]:
-        """CTEs ending in `sel`: one row per reminder to queue (supply_id, supply_code,
+    def _selection(self, lo: int, hi: int) -> tuple[str, str, list[Any]]:
+        """CTEs ending in `wanted`: one row per reminder due (supply_id, supply_code,
         customer_code, language, the window's days as text: start_text and end_text, kind,
-        route, customer_name, wa_ends, recipient, and dedupe_key, its outbox key)."""
+        route, customer_name, wa_ends, recipient, and dedupe_key, its outbox key); the
+        condition on a row of it (`k`) that it is not queued yet; and the params."""
         supply, customer = _q(Supply._meta.db_table), _q(Customer._meta.db_table)
         reading = _q(Reading._meta.db_table)
         conversation = _q(WhatsAppConversation._meta.db_table)
@@ -441,18 +447,16 @@ class _BatchSql:
             "d.key_prefix || r.route AS dedupe_key "
             f"FROM due d JOIN ({routes}) r ON ({chosen}){self._fence}"
         )
-        # Left out: what is already in the outbox (given by an earlier run), looked up
-        # for the rows wanted only.
-        selection = (
-            f"SELECT * FROM wanted k WHERE NOT {self._queued('o.dedupe_key = k.dedupe_key')}"
-        )
+        # Left out (see run): what is already in the outbox (given by an earlier run),
+        # looked up for the rows wanted only.
+        unqueued = f"NOT {self._queued('o.dedupe_key = k.dedupe_key')}"
         sql = (
             f"WITH latest AS ({latest}), windowed AS ({windowed}), due AS ({due}), "
-            f"wanted AS ({wanted}), sel AS ({selection})"
+            f"wanted AS ({wanted})"
         )
         # Set once it is known (batches running side by side read it): always the same.
         self.skipped = skipped
-        return sql, params
+        return sql, unqueued, params
 
     @property
     def _fence(self) -> str:
@@ -564,35 +568,62 @@ class _BatchSql:
         ]
         return outbox_sql, outbox_params
 
-    def run(self, lo: int, hi: int, *, on_conflict: bool) -> list[tuple[str, str, int]]:
-        """Queue the reminders of supplies lo <= id < hi; (kind, route, count) for each
-        pair with some. See _writes for `on_conflict`."""
-        ctes, params = self._selection(lo, hi)
-        outbox_sql, outbox_params = self._writes(on_conflict=on_conflict)
-        count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
-        skipped_sql = (
+    def _skipped_sql(self) -> str:
+        """The WhatsApp reminders left out, counted by kind (reads `due`)."""
+        return (
             f"SELECT d.kind, {_literal(_SKIPPED)}, COUNT(*) FROM due d WHERE {self.skipped} "
             "GROUP BY d.kind"
         )
+
+    def _fresh(self, cursor: Any, ctes: str, unqueued: str, params: list[Any]) -> bool:
+        """Whether none of the batch's first messages wanted is queued yet: the window's
+        first run for the batch, whose rows need not be looked up one by one (a run
+        repeated the same day finds its first messages already queued)."""
+        cursor.execute(
+            f"{ctes} SELECT COUNT(*) FROM (SELECT k.dedupe_key FROM wanted k LIMIT {_PROBE}) k "
+            f"WHERE NOT ({unqueued})",
+            params,
+        )
+        return int(cursor.fetchone()[0]) == 0
+
+    def run(self, lo: int, hi: int, *, on_conflict: bool) -> list[tuple[str, str, int]]:
+        """Queue the reminders of supplies lo <= id < hi; (kind, route, count) for each
+        pair with some. See _writes for `on_conflict`."""
+        ctes, unqueued, params = self._selection(lo, hi)
+        outbox_sql, outbox_params = self._writes(on_conflict=on_conflict)
         with connection.cursor() as cursor:
+            # `sel`, what the insert reads: the rows wanted, less those already queued,
+            # looked up one by one unless the batch has none queued yet (then a taken key
+            # fails the insert, and _batch_queue does the batch again).
+            if on_conflict or not self._fresh(cursor, ctes, unqueued, params):
+                ctes += f", sel AS (SELECT * FROM wanted k WHERE {unqueued})"
+            else:
+                ctes += ", sel AS (SELECT * FROM wanted k)"
             if self.postgresql:
+                # The messages inserted are counted by kind (the key's fourth part) and
+                # route as the insert returns them: the selection is read once, by the
+                # insert, and never kept (a data-modifying CTE always runs to completion).
+                kind = "split_part(q.dedupe_key, ':', 4)"
+                count_sql = (
+                    f"SELECT {kind}, q.route, COUNT(*) FROM queued q GROUP BY {kind}, q.route"
+                )
                 if self.skipped:
-                    count_sql += f" UNION ALL {skipped_sql}"
-                # The selection (one row a message) is kept for the two statements that
-                # read it. At the default 4 MB a batch of 50,000 supplies spills it to a
-                # temporary file (written once and read twice); in memory it takes about
-                # twice that. For this transaction only.
+                    count_sql += f" UNION ALL {self._skipped_sql()}"
+                # What the statement keeps for its end (the returned keys; with no
+                # template, the due supplies the skipped count reads again) stays in
+                # memory: at the default 4 MB a batch of 50,000 supplies spills it to a
+                # temporary file. For this transaction only.
                 cursor.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
-                # One statement: the selection is computed once and feeds the insert and
-                # the counts (a data-modifying CTE always runs to completion).
                 cursor.execute(
-                    f"{ctes}, queued AS ({outbox_sql}) {count_sql}", [*params, *outbox_params]
+                    f"{ctes}, queued AS ({outbox_sql} RETURNING route, dedupe_key) {count_sql}",
+                    [*params, *outbox_params],
                 )
                 return [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             # SQLite has no INSERT in a CTE: the selection goes to a temporary table.
+            count_sql = "SELECT sel.kind, sel.route, COUNT(*) FROM sel GROUP BY sel.kind, sel.route"
             skipped: list[tuple[str, str, int]] = []
             if self.skipped:
-                cursor.execute(f"{ctes} {skipped_sql}", params)
+                cursor.execute(f"{ctes} {self._skipped_sql()}", params)
                 skipped = [(k, r, int(n)) for k, r, n in cursor.fetchall()]
             cursor.execute("DROP TABLE IF EXISTS temp.reminder_batch")
             cursor.execute(f"CREATE TEMP TABLE reminder_batch AS {ctes} SELECT * FROM sel", params)

@@ -509,31 +509,3 @@ def test_registers_round_in_integers_as_in_decimals(
     cma_m3 = Decimal(cma_cents) / 100
     numerator, denominator = cma_m3.as_integer_ratio()
     assert _whole_ratio(numerator * days, denominator * 365) == _whole(cma_m3 * days / 365)
-
-
-_DAY = st.integers(min_value=0, max_value=2000).map(lambda n: date(2020, 1, 1) + timedelta(n))
-
-
-@st.composite
-def _meter(draw: st.DrawFn) -> MeterHistory:
-    """A meter whose readings are in date order, but may come before its installation or
-    after its removal, and whose removal may come before its installation."""
-    days = sorted(draw(st.lists(_DAY, max_size=6)))
-    removed_on = draw(st.none() | _DAY)
-    return MeterHistory(
-        5,
-        draw(_DAY),
-        draw(st.integers(0, 99_999)),
-        [(on, draw(st.integers(0, 99_999))) for on in days],
-        removed_on,
-        None if removed_on is None else draw(st.integers(0, 99_999)),
-    )
-
-
-@properties
-@given(meters=st.lists(_meter(), min_size=1, max_size=3))
-def test_sourced_points_come_in_date_and_total_order(meters: list[MeterHistory]) -> None:
-    """Sorted only when the meters' dates are out of order: either way, by date and total."""
-    points = points_of(*meters)
-    assert points == sorted(points, key=lambda p: (p.on, p.total_m3))
-    assert len(points) == sum(1 + len(m.readings) + (m.removed_on is not None) for m in meters)

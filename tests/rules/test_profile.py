@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -309,20 +309,3 @@ class TestEstimate:
         register = estimate_register(last_on=last_on, last_value=4321, cma_m3=Decimal("200"), on=on)
         expected = estimate_consumption(Decimal("200"), (on - last_on).days)
         assert (register - 4321).quantize(Decimal("0.01")) == expected
-
-
-@properties
-@given(
-    consumed=st.integers(min_value=0, max_value=10**7),
-    days=st.integers(min_value=300, max_value=5000),
-)
-def test_the_cma_without_a_trend_rounds_in_integers_as_in_decimals(
-    consumed: int, days: int
-) -> None:
-    """Worked out in integers, the CMA is the Decimal sum rounded half up to the cent, with
-    its two decimals."""
-    start = date(2020, 1, 1)
-    points = [Point(start, 0), Point(start + timedelta(days=days), consumed)]
-    expected = (Decimal(consumed) * 365 / days).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    got = cma(points, default_m3=DOMESTIC).m3
-    assert (got, str(got)) == (expected, str(expected))

@@ -97,52 +97,34 @@ class SourcedPoint(NamedTuple):
 
 _ON = attrgetter("on")
 _ON_AND_TOTAL = attrgetter("on", "total_m3")
-# A named tuple (a SourcedPoint, a Register, Quantities) from a tuple of all its fields,
-# without the Python-level __new__ of a named tuple: half the cost of a point, made for
-# every reading of every supply billed, and of the two registers and quantities of a bill.
-_make = tuple.__new__
+# A SourcedPoint from a tuple of its fields, without the Python-level __new__ of a named
+# tuple: half the cost of a point, made for every reading of every supply billed.
+_point = tuple.__new__
 
 
 def sourced_points(meters: list[MeterHistory], sources: list[list[str]]) -> list[SourcedPoint]:
     """Cumulative points for every valid reading; `sources[i][j]` is the source of
-    `meters[i].readings[j]`. Meters must be in installation order, each with its readings
-    in date order."""
+    `meters[i].readings[j]`. Meters must be in installation order."""
     points: list[SourcedPoint] = []
     append = points.append
     total = 0
-    # Totals never go down along the list, so it is already in (date, total) order when its
-    # dates are: each meter's readings are, so only where a meter starts, its readings
-    # start and it ends need a look. Sorted only otherwise (a sort a supply was a tenth of
-    # the rules' time in a bill run).
-    ordered = True
-    last_on = None
     for index, meter in enumerate(meters):
         previous = meter.initial_reading
         digits = meter.digits
-        installed_on = meter.installed_on
-        if last_on is not None and installed_on < last_on:
-            ordered = False
-        last_on = installed_on
-        append(_make(SourcedPoint, (installed_on, total, "OPERATOR", previous, digits, index)))
-        readings = meter.readings
-        if readings:
-            if readings[0][0] < last_on:
-                ordered = False
-            last_on = readings[-1][0]
-        for (on, value), source in zip(readings, sources[index], strict=True):
+        append(
+            _point(SourcedPoint, (meter.installed_on, total, "OPERATOR", previous, digits, index))
+        )
+        for (on, value), source in zip(meter.readings, sources[index], strict=True):
             total += advance(previous, value, digits)
             previous = value
-            append(_make(SourcedPoint, (on, total, source, value, digits, index)))
+            append(_point(SourcedPoint, (on, total, source, value, digits, index)))
         final = meter.final_reading
-        removed_on = meter.removed_on
-        if removed_on is not None and final is not None:
-            if removed_on < last_on:
-                ordered = False
-            last_on = removed_on
+        if meter.removed_on is not None and final is not None:
             total += advance(previous, final, digits)
-            append(_make(SourcedPoint, (removed_on, total, "OPERATOR", final, digits, index)))
-    if not ordered:
-        points.sort(key=_ON_AND_TOTAL)
+            append(
+                _point(SourcedPoint, (meter.removed_on, total, "OPERATOR", final, digits, index))
+            )
+    points.sort(key=_ON_AND_TOTAL)
     return points
 
 
@@ -189,10 +171,10 @@ def _register_after(points: list[SourcedPoint], i: int, on: date, cma_m3: Decima
     if i == 0:
         # Before the first meter was fitted nothing was consumed: its installation reading.
         first = points[0]
-        return _make(Register, (first.on, first.total_m3, first.value, first.source, first.on))
+        return Register(first.on, first.total_m3, first.value, first.source, first.on)
     before = points[i - 1]
     if before.on == on:
-        return _make(Register, (on, before.total_m3, before.value, before.source, before.on))
+        return Register(on, before.total_m3, before.value, before.source, before.on)
     days = (on - before.on).days
     if i < len(points):
         after = points[i]
@@ -211,7 +193,7 @@ def _register_after(points: list[SourcedPoint], i: int, on: date, cma_m3: Decima
             total = before.total_m3 + _whole(cma_m3 * days / 365)
         source = ESTIMATE
     value = (before.value + total - before.total_m3) % 10**before.digits
-    return _make(Register, (on, total, value, source, before.on))
+    return Register(on, total, value, source, before.on)
 
 
 class Quantities(NamedTuple):
@@ -266,16 +248,13 @@ def bill_quantities(
         estimated = current.total_m3 - last.total_m3
     else:
         effective, estimated = 0, current.total_m3 - previous_now.total_m3
-    return _make(
-        Quantities,
-        (
-            previous_billed,
-            current,
-            effective,
-            estimated,
-            previous_now.total_m3 - previous_billed.total_m3,
-            in_period,
-        ),
+    return Quantities(
+        previous_billed,
+        current,
+        effective,
+        estimated,
+        previous_now.total_m3 - previous_billed.total_m3,
+        in_period,
     )
 
 

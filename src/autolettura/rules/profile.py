@@ -116,19 +116,9 @@ def cma(
         for earlier in reversed(points[:-1]):
             days = (last.on - earlier.on).days
             if days >= min_days:
-                consumed = last.total_m3 - earlier.total_m3
-                if consumed >= 0 and trend == 1:
-                    # Worked out for every supply a bill run bills: in integers, the cents
-                    # rounded half up are the same as the Decimal sum's (the exact quotient's
-                    # fraction is a multiple of 1/days, which 28 digits keep apart from a half).
-                    cents = (2 * 36500 * consumed + days) // (2 * days)
-                    return Cma(Decimal(cents).scaleb(-2), True)
-                value = Decimal(consumed) * 365 / days * trend
-                return Cma(value.quantize(_CENT, ROUND_HALF_UP), True)
+                value = Decimal(last.total_m3 - earlier.total_m3) * 365 / days * trend
+                return Cma(value.quantize(Decimal("0.01"), ROUND_HALF_UP), True)
     return Cma(default_m3, False)
-
-
-_CENT = Decimal("0.01")
 
 
 def estimate_consumption(cma_m3: Decimal, days: int) -> Decimal:

@@ -59,14 +59,38 @@ def browser(playwright: Any) -> Iterator[Any]:
     chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
+def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(
         viewport=DESKTOP, locale="it-IT", base_url=live_server.url, timezone_id="Europe/Rome"
     )
     context.set_default_timeout(15_000)
+    # What the browser asked and got, told when the test fails: a failure that does not come
+    # back when run again (a form refused as stale, say) is explained by what went before it.
+    seen: list[str] = []
+    context.on(
+        "response",
+        lambda response: seen.append(
+            f"{response.request.method} {response.url} -> {response.status}"
+        ),
+    )
     page = context.new_page()
     yield page
+    if request.node.stash.get(_CALL_FAILED, False):
+        cookies = [f"{c['name']}={c['value'][:8]}… path={c['path']}" for c in context.cookies()]
+        print("\nThe browser's requests, in order:", *seen, sep="\n  ")
+        print("Its cookies at the end:", *cookies, sep="\n  ")
     context.close()
 
 

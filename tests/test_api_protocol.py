@@ -255,3 +255,33 @@ class TestTheSubmissionsAnswer:
                 assert found.content == expected.content
                 assert found.status_code == code
                 assert found["Content-Type"] == expected["Content-Type"]
+
+
+class TestTheMiddlewarePassedByOnOperations:
+    """Sessions, the signed-in user and flash messages are passed by on the API's
+    operations (autolettura.api.API_OPERATIONS), and only there."""
+
+    def test_every_operation_but_sign_in_and_nothing_else(self, document: dict[str, Any]) -> None:
+        from autolettura.api import API_OPERATIONS
+
+        for path in document["paths"]:
+            assert path.startswith(API_OPERATIONS) != path.startswith("/api/v1/auth/"), path
+        for page in ("/api/v1/docs", "/api/v1/openapi.json", "/", "/area-clienti/"):
+            assert not page.startswith(API_OPERATIONS), page
+
+    def test_an_operation_has_no_session_a_page_has_one(self, client: Client) -> None:
+        from django.contrib.sessions.middleware import SessionMiddleware
+
+        seen: list[bool] = []
+        real = SessionMiddleware.process_request
+
+        def spy(middleware: Any, request: Any) -> None:
+            real(middleware, request)
+            seen.append(hasattr(request, "session"))
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SessionMiddleware, "process_request", spy)
+            client.get("/api/v1/service-hours")
+            assert seen == []
+            client.get("/api/v1/docs")
+            assert seen == [True]

@@ -205,3 +205,83 @@ class TestEveryErrorIsJson:
         (error,) = errors_of(response)
         assert error["code"] == "body_invalid"
         assert error["message"].startswith(message)
+
+
+class TestTheSubmissionsAnswer:
+    """POST /api/v1/readings writes its answer by hand: the bytes ninja renders ReadingOut
+    to, for every kind of reading it may answer with."""
+
+    def test_is_what_ninja_renders_of_reading_out(self) -> None:
+        from datetime import date
+
+        from autolettura.api import api
+        from autolettura.readings.apis import reading_out, reading_response
+        from autolettura.readings.models import Reading, Source, Status
+        from autolettura.rules.window import Window
+        from tests.conftest import make_supply, rome
+
+        supply = make_supply(installed_on=date(2025, 1, 1))
+        meter = supply.meters.get()
+        window = Window(date(2026, 12, 15), date(2026, 12, 31))
+        kinds = [
+            # Accepted with its consumption; discarded with a reason and none; a reading
+            # without a receipt, of another source and channel.
+            (Status.ACCEPTED, None, 25, "AL-2026-000001", Source.SELF, "APP"),
+            (Status.DISCARDED, "outside_window", None, "AL-2026-000002", Source.SELF, "WEB"),
+            (Status.UNDER_REVIEW, "implausible", None, None, Source.OPERATOR, "COUNTER"),
+        ]
+        for n, (status, reason, consumption, receipt, source, channel) in enumerate(kinds):
+            reading = Reading.objects.create(
+                supply=supply,
+                meter=meter,
+                read_on=date(2026, 12, 10 + n),
+                value=120 + n,
+                source=source,
+                channel=channel,
+                status=status,
+                reason=reason,
+                consumption_m3=consumption,
+                receipt=receipt,
+                submitted_at=rome(2026, 12, 20, 10, n),
+            )
+            reading = Reading.objects.select_related("supply", "meter").get(pk=reading.pk)
+            for code in (201, 200):
+                expected = api.create_response(
+                    None,  # type: ignore[arg-type]
+                    reading_out(reading, window).model_dump(),
+                    status=code,
+                )
+                found = reading_response(reading, window, code)
+                assert found.content == expected.content
+                assert found.status_code == code
+                assert found["Content-Type"] == expected["Content-Type"]
+
+
+class TestTheMiddlewarePassedByOnOperations:
+    """Sessions, the signed-in user and flash messages are passed by on the API's
+    operations (autolettura.api.API_OPERATIONS), and only there."""
+
+    def test_every_operation_but_sign_in_and_nothing_else(self, document: dict[str, Any]) -> None:
+        from autolettura.api import API_OPERATIONS
+
+        for path in document["paths"]:
+            assert path.startswith(API_OPERATIONS) != path.startswith("/api/v1/auth/"), path
+        for page in ("/api/v1/docs", "/api/v1/openapi.json", "/", "/area-clienti/"):
+            assert not page.startswith(API_OPERATIONS), page
+
+    def test_an_operation_has_no_session_a_page_has_one(self, client: Client) -> None:
+        from django.contrib.sessions.middleware import SessionMiddleware
+
+        seen: list[bool] = []
+        real = SessionMiddleware.process_request
+
+        def spy(middleware: Any, request: Any) -> None:
+            real(middleware, request)
+            seen.append(hasattr(request, "session"))
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(SessionMiddleware, "process_request", spy)
+            client.get("/api/v1/service-hours")
+            assert seen == []
+            client.get("/api/v1/docs")
+            assert seen == [True]

@@ -1,7 +1,8 @@
 """The submission path's queries written once (customers.selectors.supply_identify,
-readings.selectors.meters_of, billing.selectors.billed_window) give what the ORM's
-querysets they replace give: the same rows, values of the same types (aware datetimes,
-dates, decimals), on PostgreSQL and on SQLite."""
+readings.selectors.meters_of, billing.selectors.billed_window, and
+readings.selectors.submission_context, which reads the last two with the readings) give
+what the ORM's querysets they replace give: the same rows, values of the same types (aware
+datetimes, dates, decimals), on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from autolettura.billing.models import Bill
 from autolettura.billing.selectors import billed_window
 from autolettura.customers.models import Meter, Supply
 from autolettura.customers.selectors import code_names, supply_identify
-from autolettura.readings.selectors import meters_of
+from autolettura.readings.models import Reading, Source, Status
+from autolettura.readings.selectors import meters_of, submission_context
 from tests.conftest import make_supply
 from tests.payments.support import make_bill
 
@@ -95,6 +97,10 @@ def test_meters_of_in_installation_order_as_the_orm_gives_them() -> None:
     expected = list(Meter.objects.filter(supply=supply).order_by("installed_on"))
     assert found[0].serial == "M-EARLIER" and found[-1].serial == "M-LATER"
     assert [values(m) for m in found] == [values(m) for m in expected]
+    context = submission_context(
+        supply=supply, read_on=date(2026, 1, 1), value=1, source=Source.SELF
+    )
+    assert [values(m) for m in context.meters] == [values(m) for m in expected]
 
 
 def test_billed_window_is_the_latest_bills() -> None:
@@ -111,6 +117,73 @@ def test_billed_window_is_the_latest_bills() -> None:
     assert window is not None
     assert (window.start, window.end) == (date(2027, 2, 15), date(2027, 2, 28))
     assert type(window.start) is date
+    context = submission_context(
+        supply=supply, read_on=date(2026, 12, 1), value=1, source=Source.SELF
+    )
+    assert context.billed == window and type(context.billed.start) is date
+
+
+def test_submission_context_reads_no_window_for_a_supply_without_a_meter() -> None:
+    supply = make_supply(installed_on=date(2026, 1, 1))
+    make_bill(total="10.00", sequence=1, supply=supply, period_start=date(2026, 11, 1))
+    assert billed_window(supply) is not None
+    Meter.objects.filter(supply=supply).delete()
+    context = submission_context(
+        supply=supply, read_on=date(2026, 12, 1), value=1, source=Source.SELF
+    )
+    assert (context.meters, context.billed, context.rows) == ([], None, [])
+
+
+def test_submission_contexts_readings_are_the_readings_query_rows() -> None:
+    """The rows of submission_readings' own query, values of the same types: the supply's
+    valid readings and the repeat candidates, nothing voided, nothing of another supply."""
+    from autolettura.readings.selectors import _submission_readings_sql
+
+    supply, other = make_supply(installed_on=date(2025, 1, 1)), make_supply()
+    meter = supply.meters.get()
+    for n, (day, value, source, status, voided) in enumerate(
+        [
+            (date(2025, 3, 1), 40, Source.SELF, Status.ACCEPTED, False),
+            (date(2025, 4, 1), 80, Source.SELF, Status.ACCEPTED, True),
+            (date(2025, 4, 2), 70, Source.SELF, Status.DISCARDED, False),
+            (date(2025, 4, 2), 70, Source.OPERATOR, Status.DISCARDED, False),
+            (date(2025, 4, 3), 60, Source.OPERATOR, Status.ACCEPTED, False),
+        ]
+    ):
+        Reading.objects.create(
+            supply=supply,
+            meter=meter,
+            read_on=day,
+            value=value,
+            source=source,
+            channel="IMPORT",
+            status=status,
+            submitted_at=supply.created_at.replace(minute=n),
+            reason="outside_window" if status == Status.DISCARDED else None,
+            voided_at=supply.created_at if voided else None,
+            void_reason="misread" if voided else "",
+        )
+    Reading.objects.create(
+        supply=other,
+        meter=other.meters.get(),
+        read_on=date(2025, 4, 2),
+        value=70,
+        source=Source.SELF,
+        channel="IMPORT",
+        status=Status.ACCEPTED,
+        submitted_at=supply.created_at,
+    )
+    for day, value in ((date(2025, 4, 2), 70), (date(2025, 4, 1), 80), (date(2025, 5, 1), None)):
+        context = submission_context(supply=supply, read_on=day, value=value, source=Source.SELF)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _submission_readings_sql(),
+                [supply.pk, Status.ACCEPTED.value, day, value, Source.SELF.value],
+            )
+            expected = [tuple(row) for row in cursor.fetchall()]
+        typed = sorted((row, [type(v) for v in row]) for row in context.rows)
+        assert typed == sorted((row, [type(v) for v in row]) for row in expected)
+        assert context.value == value
 
 
 def test_a_readings_empty_columns_are_null_whatever_the_field() -> None:

@@ -19,6 +19,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from autolettura import throttling
+from autolettura.billing import selectors as billing_selectors
 from autolettura.customers.models import Meter
 from autolettura.readings import selectors
 from autolettura.readings.models import InboundMessage, Reading, Source, Status
@@ -31,11 +32,11 @@ from tests.ops.processes import REDIS_SERVER, PrivateRedis
 NOW = rome(2026, 12, 20, 10, 0)
 
 # A new submission: the inbound message's INSERT ... ON CONFLICT (autocommit), then BEGIN,
-# the supply identified and locked, its meters, its billed window, its readings (the R4
-# repeat check, the last valid reading and the profile's in one), the reading's INSERT with
-# its receipt from the year's sequence and the message's UPDATE in one statement, COMMIT. It
-# was 22 before the cuts.
-NEW_SUBMISSION_STATEMENTS = 8
+# the supply identified and locked, its meters with its billed window and its readings (the
+# R4 repeat check, the last valid reading and the profile's) in one statement, the reading's
+# INSERT with its receipt from the year's sequence and the message's UPDATE in one
+# statement, COMMIT. It was 22 before the cuts.
+NEW_SUBMISSION_STATEMENTS = 6
 # A retried request (same Idempotency-Key and body): the conflicting INSERT, the stored
 # message, its reading and the window.
 RETRIED_SUBMISSION_STATEMENTS = 4
@@ -107,8 +108,8 @@ def test_the_submissions_statements_are_prepared_once_a_connection(api: Client) 
     first = submit(api, supplies[0], "00010", read_on="20/12/2026")
     assert first.status_code == 201, first.content
     after_one = prepared()
-    # The inbound message's INSERT, the identification with its lock, the meters, the
-    # window, the readings and the reading's INSERT with its message's UPDATE.
+    # The inbound message's INSERT, the identification with its lock, the meters with the
+    # window and the readings, and the reading's INSERT with its message's UPDATE.
     wanted = {
         'INSERT INTO "readings_inboundmessage"': 1,
         "FOR UPDATE OF s": 1,
@@ -119,10 +120,12 @@ def test_the_submissions_statements_are_prepared_once_a_connection(api: Client) 
     }
     found = {part: sum(1 for statement in after_one if part in statement) for part in wanted}
     assert found == wanted, "\n".join(after_one)
-    # Django's own statements are not prepared: the six are all there is.
-    assert len(after_one) == len(wanted), "\n".join(after_one)
+    (context,) = [s for s in after_one if 'FROM "customers_meter" m' in s]
+    assert 'FROM "billing_bill" b' in context and 'FROM "readings_reading"' in context
+    # Django's own statements are not prepared: the four are all there is.
+    assert len(after_one) == 4, "\n".join(after_one)
 
-    # The next submissions run the same six, planned once, on a connection that keeps them.
+    # The next submissions run the same four, planned once, on a connection that keeps them.
     for supply in supplies[1:]:
         assert submit(api, supply, "00010", read_on="20/12/2026").status_code == 201
     after_three = prepared()
@@ -305,6 +308,21 @@ def test_the_one_readings_query_says_what_the_three_did() -> None:
         assert known.repeat_id == (repeat.pk if repeat else None)
         assert known.last == selectors.last_valid_reading(new) == LastReading(date(2025, 4, 3), 60)
         assert known.histories == selectors.meter_histories(supply)
+        # The same on the rows submission_context reads with the meters and the window.
+        context = selectors.submission_context(
+            supply=supply, read_on=day, value=value, source=source
+        )
+        assert context.meters == meters
+        assert context.billed == billing_selectors.billed_window(supply)
+        assert known == selectors.submission_readings(
+            supply=supply,
+            meter=new,
+            meters=meters,
+            read_on=day,
+            value=value,
+            source=source,
+            rows=context.rows,
+        )
     assert [h.readings for h in known.histories] == [
         [(date(2024, 6, 1), 90)],
         [(date(2025, 3, 1), 40), (date(2025, 4, 3), 60)],

@@ -6,6 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -289,6 +292,36 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 # --- Errors answered outside the API's views ---------------------------------------------------
 
 API_PREFIX = "/api/v1/"
+
+# The API's operations but sign-in: a client sends a token or the codes, never a session,
+# and nothing there reads a session, a signed-in user or a flash message.
+# Sign-in (/auth/) runs django-axes, which may use the session; the docs are pages.
+API_OPERATIONS = tuple(
+    f"{API_PREFIX}{prefix}"
+    for prefix in ("readings", "meter-photo", "me", "faults", "service-hours")
+)
+
+
+def _not_on_api_operations(middleware: type[Any]) -> type[Any]:
+    """`middleware` as it is, but passed by on the API's operations (API_OPERATIONS): its
+    work there is none of the API's. Subclasses: Django's checks (the admin's) find them as
+    the middleware they are. CSRF's stays for every request: `check --deploy` looks for it
+    by its name, and the API's operations are exempt from its check anyway."""
+
+    class NotOnApiOperations(middleware):
+        def __call__(self, request: HttpRequest) -> HttpResponse:
+            if request.path_info.startswith(API_OPERATIONS):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    NotOnApiOperations.__name__ = NotOnApiOperations.__qualname__ = middleware.__name__
+    NotOnApiOperations.__module__ = __name__
+    return NotOnApiOperations
+
+
+SessionMiddleware = _not_on_api_operations(sessions.SessionMiddleware)
+AuthenticationMiddleware = _not_on_api_operations(auth.AuthenticationMiddleware)
+MessageMiddleware = _not_on_api_operations(messages.MessageMiddleware)
 
 
 def _error_for(request: HttpRequest, response: HttpResponse) -> tuple[str, str]:

@@ -114,15 +114,17 @@ MIDDLEWARE = [
     "autolettura.security.ContentSecurityPolicyMiddleware",
     # The portal's CSS, scripts and fonts, served by the app itself (no CDN, no extra server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's sessions, signed-in user and flash messages, passed by on the API's
+    # operations, which use none of them (autolettura.api.API_OPERATIONS).
+    "autolettura.api.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Before anything reads the body: a request larger than AUTOLETTURA_REQUEST_MAX_MB is
     # answered 413, in the client's language, without reading it.
     "autolettura.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "autolettura.api.AuthenticationMiddleware",
+    "autolettura.api.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a sign-in refused for repeated failures into the lockout page.
     "axes.middleware.AxesMiddleware",

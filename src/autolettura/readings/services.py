@@ -103,7 +103,7 @@ def reading_submit(
     codes = _codes_parse(supply_code, customer_code, customer, errors)
     # The syntax now; the number of digits below, against the meter's own register.
     value_errors: list[FieldError] = []
-    _collect(value_errors, parsing.parse_reading_value, reading)
+    typed = _collect(value_errors, parsing.parse_reading_value, reading)
     errors.extend(e for e in value_errors if e.code != "too_many_digits")
     if read_on is None or read_on == "":
         day: date | None = today
@@ -130,8 +130,12 @@ def reading_submit(
         supply = _identify(codes, customer, caller, errors)
         if errors or supply is None:
             raise SubmissionRejected(errors or [CODES_MISMATCH])
-        # All the supply's meters in one query: R6/R9 need them below, not only this one.
-        meters = selectors.meters_of(supply)
+        # All the supply's meters (R6/R9 need them below, not only this one), its billed
+        # window and its readings, in one query, read once the supply is locked.
+        context = selectors.submission_context(
+            supply=supply, read_on=day, value=typed, source=source
+        )
+        meters = context.meters
         meter = _meter_current(meters) if source == Source.SELF else _meter_in_service(meters, day)
         if meter is None:
             raise SubmissionRejected(
@@ -144,9 +148,19 @@ def reading_submit(
         if errors or value is None:
             raise SubmissionRejected(errors, supply=supply)
 
-        window = selectors.window_verdict(supply=supply, read_on=day, now=now)
+        window = selectors.window_verdict(
+            supply=supply, read_on=day, now=now, billed=context.billed
+        )
         known = selectors.submission_readings(
-            supply=supply, meter=meter, meters=meters, read_on=day, value=value, source=source
+            supply=supply,
+            meter=meter,
+            meters=meters,
+            read_on=day,
+            value=value,
+            source=source,
+            # Read for the value as typed, which the meter's digits do not change; read
+            # again should they ever differ.
+            rows=context.rows if context.value == value else None,
         )
         if known.repeat_id is not None:
             existing = Reading.objects.select_related("meter").get(pk=known.repeat_id)

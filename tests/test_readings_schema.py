@@ -19,7 +19,6 @@ from tests.conftest import make_supply
 INDEXES = {
     "reading_receipt_once",
     "reading_taken_once",
-    "reading_supply_meter_day",
     "reading_submitted",
     "reading_under_review",
 }
@@ -56,6 +55,36 @@ def test_the_table_has_the_listed_indexes_and_no_other() -> None:
     assert indexes - {name for name in indexes if name.startswith("sqlite_")} == INDEXES
     if connection.vendor == "postgresql":
         assert _constraints()["reading_submitted"]["type"] == "brin"
+
+
+@pytest.mark.django_db
+def test_the_same_reading_is_taken_once_unless_voided() -> None:
+    """R4 in the database: a second reading of the same supply, date, value and source is
+    refused while the first stands; once it is voided the same reading may come again, and
+    voided ones stay side by side, however many."""
+    supply = make_supply()
+    meter = supply.meters.get()
+    first = _reading(supply, meter)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _reading(supply, meter)
+    # Another source, date or value is another reading.
+    _reading(supply, meter, source=Source.SELF, channel=Channel.WEB)
+    _reading(supply, meter, value=6)
+    _reading(supply, meter, read_on=date(2026, 12, 2))
+    voided_at = timezone.now()
+    Reading.objects.filter(pk=first.pk).update(voided_at=voided_at, void_reason="wrong meter")
+    second = _reading(supply, meter)
+    # Voided at the same moment as the first: both are kept.
+    Reading.objects.filter(pk=second.pk).update(voided_at=voided_at, void_reason="wrong meter")
+    third = _reading(supply, meter)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _reading(supply, meter)
+    # A voided reading brought back while its repeat stands is refused too.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Reading.objects.filter(pk=first.pk).update(voided_at=None)
+    same = Reading.objects.filter(supply=supply, value=5, read_on=date(2026, 12, 1))
+    assert same.filter(source=Source.OPERATOR).count() == 3
+    assert Reading.objects.get(pk=third.pk).voided_at is None
 
 
 @pytest.mark.django_db
@@ -217,5 +246,57 @@ def test_the_migration_moves_the_links_where_they_are_kept() -> None:
     assert back[sent.pk].inbound_message_id == made.pk
     assert back[reviewed.pk].reviewed_by_id == user.pk
     assert back[voided.pk].voided_by_id == user.pk
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_r4_over_the_readings_already_stored() -> None:
+    """readings 0011: R4's index rebuilt over readings already stored, voided repeats
+    included, keeps refusing a repeat of a reading not voided; and back."""
+    before = [("readings", "0010_reading_links_dropped")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    customer = old.get_model("customers", "Customer").objects.create(
+        customer_code="U1", name="Giulia"
+    )
+    supply = old.get_model("customers", "Supply").objects.create(
+        supply_code="S1", holder=customer, activated_on=date(2024, 1, 1)
+    )
+    meter = old.get_model("customers", "Meter").objects.create(
+        supply=supply, serial="M1", installed_on=date(2024, 1, 1)
+    )
+    readings = old.get_model("readings", "Reading").objects
+    now = timezone.now()
+    common = {
+        "supply": supply,
+        "meter": meter,
+        "read_on": date(2026, 12, 1),
+        "value": 5,
+        "source": "SELF",
+        "channel": "WEB",
+        "status": "ACCEPTED",
+        "submitted_at": now,
+    }
+    voided = [readings.create(**common, voided_at=now, void_reason="wrong meter") for _ in range(2)]
+    standing = readings.create(**common)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert "reading_supply_meter_day" not in _constraints()
+    assert set(Reading.objects.values_list("pk", flat=True)) == {
+        *(r.pk for r in voided),
+        standing.pk,
+    }
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fields = {k: v for k, v in common.items() if k not in ("supply", "meter")}
+        Reading.objects.create(**fields, supply_id=supply.pk, meter_id=meter.pk)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    assert "reading_supply_meter_day" in _constraints()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        readings.create(**common)
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

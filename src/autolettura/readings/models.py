@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from autolettura.customers.models import Meter, Supply
@@ -48,7 +48,7 @@ class Reading(models.Model):
     """A value of a meter's register on a date. Never deleted nor overwritten: a reading
     that should not count is voided, with who, when and why."""
 
-    # Both indexed by the composite index below, which starts with the supply: a reading's
+    # Both indexed by R4's unique index below, which starts with the supply: a reading's
     # meter is always one of its supply's meters (on PostgreSQL one foreign key on the pair
     # says so, see migration 0007), so a meter's readings are found through its supply.
     supply = models.ForeignKey(
@@ -106,9 +106,6 @@ class Reading(models.Model):
         # Each index is here for the queries named in benchmarks/RESULTS.md ("The readings
         # table's indexes"); every other one would slow down each reading stored.
         indexes = [
-            # A supply's readings (pages, R6/R9 history, bills, imports), a meter's through
-            # its supply, and the pair's foreign key when a meter is changed or removed.
-            models.Index(fields=["supply", "meter", "read_on"], name="reading_supply_meter_day"),
             # The statistics and the regulator's reports: the readings of a period. On
             # PostgreSQL migration 0007 makes it a BRIN index of the same name: readings
             # come in time order, so a few pages of it summarise the table, and storing a
@@ -126,10 +123,23 @@ class Reading(models.Model):
             models.UniqueConstraint(
                 fields=["receipt"], condition=Q(receipt__isnull=False), name="reading_receipt_once"
             ),
-            # R4: the same supply, date, value and source again is the same reading.
+            # R4: the same supply, date, value and source again is the same reading, unless
+            # the first was voided. Voided readings are in the index too, each under its own
+            # id where the others share 0, so that this one index also finds all of a
+            # supply's readings by date (pages, R6/R9 history, bills, imports, erasure), a
+            # meter's through its supply, and serves the pair's foreign key when a meter is
+            # changed or removed: one index where a partial one and another on (supply,
+            # meter, read_on) cost every reading stored two.
             models.UniqueConstraint(
-                fields=["supply", "read_on", "value", "source"],
-                condition=Q(voided_at__isnull=True),
+                F("supply"),
+                F("read_on"),
+                F("value"),
+                F("source"),
+                Case(
+                    When(voided_at__isnull=True, then=Value(0)),
+                    default=F("id"),
+                    output_field=models.BigIntegerField(),
+                ),
                 name="reading_taken_once",
             ),
             models.CheckConstraint(

@@ -16,8 +16,8 @@ kind), then measures in the same run:
     table with the same indexes, constraints and foreign keys: the floor the schema sets
     for any import, however fast its own work;
 (d) the same insert into a copy of the table as it was before issue 17, with the indexes
-    and foreign keys it had before readings migration 0007 and the three columns with
-    foreign keys that migration 0010 moved out: the old floor, at the same load.
+    and foreign keys it had before readings migration 0007 and the four columns with
+    foreign keys that migrations 0010 and 0012 moved out: the old floor, at the same load.
 
 It prints readings per second for each, the ratios import / raw COPY, import / floor and
 old floor / floor, the peak memory, and a digest of what the import stored and refused:
@@ -370,10 +370,12 @@ def _import_child(path: str, now: datetime, chunk_size: int | None, out: Connect
 # 0007), built on a copy of today's table without its own: the old floor, measured in the
 # same run as the new one, at the same load.
 _SCHEMA_BEFORE = [
-    # The columns the readings table has had since dropped (readings migration 0010).
+    # The columns the readings table has had since dropped (readings migrations 0010 and
+    # 0012).
     "ALTER TABLE bench_floor_readings ADD COLUMN IF NOT EXISTS inbound_message_id bigint, "
     "ADD COLUMN IF NOT EXISTS reviewed_by_id integer, "
-    "ADD COLUMN IF NOT EXISTS voided_by_id integer",
+    "ADD COLUMN IF NOT EXISTS voided_by_id integer, "
+    "ADD COLUMN IF NOT EXISTS submitted_by_id integer",
     "ALTER TABLE bench_floor_readings ADD PRIMARY KEY (id)",
     "CREATE UNIQUE INDEX ON bench_floor_readings (receipt) WHERE receipt IS NOT NULL",
     "CREATE INDEX ON bench_floor_readings (status, submitted_at)",

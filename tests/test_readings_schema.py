@@ -12,7 +12,14 @@ from django.utils import timezone
 
 from autolettura.backoffice.models import AuditEntry
 from autolettura.customers.models import Meter, Supply
-from autolettura.readings.models import Channel, InboundMessage, Reading, Source, Status
+from autolettura.readings.models import (
+    Channel,
+    InboundMessage,
+    Reading,
+    ReadingSubmitter,
+    Source,
+    Status,
+)
 from tests.conftest import make_supply
 
 # benchmarks/RESULTS.md, "The readings table's indexes", names the queries behind each.
@@ -126,18 +133,19 @@ def test_a_meter_with_readings_keeps_its_supply_and_the_supply_stays() -> None:
 
 
 @pytest.mark.django_db
-def test_the_only_foreign_keys_are_the_supply_its_meter_and_who_entered_it() -> None:
-    """Who reviewed or voided a reading is in its audit trail, and the message it came in
-    names it: a key for each on the reading would cost every reading stored a trigger."""
+def test_the_only_foreign_keys_are_the_supply_and_its_meter() -> None:
+    """Who entered a reading is in ReadingSubmitter, who reviewed or voided it in its audit
+    trail, and the message it came in names it: a key for each on the reading would cost
+    every reading stored a trigger."""
     keys = {
         tuple(info["columns"])
         for info in _constraints().values()
         if info["foreign_key"] is not None
     }
     if connection.vendor == "postgresql":
-        assert keys == {("meter_id", "supply_id"), ("submitted_by_id",)}
+        assert keys == {("meter_id", "supply_id")}
     else:
-        assert keys == {("meter_id",), ("supply_id",), ("submitted_by_id",)}
+        assert keys == {("meter_id",), ("supply_id",)}
 
 
 @pytest.mark.django_db
@@ -298,5 +306,73 @@ def test_the_migration_keeps_r4_over_the_readings_already_stored() -> None:
     assert "reading_supply_meter_day" in _constraints()
     with pytest.raises(IntegrityError), transaction.atomic():
         readings.create(**common)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_who_entered_a_reading_is_kept_and_cannot_go() -> None:
+    """ReadingSubmitter: the person who entered a reading stays while it names them, and
+    the row goes with the reading when retention removes it."""
+    from django.contrib.auth import get_user_model
+
+    supply = make_supply()
+    who = get_user_model().objects.create(username="sportello")
+    reading = _reading(supply, supply.meters.get())
+    ReadingSubmitter.objects.create(reading=reading, submitted_by=who)
+    assert Reading.objects.get(pk=reading.pk).submitted_by == who
+    assert _reading(supply, supply.meters.get(), value=6).submitted_by is None
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {who._meta.db_table} WHERE id = %s", [who.pk])
+        connection.check_constraints()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReadingSubmitter.objects.create(reading=reading, submitted_by=who)
+    Reading.objects.filter(pk=reading.pk).delete()
+    assert not ReadingSubmitter.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_who_entered_a_reading_beside_it() -> None:
+    """readings 0012: who entered a reading moves to ReadingSubmitter; and back."""
+    before = [("readings", "0011_taken_once_finds_all")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("auth", "User").objects.create(username="sportello")
+    customer = old.get_model("customers", "Customer").objects.create(
+        customer_code="U1", name="Giulia"
+    )
+    supply = old.get_model("customers", "Supply").objects.create(
+        supply_code="S1", holder=customer, activated_on=date(2024, 1, 1)
+    )
+    meter = old.get_model("customers", "Meter").objects.create(
+        supply=supply, serial="M1", installed_on=date(2024, 1, 1)
+    )
+    readings = old.get_model("readings", "Reading").objects
+    common = {
+        "supply": supply,
+        "meter": meter,
+        "read_on": date(2026, 12, 1),
+        "source": "OPERATOR",
+        "channel": "COUNTER",
+        "status": "ACCEPTED",
+        "submitted_at": timezone.now(),
+    }
+    entered = readings.create(**common, value=5, submitted_by=user)
+    imported = readings.create(**{**common, "channel": "IMPORT"}, value=6)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert set(ReadingSubmitter.objects.values_list("reading_id", "submitted_by_id")) == {
+        (entered.pk, user.pk)
+    }
+    assert Reading.objects.get(pk=entered.pk).submitted_by.pk == user.pk
+    assert Reading.objects.get(pk=imported.pk).submitted_by is None
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    readings = executor.loader.project_state(before).apps.get_model("readings", "Reading").objects
+    back = dict(readings.values_list("pk", "submitted_by_id"))
+    assert back == {entered.pk: user.pk, imported.pk: None}
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
@@ -71,18 +73,10 @@ class Reading(models.Model):
     # only slow bulk imports down.
     receipt = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     submitted_at = models.DateTimeField()
-    # The user columns below are almost always NULL: not indexed, which keeps imports fast.
-    submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
-    # Who reviewed or voided a reading is in its audit trail (backoffice.AuditEntry),
-    # appended in the same transaction: a column here too would cost every reading stored,
-    # imported ones included, a foreign-key trigger for a value nearly always NULL.
+    # Who entered a reading is in ReadingSubmitter, who reviewed or voided it in its audit
+    # trail (backoffice.AuditEntry), each written in the same transaction: a column here
+    # would cost every reading stored, imported ones included, a foreign-key trigger for a
+    # value nearly always NULL.
     reviewed_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
@@ -171,6 +165,32 @@ class Reading(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.status == Status.ACCEPTED and self.voided_at is None
+
+    @property
+    def submitted_by(self) -> Any:
+        """The person who entered the reading (a user), or None: see ReadingSubmitter."""
+        try:
+            return self.submitter.submitted_by
+        except ReadingSubmitter.DoesNotExist:
+            return None
+
+
+class ReadingSubmitter(models.Model):
+    """Who entered a reading, for the readings a person entered: an operator at the counter,
+    a meter reader on a round, or the customer's own account on the portal. Written with the
+    reading, in the same transaction, and never changed. Beside the reading rather than on
+    it: imports, smart meters and the channels that name no account store none."""
+
+    # Part of the reading: it goes with the reading when retention removes one.
+    reading = models.OneToOneField(
+        Reading, primary_key=True, on_delete=models.CASCADE, related_name="submitter"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.reading_id} {self.submitted_by_id}"
 
 
 class ReceiptCounter(models.Model):

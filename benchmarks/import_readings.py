@@ -16,11 +16,13 @@ kind), then measures in the same run:
     table with the same indexes, constraints and foreign keys: the floor the schema sets
     for any import, however fast its own work;
 (d) the same insert into a copy of the table as it was before issue 17, with the indexes
-    and foreign keys it had before readings migration 0007 and the three columns with
-    foreign keys that migration 0010 moved out: the old floor, at the same load.
+    and foreign keys it had before readings migration 0007 and the four columns with
+    foreign keys that migrations 0010 and 0012 moved out: the old floor, at the same load.
 
 It prints readings per second for each, the ratios import / raw COPY, import / floor and
-old floor / floor, the peak memory, and a digest of what the import stored and refused:
+old floor / floor (also in the CPU of the backend that ran each floor, when the server is
+on this machine: the machine's other work moves it far less than the wall time), the peak
+memory, and a digest of what the import stored and refused:
 runs of two versions of the import on the same --rows (the same day) must print the same.
 --database names the benchmark's database, for two runs on one server at once.
 """
@@ -47,6 +49,8 @@ from benchmarks.support import (
     database_ensure,
     is_postgres,
     memory_gb,
+    process_cpu,
+    queued_seconds,
 )
 
 BENCH_DATABASE = "autolettura_bench"
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"    digest of the stored readings and refused rows: {outcome['digest']}")
 
-        floor_seconds, indexes, foreign_keys = _floor(bench_url)
+        floor_seconds, indexes, foreign_keys, floor_cpu = _floor(bench_url)
         stored = counts["accepted"] + counts["discarded"] + counts["under_review"]
         _line(
             f"(c) insert of the {stored:,} stored readings into a copy of the readings "
@@ -175,24 +179,37 @@ def main(argv: list[str] | None = None) -> None:
             floor_seconds,
             stored,
         )
+        _floor_cpu_line(floor_cpu)
         print(
             f"    the import reaches {floor_seconds / import_seconds:.2f} of this floor "
             "(aim: at least 0.8); the ratio to raw COPY that the import could reach with it "
             f"is {raw_seconds / floor_seconds:.3f}"
         )
-        old_seconds = _floor(bench_url, _SCHEMA_BEFORE)[0]
+        old_seconds, _indexes, _keys, old_cpu = _floor(bench_url, _SCHEMA_BEFORE)
         _line(
             "(d) the same insert into the table as it was before issue 17 (6 indexes, "
             "6 foreign keys)",
             old_seconds,
             stored,
         )
+        _floor_cpu_line(old_cpu)
         print(f"    the floor is {old_seconds / floor_seconds:.2f} times lower (aim: at least 2)")
+        if not math.isnan(floor_cpu[0] + old_cpu[0]):
+            # The machine's other work moves the wall times of (c) and (d) apart; the
+            # backend's CPU for each moves far less.
+            print(f"    in PostgreSQL's CPU, {old_cpu[0] / floor_cpu[0]:.2f} times lower")
         print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
 def _line(label: str, seconds: float, rows: int) -> None:
     print(f"{label}: {seconds:.2f} s, {rows / seconds:,.0f} readings/s")
+
+
+def _floor_cpu_line(cpu: tuple[float, float]) -> None:
+    """The CPU of the backend that ran a floor's insert, and its time queued for a core;
+    nothing when the server is on another machine."""
+    if not math.isnan(cpu[0]):
+        print(f"    of which {cpu[0]:.2f} s of PostgreSQL's CPU (queued for a core {cpu[1]:.2f} s)")
 
 
 def _supplies_create(rows: int, today: date) -> None:
@@ -370,10 +387,12 @@ def _import_child(path: str, now: datetime, chunk_size: int | None, out: Connect
 # 0007), built on a copy of today's table without its own: the old floor, measured in the
 # same run as the new one, at the same load.
 _SCHEMA_BEFORE = [
-    # The columns the readings table has had since dropped (readings migration 0010).
+    # The columns the readings table has had since dropped (readings migrations 0010 and
+    # 0012).
     "ALTER TABLE bench_floor_readings ADD COLUMN IF NOT EXISTS inbound_message_id bigint, "
     "ADD COLUMN IF NOT EXISTS reviewed_by_id integer, "
-    "ADD COLUMN IF NOT EXISTS voided_by_id integer",
+    "ADD COLUMN IF NOT EXISTS voided_by_id integer, "
+    "ADD COLUMN IF NOT EXISTS submitted_by_id integer",
     "ALTER TABLE bench_floor_readings ADD PRIMARY KEY (id)",
     "CREATE UNIQUE INDEX ON bench_floor_readings (receipt) WHERE receipt IS NOT NULL",
     "CREATE INDEX ON bench_floor_readings (status, submitted_at)",
@@ -418,10 +437,14 @@ def _digest(refusals: list[tuple[int, str, str]]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _floor(url: str, schema: list[str] | None = None) -> tuple[float, int, int]:
+def _floor(
+    url: str, schema: list[str] | None = None
+) -> tuple[float, int, int, tuple[float, float]]:
     """(c) The readings just imported, inserted again into a copy of their table with the
     same indexes, checks and foreign keys, in one transaction: what storing them costs.
-    With `schema`, the copy has the checks only, and `schema` makes its keys and indexes."""
+    With `schema`, the copy has the checks only, and `schema` makes its keys and indexes.
+    Also the backend's CPU and time queued for a core over the insert (NaN when the server
+    is on another machine)."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -453,6 +476,8 @@ def _floor(url: str, schema: list[str] | None = None) -> tuple[float, int, int]:
             "consumption_m3, rollover, receipt, submitted_at, void_reason"
         )
         _checkpoint(conn)
+        (backend,) = conn.execute("SELECT pg_backend_pid()").fetchone() or (0,)
+        cpu, queued = process_cpu(backend), queued_seconds(backend)
         started = time.perf_counter()
         with conn.transaction():
             conn.execute(
@@ -460,8 +485,9 @@ def _floor(url: str, schema: list[str] | None = None) -> tuple[float, int, int]:
                 f"SELECT {columns} FROM readings_reading ORDER BY supply_id"
             )
         seconds = time.perf_counter() - started
+        cpu, queued = process_cpu(backend) - cpu, queued_seconds(backend) - queued
         conn.execute("DROP TABLE bench_floor_readings")
-    return seconds, int(indexes), len(foreign_keys)
+    return seconds, int(indexes), len(foreign_keys), (cpu, queued)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def test_a_round_worked_without_signal_reaches_the_office_once(phone: Any, clock
 
     reading = Reading.objects.get(channel=Channel.ROUND)
     assert (reading.supply_id, reading.value, reading.source) == (far.pk, 445, Source.OPERATOR)
-    assert (reading.status, reading.submitted_by_id) == (Status.ACCEPTED, who.pk)
+    assert (reading.status, reading.submitted_by) == (Status.ACCEPTED, who)
     read_visit.refresh_from_db()
     failed_visit.refresh_from_db()
     assert (read_visit.state, read_visit.reading_id) == (AttemptState.MADE, reading.pk)

@@ -57,7 +57,7 @@ def supply_readings(supply: Supply) -> QuerySet[Reading]:
     """Every reading of the supply, whoever held it, voided ones included, latest first."""
     return (
         Reading.objects.filter(supply=supply)
-        .select_related("meter", "submitted_by")
+        .select_related("meter", "submitter__submitted_by")
         .order_by("-read_on", "-submitted_at", "-id")
     )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from autolettura.customers.models import Meter, Supply
@@ -48,7 +50,7 @@ class Reading(models.Model):
     """A value of a meter's register on a date. Never deleted nor overwritten: a reading
     that should not count is voided, with who, when and why."""
 
-    # Both indexed by the composite index below, which starts with the supply: a reading's
+    # Both indexed by R4's unique index below, which starts with the supply: a reading's
     # meter is always one of its supply's meters (on PostgreSQL one foreign key on the pair
     # says so, see migration 0007), so a meter's readings are found through its supply.
     supply = models.ForeignKey(
@@ -71,18 +73,10 @@ class Reading(models.Model):
     # only slow bulk imports down.
     receipt = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     submitted_at = models.DateTimeField()
-    # The user columns below are almost always NULL: not indexed, which keeps imports fast.
-    submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
-    # Who reviewed or voided a reading is in its audit trail (backoffice.AuditEntry),
-    # appended in the same transaction: a column here too would cost every reading stored,
-    # imported ones included, a foreign-key trigger for a value nearly always NULL.
+    # Who entered a reading is in ReadingSubmitter, who reviewed or voided it in its audit
+    # trail (backoffice.AuditEntry), each written in the same transaction: a column here
+    # would cost every reading stored, imported ones included, a foreign-key trigger for a
+    # value nearly always NULL.
     reviewed_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
@@ -106,9 +100,6 @@ class Reading(models.Model):
         # Each index is here for the queries named in benchmarks/RESULTS.md ("The readings
         # table's indexes"); every other one would slow down each reading stored.
         indexes = [
-            # A supply's readings (pages, R6/R9 history, bills, imports), a meter's through
-            # its supply, and the pair's foreign key when a meter is changed or removed.
-            models.Index(fields=["supply", "meter", "read_on"], name="reading_supply_meter_day"),
             # The statistics and the regulator's reports: the readings of a period. On
             # PostgreSQL migration 0007 makes it a BRIN index of the same name: readings
             # come in time order, so a few pages of it summarise the table, and storing a
@@ -126,10 +117,23 @@ class Reading(models.Model):
             models.UniqueConstraint(
                 fields=["receipt"], condition=Q(receipt__isnull=False), name="reading_receipt_once"
             ),
-            # R4: the same supply, date, value and source again is the same reading.
+            # R4: the same supply, date, value and source again is the same reading, unless
+            # the first was voided. Voided readings are in the index too, each under its own
+            # id where the others share 0, so that this one index also finds all of a
+            # supply's readings by date (pages, R6/R9 history, bills, imports, erasure), a
+            # meter's through its supply, and serves the pair's foreign key when a meter is
+            # changed or removed: one index where a partial one and another on (supply,
+            # meter, read_on) cost every reading stored two.
             models.UniqueConstraint(
-                fields=["supply", "read_on", "value", "source"],
-                condition=Q(voided_at__isnull=True),
+                F("supply"),
+                F("read_on"),
+                F("value"),
+                F("source"),
+                Case(
+                    When(voided_at__isnull=True, then=Value(0)),
+                    default=F("id"),
+                    output_field=models.BigIntegerField(),
+                ),
                 name="reading_taken_once",
             ),
             models.CheckConstraint(
@@ -161,6 +165,32 @@ class Reading(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.status == Status.ACCEPTED and self.voided_at is None
+
+    @property
+    def submitted_by(self) -> Any:
+        """The person who entered the reading (a user), or None: see ReadingSubmitter."""
+        try:
+            return self.submitter.submitted_by
+        except ReadingSubmitter.DoesNotExist:
+            return None
+
+
+class ReadingSubmitter(models.Model):
+    """Who entered a reading, for the readings a person entered: an operator at the counter,
+    a meter reader on a round, or the customer's own account on the portal. Written with the
+    reading, in the same transaction, and never changed. Beside the reading rather than on
+    it: imports, smart meters and the channels that name no account store none."""
+
+    # Part of the reading: it goes with the reading when retention removes one.
+    reading = models.OneToOneField(
+        Reading, primary_key=True, on_delete=models.CASCADE, related_name="submitter"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.reading_id} {self.submitted_by_id}"
 
 
 class ReceiptCounter(models.Model):

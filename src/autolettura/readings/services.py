@@ -19,7 +19,14 @@ from autolettura.customers import selectors as customer_selectors
 from autolettura.customers import services as customer_services
 from autolettura.customers.models import Customer, Meter, Supply
 from autolettura.readings import photos, policy, selectors
-from autolettura.readings.models import Channel, InboundMessage, Reading, ReceiptCounter, Source
+from autolettura.readings.models import (
+    Channel,
+    InboundMessage,
+    Reading,
+    ReadingSubmitter,
+    ReceiptCounter,
+    Source,
+)
 from autolettura.rules import parsing
 from autolettura.rules.errors import CODES_MISMATCH, FieldError, FormatError
 from autolettura.rules.outcomes import Reason
@@ -226,7 +233,6 @@ def reading_submit(
             "consumption_m3": consumption,
             "rollover": rollover,
             "submitted_at": now,
-            "submitted_by": submitted_by,
             **photo_said,
         }
         if connection.vendor == "postgresql" and stored_photo is None:
@@ -239,6 +245,8 @@ def reading_submit(
                 **values, receipt=receipt_next(now), photo=stored_photo or ""
             )
             _message_answered(inbound_message, stored, now, made=True)
+        if submitted_by is not None:
+            ReadingSubmitter.objects.create(reading=stored, submitted_by=submitted_by)
     logger.info(
         "reading %s supply=%s channel=%s status=%s reason=%s",
         stored.receipt,

@@ -828,8 +828,8 @@ def _check(run: Any, supplies: int) -> list[str]:
             problems.append(f"{duplicates:,} supplies billed twice for one period")
         cursor.execute(
             f"SELECT COUNT(*) FROM {bills} b CROSS JOIN LATERAL ("
-            "  SELECT SUM((e.line->>'amount')::numeric) AS net "
-            "  FROM jsonb_array_elements(b.lines) e(line)"
+            "  SELECT SUM((e.line->>4)::numeric) AS net "
+            "  FROM json_array_elements(b.lines) e(line)"
             ") l "
             "WHERE b.period_end = %s AND (l.net IS DISTINCT FROM b.net_eur "
             "OR b.net_eur + b.vat_eur <> b.total_eur)",
@@ -853,20 +853,21 @@ def _digest() -> str:
     from autolettura.billing.services import BILL_COLUMNS
 
     # The lines as they were hashed when each had a row of its own (position, kind,
-    # description, quantity, unit price, amount), so digests of both compare.
+    # description, quantity, unit price, amount), so digests of both compare; the readings
+    # as jsonb prints them, as when the column was jsonb.
     columns = [
-        c
+        "b.readings::jsonb" if c == "readings" else f"b.{c}"
         for c in BILL_COLUMNS
         if c not in ("id", "year", "sequence", "run_id", "created_at", "lines")
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT md5(string_agg(concat_ws('|', {', '.join('b.' + c for c in columns)}, "
+            f"SELECT md5(string_agg(concat_ws('|', {', '.join(columns)}, "
             "l.lines), E'\\n' ORDER BY b.supply_id)) "
             f"FROM {Bill._meta.db_table} b CROSS JOIN LATERAL ("
-            "  SELECT string_agg(concat_ws(':', e.n, e.line->>'kind', e.line->>'description', "
-            "e.line->>'quantity', e.line->>'unit_price', e.line->>'amount'), ';' ORDER BY e.n) "
-            "AS lines FROM jsonb_array_elements(b.lines) WITH ORDINALITY e(line, n)"
+            "  SELECT string_agg(concat_ws(':', e.n, e.line->>0, e.line->>1, e.line->>2, "
+            "e.line->>3, e.line->>4), ';' ORDER BY e.n) "
+            "AS lines FROM json_array_elements(b.lines) WITH ORDINALITY e(line, n)"
             ") l WHERE b.period_end = %s",
             [THROUGH],
         )

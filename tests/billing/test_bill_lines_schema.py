@@ -92,14 +92,10 @@ def test_the_migration_moves_the_lines_into_their_bill_and_back() -> None:
 
     moved = Bill.objects.get(pk=with_lines.pk)
     assert moved.line_items == [BillLine(*line) for line in LINES]
-    assert moved.lines[0] == {
-        "kind": "FIXED",
-        "description": "Quota fissa",
-        "quantity": "61.00",
-        "unit_price": "0.087671",
-        "amount": "5.35",
-    }
-    assert moved.lines[1]["unit_price"] == "0.480000"  # as the numeric column printed it
+    # Each line as Bill.lines keeps it now (billing 0007): kind, description, quantity, unit
+    # price, amount.
+    assert moved.lines[0] == ["FIXED", "Quota fissa", "61.00", "0.087671", "5.35"]
+    assert moved.lines[1][3] == "0.480000"  # as the numeric column printed it
     assert Bill.objects.get(pk=without.pk).lines == []
 
     # And back: a row a line again, at its position.

@@ -181,7 +181,17 @@ def _submission_readings_sql() -> str:
     return (
         f"SELECT {column['id']}, {column['supply']}, {column['meter']}, {column['read_on']}, "
         f"{column['value']}, {column['source']}, {column['status']} FROM {table} "
-        f"WHERE {column['supply']} = %s AND {column['voided_at']} IS NULL "
+        f"WHERE {_submission_readings_condition('')}"
+    )
+
+
+def _submission_readings_condition(alias: str) -> str:
+    """Which readings a submission reads (the supply's valid ones and the R4 repeat
+    candidates), on the readings table named `alias` ('' for none); parameters: the supply,
+    ACCEPTED, the date, the value, the source."""
+    column = {name: f"{alias}{sql}" for name, sql in db.column_names(Reading).items()}
+    return (
+        f"{column['supply']} = %s AND {column['voided_at']} IS NULL "
         f"AND ({column['status']} = %s OR ({column['read_on']} = %s "
         f"AND {column['value']} = %s AND {column['source']} = %s))"
     )
@@ -214,7 +224,7 @@ def _submission_context_sql() -> str:
     quote = connection.ops.quote_name
     meter, reading = db.model_columns(Meter, "m"), db.model_columns(Reading, "r", _READING_ROW)
     window = db.model_columns(Bill, "w", _WINDOW_COLUMNS)
-    m, b, r = db.column_names(Meter), db.column_names(Bill), db.column_names(Reading)
+    m, b = db.column_names(Meter), db.column_names(Bill)
     installed_on = 1 + [f.name for f in Meter._meta.concrete_fields].index("installed_on")
     return (
         f"SELECT {meter.sql}, {window.sql}, {', '.join(['NULL'] * reading.width)} "
@@ -226,9 +236,7 @@ def _submission_context_sql() -> str:
         "UNION ALL "
         f"SELECT {', '.join(['NULL'] * (meter.width + window.width))}, {reading.sql} "
         f"FROM {quote(Reading._meta.db_table)} r "
-        f"WHERE r.{r['supply']} = %s AND r.{r['voided_at']} IS NULL "
-        f"AND (r.{r['status']} = %s OR (r.{r['read_on']} = %s "
-        f"AND r.{r['value']} = %s AND r.{r['source']} = %s)) "
+        f"WHERE {_submission_readings_condition('r.')} "
         f"ORDER BY {installed_on}"
     )
 

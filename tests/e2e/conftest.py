@@ -70,32 +70,47 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _CALL_FAILED = pytest.StashKey[bool]()
 
 
+class _Browsing:
+    """What a browser context asked and got, and what its pages wrote to the console, told
+    when the test fails: a failure that does not come back when run again (a form refused
+    as stale, a kept reading never sent) is explained by what went before it."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.seen: list[str] = []
+        context.on("response", self._response)
+        context.on("console", lambda message: self.seen.append(f"console: {message.text}"))
+
+    def _response(self, response: Any) -> None:
+        worker = " (service worker)" if response.request.service_worker else ""
+        self.seen.append(f"{response.request.method} {response.url} -> {response.status}{worker}")
+
+    def tell(self) -> None:
+        cookies = [
+            f"{c['name']}={c['value'][:8]}… path={c['path']}" for c in self.context.cookies()
+        ]
+        print("\nThe browser's requests, in order:", *self.seen, sep="\n  ")
+        print("Its cookies at the end:", *cookies, sep="\n  ")
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(
         viewport=DESKTOP, locale="it-IT", base_url=live_server.url, timezone_id="Europe/Rome"
     )
     context.set_default_timeout(15_000)
-    # What the browser asked and got, told when the test fails: a failure that does not come
-    # back when run again (a form refused as stale, say) is explained by what went before it.
-    seen: list[str] = []
-    context.on(
-        "response",
-        lambda response: seen.append(
-            f"{response.request.method} {response.url} -> {response.status}"
-        ),
-    )
+    browsing = _Browsing(context)
     page = context.new_page()
     yield page
     if request.node.stash.get(_CALL_FAILED, False):
-        cookies = [f"{c['name']}={c['value'][:8]}… path={c['path']}" for c in context.cookies()]
-        print("\nThe browser's requests, in order:", *seen, sep="\n  ")
-        print("Its cookies at the end:", *cookies, sep="\n  ")
+        browsing.tell()
     context.close()
 
 
 @pytest.fixture
-def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
+def phone(
+    playwright: Any, live_server: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """A phone's browser with a profile of its own (service workers, IndexedDB): Chromium
     installs nothing from an incognito window, which is what a plain Playwright context is."""
     context = playwright.chromium.launch_persistent_context(
@@ -111,7 +126,10 @@ def phone(playwright: Any, live_server: Any, tmp_path: Path) -> Iterator[Any]:
         base_url=live_server.url,
     )
     context.set_default_timeout(15_000)
+    browsing = _Browsing(context)
     yield context
+    if request.node.stash.get(_CALL_FAILED, False):
+        browsing.tell()
     # Let the worker's last requests end before the next test.
     for page in context.pages:
         page.wait_for_load_state("networkidle")

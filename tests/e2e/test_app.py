@@ -112,6 +112,16 @@ class TestWithoutSignal:
         assert f"/letture/{reading.receipt}/" in (sent.locator("a").get_attribute("href") or "")
         page.evaluate("window.scrollTo(0, 0)")
         screenshot(page, "app-lettura-inviata", full_page=False)
+        # The page goes on trying what waits (every 15 s, and whenever the signal returns):
+        # the reading it told as sent stays, with its receipt, until the customer leaves.
+        page.evaluate(
+            """() => new Promise((done) => {
+                const panel = document.getElementById("app-queue");
+                panel.addEventListener("queue-shown", done, { once: true });
+                window.dispatchEvent(new Event("online"));
+            })"""
+        )
+        assert "446" in sent.inner_text() and sent.is_visible()
 
         # The same kept reading sent again (the worker's Background Sync and the page at
         # once, or an answer lost on the way) is still one reading, with the same receipt.

@@ -43,25 +43,39 @@
     return li;
   }
 
+  // Sent and refused readings told on this page, by key: the phone forgets them once told,
+  // the page keeps showing them (with the receipt) until the customer leaves it. A reading
+  // told as sent stays sent: the page and the worker may both send it, and the one that
+  // came second may not be the one that took it.
+  const told = new Map();
+
   async function show() {
     const panel = document.getElementById("app-queue");
     if (!panel || !works) {
       return;
     }
     const records = await Queue.all();
+    for (const record of records) {
+      if (record.state !== "waiting" && (told.get(record.key) || {}).state !== "sent") {
+        told.set(record.key, record);
+      }
+    }
+    const waiting = records.filter((r) => r.state === "waiting" && !told.has(r.key));
+    const shown = [...told.values(), ...waiting];
     const list = panel.querySelector("ul");
-    list.replaceChildren(...records.map(item));
-    panel.hidden = records.length === 0;
+    list.replaceChildren(...shown.map(item));
+    panel.hidden = shown.length === 0;
     const kept = document.getElementById("app-kept");
-    if (kept && !records.some((record) => record.state === "waiting")) {
+    if (kept && waiting.length === 0) {
       kept.hidden = true; // sent: the list above now says so, with the receipt
     }
-    // Sent and refused ones are told once, here, then forgotten by the phone.
+    // Told once, here: then forgotten by the phone.
     for (const record of records) {
       if (record.state !== "waiting") {
         await Queue.remove(record.key);
       }
     }
+    panel.dispatchEvent(new CustomEvent("queue-shown"));
   }
 
   async function flush() {

@@ -85,6 +85,7 @@ from typing import Any
 
 from benchmarks.support import (
     bills_insert,
+    child_pids,
     database_drop,
     database_recreate,
     is_postgres,
@@ -651,20 +652,11 @@ def _proc_cpu(pid: int, *, children: bool = False) -> float:
     return ticks / _TICK
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
-
-
 def _server_cpu(gunicorn: subprocess.Popen[bytes]) -> float:
     """gunicorn's CPU: the master, its live workers, and the workers replaced so far
     (max_requests), which the master has waited for."""
     pid = gunicorn.pid
-    return _proc_cpu(pid, children=True) + sum(_proc_cpu(p) for p in _children(pid))
+    return _proc_cpu(pid, children=True) + sum(_proc_cpu(p) for p in child_pids(pid))
 
 
 def _backends() -> dict[int, float]:
@@ -814,6 +806,7 @@ def _open_loop_measure(
     label: str,
 ) -> Measure:
     watch = CpuWatch(gunicorn)
+    beside = Background.now(gunicorn)
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
@@ -847,8 +840,77 @@ def _open_loop_measure(
         f"sent {result['sent']:,} at {result['sent'] / result['seconds']:,.0f}/s; largest "
         f"lateness of the client in sending: {result['lag'] * 1000:.1f} ms"
         + (f"; errors: {errors}" if errors else "")
+        + f"\n      {_slowest(result['timeline'], measure.p99_ms / 1000)}"
+        + f"\n      beside it: {beside.since(gunicorn)}"
     )
     return measure
+
+
+def _slowest(timeline: list[tuple[float, float]], p99: float) -> str:
+    """Where in the run its slowest hundredth fell: spread out (the server's ordinary
+    variation) or bunched (one stall that many requests queued behind)."""
+    slow = [(due, latency) for due, latency in timeline if latency >= p99]
+    if not slow:
+        return "no answers"
+    # Requests due within a tenth of a second of the one before belong to the same burst.
+    bursts: list[list[tuple[float, float]]] = [[slow[0]]]
+    for point in slow[1:]:
+        if point[0] - bursts[-1][-1][0] <= 0.1:
+            bursts[-1].append(point)
+        else:
+            bursts.append([point])
+    worst = max(bursts, key=len)
+    return (
+        f"the slowest 1% ({len(slow)} answers of {p99 * 1000:.1f} ms or more) in "
+        f"{len(bursts)} burst{'s' if len(bursts) != 1 else ''}; the largest, {len(worst)}, due "
+        f"from +{worst[0][0]:.2f} s to +{worst[-1][0]:.2f} s, the slowest of them "
+        f"{max(latency for _due, latency in worst) * 1000:.1f} ms"
+    )
+
+
+@dataclass(frozen=True)
+class Background:
+    """What ran beside a measured run and may have stalled it, counted before and after:
+    gunicorn's workers replaced (max_requests: a new worker's first requests connect to
+    PostgreSQL and Redis), PostgreSQL's checkpoints and its autovacuum's passes by table.
+    PostgreSQL reports a pass when it ends: one still running at the end is not counted."""
+
+    workers: frozenset[int]
+    checkpoints: int
+    passes: Counter[str]
+
+    @classmethod
+    def now(cls, gunicorn: subprocess.Popen[bytes]) -> Background:
+        import psycopg
+
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+            version = conn.info.server_version
+            checkpoints = conn.execute(
+                "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+                if version >= 170000
+                else "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
+            ).fetchone()
+            passes: Counter[str] = Counter()
+            for table, vacuums, analyzes in conn.execute(
+                "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+            ):
+                passes[f"{table} (vacuum)"] = vacuums
+                passes[f"{table} (analyze)"] = analyzes
+        return cls(
+            workers=frozenset(child_pids(gunicorn.pid)),
+            checkpoints=int(checkpoints[0]) if checkpoints else 0,
+            passes=passes,
+        )
+
+    def since(self, gunicorn: subprocess.Popen[bytes]) -> str:
+        later = Background.now(gunicorn)
+        replaced = len(self.workers - later.workers)
+        passes = sorted(name for name, n in (later.passes - self.passes).items() if n)
+        return (
+            f"{replaced} worker{'s' if replaced != 1 else ''} replaced (max_requests), "
+            f"{later.checkpoints - self.checkpoints} checkpoint(s), autovacuum: "
+            + (", ".join(passes) if passes else "nothing")
+        )
 
 
 def _percentile(ordered: list[float], p: float) -> float:
@@ -875,6 +937,8 @@ async def _open_loop(
     earlier ones are doing; the latency of each is from its due time to its full answer."""
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
+    # (when it was due, from the start; its latency), to find the slowest ones in time
+    timeline: list[tuple[float, float]] = []
     errors: dict[str, int] = {}
     total = int(rate * seconds)
 
@@ -909,6 +973,7 @@ async def _open_loop(
             errors[f"status {status}"] = errors.get(f"status {status}", 0) + 1
             return
         latencies.append(answered - due)
+        timeline.append((due - start, answered - due))
 
     tasks = []
     lag = 0.0
@@ -925,6 +990,7 @@ async def _open_loop(
     elapsed = loop.time() - start
     return {
         "latencies": latencies,
+        "timeline": sorted(timeline),
         "errors": errors,
         "sent": total,
         "seconds": max(elapsed, total / rate),

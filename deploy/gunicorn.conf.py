@@ -10,6 +10,10 @@ WEB_CONCURRENCY     worker processes; default 2 x CPU cores + 1 (gunicorn's own 
                     Each worker holds one database connection: keep the sum over all web
                     machines, plus the Celery workers, under PostgreSQL's max_connections.
 GUNICORN_TIMEOUT    seconds a request may take before its worker is restarted; default 30.
+GUNICORN_WORKER_TMP_DIR  where each worker keeps the file it tells the master it is alive by;
+                    default /dev/shm (in memory) where the machine has it, else the system's
+                    temporary folder. A folder on disk can hold a request up while the
+                    filesystem's journal is busy (gunicorn's own advice).
 GUNICORN_REUSE_PORT true to open the address with SO_REUSEPORT; default false. Several
                     gunicorn masters may then listen on one address and the kernel spreads
                     new connections among them: two services on one machine, each restarted
@@ -39,6 +43,13 @@ reuse_port = envbool("GUNICORN_REUSE_PORT", False)
 # one machine would take it from each other. systemd and the Procfile steer gunicorn by
 # signals, so none is opened.
 control_socket_disable = True
+# Each worker tells the master it is alive by changing its temporary file's mode after every
+# request; on a disk's filesystem that change may wait for the journal, which PostgreSQL's
+# commits on the same disk keep busy, and the request waits with it. In memory, where
+# the machine has a /dev/shm (gunicorn's own advice).
+worker_tmp_dir = (
+    envstr("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else "") or None
+)
 graceful_timeout = 30
 # A worker is replaced after this many requests (with jitter, so not all at once): a slow leak
 # in any library cannot grow without bound.

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+from benchmarks.support import child_pids
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.support import BIN, ROOT, get, gunicorn, production_env
+from tests.ops.support import BIN, ROOT, Gunicorn, get, gunicorn, production_env
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +69,36 @@ class TestGunicorn:
             "database": "unavailable",
             "broker": "not configured",
         }
+
+    @pytest.mark.parametrize("chosen", [False, True], ids=["in memory", "where the setting says"])
+    def test_each_workers_heartbeat_file_is_in_memory_unless_set_elsewhere(
+        self, migrated_home: Path, tmp_path: Path, chosen: bool
+    ) -> None:
+        folder = tmp_path / "heartbeats"
+        folder.mkdir()
+        variables = {"WEB_CONCURRENCY": "1"}
+        if chosen:
+            variables["GUNICORN_WORKER_TMP_DIR"] = str(folder)
+        with tempfile.TemporaryDirectory() as logs:
+            server = Gunicorn(production_env(migrated_home, **variables), Path(logs) / "log")
+            server.start()
+            try:
+                assert get(f"{server.url}/livez")[0] == 200
+                workers = child_pids(server.process.pid)
+                files = [_heartbeat_file(worker) for worker in workers]
+            finally:
+                server.stop()
+
+        assert len(workers) == 1
+        expected = str(folder) if chosen else "/dev/shm"
+        # gunicorn removes the file's name at once and keeps it open: "... (deleted)".
+        assert all(Path(name).parent == Path(expected) for name in files), files
+
+
+def _heartbeat_file(worker: int) -> str:
+    """The path of the worker's open heartbeat file (gunicorn's wgunicorn-*)."""
+    for fd in Path(f"/proc/{worker}/fd").iterdir():
+        target = os.readlink(fd)
+        if "/wgunicorn-" in target:
+            return target.removesuffix(" (deleted)")
+    raise AssertionError(f"worker {worker} holds no heartbeat file")

@@ -44,17 +44,19 @@ reuse_port = envbool("GUNICORN_REUSE_PORT", False)
 # signals, so none is opened.
 control_socket_disable = True
 # Each worker tells the master it is alive by changing its temporary file's mode after every
-# request; on a disk's filesystem that change may wait for the journal, which PostgreSQL's
-# commits on the same disk keep busy, and the request waits with it. In memory, where
-# the machine has a /dev/shm (gunicorn's own advice).
+# request; on a disk's filesystem that change may wait for the journal, and the request with
+# it. In memory, where the machine has a /dev/shm (gunicorn's own advice).
 worker_tmp_dir = (
     envstr("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else "") or None
 )
 graceful_timeout = 30
 # A worker is replaced after this many requests (with jitter, so not all at once): a slow leak
-# in any library cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# in any library cannot grow without bound. Not much more often: a new worker's first
+# requests copy the memory it shares with the master and open its connections, which stalls
+# the requests of the others for tens of milliseconds on a small machine (every 2,000
+# requests, benchmarks/api_load.py's p99 at half rate was 44 to 70 ms; at 20,000, 16 to 17 ms).
+max_requests = 20000
+max_requests_jitter = 2000
 # Access lines on stdout (the journal); the app's own logs follow LOG_FORMAT.
 accesslog = "-"
 errorlog = "-"

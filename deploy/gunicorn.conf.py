@@ -53,8 +53,9 @@ graceful_timeout = 30
 # A worker is replaced after this many requests (with jitter, so not all at once): a slow leak
 # in any library cannot grow without bound. Not much more often: a new worker's first
 # requests copy the memory it shares with the master and open its connections, which stalls
-# the requests of the others for tens of milliseconds on a small machine (every 2,000
-# requests, benchmarks/api_load.py's p99 at half rate was 44 to 70 ms; at 20,000, 16 to 17 ms).
+# the others' requests for tens of milliseconds on a small machine (benchmarks/api_load.py:
+# replacing every 2,000 requests, its p99 at half rate passed 20 ms in four runs of six, up
+# to 70 ms; at 20,000, in one run of four; see benchmarks/RESULTS.md).
 max_requests = 20000
 max_requests_jitter = 2000
 # Access lines on stdout (the journal); the app's own logs follow LOG_FORMAT.

@@ -76,6 +76,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -807,6 +808,7 @@ def _open_loop_measure(
 ) -> Measure:
     watch = CpuWatch(gunicorn)
     beside = Background.now(gunicorn)
+    machine = MachineWatch()
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
@@ -819,18 +821,20 @@ def _open_loop_measure(
         result: dict[str, Any] = receiver.recv()
         process.join(timeout=10)
     finally:
+        machine.stop()
         if process.is_alive():
             process.kill()
             process.join(timeout=10)
     latencies = sorted(result["latencies"])
     errors = result["errors"]
+    p99 = _percentile(latencies, 99)
     measure = Measure(
         label=label,
         requests=len(latencies),
         seconds=result["seconds"],
         p50_ms=_percentile(latencies, 50) * 1000,
         p90_ms=_percentile(latencies, 90) * 1000,
-        p99_ms=_percentile(latencies, 99) * 1000,
+        p99_ms=p99 * 1000,
         max_ms=(latencies[-1] if latencies else 0.0) * 1000,
         errors=sum(errors.values()),
     )
@@ -840,25 +844,44 @@ def _open_loop_measure(
         f"sent {result['sent']:,} at {result['sent'] / result['seconds']:,.0f}/s; largest "
         f"lateness of the client in sending: {result['lag'] * 1000:.1f} ms"
         + (f"; errors: {errors}" if errors else "")
-        + f"\n      {_slowest(result['timeline'], measure.p99_ms / 1000)}"
+        + f"\n      {_slowest(result['timeline'], p99)}"
         + f"\n      beside it: {beside.since(gunicorn)}"
+        + "\n      the machine: "
+        + machine.report(result["start"], _worst_burst(result["timeline"], p99))
     )
     return measure
+
+
+def _bursts(timeline: list[tuple[float, float]], p99: float) -> list[list[tuple[float, float]]]:
+    """The answers at or above the p99, in bursts: requests due within a tenth of a second
+    of the one before belong to the same burst."""
+    slow = [(due, latency) for due, latency in timeline if latency >= p99]
+    bursts: list[list[tuple[float, float]]] = []
+    for point in slow:
+        if bursts and point[0] - bursts[-1][-1][0] <= 0.1:
+            bursts[-1].append(point)
+        else:
+            bursts.append([point])
+    return bursts
+
+
+def _worst_burst(timeline: list[tuple[float, float]], p99: float) -> tuple[float, float] | None:
+    """From the first request due in the largest burst to the last one's answer, in
+    seconds from the start of the run."""
+    bursts = _bursts(timeline, p99)
+    if not bursts:
+        return None
+    worst = max(bursts, key=len)
+    return worst[0][0], max(due + latency for due, latency in worst)
 
 
 def _slowest(timeline: list[tuple[float, float]], p99: float) -> str:
     """Where in the run its slowest hundredth fell: spread out (the server's ordinary
     variation) or bunched (one stall that many requests queued behind)."""
-    slow = [(due, latency) for due, latency in timeline if latency >= p99]
-    if not slow:
+    bursts = _bursts(timeline, p99)
+    if not bursts:
         return "no answers"
-    # Requests due within a tenth of a second of the one before belong to the same burst.
-    bursts: list[list[tuple[float, float]]] = [[slow[0]]]
-    for point in slow[1:]:
-        if point[0] - bursts[-1][-1][0] <= 0.1:
-            bursts[-1].append(point)
-        else:
-            bursts.append([point])
+    slow = [point for burst in bursts for point in burst]
     worst = max(bursts, key=len)
     return (
         f"the slowest 1% ({len(slow)} answers of {p99 * 1000:.1f} ms or more) in "
@@ -911,6 +934,71 @@ class Background:
             f"{later.checkpoints - self.checkpoints} checkpoint(s), autovacuum: "
             + (", ".join(passes) if passes else "nothing")
         )
+
+
+class MachineWatch:
+    """What the machine itself did during a run, from /proc/stat sampled every 10 ms on a
+    thread of its own: the time the hypervisor gave this virtual machine's cores to others
+    (steal), the time the cores sat idle waiting for the disk (iowait), and how many tasks
+    were ready to run at once. A stall that nothing in the product explains may be here."""
+
+    INTERVAL = 0.01
+
+    def __init__(self) -> None:
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self.samples: list[tuple[float, int, int, int]] = []  # when, steal, iowait, runnable
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="machine-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.samples.append((time.monotonic(), *_proc_stat()))
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def report(self, start: float, burst: tuple[float, float] | None) -> str:
+        """Steal, iowait and the peak of runnable tasks over the run and, when there is a
+        burst (seconds from `start`, the run's own clock: both are time.monotonic), over
+        the burst and the tenth of a second before it."""
+        if len(self.samples) < 2:
+            return "not sampled (/proc/stat unreadable)"
+        line = "over the run " + self._over(self.samples)
+        if burst is not None:
+            first, last = start + burst[0] - 0.1, start + burst[1]
+            inside = [s for s in self.samples if first <= s[0] <= last]
+            # The sample before the window too: the counters are totals since boot.
+            before = [s for s in self.samples if s[0] < first][-1:]
+            if len(before + inside) >= 2:
+                line += "; over the largest burst " + self._over(before + inside)
+        return line
+
+    def _over(self, samples: list[tuple[float, int, int, int]]) -> str:
+        ms = 1000 / self._ticks
+        steal = (samples[-1][1] - samples[0][1]) * ms
+        iowait = (samples[-1][2] - samples[0][2]) * ms
+        runnable = max(s[3] for s in samples)
+        return (
+            f"({samples[-1][0] - samples[0][0]:.2f} s): steal {steal:.0f} ms, "
+            f"iowait {iowait:.0f} ms, at most {runnable} tasks ready to run"
+        )
+
+
+def _proc_stat() -> tuple[int, int, int]:
+    """(steal, iowait) in clock ticks since boot, summed over the cores, and the tasks
+    ready to run now."""
+    steal = iowait = runnable = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith("cpu "):
+                fields = line.split()
+                iowait, steal = int(fields[5]), int(fields[8])
+            elif line.startswith("procs_running"):
+                runnable = int(line.split()[1])
+    return steal, iowait, runnable
 
 
 def _percentile(ordered: list[float], p: float) -> float:
@@ -995,6 +1083,7 @@ async def _open_loop(
         "sent": total,
         "seconds": max(elapsed, total / rate),
         "lag": lag,
+        "start": start,  # time.monotonic(), the loop's clock, for MachineWatch
     }
 
 

@@ -75,6 +75,7 @@
         await Queue.remove(record.key);
       }
     }
+    // Each drawing of the list says so: the browser tests wait on it rather than on time.
     panel.dispatchEvent(new CustomEvent("queue-shown"));
   }
 

@@ -31,6 +31,10 @@ its PostgreSQL backends, of the load generator and of everything else on the mac
 which on a shared machine says how much other work weighed on the run), the ratio of the
 submissions' maximum rate to /livez's (aim: at least 0.25) and whether the p99 at half rate
 is under 20 ms (the aims), then checks in the database that every 201 stored its reading.
+Under the open loop it also says where the slowest hundredth fell (spread out, or in bursts
+of answers due within 0.1 s of each other), what ran beside it (workers replaced,
+PostgreSQL's checkpoints and autovacuum) and what the machine did (the hypervisor's steal,
+iowait and the tasks ready to run, from /proc/stat), over the run and its largest burst.
 
 Throttling: every request comes from 127.0.0.1, so the per-address limit on anonymous
 submissions (AUTOLETTURA_THROTTLE_PER_ADDRESS, 30 a minute) is raised for the server of

@@ -832,6 +832,7 @@ def _open_loop_measure(
     latencies = sorted(result["latencies"])
     errors = result["errors"]
     p99 = _percentile(latencies, 99)
+    bursts = _bursts(result["timeline"], p99)
     measure = Measure(
         label=label,
         requests=len(latencies),
@@ -848,10 +849,10 @@ def _open_loop_measure(
         f"sent {result['sent']:,} at {result['sent'] / result['seconds']:,.0f}/s; largest "
         f"lateness of the client in sending: {result['lag'] * 1000:.1f} ms"
         + (f"; errors: {errors}" if errors else "")
-        + f"\n      {_slowest(result['timeline'], p99)}"
+        + f"\n      {_slowest(bursts, p99)}"
         + f"\n      beside it: {beside.since(gunicorn)}"
         + "\n      the machine: "
-        + machine.report(result["start"], _worst_burst(result["timeline"], p99))
+        + machine.report(result["start"], _span(max(bursts, key=len)) if bursts else None)
     )
     return measure
 
@@ -869,26 +870,20 @@ def _bursts(timeline: list[tuple[float, float]], p99: float) -> list[list[tuple[
     return bursts
 
 
-def _worst_burst(timeline: list[tuple[float, float]], p99: float) -> tuple[float, float] | None:
-    """From the first request due in the largest burst to the last one's answer, in
-    seconds from the start of the run."""
-    bursts = _bursts(timeline, p99)
-    if not bursts:
-        return None
-    worst = max(bursts, key=len)
-    return worst[0][0], max(due + latency for due, latency in worst)
+def _span(burst: list[tuple[float, float]]) -> tuple[float, float]:
+    """From the burst's first request's due time to its last answer, in seconds from the
+    start of the run."""
+    return burst[0][0], max(due + latency for due, latency in burst)
 
 
-def _slowest(timeline: list[tuple[float, float]], p99: float) -> str:
-    """Where in the run its slowest hundredth fell: spread out (the server's ordinary
-    variation) or bunched (one stall that many requests queued behind)."""
-    bursts = _bursts(timeline, p99)
+def _slowest(bursts: list[list[tuple[float, float]]], p99: float) -> str:
+    """Where in the run its slowest hundredth (`_bursts`) fell: spread out (the server's
+    ordinary variation) or bunched (one stall that many requests queued behind)."""
     if not bursts:
         return "no answers"
-    slow = [point for burst in bursts for point in burst]
     worst = max(bursts, key=len)
     return (
-        f"the slowest 1% ({len(slow)} answers of {p99 * 1000:.1f} ms or more) in "
+        f"the slowest 1% ({sum(map(len, bursts))} answers of {p99 * 1000:.1f} ms or more) in "
         f"{len(bursts)} burst{'s' if len(bursts) != 1 else ''}; the largest, {len(worst)}, due "
         f"from +{worst[0][0]:.2f} s to +{worst[-1][0]:.2f} s, the slowest of them "
         f"{max(latency for _due, latency in worst) * 1000:.1f} ms"

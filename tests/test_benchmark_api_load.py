@@ -13,13 +13,14 @@ def test_slow_answers_due_within_a_tenth_of_a_second_form_one_burst():
     timeline = [(0.50, 0.004), (1.00, 0.030), (1.05, 0.028), (1.12, 0.025), (3.0, 0.031)]
     bursts = api_load._bursts(timeline, p99=0.025)
     assert bursts == [[(1.00, 0.030), (1.05, 0.028), (1.12, 0.025)], [(3.0, 0.031)]]
-    # The largest burst runs from its first request's due time to its last answer.
-    first, last = api_load._worst_burst(timeline, p99=0.025)
+    # A burst runs from its first request's due time to its last answer.
+    first, last = api_load._span(bursts[0])
     assert (first, round(last, 3)) == (1.00, 1.145)
     assert "in 2 bursts; the largest, 3, due from +1.00 s to +1.12 s" in api_load._slowest(
-        timeline, 0.025
+        bursts, 0.025
     )
-    assert api_load._worst_burst([(0.5, 0.001)], p99=0.025) is None
+    assert api_load._bursts([(0.5, 0.001)], p99=0.025) == []
+    assert api_load._slowest([], 0.025) == "no answers"
 
 
 def test_the_machine_report_counts_steal_and_iowait_over_the_run_and_the_burst():

@@ -333,6 +333,33 @@ class TestReadingsImport:
         assert stored(far) == [(date(2024, 6, 15), 40, "ACCEPTED", None, 40)]
         assert stored(supplies["S2"])[-1] == (date(2024, 6, 15), 510, "ACCEPTED", None, 10)
 
+    def test_leaves_as_it_was_a_supply_the_file_skips_among_those_of_a_chunk(
+        self, db: None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A chunk whose supplies fill nearly all of their range of ids is read over the
+        range alone, without the list of its ids: the supply in between that the file does
+        not name is read and locked with them, and left as it was."""
+        made = [make_supply(supply_code=f"G{n}", initial_reading=100) for n in range(9)]
+        make_reading(made[4], date(2024, 4, 20), 500)
+        statements: list[str] = []
+        fetch = imports.fetch
+
+        def spy(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+            statements.append(sql)
+            return fetch(sql, params)
+
+        monkeypatch.setattr(imports, "fetch", spy)
+
+        result = load_readings(*(f"G{n},2024-06-15,150,operator" for n in range(9) if n != 4))
+
+        assert (result.accepted, result.refused) == (8, 0)
+        for n in (0, 3, 5, 8):
+            assert stored(made[n]) == [(date(2024, 6, 15), 150, "ACCEPTED", None, 50)]
+        assert stored(made[4]) == [(date(2024, 4, 20), 500, "ACCEPTED", None, None)]
+        chunk_reads = [sql for sql in statements if "supply_id" in sql]
+        assert len(chunk_reads) == 2  # the meters, then the readings
+        assert not any("ANY(" in sql or "unnest(" in sql for sql in chunk_reads)
+
     def test_assesses_each_reading_against_the_previous_valid_one(
         self, supplies: dict[str, Supply]
     ) -> None:

@@ -714,6 +714,18 @@ def _apply_chunk(
         def within(column: str) -> str:
             return f"{column} > %s AND {column} <= %s"
 
+    elif upper - lower <= len(supply_ids) + len(supply_ids) // 8:
+        # Nearly every id of the range is the chunk's (a file covering its supplies): the
+        # range alone. The few supplies between that have no row are read and locked too;
+        # no other chunk can hold them (the rows come in supply order, so the chunks' ranges
+        # are disjoint), and a submission for one waits for this commit as for the chunk's
+        # own. A list of ids would cost more than those few: PostgreSQL's planner estimates
+        # each of its thousands of elements, in each of the chunk's three statements.
+        params = [lower, upper]
+
+        def within(column: str) -> str:
+            return f"{column} > %s AND {column} <= %s"
+
     elif upper - lower <= 2 * len(supply_ids):
         # Most ids of the range are the chunk's: the range read through the index, each row
         # checked against the ids by hashing (`+ 0` keeps the list out of the index's

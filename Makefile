@@ -57,8 +57,9 @@ test-sqlite: frontend
 
 ## Benchmarks (PostgreSQL): `make bench-import ROWS=1000000`.
 ROWS ?= 100000
+REPEAT ?= 1
 bench-import: install
-	$(BIN)/python -m benchmarks.import_readings --rows $(ROWS)
+	$(BIN)/python -m benchmarks.import_readings --rows $(ROWS) --repeat $(REPEAT)
 
 SUPPLIES ?= 100000
 bench-bill-run: install

@@ -706,22 +706,16 @@ def _apply_chunk(
     """Step 3 for the rows of one chunk of supplies: one transaction."""
     supply_ids = list(dict.fromkeys(map(_SUPPLY_OF, rows)))  # in order, once each
     lower, upper = supply_ids[0] - 1, supply_ids[-1]
-    if not is_postgresql():
-        # SQLite: the chunk's range of ids (its supplies lie in it, among others whose rows
-        # are not looked at); a list of ids could pass SQLite's limit of parameters.
+    if not is_postgresql() or upper - lower <= len(supply_ids) + len(supply_ids) // 8:
+        # The chunk's range of ids alone. Its supplies lie in it, among others that have no
+        # row in the file: those are read (and locked) too and left as they were. No other
+        # chunk can hold them (the rows come in supply order, so the chunks' ranges are
+        # disjoint), and a submission for one waits for this commit as for the chunk's own.
+        # Always on SQLite, where a list of ids could pass its limit of parameters. On
+        # PostgreSQL when nearly every id of the range is the chunk's (a file covering its
+        # supplies): a list would cost more than those few, since the planner estimates each
+        # of its thousands of elements, in each of the chunk's three statements.
         params: list[Any] = [lower, upper]
-
-        def within(column: str) -> str:
-            return f"{column} > %s AND {column} <= %s"
-
-    elif upper - lower <= len(supply_ids) + len(supply_ids) // 8:
-        # Nearly every id of the range is the chunk's (a file covering its supplies): the
-        # range alone. The few supplies between that have no row are read and locked too;
-        # no other chunk can hold them (the rows come in supply order, so the chunks' ranges
-        # are disjoint), and a submission for one waits for this commit as for the chunk's
-        # own. A list of ids would cost more than those few: PostgreSQL's planner estimates
-        # each of its thousands of elements, in each of the chunk's three statements.
-        params = [lower, upper]
 
         def within(column: str) -> str:
             return f"{column} > %s AND {column} <= %s"

@@ -25,8 +25,8 @@ on this machine: the machine's other work moves it far less than the wall time),
 memory, and a digest of what the import stored and refused:
 runs of two versions of the import on the same --rows (the same day) must print the same.
 --repeat N runs the import and its floor N times, one after the other, and prints the ratio
-of each run and their median (a machine shared with other work moves one run's ratio by up
-to a fifth).
+of each run and their median (on a machine shared with other work, one run's ratio has
+differed from the next by a third).
 --database names the benchmark's database, for two runs on one server at once.
 """
 
@@ -239,7 +239,7 @@ def _repeat(
 ) -> tuple[float, tuple[float, float]]:
     """The import and its floor again, `runs` times in all, each import on an emptied
     readings table and followed by its floor: on a machine shared with other work, one run's
-    ratio can differ from the next by a fifth, and their median says more than any one.
+    ratio has differed from the next by a third, and their median says more than any one.
     Returns the last floor's seconds and CPU."""
     from django.db import connection
 
